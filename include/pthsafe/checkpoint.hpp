@@ -1,0 +1,76 @@
+// pthsafe/checkpoint.hpp - an opened, fully validated checkpoint and everything it owns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pthsafe/error.hpp"
+#include "pthsafe/options.hpp"
+#include "pthsafe/tensor.hpp"
+#include "pthsafe/value.hpp"
+
+namespace pthsafe {
+
+namespace detail { struct checkpoint_state; }
+
+/// Container a checkpoint was read from.
+enum class container_format : std::uint8_t { zip, legacy, torchscript, pickle };
+std::string_view container_format_name(container_format f) noexcept;  ///< "zip", "legacy", ...
+
+/// A loaded checkpoint. Owns the file mapping (or a reference to the caller's buffer), the
+/// storages, the tensors and the value tree; every view it hands out borrows from it.
+/// Obtained only from open()/open_buffer(), which validate the whole file before returning:
+/// a checkpoint that exists is consistent. Move-only.
+class checkpoint {
+ public:
+  /// Opens and loads `path`. The file is mapped read-only; in load_mode::mmap the mapping
+  /// stays alive as long as this object. Errors: any errc (io_*, zip_*, pickle_*, ...).
+  static result<checkpoint> open(const std::string& path, const load_options& opts = {});
+  /// Loads from a caller's buffer, which must outlive the checkpoint in load_mode::mmap
+  /// (views point into it) and must not change while open_buffer runs.
+  static result<checkpoint> open_buffer(std::span<const std::byte> bytes,
+                                        const load_options& opts = {});
+
+  checkpoint(checkpoint&&) noexcept;
+  checkpoint& operator=(checkpoint&&) noexcept;
+  ~checkpoint();
+
+  /// The unpickled object (a state_dict is an ordered_dict of str -> tensor).
+  const value& root() const noexcept;
+  container_format format() const noexcept;
+  bool big_endian() const noexcept;            ///< byteorder record said "big"
+  std::string_view archive_name() const noexcept;  ///< top folder of the zip ("model", "archive")
+  load_mode mode() const noexcept;
+
+  /// Every tensor of the tree, in pickle order (one entry per rebuild call).
+  std::size_t tensor_count() const noexcept;
+  tensor_view tensor(std::size_t i) const noexcept;
+  /// Every distinct storage, in first-reference order.
+  std::size_t storage_count() const noexcept;
+  storage_view storage(std::size_t i) const noexcept;
+  /// Sum of storage bytes (each shared storage counted once).
+  std::uint64_t storage_bytes() const noexcept;
+
+  /// Looks a value up by key path: components separated by '/', each a dict key (string keys,
+  /// or decimal for integer keys) or a list/tuple index. "model/fc.weight" finds
+  /// root["model"]["fc.weight"]; a key containing '/' is found whole when it exists at that
+  /// level. Errors: not_found.
+  result<const value*> find(std::string_view path) const;
+  /// find() that also requires a tensor. Errors: not_found, type_mismatch.
+  result<tensor_view> find_tensor(std::string_view path) const;
+
+  /// Warnings collected while loading (e.g. "opcode FRAME: torch weights_only would refuse").
+  std::span<const std::string> warnings() const noexcept;
+
+ private:
+  checkpoint() = default;
+  friend struct detail::checkpoint_state;
+  std::unique_ptr<detail::checkpoint_state> s_;
+};
+
+}  // namespace pthsafe

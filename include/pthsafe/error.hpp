@@ -1,0 +1,165 @@
+// pthsafe/error.hpp - the one error vocabulary of pthsafe.
+//
+// Every fallible call returns result<T>: either a value or an `error` that carries a stable code,
+// the archive record it concerns (e.g. "model/data.pkl") and the byte offset inside that record
+// (or inside the file, for container errors). Nothing in pthsafe throws for bad input; exceptions
+// escape only from the allocator (std::bad_alloc) when the process is genuinely out of memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace pthsafe {
+
+/// How a failure is judged. The CLI maps these to exit codes (policy.md):
+/// refused -> 1 ("unsafe" for a scan), malformed -> 2, io -> 2, usage -> 2.
+enum class error_class : std::uint8_t {
+  refused,    ///< the file is well-formed but asks for something outside the policy
+  malformed,  ///< the file cannot be read consistently (corrupt, truncated, lying, over a limit)
+  unsupported,///< well-formed and allowed, but a feature this build does not read yet
+  io,         ///< the operating system failed us (open, read, mmap)
+  usage,      ///< the caller asked for something impossible (wrong type, missing key)
+};
+
+/// Every way a load or scan can fail. Values are stable; names (errc_name) are used as rule ids.
+enum class errc : std::uint16_t {
+  ok = 0,
+  // ---- operating system ------------------------------------------------------------------
+  io_open,               ///< the file could not be opened or stat'ed
+  io_read,               ///< a read or mmap failed
+  // ---- container detection ---------------------------------------------------------------
+  not_a_checkpoint,      ///< neither a zip (PK\3\4 at offset 0), nor a pickle, nor legacy magic
+  preview_archive,       ///< starts with "PYTORCH1": the pre-1.0 preview format torch refuses
+  tar_format,            ///< pre-0.1.10 tar checkpoint: refused, torch >= 2.6 refuses it too
+  legacy_format,         ///< 0.1.10-1.5 stacked-pickle format (not read by this build yet)
+  torchscript_archive,   ///< zip holding constants.pkl: TorchScript, refused unless asked for
+  // ---- zip structure ---------------------------------------------------------------------
+  zip_no_eocd,           ///< no end-of-central-directory record where one must be
+  zip_bad_eocd,          ///< EOCD / zip64 EOCD / locator inconsistent (counts, sizes, offsets)
+  zip_bad_central_entry, ///< a central directory entry is truncated or lies
+  zip_libzip_rejected,   ///< libzip, the parser of record, refused the archive
+  zip_parser_disagree,   ///< libzip and the strict walk disagree about an entry
+  zip_local_header,      ///< local header missing, or disagrees with the central directory
+  zip_duplicate_name,    ///< two entries with the same name
+  zip_bad_name,          ///< '..', absolute path, backslash, NUL or empty component in a name
+  zip_multiple_roots,    ///< entries under more than one top folder
+  zip_no_root_folder,    ///< first entry is not inside a folder (torch: "not in a subdirectory")
+  zip_overlap,           ///< two records' bytes overlap
+  zip_out_of_bounds,     ///< a record extends past the end of the file or into the directory
+  zip_trailing_data,     ///< bytes after the end-of-central-directory record (polyglot)
+  zip_unsupported_flags, ///< encryption, patched data or other general-purpose flags
+  zip_unsupported_method,///< compression other than stored (0) or deflate (8)
+  zip_crc_mismatch,      ///< a record's CRC-32 does not match its bytes
+  zip_inflate_failed,    ///< deflate stream corrupt or its size disagrees with the directory
+  zip_too_many_entries,  ///< limit: max_zip_entries
+  zip_inflate_limit,     ///< limit: max_inflated_bytes or max_compression_ratio (deflate bomb)
+  // ---- archive records -------------------------------------------------------------------
+  missing_record,        ///< a record torch requires (data.pkl, version, data/<key>) is absent
+  bad_version_record,    ///< version record not a decimal in torch's supported range
+  bad_byteorder_record,  ///< byteorder record is neither "little" nor "big"
+  // ---- pickle stream ---------------------------------------------------------------------
+  pickle_truncated,      ///< the stream ends inside an opcode or before STOP
+  pickle_unknown_opcode, ///< a byte that is no pickle opcode
+  pickle_opcode_refused, ///< an opcode the policy always refuses (INST, OBJ, EXT*, PERSID, ...)
+  pickle_opcode_not_torch, ///< strict-torch mode: an opcode torch's weights_only refuses
+  pickle_stack_underflow,///< pop from an empty stack
+  pickle_no_mark,        ///< an opcode needing a MARK found none
+  pickle_pending_mark,   ///< STOP with an unclosed MARK or values left on the stack
+  pickle_memo_missing,   ///< GET of a memo index that was never PUT
+  pickle_bad_operand,    ///< wrong type or value for an opcode (e.g. APPEND to a dict)
+  pickle_bad_text,       ///< invalid UTF-8, or malformed text operand (INT, FLOAT, GLOBAL line)
+  pickle_trailing_data,  ///< bytes after STOP
+  pickle_global_refused, ///< GLOBAL/STACK_GLOBAL outside the allowlist
+  pickle_global_blocked, ///< GLOBAL from sys/os/posix/nt: refused even when a caller allows it
+  pickle_call_refused,   ///< REDUCE/NEWOBJ on something that is not an allowed callable
+  pickle_build_refused,  ///< BUILD on something other than Tensor, Parameter, OrderedDict
+  pickle_setitem_refused,///< SETITEM(S) on a non-dict (CVE-2026-24747)
+  pickle_append_refused, ///< APPEND(S) on a non-list
+  pickle_persid_refused, ///< a persistent id that is not ('storage', ...)
+  pickle_cycle,          ///< a container contains itself
+  limit_exceeded,        ///< one of the load_options limits; the message names it
+  // ---- torch objects ---------------------------------------------------------------------
+  bad_persistent_id,     ///< storage persistent id of the wrong shape or types
+  bad_storage_type,      ///< storage class is not a known torch storage
+  storage_size_mismatch, ///< record size != numel * itemsize (CVE-2026-24747)
+  storage_dtype_conflict,///< one storage key used with two different dtypes or sizes
+  bad_rebuild_args,      ///< arguments of a _rebuild_* call or torch constructor are malformed
+  bad_dtype,             ///< unknown dtype
+  bad_device,            ///< location / device string torch would not parse
+  tensor_bad_geometry,   ///< negative size, stride or offset; too many dims; numel overflow
+  tensor_out_of_bounds,  ///< a view reaches past the end of its storage
+  unsupported_feature,   ///< quantized/sparse/nested/..., big-endian: not supported yet
+  // ---- API usage -------------------------------------------------------------------------
+  not_found,             ///< no value at that key path
+  type_mismatch,         ///< asked a value or tensor for the wrong type / element type
+  invalid_state,         ///< the object already failed and refuses further use
+};
+
+/// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.
+std::string_view errc_name(errc code) noexcept;
+/// One-line description of what the code means.
+std::string_view errc_description(errc code) noexcept;
+/// The class of a code (how CLI and scan judge it).
+error_class classify(errc code) noexcept;
+
+/// A failure: what, where (record name, byte offset) and a human message.
+struct error {
+  errc code = errc::ok;
+  std::string record;         ///< archive record ("model/data.pkl"), or "" for the file itself
+  std::uint64_t offset = 0;   ///< byte offset within `record` (or the file when record is "")
+  std::string message;        ///< one line, no trailing newline
+
+  /// "record@offset: name: message" - the single line the CLI prints.
+  std::string to_string() const;
+};
+
+/// Either a T or an error. [[nodiscard]] so a failure cannot be silently dropped.
+template <class T>
+class [[nodiscard]] result {
+ public:
+  result(T v) : v_(std::in_place_index<0>, std::move(v)) {}              // NOLINT: implicit
+  result(error e) : v_(std::in_place_index<1>, std::move(e)) {}          // NOLINT: implicit
+  bool has_value() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &std::get<0>(v_); }
+  const T* operator->() const { return &std::get<0>(v_); }
+  T& operator*() & { return std::get<0>(v_); }
+  const T& operator*() const& { return std::get<0>(v_); }
+  const error& error_value() const& { return std::get<1>(v_); }
+  error&& error_value() && { return std::get<1>(std::move(v_)); }
+  errc code() const noexcept { return has_value() ? errc::ok : std::get<1>(v_).code; }
+
+ private:
+  std::variant<T, error> v_;
+};
+
+/// result<void>: success or an error.
+template <>
+class [[nodiscard]] result<void> {
+ public:
+  result() = default;
+  result(error e) : e_(std::move(e)), failed_(true) {}  // NOLINT: implicit
+  bool has_value() const noexcept { return !failed_; }
+  explicit operator bool() const noexcept { return !failed_; }
+  const error& error_value() const& { return e_; }
+  error&& error_value() && { return std::move(e_); }
+  errc code() const noexcept { return failed_ ? e_.code : errc::ok; }
+
+ private:
+  error e_;
+  bool failed_ = false;
+};
+
+/// Builds an error value (convenience for implementations and tests).
+inline error make_error(errc code, std::string message, std::string record = {},
+                        std::uint64_t offset = 0) {
+  return error{code, std::move(record), offset, std::move(message)};
+}
+
+}  // namespace pthsafe

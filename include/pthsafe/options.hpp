@@ -1,0 +1,70 @@
+// pthsafe/options.hpp - every knob of a load or scan, and every limit, in one place.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pthsafe {
+
+/// Where tensor bytes live after a load.
+enum class load_mode : std::uint8_t {
+  copy,      ///< each storage read straight from the file into its own 64-byte-aligned buffer
+  mmap,      ///< tensors are zero-copy views into the read-only mapped file (stored records);
+             ///< deflated records are inflated into owned buffers (storage::is_mapped tells)
+  metadata,  ///< no storage bytes are read: shapes, dtypes, keys and checks only (scan)
+};
+
+/// Hard limits. Each stops one kind of hostile input; exceeding one fails with
+/// errc::limit_exceeded (or the zip-specific limit codes) and a message naming the field.
+struct limits {
+  /// Largest pickle record read (data.pkl). Stops multi-GiB "pickles" used to exhaust memory.
+  std::uint64_t max_pickle_bytes = std::uint64_t{1} << 30;  // 1 GiB
+  /// Most values on the unpickler stack (all MARK levels together). Stops push floods.
+  std::uint64_t max_stack_items = std::uint64_t{1} << 22;  // 4 Mi
+  /// Deepest MARK nesting. Stops "millions of MARKs".
+  std::uint32_t max_mark_depth = 100000;
+  /// Most memo entries. Stops memo floods (each entry costs a hash-map slot).
+  std::uint64_t max_memo_entries = std::uint64_t{1} << 22;  // 4 Mi
+  /// Most values created while unpickling (every int, str, tuple ...). Bounds memory.
+  std::uint64_t max_values = std::uint64_t{1} << 25;  // 32 Mi
+  /// Longest single str / bytes value. Stops 4 GiB BINUNICODE lengths (checked before reading).
+  std::uint64_t max_string_bytes = std::uint64_t{1} << 28;  // 256 MiB
+  /// Widest integer, in bytes of two's complement (LONG1 max is 255; LONG4 / text INT can be huge).
+  /// Text forms are further limited to 4300 digits, as CPython does.
+  std::uint32_t max_int_bytes = 4096;
+  /// Most items in one container (list, dict, tuple, set).
+  std::uint64_t max_container_items = std::uint64_t{1} << 26;  // 64 Mi
+  /// Deepest container nesting in the result (the value tree walkers recurse this deep).
+  std::uint32_t max_nesting_depth = 1000;
+  /// Most tensors in one checkpoint.
+  std::uint64_t max_tensors = std::uint64_t{1} << 24;  // 16 Mi
+  /// Most dimensions of one tensor.
+  std::uint32_t max_dims = 64;
+  /// Most zip entries. Stops directory floods.
+  std::uint64_t max_zip_entries = std::uint64_t{1} << 20;  // 1 Mi
+  /// Largest inflated size of one deflated record. Stops deflate bombs.
+  std::uint64_t max_inflated_bytes = std::uint64_t{16} << 30;  // 16 GiB
+  /// Largest uncompressed:compressed ratio of a deflated record (deflate's own maximum is ~1032).
+  std::uint32_t max_compression_ratio = 250;
+  /// Most value nodes a tree walker (JSON output, key paths) may visit, counting shared subtrees
+  /// once per visit. Stops memo "billion laughs" from exploding the output.
+  std::uint64_t max_walk_nodes = std::uint64_t{1} << 26;  // 64 Mi
+};
+
+/// Options of checkpoint::open / scan.
+struct load_options {
+  load_mode mode = load_mode::copy;
+  pthsafe::limits limits{};
+  /// Extra globals ("module.name", exact match) admitted beyond torch's default allowlist.
+  /// pthsafe never calls them: REDUCE/NEWOBJ/BUILD on them yield inert value_kind::object values.
+  /// Globals from sys, os, posix and nt stay refused whatever this holds.
+  std::vector<std::string> allowed_globals{};
+  /// Refuse exactly what torch.load(weights_only=True) refuses: the data-only opcodes of
+  /// protocols 0-5 that torch's unpickler does not implement fail with pickle_opcode_not_torch.
+  bool strict_torch = false;
+  /// Check the CRC-32 of every storage record (pickle records are always checked).
+  bool verify_crc = false;
+};
+
+}  // namespace pthsafe

@@ -1,0 +1,96 @@
+// pthsafe/value.hpp - the unpickled object as a tree of inert values.
+//
+// A value is a node owned by its checkpoint (never by the caller); pointers and references to
+// values stay valid for the checkpoint's lifetime. The graph is acyclic (a cycle is refused while
+// loading) but may share nodes, exactly as the pickle memo shares objects.
+#pragma once
+
+#include <complex>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pthsafe/dtype.hpp"
+#include "pthsafe/error.hpp"
+#include "pthsafe/tensor.hpp"
+
+namespace pthsafe {
+
+enum class value_kind : std::uint8_t {
+  none, boolean, integer, floating, complex, string, bytes,
+  tuple, list, set, frozenset, dict, ordered_dict,
+  size,      ///< torch.Size: items are integers
+  dtype,     ///< torch.<dtype>
+  device,    ///< torch.device
+  layout,    ///< torch.strided, torch.sparse_coo, ... (from _get_layout)
+  qscheme,   ///< torch.per_tensor_affine, ...
+  tensor,    ///< any rebuilt tensor or nn.Parameter
+  object,    ///< a caller-allowed global, kept inert: class name, args, state
+  global,    ///< a reference to an allowed class or function that was never called
+  storage,   ///< a storage object that appears as a value itself (not through a tensor)
+};
+
+/// Name used in inspect --json ("none", "bool", "int", "OrderedDict", ...).
+std::string_view value_kind_name(value_kind k) noexcept;
+
+namespace detail { struct value_access; }
+
+class value {
+ public:
+  value_kind kind() const noexcept { return kind_; }
+  bool is(value_kind k) const noexcept { return kind_ == k; }
+
+  // ---- scalars ------------------------------------------------------------------------
+  bool as_bool() const noexcept { return small_ != 0; }            ///< boolean
+  /// integer: true when it fits int64 (then as_int64 is exact).
+  bool fits_int64() const noexcept { return kind_ == value_kind::integer && text_.empty(); }
+  std::int64_t as_int64() const noexcept { return i_; }             ///< integer (if fits_int64)
+  std::string int_decimal() const;                                  ///< integer, any size
+  double as_double() const noexcept { return f_; }                  ///< floating; complex real
+  std::complex<double> as_complex() const noexcept { return {f_, g_}; }
+  /// string: UTF-8 (lone surrogates kept as CESU-style 3-byte sequences, like "surrogatepass");
+  /// bytes: raw bytes; dtype/device/layout/qscheme/global/object: the name.
+  std::string_view text() const noexcept { return text_; }
+  /// dtype values: the element type.
+  pthsafe::dtype as_dtype() const noexcept { return static_cast<pthsafe::dtype>(i_); }
+
+  // ---- containers ---------------------------------------------------------------------
+  /// tuple, list, set, frozenset, size: the items. dict, ordered_dict: keys and values
+  /// interleaved (k0, v0, k1, v1, ...). object: (args[, state]).
+  std::span<const value* const> items() const noexcept { return items_; }
+  std::size_t size() const noexcept {
+    return (kind_ == value_kind::dict || kind_ == value_kind::ordered_dict) ? items_.size() / 2
+                                                                           : items_.size();
+  }
+  /// dict-like lookup by string key (first match); null when absent or not a dict.
+  const value* find(std::string_view key) const noexcept;
+  /// Attributes set by BUILD (an OrderedDict's `_metadata`) or on a tensor (subclass state,
+  /// Parameter state); empty when none.
+  std::span<const std::pair<std::string, const value*>> attrs() const noexcept { return attrs_; }
+  /// A dict's class when it is a subclass the policy maps to dict ("collections.Counter").
+  std::string_view dict_class() const noexcept {
+    return kind_ == value_kind::dict ? std::string_view(text_) : std::string_view();
+  }
+
+  // ---- tensors ------------------------------------------------------------------------
+  /// tensor: the view. Calling it on another kind is a programming error (checked: returns
+  /// a view of nothing only in debug builds' assert).
+  tensor_view as_tensor() const noexcept;
+
+ private:
+  friend struct detail::value_access;
+  value_kind kind_ = value_kind::none;
+  std::uint8_t small_ = 0;  // boolean value; set-after-freeze flags
+  std::int64_t i_ = 0;      // integer (small), dtype enum
+  double f_ = 0, g_ = 0;    // float, complex real/imag
+  std::string text_;        // str/bytes payload, big-int decimal, names
+  std::vector<const value*> items_;
+  std::vector<std::pair<std::string, const value*>> attrs_;
+  const detail::tensor_record* tensor_ = nullptr;
+};
+
+}  // namespace pthsafe

@@ -1,0 +1,111 @@
+// pthsafe inspect [--json] [--mmap] FILE
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "pthsafe/json.hpp"
+#include "pthsafe/pthsafe.hpp"
+
+namespace pthsafe::cli {
+namespace {
+
+const char* help =
+    "usage: pthsafe inspect [--json] [--mmap] [--allow-global M.N] [--strict-torch] FILE\n"
+    "Prints the checkpoint's object tree: one line per value, tensors with dtype, shape, device\n"
+    "and bytes, totals at the end. --json prints the canonical document (inspect-json.md) on\n"
+    "stdout. --mmap loads zero-copy (same output). Exit: 0 ok, 1 refused by policy, 2 malformed.\n";
+
+std::string shape_text(const tensor_view& t) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < t.shape().size(); ++i) s += (i ? ", " : "") + std::to_string(t.shape()[i]);
+  return s + "]";
+}
+
+std::string scalar_text(const value& v) {
+  switch (v.kind()) {
+    case value_kind::none: return "None";
+    case value_kind::boolean: return v.as_bool() ? "True" : "False";
+    case value_kind::integer: return v.int_decimal();
+    case value_kind::floating: { char b[40]; std::snprintf(b, sizeof b, "%.17g", v.as_double()); return b; }
+    case value_kind::complex: { char b[80]; std::snprintf(b, sizeof b, "(%.17g%+.17gj)", v.as_complex().real(), v.as_complex().imag()); return b; }
+    case value_kind::string: return "'" + std::string(v.text().substr(0, 80)) + (v.text().size() > 80 ? "...'" : "'");
+    case value_kind::bytes: return "bytes[" + std::to_string(v.text().size()) + "]";
+    default: return std::string(v.text());
+  }
+}
+
+struct printer {
+  std::uint64_t tensors = 0, budget = 1u << 20;
+  void line(const std::string& path, const value& v, int depth) {
+    if (budget == 0) return;
+    --budget;
+    const std::string indent(static_cast<std::size_t>(depth) * 2, ' ');
+    const std::string label = path.empty() ? "<root>" : path;
+    switch (v.kind()) {
+      case value_kind::tensor: {
+        const tensor_view t = v.as_tensor();
+        ++tensors;
+        std::printf("%s%s: %s%s %s %s %llu bytes%s\n", indent.c_str(), label.c_str(), t.is_parameter() ? "Parameter " : "",
+                    std::string(dtype_name(t.element_type())).c_str(), shape_text(t).c_str(), std::string(t.device()).c_str(),
+                    static_cast<unsigned long long>(t.nbytes()), t.requires_grad() ? " requires_grad" : "");
+        return;
+      }
+      case value_kind::dict: case value_kind::ordered_dict: {
+        std::printf("%s%s: %s (%zu items)\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), v.size());
+        const auto items = v.items();
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2) line(scalar_text(*items[i]), *items[i + 1], depth + 1);
+        for (const auto& [name, a] : v.attrs()) line("." + name, *a, depth + 1);
+        return;
+      }
+      case value_kind::tuple: case value_kind::list: case value_kind::set: case value_kind::frozenset: case value_kind::size: {
+        std::printf("%s%s: %s (%zu items)\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), v.size());
+        for (std::size_t i = 0; i < v.items().size(); ++i) line("[" + std::to_string(i) + "]", *v.items()[i], depth + 1);
+        return;
+      }
+      default:
+        std::printf("%s%s: %s %s\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), scalar_text(v).c_str());
+    }
+  }
+};
+
+}  // namespace
+
+int cmd_inspect(const std::vector<std::string>& args) {
+  load_options opts;
+  bool json = false, bad = false;
+  std::string file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") { std::fputs(help, stdout); return 0; }
+    if (a == "--version") { std::printf("pthsafe %s\n", version()); return 0; }
+    if (a == "--json") { json = true; continue; }
+    if (a == "--mmap") { opts.mode = load_mode::mmap; continue; }
+    if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
+    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe inspect: unknown option %s\n%s", a.c_str(), help); return 2; }
+    if (!file.empty()) { std::fprintf(stderr, "pthsafe inspect: one FILE only\n"); return 2; }
+    file = a;
+  }
+  if (file.empty()) { std::fputs(help, stderr); return 2; }
+  if (!json) opts.mode = load_mode::metadata;  // the tree needs no tensor bytes
+  auto ck = checkpoint::open(file, opts);
+  if (!ck) return report(file, ck.error_value());
+  for (const auto& w : ck->warnings()) std::fprintf(stderr, "pthsafe: %s: warning: %s\n", file.c_str(), w.c_str());
+  if (json) {
+    auto doc = inspect_json(*ck);
+    if (!doc) return report(file, doc.error_value());
+    std::fwrite(doc->data(), 1, doc->size(), stdout);
+    std::fputc('\n', stdout);
+    return 0;
+  }
+  std::printf("%s: %s checkpoint, top folder '%s', byteorder %s\n", file.c_str(),
+              std::string(container_format_name(ck->format())).c_str(), std::string(ck->archive_name()).c_str(),
+              ck->big_endian() ? "big" : "little");
+  printer p;
+  p.line("", ck->root(), 0);
+  std::printf("total: %zu tensors, %zu storages, %llu bytes\n", ck->tensor_count(), ck->storage_count(),
+              static_cast<unsigned long long>(ck->storage_bytes()));
+  return 0;
+}
+
+}  // namespace pthsafe::cli

@@ -1,0 +1,25 @@
+// The CLI's subcommands. Each returns the process exit status: 0 success, 1 refused by policy
+// (unsafe), 2 malformed or unreadable input or bad usage.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pthsafe/error.hpp"
+#include "pthsafe/options.hpp"
+
+namespace pthsafe::cli {
+
+int cmd_inspect(const std::vector<std::string>& args);
+int cmd_scan(const std::vector<std::string>& args);
+int cmd_load(const std::vector<std::string>& args);
+
+/// Exit status for an error (policy.md): refused -> 1, everything else -> 2.
+int exit_code(const error& e);
+/// Prints "pthsafe: <file>: <error line>" on stderr and returns exit_code(e).
+int report(const std::string& file, const error& e);
+/// Parses an option shared by the subcommands (--allow-global X, --strict-torch, --verify-crc).
+/// Returns true when args[i] was consumed (i advanced past its value).
+bool common_option(const std::vector<std::string>& args, std::size_t& i, load_options& opts, bool& bad);
+
+}  // namespace pthsafe::cli

@@ -1,0 +1,274 @@
+#include "pthsafe/checkpoint.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <unordered_set>
+
+#include "core/state.hpp"
+#include "pickle/machine.hpp"
+#include "pickle/opcodes.hpp"
+#include "place/placement.hpp"
+#include "torch/rebuild.hpp"
+
+namespace pthsafe {
+
+std::string_view container_format_name(container_format f) noexcept {
+  switch (f) {
+    case container_format::zip: return "zip";
+    case container_format::legacy: return "legacy";
+    case container_format::torchscript: return "torchscript";
+    case container_format::pickle: return "pickle";
+  }
+  return "unknown";
+}
+
+const char* version() noexcept { return PTHSAFE_VERSION; }
+
+namespace detail {
+
+checkpoint checkpoint_state::make_checkpoint(std::unique_ptr<checkpoint_state> s) {
+  checkpoint c;
+  c.s_ = std::move(s);
+  return c;
+}
+
+namespace {
+
+constexpr unsigned char zip_magic[4] = {'P', 'K', 3, 4};
+// Legacy (0.1.10-1.5) files start with a protocol-2 pickle of this LONG1 magic number.
+constexpr unsigned char legacy_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                          0x20, 0x6a, 0xa8, 0x50, 0x19};
+
+bool starts_with(std::span<const std::byte> b, const void* p, std::size_t n) {
+  return b.size() >= n && std::memcmp(b.data(), p, n) == 0;
+}
+
+bool is_tar(std::span<const std::byte> b) {
+  return b.size() >= 262 && std::memcmp(b.data() + 257, "ustar", 5) == 0;
+}
+
+// A record's bytes: zero-copy for stored records, inflated (with limits) for deflated ones.
+result<std::span<const std::byte>> record_bytes(const archive& zip, std::size_t entry, std::vector<std::byte>& scratch,
+                                                const limits& lim) {
+  if (auto stored = zip.stored_bytes(entry)) return *stored;
+  const auto& e = zip.entries()[entry];
+  if (e.uncomp_size > lim.max_pickle_bytes)
+    return make_error(errc::limit_exceeded, "limit max_pickle_bytes (" + std::to_string(lim.max_pickle_bytes) + ") exceeded",
+                      std::string(e.name));
+  scratch.resize(static_cast<std::size_t>(e.uncomp_size));
+  if (auto r = zip.extract(entry, scratch.data(), lim); !r) return std::move(r).error_value();
+  return std::span<const std::byte>(scratch);
+}
+
+result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<const std::byte> bytes,
+                          const std::string& record, const load_options& opts) {
+  torch_rebuilder rebuilder(st, zip, opts);
+  machine m(st, rebuilder, opts, record);
+  rebuilder.attach(&m);
+  std::uint64_t end = 0;
+  auto root = m.run(bytes, end);
+  if (!root) return root;
+  if (end != bytes.size())
+    return make_error(errc::pickle_trailing_data, std::to_string(bytes.size() - end) + " bytes follow STOP", record, end);
+  return root;
+}
+
+result<void> read_zip(checkpoint_state& st, const load_options& opts) {
+  auto zip = archive::open(st.src.bytes(), opts.limits);
+  if (!zip) return std::move(zip).error_value();
+  st.zip = std::move(*zip);
+  const archive& a = *st.zip;
+  const std::string root(a.root());
+  if (a.find("constants.pkl"))
+    return make_error(errc::torchscript_archive,
+                      "TorchScript archive (constants.pkl): torch.jit.load would run its code; torch >= 2.6 refuses it "
+                      "under weights_only",
+                      root + "/constants.pkl");
+  auto ver = a.find(".data/version");
+  if (!ver) ver = a.find("version");
+  if (!ver) return make_error(errc::missing_record, "no version record", root + "/version");
+  {
+    std::vector<std::byte> scratch;
+    auto b = record_bytes(a, *ver, scratch, opts.limits);
+    if (!b) return std::move(b).error_value();
+    std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    unsigned v = 0;
+    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v < 1 || v > 10)
+      return make_error(errc::bad_version_record, "version record is not a decimal in 1..10", std::string(a.name(*ver)));
+  }
+  if (const auto bo = a.find("byteorder")) {
+    std::vector<std::byte> scratch;
+    auto b = record_bytes(a, *bo, scratch, opts.limits);
+    if (!b) return std::move(b).error_value();
+    const std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
+    if (text == "big") st.big_endian = true;
+    else if (text != "little")
+      return make_error(errc::bad_byteorder_record, "byteorder record is neither 'little' nor 'big'", std::string(a.name(*bo)));
+  }
+  const auto pkl = a.find("data.pkl");
+  if (!pkl) return make_error(errc::missing_record, "no data.pkl record", root + "/data.pkl");
+  // policy.md: a pickle record whose CRC does not match is refused (other readers would reject it).
+  if (auto r = a.verify_crc(*pkl, opts.limits); !r) return r;
+  std::vector<std::byte> scratch;
+  auto bytes = record_bytes(a, *pkl, scratch, opts.limits);
+  if (!bytes) return std::move(bytes).error_value();
+  auto rootv = run_pickle(st, &a, *bytes, root + "/data.pkl", opts);
+  if (!rootv) return std::move(rootv).error_value();
+  st.root = *rootv;
+  st.format = container_format::zip;
+  return {};
+}
+
+// Keeps only the tensors and storages reachable from the root, in first-reach order, so that
+// counts and placement ignore intermediate objects (e.g. the tensor a Parameter wraps).
+void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& tensors,
+                       std::vector<storage_record*>& storages) {
+  std::unordered_set<const value*> seen;
+  std::unordered_set<const storage_record*> seen_storage;
+  std::vector<const value*> todo{st.root};
+  while (!todo.empty()) {
+    const value* v = todo.back();
+    todo.pop_back();
+    if (!seen.insert(v).second) continue;
+    storage_record* s = nullptr;
+    if (v->kind() == value_kind::tensor) {
+      const tensor_record* t = value_access::tensor(*v);
+      tensors.push_back(t);
+      s = t->storage;
+    } else if (v->kind() == value_kind::storage) {
+      s = reinterpret_cast<storage_record*>(static_cast<std::intptr_t>(value_access::i(const_cast<value&>(*v))));
+    }
+    if (s && seen_storage.insert(s).second) storages.push_back(s);
+    const auto attrs = v->attrs();
+    for (std::size_t i = attrs.size(); i-- > 0;) todo.push_back(attrs[i].second);
+    const auto items = v->items();
+    for (std::size_t i = items.size(); i-- > 0;) todo.push_back(items[i]);
+  }
+}
+
+result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_options& opts) {
+  st->mode = opts.mode;
+  st->lim = opts.limits;
+  const auto b = st->src.bytes();
+  if (starts_with(b, "PYTORCH1", 8))
+    return make_error(errc::preview_archive, "pre-1.0 preview archive (PYTORCH1): refused, as torch refuses it");
+  if (starts_with(b, zip_magic, 4)) {
+    if (auto r = read_zip(*st, opts); !r) return std::move(r).error_value();
+  } else if (is_tar(b)) {
+    return make_error(errc::tar_format, "legacy tar checkpoint (torch <= 0.1.9): refused, torch >= 2.6 refuses it too");
+  } else if (starts_with(b, legacy_magic, sizeof legacy_magic)) {
+    return make_error(errc::legacy_format, "legacy (torch 0.1.10-1.5) checkpoint: not supported yet");
+  } else if (!b.empty() && opcode_table[static_cast<unsigned char>(b[0])].cls != op_class::unknown) {
+    auto rootv = run_pickle(*st, nullptr, b, "", opts);
+    if (!rootv) return std::move(rootv).error_value();
+    st->root = *rootv;
+    st->format = container_format::pickle;
+  } else {
+    return make_error(errc::not_a_checkpoint, "not a zip archive, pickle or legacy checkpoint");
+  }
+  // Keep the tensor table in tree order and place only what the tree reaches.
+  std::vector<const tensor_record*> reach_t;
+  std::vector<storage_record*> reach_s;
+  collect_reachable(*st, reach_t, reach_s);
+  {
+    // Storages keep their addresses (tensor records point at them); unreachable ones are never
+    // placed because place_storages skips records without an entry.
+    std::unordered_set<const storage_record*> keep(reach_s.begin(), reach_s.end());
+    for (auto& s : st->storages)
+      if (!keep.count(&s)) s.entry.reset();
+  }
+  st->reach_tensors = std::move(reach_t);
+  st->reach_storages = std::move(reach_s);
+  if (auto r = place_storages(*st, opts); !r) return std::move(r).error_value();
+  auto ck = checkpoint_state::make_checkpoint(std::move(st));
+  return ck;
+}
+
+}  // namespace
+}  // namespace detail
+
+result<checkpoint> checkpoint::open(const std::string& path, const load_options& opts) {
+  auto src = detail::source::map_file(path);
+  if (!src) return std::move(src).error_value();
+  auto st = std::make_unique<detail::checkpoint_state>();
+  st->src = std::move(*src);
+  return detail::open_impl(std::move(st), opts);
+}
+
+result<checkpoint> checkpoint::open_buffer(std::span<const std::byte> bytes, const load_options& opts) {
+  auto st = std::make_unique<detail::checkpoint_state>();
+  st->src = detail::source::from_buffer(bytes);
+  return detail::open_impl(std::move(st), opts);
+}
+
+checkpoint::checkpoint(checkpoint&&) noexcept = default;
+checkpoint& checkpoint::operator=(checkpoint&&) noexcept = default;
+checkpoint::~checkpoint() = default;
+
+const value& checkpoint::root() const noexcept { return *s_->root; }
+container_format checkpoint::format() const noexcept { return s_->format; }
+bool checkpoint::big_endian() const noexcept { return s_->big_endian; }
+std::string_view checkpoint::archive_name() const noexcept { return s_->zip ? s_->zip->root() : std::string_view(); }
+load_mode checkpoint::mode() const noexcept { return s_->mode; }
+std::span<const std::string> checkpoint::warnings() const noexcept { return s_->warnings; }
+
+std::size_t checkpoint::tensor_count() const noexcept { return s_->reach_tensors.size(); }
+tensor_view checkpoint::tensor(std::size_t i) const noexcept { return tensor_view(s_->reach_tensors[i]); }
+std::size_t checkpoint::storage_count() const noexcept { return s_->reach_storages.size(); }
+storage_view checkpoint::storage(std::size_t i) const noexcept { return storage_view(s_->reach_storages[i]); }
+std::uint64_t checkpoint::storage_bytes() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto* s : s_->reach_storages) n += s->nbytes;
+  return n;
+}
+
+namespace {
+bool key_matches(const value& k, std::string_view want) {
+  if (k.kind() == value_kind::string) return k.text() == want;
+  if (k.kind() == value_kind::integer) return k.int_decimal() == want;
+  return false;
+}
+const value* child(const value& v, std::string_view comp) {
+  if (v.kind() == value_kind::dict || v.kind() == value_kind::ordered_dict) {
+    const auto items = v.items();
+    for (std::size_t i = 0; i + 1 < items.size(); i += 2)
+      if (key_matches(*items[i], comp)) return items[i + 1];
+    return nullptr;
+  }
+  if (v.kind() == value_kind::list || v.kind() == value_kind::tuple) {
+    std::size_t idx = 0;
+    const auto [p, ec] = std::from_chars(comp.data(), comp.data() + comp.size(), idx);
+    if (ec != std::errc() || p != comp.data() + comp.size() || idx >= v.items().size()) return nullptr;
+    return v.items()[idx];
+  }
+  return nullptr;
+}
+}  // namespace
+
+result<const value*> checkpoint::find(std::string_view path) const {
+  const value* cur = s_->root;
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    if (const value* whole = child(*cur, rest)) return whole;  // a key that itself contains '/'
+    const auto slash = rest.find('/');
+    const std::string_view comp = rest.substr(0, slash);
+    const value* next = child(*cur, comp);
+    if (!next) return make_error(errc::not_found, "no value at '" + std::string(path) + "'");
+    cur = next;
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  return cur;
+}
+
+result<tensor_view> checkpoint::find_tensor(std::string_view path) const {
+  auto v = find(path);
+  if (!v) return std::move(v).error_value();
+  if ((*v)->kind() != value_kind::tensor)
+    return make_error(errc::type_mismatch, "'" + std::string(path) + "' is a " + std::string(value_kind_name((*v)->kind())) +
+                                               ", not a tensor");
+  return (*v)->as_tensor();
+}
+
+}  // namespace pthsafe

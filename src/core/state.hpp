@@ -1,0 +1,98 @@
+// Internal records behind the public views, and the checkpoint's owned state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/source.hpp"
+#include "pthsafe/checkpoint.hpp"
+#include "pthsafe/value.hpp"
+#include "zip/archive.hpp"
+
+namespace pthsafe::detail {
+
+/// 64-byte-aligned owned bytes.
+class aligned_buffer {
+ public:
+  static constexpr std::size_t alignment = 64;
+  aligned_buffer() = default;
+  explicit aligned_buffer(std::size_t n);
+  aligned_buffer(aligned_buffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  aligned_buffer& operator=(aligned_buffer&& o) noexcept;
+  ~aligned_buffer();
+  std::byte* data() const noexcept { return p_; }
+  std::size_t size() const noexcept { return n_; }
+
+ private:
+  std::byte* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+
+struct storage_record {
+  std::string key;
+  std::string record;                 // full record name
+  dtype type = dtype::uint8;
+  std::uint64_t nbytes = 0;
+  std::optional<std::size_t> entry;   // zip entry index (zip format)
+  const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
+  bool mapped = false;
+  aligned_buffer owned;
+};
+
+struct tensor_record {
+  dtype type = dtype::float32;
+  std::vector<std::int64_t> shape, stride;
+  std::int64_t offset = 0;
+  std::string device;
+  bool requires_grad = false, parameter = false, conj = false, neg = false;
+  storage_record* storage = nullptr;
+  std::uint64_t numel = 0;
+};
+
+/// Builds and mutates value nodes (the only code allowed to).
+struct value_access {
+  static value_kind& kind(value& v) { return v.kind_; }
+  static std::uint8_t& small(value& v) { return v.small_; }
+  static std::int64_t& i(value& v) { return v.i_; }
+  static double& f(value& v) { return v.f_; }
+  static double& g(value& v) { return v.g_; }
+  static std::string& text(value& v) { return v.text_; }
+  static std::vector<const value*>& items(value& v) { return v.items_; }
+  static std::vector<std::pair<std::string, const value*>>& attrs(value& v) { return v.attrs_; }
+  static const tensor_record*& tensor(value& v) { return v.tensor_; }
+  static const tensor_record* tensor(const value& v) { return v.tensor_; }
+};
+
+/// small_ flag bits beyond a boolean's value.
+inline constexpr std::uint8_t flag_bytearray = 1;  // bytes value that is a bytearray (unhashable)
+
+struct checkpoint_state {
+  source src;
+  std::unique_ptr<archive> zip;
+  std::deque<value> values;
+  std::deque<storage_record> storages;
+  std::deque<tensor_record> tensors;
+  const value* root = nullptr;
+  std::vector<const tensor_record*> reach_tensors;  // tensors reachable from root, first-reach order
+  std::vector<storage_record*> reach_storages;      // their storages, first-reach order
+  container_format format = container_format::zip;
+  bool big_endian = false;
+  load_mode mode = load_mode::copy;
+  std::vector<std::string> warnings;
+  limits lim;
+
+  value& new_value(value_kind k) {
+    values.emplace_back();
+    value& v = values.back();
+    value_access::kind(v) = k;
+    return v;
+  }
+  static checkpoint make_checkpoint(std::unique_ptr<checkpoint_state> s);
+};
+
+}  // namespace pthsafe::detail

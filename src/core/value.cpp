@@ -1,0 +1,28 @@
+#include <array>
+#include <charconv>
+
+#include "core/state.hpp"
+#include "pthsafe/value.hpp"
+
+namespace pthsafe {
+
+std::string_view value_kind_name(value_kind k) noexcept {
+  static constexpr std::array<std::string_view, 22> names{
+      "none", "bool", "int", "float", "complex", "str", "bytes", "tuple", "list", "set", "frozenset",
+      "dict", "OrderedDict", "size", "dtype", "device", "layout", "qscheme", "tensor", "object", "global", "storage"};
+  static_assert(static_cast<std::size_t>(value_kind::storage) + 1 == names.size());
+  return names[static_cast<std::size_t>(k)];
+}
+
+std::string value::int_decimal() const { return text_.empty() ? std::to_string(i_) : text_; }
+
+const value* value::find(std::string_view key) const noexcept {
+  if (kind_ != value_kind::dict && kind_ != value_kind::ordered_dict) return nullptr;
+  for (std::size_t i = 0; i + 1 < items_.size(); i += 2)
+    if (items_[i]->kind_ == value_kind::string && items_[i]->text_ == key) return items_[i + 1];
+  return nullptr;
+}
+
+tensor_view value::as_tensor() const noexcept { return tensor_view(tensor_); }
+
+}  // namespace pthsafe

@@ -1,0 +1,41 @@
+// The bytes of a checkpoint: a read-only mapping of a file, or a caller's buffer. Never copied whole.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "pthsafe/error.hpp"
+
+namespace pthsafe::detail {
+
+class source {
+ public:
+  /// Maps `path` read-only (MAP_PRIVATE). Errors: io_open, io_read.
+  static result<source> map_file(const std::string& path);
+  /// Wraps a caller's buffer (not owned).
+  static source from_buffer(std::span<const std::byte> b) noexcept;
+
+  source() = default;
+  source(source&&) noexcept;
+  source& operator=(source&&) noexcept;
+  source(const source&) = delete;
+  source& operator=(const source&) = delete;
+  ~source();
+
+  std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  std::uint64_t size() const noexcept { return size_; }
+  /// Copies [off, off+n) into dst: pread from the file descriptor for files (so the mapping's
+  /// pages are not faulted in for copy-mode loads), memcpy for buffers. Errors: io_read.
+  result<void> read_into(std::uint64_t off, std::byte* dst, std::uint64_t n) const;
+
+ private:
+  void release() noexcept;
+  const std::byte* data_ = nullptr;
+  std::uint64_t size_ = 0;
+  int fd_ = -1;
+  bool mapped_ = false;
+};
+
+}  // namespace pthsafe::detail

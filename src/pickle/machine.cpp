@@ -1,0 +1,713 @@
+#include "pickle/machine.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "io/cursor.hpp"
+#include "pickle/numbers.hpp"
+#include "pickle/opcodes.hpp"
+#include "pickle/text.hpp"
+
+namespace pthsafe::detail {
+namespace {
+
+using va = value_access;
+
+std::uint64_t mix(std::uint64_t h) noexcept {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
+std::uint64_t hash_text(std::string_view s, std::uint64_t tag) noexcept {
+  std::uint64_t h = 1469598103934665603ULL ^ tag;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return mix(h);
+}
+bool is_numeric(value_kind k) noexcept {
+  return k == value_kind::boolean || k == value_kind::integer || k == value_kind::floating || k == value_kind::complex;
+}
+bool is_tuple_like(value_kind k) noexcept { return k == value_kind::tuple || k == value_kind::size; }
+
+// A numeric value as Python compares it.
+struct num {
+  bool big = false;
+  std::string_view dec;
+  bool integral = false;
+  std::int64_t i = 0;
+  double re = 0, im = 0;
+};
+num as_num(const value& v) {
+  num n;
+  switch (v.kind()) {
+    case value_kind::boolean: n.integral = true; n.i = v.as_bool(); break;
+    case value_kind::integer:
+      if (v.fits_int64()) { n.integral = true; n.i = v.as_int64(); } else { n.big = true; n.dec = v.text(); }
+      break;
+    case value_kind::floating: n.re = v.as_double(); break;
+    default: n.re = v.as_complex().real(); n.im = v.as_complex().imag(); break;
+  }
+  // A float with an exact int64 value compares (and hashes) as that int.
+  if (!n.big && !n.integral && n.im == 0 && std::isfinite(n.re) && std::trunc(n.re) == n.re &&
+      n.re >= -9223372036854775808.0 && n.re < 9223372036854775808.0) {
+    n.integral = true;
+    n.i = static_cast<std::int64_t>(n.re);
+  }
+  return n;
+}
+
+std::uint64_t key_hash(const value& v) noexcept {
+  const auto k = v.kind();
+  if (is_numeric(k)) {
+    const num n = as_num(v);
+    if (n.big) return hash_text(n.dec, 3);
+    if (n.integral) return mix(static_cast<std::uint64_t>(n.i));
+    if (std::isnan(n.re)) return mix(reinterpret_cast<std::uintptr_t>(&v));
+    return mix(std::bit_cast<std::uint64_t>(n.re) ^ mix(std::bit_cast<std::uint64_t>(n.im)));
+  }
+  switch (k) {
+    case value_kind::none: return 0x5bd1e995u;
+    case value_kind::string: return hash_text(v.text(), 1);
+    case value_kind::bytes: return hash_text(v.text(), 2);
+    case value_kind::tuple:
+    case value_kind::size: {
+      std::uint64_t h = 0x345678;
+      for (const value* it : v.items()) h = mix(h * 1000003u ^ key_hash(*it));
+      return h;
+    }
+    case value_kind::frozenset: {
+      std::uint64_t h = 0x9e3779b9;
+      for (const value* it : v.items()) h += key_hash(*it);
+      return mix(h);
+    }
+    case value_kind::dtype: case value_kind::device: case value_kind::layout:
+    case value_kind::qscheme: case value_kind::global:
+      return hash_text(v.text(), 10 + static_cast<std::uint64_t>(k));
+    default: return mix(reinterpret_cast<std::uintptr_t>(&v));
+  }
+}
+
+constexpr std::size_t index_threshold = 16;
+struct item_index {
+  std::unordered_multimap<std::uint64_t, std::size_t> by_hash;  // hash -> item position
+};
+
+std::string hex_byte(std::uint8_t b) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02x", b);
+  return buf;
+}
+
+}  // namespace
+
+global_ref global_of(const value& v) noexcept {
+  const auto i = static_cast<std::uint64_t>(value_access::i(const_cast<value&>(v)));
+  return {static_cast<global_id>(i & 0xff), static_cast<std::uint8_t>((i >> 8) & 0xff), ((i >> 16) & 1) != 0};
+}
+
+bool is_hashable(const value& v) noexcept {
+  switch (v.kind()) {
+    case value_kind::list: case value_kind::dict: case value_kind::ordered_dict: case value_kind::set:
+      return false;
+    case value_kind::bytes: return (value_access::small(const_cast<value&>(v)) & flag_bytearray) == 0;
+    case value_kind::tuple: case value_kind::size:
+      for (const value* it : v.items())
+        if (!is_hashable(*it)) return false;
+      return true;
+    default: return true;
+  }
+}
+
+bool keys_equal(const value& a, const value& b) noexcept {
+  if (&a == &b) return true;
+  const auto ka = a.kind(), kb = b.kind();
+  if (is_numeric(ka) && is_numeric(kb)) {
+    const num x = as_num(a), y = as_num(b);
+    if (x.big || y.big) return x.big && y.big && x.dec == y.dec;
+    if (x.im != y.im) return false;
+    if (x.integral && y.integral) return x.i == y.i;
+    if (x.integral || y.integral) return false;  // an integral value never equals a non-integral one
+    return x.re == y.re;                          // NaN != NaN unless the same object
+  }
+  if (is_tuple_like(ka) && is_tuple_like(kb)) {
+    if (a.items().size() != b.items().size()) return false;
+    for (std::size_t i = 0; i < a.items().size(); ++i)
+      if (!keys_equal(*a.items()[i], *b.items()[i])) return false;
+    return true;
+  }
+  if (ka != kb) return false;
+  switch (ka) {
+    case value_kind::none: return true;
+    case value_kind::string: case value_kind::bytes: case value_kind::dtype: case value_kind::device:
+    case value_kind::layout: case value_kind::qscheme: case value_kind::global:
+      return a.text() == b.text();
+    case value_kind::frozenset: {
+      if (a.items().size() != b.items().size()) return false;
+      for (const value* x : a.items()) {
+        bool found = false;
+        for (const value* y : b.items())
+          if (keys_equal(*x, *y)) { found = true; break; }
+        if (!found) return false;
+      }
+      return true;
+    }
+    default: return false;
+  }
+}
+
+machine::machine(checkpoint_state& st, call_target& target, const load_options& opts, std::string record)
+    : st_(st), target_(target), opts_(opts), record_(std::move(record)) {}
+
+// The machine's working state for one run. Kept out of the header: it is an implementation detail.
+struct machine::impl {
+  machine& m;
+  cursor c;
+  std::vector<value*> stack;
+  std::vector<std::size_t> marks;
+  std::unordered_map<std::uint64_t, value*> memo;
+  std::unordered_map<const value*, item_index> indexes;
+  std::uint64_t frame_end = 0;  // 0: not inside a FRAME
+  bool warned[256] = {};
+  const limits& lim;
+
+  impl(machine& mm, std::span<const std::byte> p) : m(mm), c(p), lim(mm.opts_.limits) {}
+
+  error fail(errc code, std::string msg) const { return make_error(code, std::move(msg), m.record_, m.op_pos_); }
+  error truncated() const { return fail(errc::pickle_truncated, "pickle ends inside an opcode or before STOP"); }
+  error limit(const char* name, std::uint64_t v) const {
+    return fail(errc::limit_exceeded, std::string("limit ") + name + " (" + std::to_string(v) + ") exceeded");
+  }
+
+  // Reads honour FRAME boundaries exactly as pickle.py does: an operand may not straddle the
+  // end of a frame (the C unpickler would allow it; where the two disagree we refuse).
+  result<void> need(std::uint64_t n) {
+    if (frame_end && c.pos() == frame_end) frame_end = 0;
+    if (frame_end && n > frame_end - c.pos())
+      return fail(errc::pickle_bad_operand, "operand crosses the end of its FRAME");
+    if (n > c.remaining()) return truncated();
+    return {};
+  }
+  result<std::string_view> take(std::uint64_t n) {
+    if (auto r = need(n); !r) return std::move(r).error_value();
+    std::string_view out;
+    c.bytes(n, out);
+    return out;
+  }
+  result<std::string_view> take_line() {
+    if (frame_end && c.pos() == frame_end) frame_end = 0;
+    const std::uint64_t limit = frame_end ? frame_end - c.pos() : c.remaining();
+    std::string_view out;
+    if (!c.line(out, limit)) {
+      if (frame_end && limit < c.remaining()) return fail(errc::pickle_bad_operand, "text operand crosses the end of its FRAME");
+      return truncated();
+    }
+    return out;
+  }
+  template <class T>
+  result<T> take_le() {
+    auto b = take(sizeof(T));
+    if (!b) return std::move(b).error_value();
+    T v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) v |= T(static_cast<unsigned char>((*b)[i])) << (8 * i);
+    return v;
+  }
+
+  result<value*> alloc(value_kind k) {
+    if (m.st_.values.size() >= lim.max_values) return limit("max_values", lim.max_values);
+    return &m.st_.new_value(k);
+  }
+  result<void> push(value* v) {
+    if (stack.size() >= lim.max_stack_items) return limit("max_stack_items", lim.max_stack_items);
+    stack.push_back(v);
+    return {};
+  }
+  std::size_t fence() const { return marks.empty() ? 0 : marks.back(); }
+  result<value*> pop() {
+    if (stack.size() <= fence()) return fail(errc::pickle_stack_underflow, "pop from an empty stack");
+    value* v = stack.back();
+    stack.pop_back();
+    return v;
+  }
+  result<value*> top() {
+    if (stack.size() <= fence()) return fail(errc::pickle_stack_underflow, "stack is empty");
+    return stack.back();
+  }
+  result<std::vector<value*>> pop_mark() {
+    if (marks.empty()) return fail(errc::pickle_no_mark, "no MARK to pop to");
+    const std::size_t at = marks.back();
+    marks.pop_back();
+    std::vector<value*> items(stack.begin() + static_cast<std::ptrdiff_t>(at), stack.end());
+    stack.resize(at);
+    return items;
+  }
+
+  result<void> push_int(const py_int& n) {
+    auto v = alloc(value_kind::integer);
+    if (!v) return std::move(v).error_value();
+    va::i(**v) = n.small;
+    va::text(**v) = n.decimal;
+    return push(*v);
+  }
+  result<void> push_text(value_kind k, std::string_view s, std::uint8_t flags = 0) {
+    if (s.size() > lim.max_string_bytes) return limit("max_string_bytes", lim.max_string_bytes);
+    auto v = alloc(k);
+    if (!v) return std::move(v).error_value();
+    va::text(**v).assign(s);
+    va::small(**v) = flags;
+    return push(*v);
+  }
+  // Length-prefixed payload: the declared length is checked against the bytes that remain
+  // before anything is allocated.
+  result<std::string_view> take_sized(std::uint64_t n) {
+    if (n > lim.max_string_bytes) return limit("max_string_bytes", lim.max_string_bytes);
+    return take(n);
+  }
+  result<void> push_unicode(std::string_view s) {
+    if (!valid_utf8(s, true)) return fail(errc::pickle_bad_text, "string is not valid UTF-8");
+    return push_text(value_kind::string, s);
+  }
+  // SHORT_BINSTRING / BINSTRING / STRING are decoded with torch's default encoding, utf-8.
+  result<void> push_py2_string(std::string_view s) {
+    if (!valid_utf8(s, false)) return fail(errc::pickle_bad_text, "py2 string is not valid UTF-8");
+    return push_text(value_kind::string, s);
+  }
+
+  result<value*> make_container(value_kind k, std::vector<value*>&& items) {
+    if (items.size() > lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    auto v = alloc(k);
+    if (!v) return std::move(v).error_value();
+    auto& dst = va::items(**v);
+    dst.assign(items.begin(), items.end());
+    return *v;
+  }
+
+  // Position of key `k` among a dict's keys (even item slots), or npos.
+  std::size_t find_key(value& d, const value& k) {
+    auto& items = va::items(d);
+    const std::size_t step = (d.kind() == value_kind::dict || d.kind() == value_kind::ordered_dict) ? 2 : 1;
+    const std::size_t n = items.size() / step;
+    if (n < index_threshold) {
+      for (std::size_t i = 0; i < items.size(); i += step)
+        if (keys_equal(*items[i], k)) return i;
+      return std::string::npos;
+    }
+    auto& idx = indexes[&d];
+    if (idx.by_hash.empty())
+      for (std::size_t i = 0; i < items.size(); i += step) idx.by_hash.emplace(key_hash(*items[i]), i);
+    const auto [lo, hi] = idx.by_hash.equal_range(key_hash(k));
+    for (auto it = lo; it != hi; ++it)
+      if (keys_equal(*items[it->second], k)) return it->second;
+    return std::string::npos;
+  }
+  void note_insert(value& d, std::size_t pos) {
+    const auto it = indexes.find(&d);
+    if (it != indexes.end()) it->second.by_hash.emplace(key_hash(*va::items(d)[pos]), pos);
+  }
+
+  result<void> set_item(value& d, value* k, value* v) {
+    if (!is_hashable(*k)) return fail(errc::pickle_bad_operand, "unhashable dict key");
+    const std::size_t at = find_key(d, *k);
+    auto& items = va::items(d);
+    if (at != std::string::npos) {
+      items[at + 1] = v;  // Python keeps the first key object and its position
+      return {};
+    }
+    if (items.size() / 2 >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    items.push_back(k);
+    items.push_back(v);
+    note_insert(d, items.size() - 2);
+    return {};
+  }
+  result<void> set_add(value& s, value* item) {
+    if (!is_hashable(*item)) return fail(errc::pickle_bad_operand, "unhashable set item");
+    if (find_key(s, *item) != std::string::npos) return {};
+    auto& items = va::items(s);
+    if (items.size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    items.push_back(item);
+    note_insert(s, items.size() - 1);
+    return {};
+  }
+
+  result<void> global(std::string module, std::string name) {
+    map_py2_name(module, name);
+    const std::string full = module + "." + name;
+    if (module_is_blocked(module))
+      return fail(errc::pickle_global_blocked, "GLOBAL " + full + ": module " + module + " is always refused");
+    std::optional<global_ref> ref = lookup_default_global(full);
+    if (!ref) {
+      for (const auto& allowed : m.opts_.allowed_globals)
+        if (allowed == full) { ref = global_ref{global_id::caller_allowed}; break; }
+    }
+    if (!ref) return fail(errc::pickle_global_refused, "GLOBAL " + full + " is not an allowed global");
+    value_kind k = value_kind::global;
+    if (ref->id == global_id::dtype) k = value_kind::dtype;
+    if (ref->id == global_id::qscheme) k = value_kind::qscheme;
+    auto v = alloc(k);
+    if (!v) return std::move(v).error_value();
+    if (k == value_kind::dtype) {
+      va::text(**v) = std::string(dtype_global_name(ref->param));
+      va::i(**v) = ref->param < dtype_count ? ref->param : -1;
+    } else if (k == value_kind::qscheme) {
+      va::text(**v) = std::string(qscheme_name(ref->param));
+    } else {
+      va::text(**v) = full;
+      va::i(**v) = static_cast<std::int64_t>(static_cast<std::uint64_t>(ref->id) | (std::uint64_t(ref->param) << 8) |
+                                             (std::uint64_t(ref->sparse) << 16));
+    }
+    return push(*v);
+  }
+
+  result<void> memo_put(std::uint64_t idx) {
+    auto t = top();
+    if (!t) return std::move(t).error_value();
+    if (memo.size() >= lim.max_memo_entries && !memo.count(idx)) return limit("max_memo_entries", lim.max_memo_entries);
+    memo[idx] = *t;
+    return {};
+  }
+  result<void> memo_get(std::uint64_t idx) {
+    const auto it = memo.find(idx);
+    if (it == memo.end()) return fail(errc::pickle_memo_missing, "memo index " + std::to_string(idx) + " was never stored");
+    return push(it->second);
+  }
+
+  result<std::uint64_t> decimal_index(std::string_view line) {
+    if (line.empty() || line.size() > 18) return fail(errc::pickle_bad_text, "memo index is not a decimal number");
+    std::uint64_t v = 0;
+    for (char ch : line) {
+      if (ch < '0' || ch > '9') return fail(errc::pickle_bad_text, "memo index is not a decimal number");
+      v = v * 10 + static_cast<std::uint64_t>(ch - '0');
+    }
+    return v;
+  }
+
+  result<value*> run(std::uint64_t& stop_end);
+  result<void> step(std::uint8_t code);
+  result<void> check_tree(const value* root);
+};
+
+#define PTHSAFE_TRY(expr)                                \
+  do {                                                   \
+    if (auto _r = (expr); !_r) return std::move(_r).error_value(); \
+  } while (0)
+#define PTHSAFE_ASSIGN(var, expr)                        \
+  auto var##_r = (expr);                                 \
+  if (!var##_r) return std::move(var##_r).error_value(); \
+  auto var = std::move(*var##_r)
+
+result<void> machine::impl::step(std::uint8_t code) {
+  switch (code) {
+    case op::MARK:
+      if (marks.size() >= lim.max_mark_depth) return limit("max_mark_depth", lim.max_mark_depth);
+      marks.push_back(stack.size());
+      return {};
+    case op::NONE: { PTHSAFE_ASSIGN(v, alloc(value_kind::none)); return push(v); }
+    case op::NEWTRUE: case op::NEWFALSE: {
+      PTHSAFE_ASSIGN(v, alloc(value_kind::boolean));
+      va::small(*v) = code == op::NEWTRUE;
+      return push(v);
+    }
+    case op::BININT: { PTHSAFE_ASSIGN(x, take_le<std::uint32_t>()); return push_int({static_cast<std::int32_t>(x), {}}); }
+    case op::BININT1: { PTHSAFE_ASSIGN(x, take_le<std::uint8_t>()); return push_int({x, {}}); }
+    case op::BININT2: { PTHSAFE_ASSIGN(x, take_le<std::uint16_t>()); return push_int({x, {}}); }
+    case op::LONG1: case op::LONG4: {
+      std::uint64_t n;
+      if (code == op::LONG1) {
+        PTHSAFE_ASSIGN(x, take_le<std::uint8_t>());
+        n = x;
+      } else {
+        PTHSAFE_ASSIGN(x, take_le<std::uint32_t>());
+        if (static_cast<std::int32_t>(x) < 0) return fail(errc::pickle_bad_operand, "LONG4 with a negative byte count");
+        n = x;
+      }
+      if (n > lim.max_int_bytes) return limit("max_int_bytes", lim.max_int_bytes);
+      PTHSAFE_ASSIGN(b, take(n));
+      return push_int(int_from_le_bytes(b));
+    }
+    case op::INT: case op::LONG: {
+      PTHSAFE_ASSIGN(line, take_line());
+      if (code == op::INT && (line == "00" || line == "01")) {
+        PTHSAFE_ASSIGN(v, alloc(value_kind::boolean));
+        va::small(*v) = line == "01";
+        return push(v);
+      }
+      if (code == op::LONG && !line.empty() && line.back() == 'L') line.remove_suffix(1);
+      py_int n;
+      if (!int_from_decimal(line, n)) return fail(errc::pickle_bad_text, "integer operand is not canonical decimal text");
+      return push_int(n);
+    }
+    case op::BINFLOAT: {
+      PTHSAFE_ASSIGN(b, take(8));
+      std::uint64_t bits = 0;
+      for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
+      PTHSAFE_ASSIGN(v, alloc(value_kind::floating));
+      va::f(*v) = std::bit_cast<double>(bits);
+      return push(v);
+    }
+    case op::FLOAT: {
+      PTHSAFE_ASSIGN(line, take_line());
+      double d;
+      if (!float_from_text(line, d)) return fail(errc::pickle_bad_text, "float operand is not repr() text");
+      PTHSAFE_ASSIGN(v, alloc(value_kind::floating));
+      va::f(*v) = d;
+      return push(v);
+    }
+    case op::BINUNICODE: { PTHSAFE_ASSIGN(n, take_le<std::uint32_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
+    case op::SHORT_BINUNICODE: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
+    case op::BINUNICODE8: { PTHSAFE_ASSIGN(n, take_le<std::uint64_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
+    case op::UNICODE: {
+      PTHSAFE_ASSIGN(line, take_line());
+      std::string s;
+      if (!raw_unicode_escape_decode(line, s)) return fail(errc::pickle_bad_text, "malformed raw-unicode-escape text");
+      return push_text(value_kind::string, s);
+    }
+    case op::SHORT_BINSTRING: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_py2_string(s); }
+    case op::BINSTRING: {
+      PTHSAFE_ASSIGN(n, take_le<std::uint32_t>());
+      if (static_cast<std::int32_t>(n) < 0) return fail(errc::pickle_bad_operand, "BINSTRING with a negative byte count");
+      PTHSAFE_ASSIGN(s, take_sized(n));
+      return push_py2_string(s);
+    }
+    case op::STRING: {
+      PTHSAFE_ASSIGN(line, take_line());
+      if (line.size() < 2 || line.front() != line.back() || (line.front() != '\'' && line.front() != '"'))
+        return fail(errc::pickle_bad_text, "STRING operand must be quoted");
+      std::string s;
+      if (!escape_decode(line.substr(1, line.size() - 2), s)) return fail(errc::pickle_bad_text, "malformed string escape");
+      return push_py2_string(s);
+    }
+    case op::BINBYTES: { PTHSAFE_ASSIGN(n, take_le<std::uint32_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::SHORT_BINBYTES: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::BINBYTES8: { PTHSAFE_ASSIGN(n, take_le<std::uint64_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::BYTEARRAY8: {
+      PTHSAFE_ASSIGN(n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(s, take_sized(n));
+      return push_text(value_kind::bytes, s, flag_bytearray);
+    }
+    case op::EMPTY_TUPLE: { PTHSAFE_ASSIGN(v, alloc(value_kind::tuple)); return push(v); }
+    case op::EMPTY_LIST: { PTHSAFE_ASSIGN(v, alloc(value_kind::list)); return push(v); }
+    case op::EMPTY_DICT: { PTHSAFE_ASSIGN(v, alloc(value_kind::dict)); return push(v); }
+    case op::EMPTY_SET: { PTHSAFE_ASSIGN(v, alloc(value_kind::set)); return push(v); }
+    case op::TUPLE: case op::LIST: {
+      PTHSAFE_ASSIGN(items, pop_mark());
+      PTHSAFE_ASSIGN(v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list, std::move(items)));
+      return push(v);
+    }
+    case op::TUPLE1: case op::TUPLE2: case op::TUPLE3: {
+      const std::size_t n = code - op::TUPLE1 + 1;
+      if (stack.size() < fence() + n) return fail(errc::pickle_stack_underflow, "tuple needs more items than the stack holds");
+      std::vector<value*> items(stack.end() - static_cast<std::ptrdiff_t>(n), stack.end());
+      stack.resize(stack.size() - n);
+      PTHSAFE_ASSIGN(v, make_container(value_kind::tuple, std::move(items)));
+      return push(v);
+    }
+    case op::DICT: {
+      PTHSAFE_ASSIGN(items, pop_mark());
+      if (items.size() % 2) return fail(errc::pickle_bad_operand, "odd number of items for DICT");
+      PTHSAFE_ASSIGN(d, alloc(value_kind::dict));
+      for (std::size_t i = 0; i < items.size(); i += 2) PTHSAFE_TRY(set_item(*d, items[i], items[i + 1]));
+      return push(d);
+    }
+    case op::FROZENSET: {
+      PTHSAFE_ASSIGN(items, pop_mark());
+      PTHSAFE_ASSIGN(s, alloc(value_kind::frozenset));
+      for (value* it : items) PTHSAFE_TRY(set_add(*s, it));
+      return push(s);
+    }
+    case op::APPEND: {
+      PTHSAFE_ASSIGN(item, pop());
+      PTHSAFE_ASSIGN(target, top());
+      if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPEND to a non-list");
+      if (target->items().size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+      va::items(*target).push_back(item);
+      return {};
+    }
+    case op::APPENDS: {
+      PTHSAFE_ASSIGN(items, pop_mark());
+      PTHSAFE_ASSIGN(target, top());
+      if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPENDS to a non-list");
+      if (items.size() > lim.max_container_items - target->items().size())
+        return limit("max_container_items", lim.max_container_items);
+      va::items(*target).insert(va::items(*target).end(), items.begin(), items.end());
+      return {};
+    }
+    case op::ADDITEMS: {
+      PTHSAFE_ASSIGN(items, pop_mark());
+      PTHSAFE_ASSIGN(target, top());
+      if (target->kind() != value_kind::set) return fail(errc::pickle_bad_operand, "ADDITEMS to a non-set");
+      for (value* it : items) PTHSAFE_TRY(set_add(*target, it));
+      return {};
+    }
+    case op::SETITEM: {
+      PTHSAFE_ASSIGN(v, pop());
+      PTHSAFE_ASSIGN(k, pop());
+      PTHSAFE_ASSIGN(target, top());
+      if (target->kind() != value_kind::dict && target->kind() != value_kind::ordered_dict)
+        return fail(errc::pickle_setitem_refused, "SETITEM on a non-dict");
+      return set_item(*target, k, v);
+    }
+    case op::SETITEMS: {
+      PTHSAFE_ASSIGN(items, pop_mark());
+      PTHSAFE_ASSIGN(target, top());
+      if (target->kind() != value_kind::dict && target->kind() != value_kind::ordered_dict)
+        return fail(errc::pickle_setitem_refused, "SETITEMS on a non-dict");
+      if (items.size() % 2) return fail(errc::pickle_bad_operand, "odd number of items for SETITEMS");
+      for (std::size_t i = 0; i < items.size(); i += 2) PTHSAFE_TRY(set_item(*target, items[i], items[i + 1]));
+      return {};
+    }
+    case op::POP:
+      // pickle.py and _pickle.c agree: with the current frame empty, POP discards the MARK.
+      if (stack.size() == fence() && !marks.empty()) { marks.pop_back(); return {}; }
+      { PTHSAFE_ASSIGN(v, pop()); (void)v; }
+      return {};
+    case op::POP_MARK: { PTHSAFE_ASSIGN(items, pop_mark()); (void)items; return {}; }
+    case op::DUP: { PTHSAFE_ASSIGN(v, top()); return push(v); }
+    case op::BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_put(i); }
+    case op::LONG_BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_put(i); }
+    case op::PUT: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_put(i); }
+    case op::MEMOIZE: return memo_put(memo.size());
+    case op::BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_get(i); }
+    case op::LONG_BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_get(i); }
+    case op::GET: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_get(i); }
+    case op::GLOBAL: {
+      PTHSAFE_ASSIGN(module, take_line());
+      PTHSAFE_ASSIGN(name, take_line());
+      if (!valid_utf8(module, false) || !valid_utf8(name, false)) return fail(errc::pickle_bad_text, "GLOBAL names are not UTF-8");
+      return global(std::string(module), std::string(name));
+    }
+    case op::STACK_GLOBAL: {
+      PTHSAFE_ASSIGN(name, pop());
+      PTHSAFE_ASSIGN(module, pop());
+      if (name->kind() != value_kind::string || module->kind() != value_kind::string)
+        return fail(errc::pickle_bad_operand, "STACK_GLOBAL requires two strings");
+      return global(std::string(module->text()), std::string(name->text()));
+    }
+    case op::REDUCE: {
+      PTHSAFE_ASSIGN(args, pop());
+      PTHSAFE_ASSIGN(callable, pop());
+      if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "REDUCE arguments are not a tuple");
+      PTHSAFE_ASSIGN(out, m.target_.reduce(*callable, *args));
+      return push(out);
+    }
+    case op::NEWOBJ: {
+      PTHSAFE_ASSIGN(args, pop());
+      PTHSAFE_ASSIGN(cls, pop());
+      if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "NEWOBJ arguments are not a tuple");
+      PTHSAFE_ASSIGN(out, m.target_.newobj(*cls, *args));
+      return push(out);
+    }
+    case op::BUILD: {
+      PTHSAFE_ASSIGN(state, pop());
+      PTHSAFE_ASSIGN(inst, top());
+      return m.target_.build(*inst, *state);
+    }
+    case op::BINPERSID: {
+      PTHSAFE_ASSIGN(pid, pop());
+      PTHSAFE_ASSIGN(out, m.target_.persistent_load(*pid));
+      return push(out);
+    }
+    case op::PROTO: {
+      PTHSAFE_ASSIGN(p, take_le<std::uint8_t>());
+      if (p > 5) return fail(errc::pickle_bad_operand, "unsupported pickle protocol " + std::to_string(p));
+      return {};
+    }
+    case op::FRAME: {
+      // pickle.py refuses a new frame while the current one still has bytes.
+      if (frame_end && c.pos() < frame_end) return fail(errc::pickle_bad_operand, "FRAME before the end of the current frame");
+      frame_end = 0;
+      PTHSAFE_ASSIGN(n, take_le<std::uint64_t>());
+      if (n > c.remaining()) return fail(errc::pickle_truncated, "FRAME is longer than the pickle");
+      frame_end = n ? c.pos() + n : 0;
+      return {};
+    }
+    default:
+      return fail(errc::pickle_unknown_opcode, "opcode " + hex_byte(code));
+  }
+}
+
+result<value*> machine::impl::run(std::uint64_t& stop_end) {
+  for (;;) {
+    if (frame_end && c.pos() == frame_end) frame_end = 0;
+    m.op_pos_ = c.pos();
+    if (c.remaining() == 0) return truncated();
+    std::uint8_t code;
+    c.u8(code);
+    const opcode_info& info = opcode_table[code];
+    switch (info.cls) {
+      case op_class::unknown: return fail(errc::pickle_unknown_opcode, "byte " + hex_byte(code) + " is not a pickle opcode");
+      case op_class::refused:
+        return fail(errc::pickle_opcode_refused, "opcode " + std::string(info.name) + " (" + hex_byte(code) + ") is refused");
+      case op_class::data_only:
+        if (m.opts_.strict_torch)
+          return fail(errc::pickle_opcode_not_torch,
+                      "opcode " + std::string(info.name) + ": torch.load(weights_only=True) does not implement it");
+        if (!warned[code]) {
+          warned[code] = true;
+          m.st_.warnings.push_back(m.record_ + "@" + std::to_string(m.op_pos_) + ": opcode " + std::string(info.name) +
+                                   ": torch.load(weights_only=True) would refuse it");
+        }
+        break;
+      case op_class::torch: break;
+    }
+    if (code == op::STOP) {
+      PTHSAFE_ASSIGN(root, pop());
+      if (!stack.empty() || !marks.empty())
+        m.st_.warnings.push_back(m.record_ + "@" + std::to_string(m.op_pos_) +
+                                 ": values or MARKs left on the stack at STOP (ignored, as CPython does)");
+      stop_end = c.pos();
+      PTHSAFE_TRY(check_tree(root));
+      return root;
+    }
+    PTHSAFE_TRY(step(code));
+  }
+}
+
+// One iterative walk of the result: refuses cycles (a container inside itself, which no tree
+// consumer could walk) and nesting deeper than max_nesting_depth.
+result<void> machine::impl::check_tree(const value* root) {
+  enum : std::uint8_t { grey = 1, black = 2 };
+  std::unordered_map<const value*, std::uint8_t> color;
+  struct frame { const value* v; std::size_t next; };
+  std::vector<frame> path;
+  auto children = [](const value* v, std::size_t i) -> const value* {
+    const auto items = v->items();
+    if (i < items.size()) return items[i];
+    const auto attrs = v->attrs();
+    if (i - items.size() < attrs.size()) return attrs[i - items.size()].second;
+    return nullptr;
+  };
+  color[root] = grey;
+  path.push_back({root, 0});
+  while (!path.empty()) {
+    frame& f = path.back();
+    const value* ch = children(f.v, f.next++);
+    if (!ch) {
+      color[f.v] = black;
+      path.pop_back();
+      continue;
+    }
+    if (ch->items().empty() && ch->attrs().empty()) continue;
+    auto& col = color[ch];
+    if (col == grey) return fail(errc::pickle_cycle, "a container contains itself");
+    if (col == black) continue;
+    if (path.size() >= lim.max_nesting_depth) return limit("max_nesting_depth", lim.max_nesting_depth);
+    col = grey;
+    path.push_back({ch, 0});
+  }
+  return {};
+}
+
+result<value*> machine::run(std::span<const std::byte> pickle, std::uint64_t& stop_end) {
+  if (pickle.size() > opts_.limits.max_pickle_bytes)
+    return make_error(errc::limit_exceeded,
+                      "limit max_pickle_bytes (" + std::to_string(opts_.limits.max_pickle_bytes) + ") exceeded", record_, 0);
+  impl run_state(*this, pickle);
+  return run_state.run(stop_end);
+}
+
+}  // namespace pthsafe::detail

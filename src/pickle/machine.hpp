@@ -1,0 +1,59 @@
+// The restricted pickle machine: one pass over a pickle, CPython's semantics for every accepted
+// opcode, nothing ever called. Allowed globals become inert values; the calls REDUCE, NEWOBJ,
+// BUILD and BINPERSID make on them are handed to a call_target (the torch rebuild layer).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/state.hpp"
+#include "pickle/globals.hpp"
+#include "pthsafe/error.hpp"
+#include "pthsafe/options.hpp"
+
+namespace pthsafe::detail {
+
+/// What the machine cannot decide alone. Each returns the new value or an error.
+class call_target {
+ public:
+  virtual ~call_target() = default;
+  /// REDUCE: `callable` is a global (or a caller-allowed global); `args` a tuple.
+  virtual result<value*> reduce(value& callable, value& args) = 0;
+  /// NEWOBJ: cls.__new__(cls, *args).
+  virtual result<value*> newobj(value& cls, value& args) = 0;
+  /// BUILD: applies `state` to `inst` in place.
+  virtual result<void> build(value& inst, value& state) = 0;
+  /// BINPERSID: the object a persistent id names.
+  virtual result<value*> persistent_load(value& pid) = 0;
+};
+
+/// The global_ref a value_kind::global node stands for.
+global_ref global_of(const value& v) noexcept;
+
+/// Hashability and equality of dict keys / set items, as Python defines them for the kinds a
+/// checkpoint can hold (1 == 1.0 == True; tuples by items; tensors by identity).
+bool is_hashable(const value& v) noexcept;
+bool keys_equal(const value& a, const value& b) noexcept;
+
+class machine {
+ public:
+  machine(checkpoint_state& st, call_target& target, const load_options& opts, std::string record);
+  /// Runs the pickle from its first byte to STOP. `stop_end` receives the offset after STOP.
+  /// Errors: pickle_*, limit_exceeded, and whatever the call_target returns.
+  result<value*> run(std::span<const std::byte> pickle, std::uint64_t& stop_end);
+  /// Current opcode's offset (for errors raised by the call target).
+  std::uint64_t opcode_offset() const noexcept { return op_pos_; }
+  const std::string& record() const noexcept { return record_; }
+
+ private:
+  struct impl;
+  checkpoint_state& st_;
+  call_target& target_;
+  const load_options& opts_;
+  std::string record_;
+  std::uint64_t op_pos_ = 0;
+};
+
+}  // namespace pthsafe::detail

@@ -1,0 +1,19 @@
+// Placement: giving validated storages their bytes. Runs only after the whole pickle has been
+// interpreted and every view checked, so nothing is read for a file that will be refused.
+#pragma once
+
+#include "core/state.hpp"
+#include "pthsafe/options.hpp"
+
+namespace pthsafe::detail {
+
+/// Places every storage of `st` according to opts.mode: copy (aligned owned buffer, read
+/// straight from the file), mmap (pointer into the mapping for stored, aligned records),
+/// metadata (nothing). Deflated records and big-endian files are always copied.
+/// Errors: io_read, zip_inflate_*, zip_crc_mismatch (with verify_crc).
+result<void> place_storages(checkpoint_state& st, const load_options& opts);
+
+/// Reverses the byte order of each element in place (complex types: each half separately).
+void byteswap_elements(std::byte* p, std::uint64_t nbytes, dtype type) noexcept;
+
+}  // namespace pthsafe::detail

@@ -1,0 +1,215 @@
+#include <cstring>
+#include <vector>
+
+#include "core/state.hpp"
+#include "pthsafe/json.hpp"
+#include "util/json.hpp"
+#include "util/sha256.hpp"
+
+namespace pthsafe {
+namespace {
+
+using detail::json_writer;
+
+// Applies the negative / conjugate bits to one little-endian element in place.
+void apply_bits(std::byte* e, dtype t, bool conj, bool neg) {
+  auto flip_sign = [](std::byte* p, std::size_t width) { p[width - 1] ^= std::byte{0x80}; };
+  const std::size_t n = itemsize(t);
+  if (neg) {
+    switch (t) {
+      case dtype::float64: case dtype::float32: case dtype::float16: case dtype::bfloat16:
+      case dtype::float8_e4m3fn: case dtype::float8_e5m2:
+        flip_sign(e, n);
+        break;
+      case dtype::complex128: case dtype::complex64: case dtype::complex32:
+        flip_sign(e, n / 2);
+        flip_sign(e + n / 2, n / 2);
+        break;
+      case dtype::int64: case dtype::int32: case dtype::int16: case dtype::int8:
+      case dtype::uint8: case dtype::uint16: case dtype::uint32: case dtype::uint64: {
+        std::uint64_t v = 0;
+        std::memcpy(&v, e, n);
+        v = ~v + 1;
+        std::memcpy(e, &v, n);
+        break;
+      }
+      default: break;
+    }
+  }
+  if (conj && is_complex(t)) flip_sign(e + n / 2, n / 2);
+}
+
+}  // namespace
+
+std::string tensor_sha256(const tensor_view& t) {
+  const std::byte* base = t.data();
+  if (!t.has_storage() || (!base && t.numel() > 0) || (t.numel() > 0 && t.storage().bytes().empty())) return {};
+  detail::sha256 h;
+  const std::size_t item = itemsize(t.element_type());
+  const bool bits = t.is_conj() || t.is_neg();
+  if (t.numel() == 0) return h.hex();
+  if (t.is_contiguous() && !bits) {
+    h.update(base, t.numel() * item);
+    return h.hex();
+  }
+  const auto shape = t.shape();
+  const auto stride = t.strides();
+  const std::size_t nd = shape.size();
+  std::vector<std::int64_t> idx(nd, 0);
+  std::vector<std::byte> chunk;
+  chunk.reserve(1 << 16);
+  std::uint64_t off = 0;  // element offset relative to base
+  for (std::uint64_t i = 0; i < t.numel(); ++i) {
+    const std::size_t at = chunk.size();
+    chunk.resize(at + item);
+    std::memcpy(chunk.data() + at, base + off * item, item);
+    if (bits) apply_bits(chunk.data() + at, t.element_type(), t.is_conj(), t.is_neg());
+    if (chunk.size() >= (1 << 16) - 32) {
+      h.update(chunk.data(), chunk.size());
+      chunk.clear();
+    }
+    for (std::size_t d = nd; d-- > 0;) {
+      if (++idx[d] < shape[d]) {
+        off += static_cast<std::uint64_t>(stride[d]);
+        break;
+      }
+      off -= static_cast<std::uint64_t>(stride[d]) * static_cast<std::uint64_t>(shape[d] - 1);
+      idx[d] = 0;
+    }
+  }
+  h.update(chunk.data(), chunk.size());
+  return h.hex();
+}
+
+namespace {
+
+struct walker {
+  json_writer& w;
+  bool digests;
+  std::uint64_t budget;
+
+  result<void> write(const value& v) {
+    if (budget == 0) return make_error(errc::limit_exceeded, "limit max_walk_nodes exceeded while writing JSON");
+    --budget;
+    w.begin_object().key("type").str(value_kind_name(v.kind()));
+    switch (v.kind()) {
+      case value_kind::none: break;
+      case value_kind::boolean: w.key("value").boolean(v.as_bool()); break;
+      case value_kind::integer: w.key("value").str(v.int_decimal()); break;
+      case value_kind::floating: w.key("value").real(v.as_double()); break;
+      case value_kind::complex: w.key("real").real(v.as_complex().real()).key("imag").real(v.as_complex().imag()); break;
+      case value_kind::string: w.key("value").str(v.text()); break;
+      case value_kind::bytes: {
+        static const char* digits = "0123456789abcdef";
+        std::string hex;
+        hex.reserve(v.text().size() * 2);
+        for (unsigned char c : v.text()) { hex.push_back(digits[c >> 4]); hex.push_back(digits[c & 15]); }
+        w.key("hex").str(hex);
+        break;
+      }
+      case value_kind::dtype: case value_kind::device: case value_kind::layout: case value_kind::qscheme:
+      case value_kind::global: case value_kind::storage:
+        w.key("value").str(v.text());
+        break;
+      case value_kind::tuple: case value_kind::list: case value_kind::set: case value_kind::frozenset:
+      case value_kind::size: {
+        w.key("items").begin_array();
+        for (const value* it : v.items())
+          if (auto r = write(*it); !r) return r;
+        w.end_array();
+        break;
+      }
+      case value_kind::dict: case value_kind::ordered_dict: {
+        if (!v.dict_class().empty()) w.key("class").str(v.dict_class());
+        w.key("items").begin_array();
+        const auto items = v.items();
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+          w.begin_array();
+          if (auto r = write(*items[i]); !r) return r;
+          if (auto r = write(*items[i + 1]); !r) return r;
+          w.end_array();
+        }
+        w.end_array();
+        if (auto r = attrs(v); !r) return r;
+        break;
+      }
+      case value_kind::object: {
+        w.key("class").str(v.text());
+        w.key("args");
+        if (auto r = write(*v.items()[0]); !r) return r;
+        if (v.items().size() > 1) {
+          w.key("state");
+          if (auto r = write(*v.items()[1]); !r) return r;
+        }
+        break;
+      }
+      case value_kind::tensor: {
+        const tensor_view t = v.as_tensor();
+        w.key("dtype").str(dtype_name(t.element_type()));
+        w.key("shape").begin_array();
+        for (auto s : t.shape()) w.num(s);
+        w.end_array().key("stride").begin_array();
+        for (auto s : t.strides()) w.num(s);
+        w.end_array();
+        w.key("storage_offset").num(t.storage_offset());
+        w.key("device").str(t.device());
+        w.key("requires_grad").boolean(t.requires_grad());
+        w.key("parameter").boolean(t.is_parameter());
+        if (t.has_storage()) w.key("storage").str(t.storage().key());
+        if (digests && t.has_storage()) {
+          const std::string d = tensor_sha256(t);
+          if (!d.empty()) w.key("sha256").str(d);
+        }
+        if (auto r = attrs(v); !r) return r;
+        break;
+      }
+    }
+    w.end_object();
+    return {};
+  }
+
+  result<void> attrs(const value& v) {
+    if (v.attrs().empty()) return {};
+    w.key("attrs").begin_object();
+    for (const auto& [name, val] : v.attrs()) {
+      w.key(name);
+      if (auto r = write(*val); !r) return r;
+    }
+    w.end_object();
+    return {};
+  }
+};
+
+}  // namespace
+
+result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
+  json_writer w;
+  w.begin_object();
+  w.key("format").str(container_format_name(ck.format()));
+  w.key("byteorder").str(ck.big_endian() ? "big" : "little");
+  w.key("root");
+  walker wk{w, with_digests && ck.mode() != load_mode::metadata, std::uint64_t{1} << 26};
+  if (auto r = wk.write(ck.root()); !r) return std::move(r).error_value();
+  w.end_object();
+  return w.take();
+}
+
+std::string scan_report_json(const std::string& path, const scan_report& r) {
+  json_writer w;
+  w.begin_object().key("file").str(path).key("verdict").str(verdict_name(r.verdict)).key("format").str(r.format);
+  w.key("findings").begin_array();
+  for (const auto& f : r.findings) {
+    w.begin_object()
+        .key("rule").str(f.rule)
+        .key("severity").str(severity_name(f.severity))
+        .key("record").str(f.record)
+        .key("offset").num(f.offset)
+        .key("subject").str(f.subject)
+        .key("message").str(f.message)
+        .end_object();
+  }
+  w.end_array().end_object();
+  return w.take();
+}
+
+}  // namespace pthsafe

@@ -1,0 +1,205 @@
+#include "zip/archive.hpp"
+
+#include <zip.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "io/checked.hpp"
+
+namespace pthsafe::detail {
+
+struct archive::libzip_handle {
+  zip_t* z = nullptr;
+  ~libzip_handle() {
+    if (z) zip_discard(z);
+  }
+};
+
+archive::~archive() = default;
+
+namespace {
+
+// policy.md "Containers": a gate must see what torch sees, so names that different readers or
+// extractors would interpret differently are refused.
+bool name_is_clean(std::string_view n) {
+  if (n.empty() || n.front() == '/') return false;
+  if (n.find('\\') != std::string_view::npos || n.find('\0') != std::string_view::npos) return false;
+  if (n.size() >= 2 && n[1] == ':') return false;  // drive letter
+  std::size_t start = 0;
+  while (start <= n.size()) {
+    const std::size_t slash = n.find('/', start);
+    const std::string_view comp = n.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (comp == ".." || comp == ".") return false;
+    if (comp.empty() && slash != std::string_view::npos) return false;  // "a//b"
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (auto& ch : r) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return r;
+}
+
+}  // namespace
+
+result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, const limits& lim) {
+  std::unique_ptr<archive> a(new archive());
+  a->file_ = file;
+  auto dir = read_directory(file, lim);
+  if (!dir) return std::move(dir).error_value();
+  a->dir_ = std::move(*dir);
+  if (auto r = check_local_headers(file, a->dir_); !r) return std::move(r).error_value();
+
+  // libzip is the parser of record: it must open the same bytes and see the same entries.
+  zip_error_t zerr;
+  zip_error_init(&zerr);
+  zip_source_t* src = zip_source_buffer_create(file.data(), file.size(), 0, &zerr);
+  if (!src) {
+    zip_error_fini(&zerr);
+    return make_error(errc::zip_libzip_rejected, "libzip could not create a source");
+  }
+  a->zip_ = std::make_unique<libzip_handle>();
+  a->zip_->z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  if (!a->zip_->z) {
+    std::string msg = std::string("libzip: ") + zip_error_strerror(&zerr);
+    zip_source_free(src);
+    zip_error_fini(&zerr);
+    return make_error(errc::zip_libzip_rejected, msg);
+  }
+  zip_error_fini(&zerr);
+  const auto& ents = a->dir_.entries;
+  const zip_int64_t n = zip_get_num_entries(a->zip_->z, 0);
+  if (n < 0 || static_cast<std::uint64_t>(n) != ents.size())
+    return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
+                                                     std::to_string(ents.size()));
+  for (std::size_t i = 0; i < ents.size(); ++i) {
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(a->zip_->z, i, ZIP_FL_ENC_RAW, &st) != 0)
+      return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(ents[i].name));
+    const auto& e = ents[i];
+    if (!st.name || std::string_view(st.name) != e.name || st.size != e.uncomp_size ||
+        st.comp_size != e.comp_size || st.crc != e.crc || st.comp_method != static_cast<zip_int32_t>(e.method))
+      return make_error(errc::zip_parser_disagree, "libzip and the directory walk disagree about entry " + std::to_string(i),
+                        std::string(e.name), e.central_offset);
+  }
+
+  if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
+  a->by_name_.reserve(ents.size());
+  std::unordered_set<std::string> folded;
+  folded.reserve(ents.size());
+  for (std::size_t i = 0; i < ents.size(); ++i) {
+    const auto& e = ents[i];
+    if (!name_is_clean(e.name))
+      return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name), e.central_offset);
+    if (!a->by_name_.emplace(e.name, i).second)
+      return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
+    // Readers that match case-insensitively (miniz, torch's reader) would see two as one.
+    if (!folded.insert(lower(e.name)).second)
+      return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
+  }
+  // torch: the archive name is the first entry's name up to its first '/'.
+  const std::string_view first = ents.front().name;
+  const auto slash = first.find('/');
+  if (slash == std::string_view::npos || slash == 0)
+    return make_error(errc::zip_no_root_folder, "first entry is not inside a folder", std::string(first), ents.front().central_offset);
+  a->root_ = std::string(first.substr(0, slash));
+  for (const auto& e : ents) {
+    if (e.name.size() <= slash || e.name.substr(0, slash + 1) != first.substr(0, slash + 1))
+      return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name),
+                        e.central_offset);
+  }
+  return a;
+}
+
+std::optional<std::size_t> archive::find(std::string_view rel) const {
+  std::string full;
+  full.reserve(root_.size() + 1 + rel.size());
+  full.append(root_).push_back('/');
+  full.append(rel);
+  const auto it = by_name_.find(full);
+  if (it == by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::span<const std::byte>> archive::stored_bytes(std::size_t i) const noexcept {
+  const auto& e = dir_.entries[i];
+  if (e.method != 0) return std::nullopt;
+  return file_.subspan(e.data_offset, e.comp_size);
+}
+
+result<void> archive::extract(std::size_t i, std::byte* dst, const limits& lim) const {
+  const auto& e = dir_.entries[i];
+  const std::string name(e.name);
+  if (e.method == 0) {
+    if (e.uncomp_size) std::memcpy(dst, file_.data() + e.data_offset, e.uncomp_size);
+    return {};
+  }
+  if (e.uncomp_size > lim.max_inflated_bytes)
+    return make_error(errc::zip_inflate_limit,
+                      "limit max_inflated_bytes (" + std::to_string(lim.max_inflated_bytes) + ") exceeded: record inflates to " +
+                          std::to_string(e.uncomp_size) + " bytes", name, 0);
+  // Ratio check in division form so that a zero compressed size cannot divide or overflow.
+  if (e.uncomp_size > 4096 && e.uncomp_size / std::max<std::uint64_t>(e.comp_size, 1) > lim.max_compression_ratio)
+    return make_error(errc::zip_inflate_limit,
+                      "limit max_compression_ratio (" + std::to_string(lim.max_compression_ratio) + ") exceeded: " +
+                          std::to_string(e.comp_size) + " bytes inflate to " + std::to_string(e.uncomp_size), name, 0);
+  zip_file_t* zf = zip_fopen_index(zip_->z, i, 0);
+  if (!zf) return make_error(errc::zip_inflate_failed, std::string("libzip: ") + zip_strerror(zip_->z), name, 0);
+  std::uint64_t done = 0;
+  while (done < e.uncomp_size) {
+    const std::uint64_t want = std::min<std::uint64_t>(e.uncomp_size - done, std::uint64_t{1} << 30);
+    const zip_int64_t got = zip_fread(zf, dst + done, want);
+    if (got <= 0) {
+      std::string msg = got < 0 ? std::string("libzip: ") + zip_file_strerror(zf) : "deflate stream ended early";
+      zip_fclose(zf);
+      const errc code = msg.find("CRC") != std::string::npos ? errc::zip_crc_mismatch : errc::zip_inflate_failed;
+      return make_error(code, msg, name, done);
+    }
+    done += static_cast<std::uint64_t>(got);
+  }
+  char extra;
+  const zip_int64_t more = zip_fread(zf, &extra, 1);
+  const int rc = zip_fclose(zf);
+  if (more != 0 || rc != 0)
+    return make_error(more > 0 ? errc::zip_inflate_failed : errc::zip_crc_mismatch,
+                      more > 0 ? "deflate stream is longer than the directory says" : "CRC or stream check failed at end of record",
+                      name, done);
+  return {};
+}
+
+result<void> archive::verify_crc(std::size_t i, const limits& lim) const {
+  const auto& e = dir_.entries[i];
+  if (e.method != 0) {
+    // libzip checks the CRC of an inflated stream itself; inflate into scratch.
+    std::vector<std::byte> tmp(e.uncomp_size > lim.max_inflated_bytes ? 0 : e.uncomp_size);
+    if (e.uncomp_size > lim.max_inflated_bytes) return extract(i, nullptr, lim);
+    return extract(i, tmp.data(), lim);
+  }
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const auto* p = reinterpret_cast<const Bytef*>(file_.data() + e.data_offset);
+  std::uint64_t left = e.comp_size;
+  while (left) {
+    const uInt chunk = left > (1u << 30) ? (1u << 30) : static_cast<uInt>(left);
+    crc = crc32(crc, p, chunk);
+    p += chunk;
+    left -= chunk;
+  }
+  if (static_cast<std::uint32_t>(crc) != e.crc) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "CRC-32 %08x, directory says %08x", static_cast<unsigned>(crc), e.crc);
+    return make_error(errc::zip_crc_mismatch, buf, std::string(e.name), 0);
+  }
+  return {};
+}
+
+}  // namespace pthsafe::detail

@@ -1,0 +1,55 @@
+// A validated zip archive: libzip (parser of record) cross-checked with the strict directory
+// walk, names checked, the top folder found as torch finds it, records looked up by exact name.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pthsafe/error.hpp"
+#include "pthsafe/options.hpp"
+#include "zip/directory.hpp"
+
+namespace pthsafe::detail {
+
+class archive {
+ public:
+  /// Validates `file` (which must outlive the archive). Errors: every zip_* code.
+  static result<std::unique_ptr<archive>> open(std::span<const std::byte> file, const limits& lim);
+  ~archive();
+  archive(const archive&) = delete;
+  archive& operator=(const archive&) = delete;
+
+  /// Top folder without the slash ("model", "archive").
+  std::string_view root() const noexcept { return root_; }
+  const std::vector<zip_entry>& entries() const noexcept { return dir_.entries; }
+  /// Index of record `root/rel` (exact match), or nullopt.
+  std::optional<std::size_t> find(std::string_view rel) const;
+  /// Full name of an entry.
+  std::string_view name(std::size_t i) const noexcept { return dir_.entries[i].name; }
+  /// Bytes of a stored record inside the file (zero-copy); nullopt for deflated records.
+  std::optional<std::span<const std::byte>> stored_bytes(std::size_t i) const noexcept;
+  /// Inflates a deflated record (or copies a stored one) into dst, which must hold exactly
+  /// uncomp_size bytes. Checks the size and ratio limits first and the CRC at the end.
+  /// Errors: zip_inflate_limit, zip_inflate_failed, zip_crc_mismatch.
+  result<void> extract(std::size_t i, std::byte* dst, const limits& lim) const;
+  /// Checks the CRC-32 of a record against the directory. Errors: zip_crc_mismatch.
+  result<void> verify_crc(std::size_t i, const limits& lim) const;
+
+ private:
+  archive() = default;
+  std::span<const std::byte> file_;
+  zip_directory dir_;
+  std::string root_;
+  std::unordered_map<std::string_view, std::size_t> by_name_;
+  struct libzip_handle;
+  std::unique_ptr<libzip_handle> zip_;
+};
+
+}  // namespace pthsafe::detail

@@ -1,0 +1,219 @@
+#include "zip/directory.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "io/checked.hpp"
+#include "io/cursor.hpp"
+
+namespace pthsafe::detail {
+namespace {
+
+constexpr std::uint32_t sig_local = 0x04034b50, sig_central = 0x02014b50, sig_eocd = 0x06054b50,
+                        sig_z64_eocd = 0x06064b50, sig_z64_loc = 0x07064b50;
+constexpr std::uint64_t eocd_size = 22, z64_loc_size = 20, z64_eocd_min = 56;
+constexpr std::uint16_t flag_encrypted = 0x0001, flag_strong_encryption = 0x0040,
+                        flag_masked_header = 0x2000, flag_patched = 0x0020;
+
+std::uint32_t load_u32(const std::byte* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;  // little-endian hosts only (checked in CMake)
+}
+
+error zerr(errc c, std::string msg, std::uint64_t off) { return make_error(c, std::move(msg), {}, off); }
+
+// Finds the EOCD whose comment ends exactly at the end of the file. A signature whose comment
+// does not reach the end means bytes were appended after the archive.
+result<std::uint64_t> find_eocd(std::span<const std::byte> f) {
+  const std::uint64_t n = f.size();
+  if (n < eocd_size) return zerr(errc::zip_no_eocd, "file too short for an end-of-central-directory record", 0);
+  const std::uint64_t lowest = n > eocd_size + 0xffff ? n - eocd_size - 0xffff : 0;
+  bool saw_signature = false;
+  for (std::uint64_t at = n - eocd_size + 1; at-- > lowest;) {
+    if (load_u32(f.data() + at) != sig_eocd) continue;
+    saw_signature = true;
+    std::uint16_t comment_len;
+    std::memcpy(&comment_len, f.data() + at + 20, 2);
+    if (at + eocd_size + comment_len == n) return at;
+  }
+  if (saw_signature)
+    return zerr(errc::zip_trailing_data, "bytes follow the end-of-central-directory record", n);
+  return zerr(errc::zip_no_eocd, "no end-of-central-directory record", n);
+}
+
+}  // namespace
+
+result<zip_directory> read_directory(std::span<const std::byte> f, const limits& lim) {
+  auto eocd_at = find_eocd(f);
+  if (!eocd_at) return std::move(eocd_at).error_value();
+  const std::uint64_t eocd = *eocd_at;
+  cursor c(f, eocd + 4);
+  std::uint16_t disk, cd_disk, n_disk, n_total, comment_len;
+  std::uint32_t cd_size32, cd_off32;
+  c.u16(disk); c.u16(cd_disk); c.u16(n_disk); c.u16(n_total);
+  c.u32(cd_size32); c.u32(cd_off32); c.u16(comment_len);
+  if (disk != 0 || cd_disk != 0 || n_disk != n_total)
+    return zerr(errc::zip_bad_eocd, "multi-disk archives are not supported", eocd);
+
+  std::uint64_t count = n_total, cd_size = cd_size32, cd_off = cd_off32;
+  std::uint64_t cd_end_expected = eocd;  // what must directly follow the central directory
+  const bool has_locator = eocd >= z64_loc_size && load_u32(f.data() + eocd - z64_loc_size) == sig_z64_loc;
+  if (has_locator) {
+    cursor l(f, eocd - z64_loc_size + 4);
+    std::uint32_t z_disk, total_disks;
+    std::uint64_t z_off;
+    l.u32(z_disk); l.u64(z_off); l.u32(total_disks);
+    if (z_disk != 0 || total_disks > 1)
+      return zerr(errc::zip_bad_eocd, "zip64 locator names another disk", eocd - z64_loc_size);
+    if (!range_fits(z_off, z64_eocd_min, eocd - z64_loc_size) || load_u32(f.data() + z_off) != sig_z64_eocd)
+      return zerr(errc::zip_bad_eocd, "zip64 locator does not point at a zip64 end record", eocd - z64_loc_size);
+    cursor z(f, z_off + 4);
+    std::uint64_t rec_size, z_count_disk, z_count, z_cd_size, z_cd_off;
+    std::uint16_t made_by, needed;
+    std::uint32_t z_disk_no, z_cd_disk;
+    z.u64(rec_size); z.u16(made_by); z.u16(needed); z.u32(z_disk_no); z.u32(z_cd_disk);
+    z.u64(z_count_disk); z.u64(z_count); z.u64(z_cd_size); z.u64(z_cd_off);
+    // The zip64 end record (with its extensible data) must end exactly at the locator.
+    if (rec_size < z64_eocd_min - 12 || z_off + 12 + rec_size != eocd - z64_loc_size)
+      return zerr(errc::zip_bad_eocd, "zip64 end record size is inconsistent", z_off);
+    if (z_disk_no != 0 || z_cd_disk != 0 || z_count_disk != z_count)
+      return zerr(errc::zip_bad_eocd, "zip64 end record names another disk", z_off);
+    // 32-bit fields are either the sentinel or must agree with the zip64 ones.
+    if ((n_total != 0xffff && n_total != z_count) ||
+        (cd_size32 != 0xffffffffu && cd_size32 != z_cd_size) ||
+        (cd_off32 != 0xffffffffu && cd_off32 != z_cd_off))
+      return zerr(errc::zip_bad_eocd, "zip64 end record disagrees with the end record", z_off);
+    count = z_count;
+    cd_size = z_cd_size;
+    cd_off = z_cd_off;
+    cd_end_expected = z_off;
+  } else if (n_total == 0xffff || cd_size32 == 0xffffffffu || cd_off32 == 0xffffffffu) {
+    return zerr(errc::zip_bad_eocd, "zip64 sentinel without a zip64 end record", eocd);
+  }
+  // The directory must sit directly before the end records: a gap could hide a second archive.
+  if (cd_off > cd_end_expected || cd_end_expected - cd_off != cd_size)
+    return zerr(errc::zip_bad_eocd, "central directory does not end where the end records begin", eocd);
+  if (count > lim.max_zip_entries)
+    return zerr(errc::zip_too_many_entries,
+                "limit max_zip_entries (" + std::to_string(lim.max_zip_entries) + ") exceeded: " +
+                    std::to_string(count) + " entries",
+                eocd);
+  // Each central header is at least 46 bytes: a count the directory cannot hold is a lie.
+  if (count > cd_size / 46) return zerr(errc::zip_bad_eocd, "entry count exceeds what the directory can hold", eocd);
+
+  zip_directory dir;
+  dir.cd_offset = cd_off;
+  dir.end_offset = f.size();
+  dir.entries.reserve(static_cast<std::size_t>(count));
+  cursor d(f, cd_off);
+  const std::uint64_t cd_end = cd_off + cd_size;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t at = d.pos();
+    std::uint32_t sig, crc, csize32, usize32, ext_attr, loc32;
+    std::uint16_t made_by, needed, flags, method, mtime, mdate, name_len, extra_len, comment_len2,
+        disk_start, int_attr;
+    if (cd_end - at < 46 || !d.u32(sig) || sig != sig_central)
+      return zerr(errc::zip_bad_central_entry, "central directory entry " + std::to_string(i) + " is missing", at);
+    d.u16(made_by); d.u16(needed); d.u16(flags); d.u16(method); d.u16(mtime); d.u16(mdate);
+    d.u32(crc); d.u32(csize32); d.u32(usize32); d.u16(name_len); d.u16(extra_len);
+    d.u16(comment_len2); d.u16(disk_start); d.u16(int_attr); d.u32(ext_attr); d.u32(loc32);
+    const std::uint64_t var = std::uint64_t(name_len) + extra_len + comment_len2;
+    if (cd_end - d.pos() < var)
+      return zerr(errc::zip_bad_central_entry, "central directory entry " + std::to_string(i) + " overruns the directory", at);
+    zip_entry e;
+    d.bytes(name_len, e.name);
+    e.flags = flags;
+    e.method = method;
+    e.crc = crc;
+    e.comp_size = csize32;
+    e.uncomp_size = usize32;
+    e.local_offset = loc32;
+    e.central_offset = at;
+    std::string_view extra;
+    d.bytes(extra_len, extra);
+    d.skip(comment_len2);
+    if (disk_start != 0 && disk_start != 0xffff)
+      return zerr(errc::zip_bad_central_entry, "entry on another disk", at);
+    // zip64 extra: only the fields whose 32-bit value is the sentinel are present, in order.
+    const bool need_u = usize32 == 0xffffffffu, need_c = csize32 == 0xffffffffu, need_l = loc32 == 0xffffffffu;
+    bool seen_z64 = false;
+    cursor x(std::as_bytes(std::span(extra.data(), extra.size())));
+    while (x.remaining() >= 4) {
+      std::uint16_t id, len;
+      x.u16(id); x.u16(len);
+      std::string_view body;
+      if (!x.bytes(len, body)) return zerr(errc::zip_bad_central_entry, "extra field overruns its entry", at);
+      if (id != 0x0001) continue;
+      if (seen_z64) return zerr(errc::zip_bad_central_entry, "two zip64 extra fields", at);
+      seen_z64 = true;
+      cursor b(std::as_bytes(std::span(body.data(), body.size())));
+      if ((need_u && !b.u64(e.uncomp_size)) || (need_c && !b.u64(e.comp_size)) ||
+          (need_l && !b.u64(e.local_offset)))
+        return zerr(errc::zip_bad_central_entry, "zip64 extra field is too short", at);
+    }
+    if (x.remaining() != 0) return zerr(errc::zip_bad_central_entry, "malformed extra field", at);
+    if ((need_u || need_c || need_l) && !seen_z64)
+      return zerr(errc::zip_bad_central_entry, "zip64 sentinel without zip64 extra field", at);
+    dir.entries.push_back(e);
+  }
+  if (d.pos() != cd_end) return zerr(errc::zip_bad_eocd, "central directory holds more bytes than its entries", d.pos());
+  return dir;
+}
+
+result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir) {
+  for (auto& e : dir.entries) {
+    const std::string name(e.name);
+    if (e.flags & (flag_encrypted | flag_strong_encryption | flag_masked_header | flag_patched))
+      return make_error(errc::zip_unsupported_flags, "encrypted, patched or masked entry (flags 0x" +
+                        [&] { char b[8]; std::snprintf(b, sizeof b, "%04x", e.flags); return std::string(b); }() + ")",
+                        name, e.central_offset);
+    if (e.method != 0 && e.method != 8)
+      return make_error(errc::zip_unsupported_method, "compression method " + std::to_string(e.method), name, e.central_offset);
+    if (e.method == 0 && e.comp_size != e.uncomp_size)
+      return make_error(errc::zip_bad_central_entry, "stored entry with different compressed and uncompressed sizes", name, e.central_offset);
+    if (!range_fits(e.local_offset, 30, dir.cd_offset))
+      return make_error(errc::zip_out_of_bounds, "local header outside the file's record area", name, e.local_offset);
+    cursor c(f, e.local_offset);
+    std::uint32_t sig, crc, csize, usize;
+    std::uint16_t needed, flags, method, mtime, mdate, name_len, extra_len;
+    c.u32(sig); c.u16(needed); c.u16(flags); c.u16(method); c.u16(mtime); c.u16(mdate);
+    c.u32(crc); c.u32(csize); c.u32(usize); c.u16(name_len); c.u16(extra_len);
+    if (sig != sig_local) return make_error(errc::zip_local_header, "no local header signature", name, e.local_offset);
+    std::string_view lname;
+    if (!c.bytes(name_len, lname) || lname != e.name)
+      return make_error(errc::zip_local_header, "local header names a different file", name, e.local_offset);
+    if (method != e.method || flags != e.flags)
+      return make_error(errc::zip_local_header, "local header method or flags differ from the central directory", name, e.local_offset);
+    // With a data descriptor (bit 3) the local CRC/sizes may be zero; otherwise they must agree
+    // (or be zip64 sentinels).
+    const bool descriptor = (flags & 0x0008) != 0;
+    const bool zeros = crc == 0 && csize == 0 && usize == 0;
+    if (!(descriptor && zeros)) {
+      const bool sizes_ok = (csize == 0xffffffffu || csize == e.comp_size) && (usize == 0xffffffffu || usize == e.uncomp_size);
+      if (crc != e.crc || !sizes_ok)
+        return make_error(errc::zip_local_header, "local header CRC or sizes differ from the central directory", name, e.local_offset);
+    }
+    if (!c.skip(extra_len)) return make_error(errc::zip_out_of_bounds, "local header overruns the file", name, e.local_offset);
+    e.data_offset = c.pos();
+    if (!range_fits(e.data_offset, e.comp_size, dir.cd_offset))
+      return make_error(errc::zip_out_of_bounds, "record data reaches past the start of the central directory", name, e.data_offset);
+  }
+  // Records must not share bytes: sort by local offset and compare neighbours.
+  std::vector<const zip_entry*> order;
+  order.reserve(dir.entries.size());
+  for (const auto& e : dir.entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->local_offset < b->local_offset; });
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    const zip_entry& prev = *order[i - 1];
+    if (prev.data_offset + prev.comp_size > order[i]->local_offset)
+      return make_error(errc::zip_overlap, "record overlaps " + std::string(prev.name), std::string(order[i]->name),
+                        order[i]->local_offset);
+  }
+  if (!order.empty() && order.front()->local_offset != 0)
+    return make_error(errc::zip_bad_eocd, "bytes precede the first record", {}, 0);
+  return {};
+}
+
+}  // namespace pthsafe::detail

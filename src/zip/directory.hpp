@@ -1,0 +1,46 @@
+// A strict walk of the zip end records and central directory. libzip remains the parser of
+// record (zip/archive.cpp cross-checks every entry against it); this walk exists because libzip
+// does not expose local-header offsets, and because refusing what a lenient reader would accept
+// needs the raw fields (trailing data, lying zip64 sentinels, gaps before the directory).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "pthsafe/error.hpp"
+#include "pthsafe/options.hpp"
+
+namespace pthsafe::detail {
+
+struct zip_entry {
+  std::string_view name;          // view into the file's bytes
+  std::uint16_t flags = 0;
+  std::uint16_t method = 0;
+  std::uint32_t crc = 0;
+  std::uint64_t comp_size = 0;
+  std::uint64_t uncomp_size = 0;
+  std::uint64_t local_offset = 0;
+  std::uint64_t central_offset = 0;  // where this entry's central header starts
+  std::uint64_t data_offset = 0;     // filled by the local-header check
+};
+
+struct zip_directory {
+  std::vector<zip_entry> entries;    // central directory order
+  std::uint64_t cd_offset = 0;       // start of the central directory
+  std::uint64_t end_offset = 0;      // end of the last end record (== file size)
+};
+
+/// Walks EOCD (+ zip64 locator/record) and the central directory of `file`.
+/// Errors: zip_no_eocd, zip_bad_eocd, zip_trailing_data, zip_bad_central_entry,
+/// zip_too_many_entries.
+result<zip_directory> read_directory(std::span<const std::byte> file, const limits& lim);
+
+/// Reads each entry's local header, checks it against the central entry and fills data_offset;
+/// then checks that records neither overlap nor reach into the directory.
+/// Errors: zip_local_header, zip_out_of_bounds, zip_overlap, zip_unsupported_flags,
+/// zip_unsupported_method.
+result<void> check_local_headers(std::span<const std::byte> file, zip_directory& dir);
+
+}  // namespace pthsafe::detail
