@@ -1,0 +1,19 @@
+// Full load from a memory buffer, copy and mmap paths, then the JSON walk over the result.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "pthsafe/json.hpp"
+#include "pthsafe/pthsafe.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
+  for (auto mode : {pthsafe::load_mode::copy, pthsafe::load_mode::mmap}) {
+    pthsafe::load_options o;
+    o.mode = mode;
+    o.limits.max_values = 1u << 20;
+    auto ck = pthsafe::checkpoint::open_buffer(bytes, o);
+    if (ck) (void)pthsafe::inspect_json(*ck);
+  }
+  return 0;
+}

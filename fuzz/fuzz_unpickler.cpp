@@ -1,0 +1,25 @@
+// The pickle machine on raw bytes (a bare pickle), default options and strict-torch mode.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "pthsafe/json.hpp"
+#include "pthsafe/pthsafe.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Force the bare-pickle path: a leading PROTO 2 unless the input already starts with an opcode.
+  std::vector<std::byte> buf(size + 2);
+  buf[0] = std::byte{0x80};
+  buf[1] = std::byte{0x02};
+  for (std::size_t i = 0; i < size; ++i) buf[i + 2] = std::byte{data[i]};
+  for (bool strict : {false, true}) {
+    pthsafe::load_options o;
+    o.strict_torch = strict;
+    o.limits.max_values = 1u << 20;
+    o.allowed_globals = {"numpy.core.multiarray.scalar"};
+    auto ck = pthsafe::checkpoint::open_buffer(buf, o);
+    if (ck) (void)pthsafe::inspect_json(*ck);
+  }
+  return 0;
+}

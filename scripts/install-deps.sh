@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what pthsafe needs to build and test, from Debian's packages. Idempotent; silent when
+# everything is already present.
+set -euo pipefail
+pkgs=(cmake g++ make pkg-config python3 libzip-dev zlib1g-dev libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
