@@ -58,10 +58,11 @@ int cmd_load(const std::vector<std::string>& args) {
     std::printf("{\"tensors\":%zu,\"storages\":%zu,\"bytes\":%llu,\"seconds\":%.6f}\n", ck->tensor_count(), ck->storage_count(),
                 static_cast<unsigned long long>(bytes), secs);
   } else {
-    std::printf("%s: %zu tensors, %zu storages, %llu bytes in %.6f s (%.3f GiB/s)%s\n", file.c_str(), ck->tensor_count(),
+    std::printf("%s: %zu tensors, %zu storages, %llu bytes in %.6f s (%.3f GiB/s)", file.c_str(), ck->tensor_count(),
                 ck->storage_count(), static_cast<unsigned long long>(bytes), secs,
-                secs > 0 ? static_cast<double>(bytes) / secs / (1024.0 * 1024.0 * 1024.0) : 0.0,
-                do_touch ? (sink == 0x5eed ? " touched." : " touched") : "");
+                secs > 0 ? static_cast<double>(bytes) / secs / (1024.0 * 1024.0 * 1024.0) : 0.0);
+    if (do_touch) std::printf(", touched (byte sum %016llx)", static_cast<unsigned long long>(sink));
+    std::printf("\n");
   }
   return 0;
 }
