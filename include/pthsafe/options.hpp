@@ -26,15 +26,17 @@ struct limits {
   std::uint32_t max_mark_depth = 100000;
   /// Most memo entries. Stops memo floods (each entry costs a hash-map slot).
   std::uint64_t max_memo_entries = std::uint64_t{1} << 22;  // 4 Mi
-  /// Most values created while unpickling (every int, str, tuple ...). Bounds memory.
-  std::uint64_t max_values = std::uint64_t{1} << 25;  // 32 Mi
+  /// Most values created plus container slots filled while unpickling (None, bools and small
+  /// ints are shared, not created). Bounds the memory of the value tree to roughly 100 bytes
+  /// per unit: a state_dict needs about 10 units per tensor.
+  std::uint64_t max_values = std::uint64_t{1} << 22;  // 4 Mi
   /// Longest single str / bytes value. Stops 4 GiB BINUNICODE lengths (checked before reading).
   std::uint64_t max_string_bytes = std::uint64_t{1} << 28;  // 256 MiB
   /// Widest integer, in bytes of two's complement (LONG1 max is 255; LONG4 / text INT can be huge).
   /// Text forms are further limited to 4300 digits, as CPython does.
   std::uint32_t max_int_bytes = 4096;
   /// Most items in one container (list, dict, tuple, set).
-  std::uint64_t max_container_items = std::uint64_t{1} << 26;  // 64 Mi
+  std::uint64_t max_container_items = std::uint64_t{1} << 22;  // 4 Mi
   /// Deepest container nesting in the result (the value tree walkers recurse this deep).
   std::uint32_t max_nesting_depth = 1000;
   /// Most tensors in one checkpoint.

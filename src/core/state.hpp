@@ -75,6 +75,7 @@ struct checkpoint_state {
   source src;
   std::unique_ptr<archive> zip;
   std::deque<value> values;
+  std::uint64_t slots = 0;  // container slots filled while unpickling (charged to max_values)
   std::deque<storage_record> storages;
   std::deque<tensor_record> tensors;
   const value* root = nullptr;

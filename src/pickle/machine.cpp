@@ -173,6 +173,12 @@ struct machine::impl {
   std::unordered_map<std::uint64_t, value*> memo;
   std::unordered_map<const value*, item_index> indexes;
   std::uint64_t frame_end = 0;  // 0: not inside a FRAME
+  // Immutable values shared instead of allocated: None, the bools and small ints. Python shares
+  // them too, and it keeps floods of one-byte pushes from costing a node each.
+  static constexpr std::int64_t intern_lo = -256, intern_hi = 1024;
+  value* none_node = nullptr;
+  value* bool_nodes[2] = {nullptr, nullptr};
+  std::vector<value*> int_nodes = std::vector<value*>(static_cast<std::size_t>(intern_hi - intern_lo), nullptr);
   bool warned[256] = {};
   const limits& lim;
 
@@ -219,7 +225,7 @@ struct machine::impl {
   }
 
   result<value*> alloc(value_kind k) {
-    if (m.st_.values.size() >= lim.max_values) return limit("max_values", lim.max_values);
+    if (m.st_.values.size() + m.st_.slots >= lim.max_values) return limit("max_values", lim.max_values);
     return &m.st_.new_value(k);
   }
   result<void> push(value* v) {
@@ -247,7 +253,39 @@ struct machine::impl {
     return items;
   }
 
+  result<value*> interned(value*& slot, value_kind k, std::int64_t i, std::uint8_t small) {
+    if (!slot) {
+      auto v = alloc(k);
+      if (!v) return v;
+      va::i(**v) = i;
+      va::small(**v) = small;
+      slot = *v;
+    }
+    return slot;
+  }
+  result<void> push_none() {
+    auto v = interned(none_node, value_kind::none, 0, 0);
+    if (!v) return std::move(v).error_value();
+    return push(*v);
+  }
+  result<void> push_bool(bool b) {
+    auto v = interned(bool_nodes[b], value_kind::boolean, 0, b);
+    if (!v) return std::move(v).error_value();
+    return push(*v);
+  }
+  // Counts container slots against max_values: a list of a million shared Nones costs memory too.
+  result<void> charge(std::uint64_t slots) {
+    if (slots > lim.max_values || m.st_.values.size() + (m.st_.slots += slots) > lim.max_values)
+      return limit("max_values", lim.max_values);
+    return {};
+  }
+
   result<void> push_int(const py_int& n) {
+    if (n.decimal.empty() && n.small >= intern_lo && n.small < intern_hi) {
+      auto v = interned(int_nodes[static_cast<std::size_t>(n.small - intern_lo)], value_kind::integer, n.small, 0);
+      if (!v) return std::move(v).error_value();
+      return push(*v);
+    }
     auto v = alloc(value_kind::integer);
     if (!v) return std::move(v).error_value();
     va::i(**v) = n.small;
@@ -280,6 +318,7 @@ struct machine::impl {
 
   result<value*> make_container(value_kind k, std::vector<value*>&& items) {
     if (items.size() > lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    if (auto c = charge(items.size()); !c) return std::move(c).error_value();
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
     auto& dst = va::items(**v);
@@ -319,6 +358,7 @@ struct machine::impl {
       return {};
     }
     if (items.size() / 2 >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    if (auto c = charge(2); !c) return c;
     items.push_back(k);
     items.push_back(v);
     note_insert(d, items.size() - 2);
@@ -329,6 +369,7 @@ struct machine::impl {
     if (find_key(s, *item) != std::string::npos) return {};
     auto& items = va::items(s);
     if (items.size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    if (auto c = charge(1); !c) return c;
     items.push_back(item);
     note_insert(s, items.size() - 1);
     return {};
@@ -406,12 +447,8 @@ result<void> machine::impl::step(std::uint8_t code) {
       if (marks.size() >= lim.max_mark_depth) return limit("max_mark_depth", lim.max_mark_depth);
       marks.push_back(stack.size());
       return {};
-    case op::NONE: { PTHSAFE_ASSIGN(v, alloc(value_kind::none)); return push(v); }
-    case op::NEWTRUE: case op::NEWFALSE: {
-      PTHSAFE_ASSIGN(v, alloc(value_kind::boolean));
-      va::small(*v) = code == op::NEWTRUE;
-      return push(v);
-    }
+    case op::NONE: return push_none();
+    case op::NEWTRUE: case op::NEWFALSE: return push_bool(code == op::NEWTRUE);
     case op::BININT: { PTHSAFE_ASSIGN(x, take_le<std::uint32_t>()); return push_int({static_cast<std::int32_t>(x), {}}); }
     case op::BININT1: { PTHSAFE_ASSIGN(x, take_le<std::uint8_t>()); return push_int({x, {}}); }
     case op::BININT2: { PTHSAFE_ASSIGN(x, take_le<std::uint16_t>()); return push_int({x, {}}); }
@@ -431,11 +468,7 @@ result<void> machine::impl::step(std::uint8_t code) {
     }
     case op::INT: case op::LONG: {
       PTHSAFE_ASSIGN(line, take_line());
-      if (code == op::INT && (line == "00" || line == "01")) {
-        PTHSAFE_ASSIGN(v, alloc(value_kind::boolean));
-        va::small(*v) = line == "01";
-        return push(v);
-      }
+      if (code == op::INT && (line == "00" || line == "01")) return push_bool(line == "01");
       if (code == op::LONG && !line.empty() && line.back() == 'L') line.remove_suffix(1);
       py_int n;
       if (!int_from_decimal(line, n)) return fail(errc::pickle_bad_text, "integer operand is not canonical decimal text");
@@ -524,6 +557,7 @@ result<void> machine::impl::step(std::uint8_t code) {
       PTHSAFE_ASSIGN(target, top());
       if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPEND to a non-list");
       if (target->items().size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+      PTHSAFE_TRY(charge(1));
       va::items(*target).push_back(item);
       return {};
     }
@@ -533,6 +567,7 @@ result<void> machine::impl::step(std::uint8_t code) {
       if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPENDS to a non-list");
       if (items.size() > lim.max_container_items - target->items().size())
         return limit("max_container_items", lim.max_container_items);
+      PTHSAFE_TRY(charge(items.size()));
       va::items(*target).insert(va::items(*target).end(), items.begin(), items.end());
       return {};
     }
