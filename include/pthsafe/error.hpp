@@ -96,6 +96,8 @@ enum class errc : std::uint16_t {
   not_found,             ///< no value at that key path
   type_mismatch,         ///< asked a value or tensor for the wrong type / element type
   invalid_state,         ///< the object already failed and refuses further use
+  // ---- added after 0.1 (append only: values are stable) -------------------------------------
+  zip_gap,               ///< unaccounted bytes between records (room for a hidden record)
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

@@ -6,7 +6,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 63> table{{
+constexpr std::array<errc_info, 64> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -70,8 +70,9 @@ constexpr std::array<errc_info, 63> table{{
     {"not_found", error_class::usage, "no value at that key path"},
     {"type_mismatch", error_class::usage, "asked a value or tensor for the wrong type / element type"},
     {"invalid_state", error_class::usage, "the object already failed and refuses further use"},
+    {"zip_gap", error_class::malformed, "unaccounted bytes between records (room for a hidden record)"},
 }};
-static_assert(static_cast<std::size_t>(errc::invalid_state) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::zip_gap) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {

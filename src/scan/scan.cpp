@@ -1,8 +1,20 @@
 #include "pthsafe/scan.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 
+#include "core/state.hpp"
+#include "io/source.hpp"
+#include "pickle/machine.hpp"
+#include "pickle/opcodes.hpp"
 #include "pthsafe/checkpoint.hpp"
+#include "scan/opcode_walk.hpp"
+#include "scan/zip_sweep.hpp"
+#include "torch/rebuild.hpp"
 
 namespace pthsafe {
 
@@ -25,6 +37,11 @@ std::string_view severity_name(severity s) noexcept {
 }
 
 namespace {
+
+// Most pickles one file may contain before the gate gives up on it (as malformed).
+constexpr int max_pickles_per_record = 64;
+constexpr unsigned char legacy_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                          0x20, 0x6a, 0xa8, 0x50, 0x19};
 
 // The global or opcode an error names ("GLOBAL os.system ...", "opcode INST ...").
 std::string subject_of(const error& e) {
@@ -60,41 +77,212 @@ finding warning_finding(const std::string& w) {
   return f;
 }
 
-scan_report judge(result<checkpoint> r) {
-  scan_report rep;
-  if (r) {
-    rep.verdict = verdict::safe;
-    rep.format = std::string(container_format_name(r->format()));
-    for (const auto& w : r->warnings()) rep.findings.push_back(warning_finding(w));
-    return rep;
+bool is_refusal_rule(const std::string& rule) {
+  for (int i = 0; i < 256; ++i) {
+    const auto code = static_cast<errc>(i);
+    if (errc_name(code) == rule) return classify(code) == error_class::refused;
+    if (errc_name(code) == "unknown_error") break;
   }
-  const error& e = r.error_value();
-  finding f;
-  f.rule = std::string(errc_name(e.code));
-  f.severity = severity::error;
-  f.record = e.record;
-  f.offset = e.offset;
-  f.subject = subject_of(e);
-  f.message = e.message;
-  rep.findings.push_back(std::move(f));
-  // A file that cannot be read is never safe; anything outside the policy is unsafe.
-  rep.verdict = classify(e.code) == error_class::refused ? verdict::unsafe : verdict::malformed;
-  return rep;
+  return false;
 }
 
-load_options metadata_only(load_options o) {
-  o.mode = load_mode::metadata;
-  return o;
+bool is_pickle_error(errc c) {
+  const auto name = errc_name(c);
+  return name.rfind("pickle_", 0) == 0 || c == errc::limit_exceeded || c == errc::bad_persistent_id ||
+         c == errc::bad_storage_type || c == errc::storage_size_mismatch || c == errc::storage_dtype_conflict ||
+         c == errc::bad_rebuild_args || c == errc::bad_dtype || c == errc::bad_device || c == errc::tensor_bad_geometry ||
+         c == errc::tensor_out_of_bounds || c == errc::unsupported_feature || c == errc::missing_record;
 }
+
+class gate {
+ public:
+  gate(std::span<const std::byte> file, const load_options& opts) : file_(file), opts_(opts) { opts_.mode = load_mode::metadata; }
+
+  scan_report run() {
+    scan_report rep;
+    auto ck = checkpoint::open_buffer(file_, opts_);
+    std::optional<error> main_error;
+    if (ck) {
+      rep.format = std::string(container_format_name(ck->format()));
+      for (const auto& w : ck->warnings()) add(warning_finding(w));
+    } else {
+      main_error = ck.error_value();
+      add_error(*main_error, 0);
+    }
+    const bool zip = file_.size() >= 4 && std::memcmp(file_.data(), "PK\3\4", 4) == 0;
+    const std::uint64_t zip_end = detail::end_of_zip(file_);
+    if (zip || zip_end) {
+      scan_zip(zip, zip_end, ck ? std::string(ck->archive_name()) : std::string(), main_error);
+    } else if (file_.size() >= sizeof legacy_magic && std::memcmp(file_.data(), legacy_magic, sizeof legacy_magic) == 0) {
+      // Legacy stream: magic, protocol, sys_info, data and key-list pickles, then raw storage bytes.
+      scan_stream(file_, "", main_error && is_pickle_error(main_error->code) ? main_error : std::nullopt, 0, 5, false);
+    } else {
+      scan_stream(file_, "", main_error && is_pickle_error(main_error->code) ? main_error : std::nullopt, 0);
+    }
+    if (rep.format.empty()) rep.format = zip ? "zip" : "";
+    rep.findings = std::move(findings_);
+    bool unsafe = false, malformed = false;
+    for (const auto& f : rep.findings) {
+      if (f.severity != severity::error) continue;
+      (is_refusal_rule(f.rule) ? unsafe : malformed) = true;
+    }
+    rep.verdict = unsafe ? verdict::unsafe : malformed ? verdict::malformed : verdict::safe;
+    // Errors first, then warnings and notes; stable within each.
+    std::stable_sort(rep.findings.begin(), rep.findings.end(),
+                     [](const finding& a, const finding& b) { return a.severity > b.severity; });
+    return rep;
+  }
+
+ private:
+  void add(finding f) {
+    if (!seen_.insert({f.rule, f.record, f.offset}).second) return;
+    findings_.push_back(std::move(f));
+  }
+  void add_error(const error& e, std::uint64_t base) {
+    finding f;
+    f.rule = std::string(errc_name(e.code));
+    f.severity = severity::error;
+    f.record = e.record;
+    f.offset = e.offset + base;
+    f.subject = subject_of(e);
+    f.message = e.message;
+    add(std::move(f));
+  }
+
+  // Runs one pickle in the machine (metadata mode, no archive: storages are not this pickle's
+  // concern here). Returns the end offset after STOP, or the error.
+  result<std::uint64_t> run_one(std::span<const std::byte> bytes, const std::string& record) {
+    detail::checkpoint_state st;
+    st.mode = load_mode::metadata;
+    detail::torch_rebuilder rb(st, nullptr, opts_);
+    rb.use_placeholder_storages();
+    detail::machine m(st, rb, opts_, record);
+    rb.attach(&m);
+    std::uint64_t end = 0;
+    auto root = m.run(bytes, end);
+    if (!root) return std::move(root).error_value();
+    for (const auto& w : st.warnings) add(warning_finding(w));
+    return end;
+  }
+
+  // Every pickle in `bytes` from `start`: one after the other (bytes after STOP are a further
+  // pickle to some reader); after a malformed point, a linear walk judges what follows.
+  void scan_stream(std::span<const std::byte> bytes, const std::string& record, const std::optional<error>& known,
+                   std::uint64_t start, int max_pickles = max_pickles_per_record, bool report_trailing = true) {
+    std::uint64_t pos = start;
+    for (int n = 0; n < max_pickles && pos < bytes.size(); ++n) {
+      if (detail::opcode_table[static_cast<unsigned char>(bytes[pos])].cls == detail::op_class::unknown) {
+        if (n > 0) break;  // trailing non-pickle bytes: already reported as pickle_trailing_data
+      }
+      result<std::uint64_t> r = (n == 0 && known) ? result<std::uint64_t>(*known) : run_one(bytes.subspan(pos), record);
+      if (r) {
+        if (report_trailing && *r + pos < bytes.size() && n == 0 && !known) {
+          error e = make_error(errc::pickle_trailing_data, std::to_string(bytes.size() - pos - *r) + " bytes follow STOP",
+                               record, *r);
+          add_error(e, pos);
+        }
+        pos += *r;
+        continue;
+      }
+      const error& e = r.error_value();
+      if (!(n == 0 && known)) add_error(e, pos);
+      if (e.code == errc::pickle_trailing_data) {
+        pos = e.offset + (n == 0 && known ? 0 : pos);
+        continue;
+      }
+      const std::uint64_t from = (n == 0 && known) ? e.offset : pos + e.offset;
+      if (from >= bytes.size()) break;
+      // Judge the failing opcode and everything after it, as CPython might run them.
+      auto w = detail::walk_opcodes(bytes, from, record, opts_);
+      for (auto& f : w.findings) add(std::move(f));
+      if (!w.reached_stop) break;
+      pos = w.end;
+    }
+  }
+
+  static bool known_small_record(std::string_view rel) {
+    return rel == "version" || rel == ".data/version" || rel == "byteorder" || rel == ".format_version" ||
+           rel == ".storage_alignment" || rel == ".data/serialization_id";
+  }
+
+  static bool looks_like_pickle(const detail::loose_record& r) {
+    if (r.bytes.empty()) return false;
+    const auto first = static_cast<unsigned char>(r.bytes[0]);
+    const auto last = static_cast<unsigned char>(r.bytes[r.bytes.size() - 1]);
+    if (r.name.size() >= 4 && r.name.compare(r.name.size() - 4, 4, ".pkl") == 0) return true;
+    if (first == 0x80 && r.bytes.size() >= 2 && static_cast<unsigned char>(r.bytes[1]) <= 5) return true;
+    return detail::opcode_table[first].cls != detail::op_class::unknown && last == '.';
+  }
+
+  void scan_zip(bool starts_with_zip, std::uint64_t zip_end, const std::string& root, const std::optional<error>& main_error) {
+    // Strictly valid archives: the central directory is authoritative and already cross-checked;
+    // otherwise every record any reader could find is examined.
+    const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive;
+    const auto records = detail::enumerate_records(file_, opts_.limits, !strict_ok);
+    const std::string main_pkl = root.empty() ? std::string() : root + "/data.pkl";
+    const bool main_ran = !root.empty() || (main_error && is_pickle_error(main_error->code));
+    bool main_done = false;
+    for (const auto& r : records) {
+      const auto slash = r.name.find('/');
+      const std::string rel = slash == std::string::npos ? r.name : r.name.substr(slash + 1);
+      const bool is_main = !main_done && main_ran &&
+                           (r.name == main_pkl || (main_error && !main_error->record.empty() && r.name == main_error->record));
+      if (is_main) {
+        main_done = true;
+        if (main_error && main_error->record == r.name) scan_stream(r.bytes, r.name, main_error, 0);
+        continue;
+      }
+      const bool storage = rel.rfind("data/", 0) == 0;
+      const bool known = rel == "data.pkl" || storage || known_small_record(rel);
+      if (!known && !r.name.empty() && r.name.back() != '/') {
+        finding f;
+        f.rule = "extra_record";
+        f.severity = severity::note;
+        f.record = r.name;
+        f.offset = r.offset;
+        f.message = "record torch never reads";
+        add(std::move(f));
+      }
+      if (!looks_like_pickle(r)) continue;
+      scan_stream(r.bytes, r.name, std::nullopt, 0);
+    }
+    if (!starts_with_zip) {
+      // Another format before the archive (a polyglot): judge the leading part as a pickle too.
+      finding f;
+      f.rule = "polyglot";
+      f.severity = severity::error;
+      f.message = "bytes before the zip archive: different readers see different files";
+      add(std::move(f));
+      scan_stream(file_, "", std::nullopt, 0, 8);
+    }
+    if (zip_end && zip_end < file_.size()) scan_stream(file_.subspan(zip_end), "<after archive>", std::nullopt, 0, 8);
+  }
+
+  std::span<const std::byte> file_;
+  load_options opts_;
+  std::vector<finding> findings_;
+  std::set<std::tuple<std::string, std::string, std::uint64_t>> seen_;
+};
 
 }  // namespace
 
-scan_report scan_file(const std::string& path, const load_options& opts) {
-  return judge(checkpoint::open(path, metadata_only(opts)));
+scan_report scan_buffer(std::span<const std::byte> bytes, const load_options& opts) {
+  gate g(bytes, opts);
+  return g.run();
 }
 
-scan_report scan_buffer(std::span<const std::byte> bytes, const load_options& opts) {
-  return judge(checkpoint::open_buffer(bytes, metadata_only(opts)));
+scan_report scan_file(const std::string& path, const load_options& opts) {
+  auto src = detail::source::map_file(path);
+  if (!src) {
+    scan_report rep;
+    rep.verdict = verdict::malformed;
+    finding f;
+    f.rule = std::string(errc_name(src.error_value().code));
+    f.message = src.error_value().message;
+    rep.findings.push_back(std::move(f));
+    return rep;
+  }
+  return scan_buffer(src->bytes(), opts);
 }
 
 }  // namespace pthsafe

@@ -117,6 +117,19 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     if (rec->type != type || rec->nbytes != *nbytes)
       return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
   } else {
+    if (!zip_ && placeholders_) {
+      st_.storages.emplace_back();
+      rec = &st_.storages.back();
+      rec->key = key;
+      rec->type = type;
+      rec->nbytes = *nbytes;
+      by_key_.emplace(key, rec);
+      auto v = alloc(value_kind::storage);
+      if (!v) return v;
+      va::text(**v) = std::string(loc.text());
+      va::i(**v) = reinterpret_cast<std::intptr_t>(rec);
+      return *v;
+    }
     if (!zip_) return fail(errc::missing_record, "persistent id in a pickle without an archive");
     const std::string rel = "data/" + key;
     const auto entry = zip_->find(rel);

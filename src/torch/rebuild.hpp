@@ -15,6 +15,10 @@ class torch_rebuilder final : public call_target {
   /// `zip` may be null (a bare pickle has no storages: persistent ids then fail).
   torch_rebuilder(checkpoint_state& st, const archive* zip, const load_options& opts) : st_(st), zip_(zip), opts_(opts) {}
   void attach(const machine* m) { m_ = m; }
+  /// Gate only: persistent ids of a pickle examined outside its archive (an extra record, bytes
+  /// after STOP) name storages that cannot be read; they become empty placeholders so that the
+  /// rest of the pickle is still judged.
+  void use_placeholder_storages() { placeholders_ = true; }
 
   result<value*> reduce(value& callable, value& args) override;
   result<value*> newobj(value& cls, value& args) override;
@@ -35,6 +39,7 @@ class torch_rebuilder final : public call_target {
   const archive* zip_;
   const load_options& opts_;
   const machine* m_ = nullptr;
+  bool placeholders_ = false;
   std::unordered_map<std::string, storage_record*> by_key_;
 };
 

@@ -59,40 +59,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   a->dir_ = std::move(*dir);
   if (auto r = check_local_headers(file, a->dir_); !r) return std::move(r).error_value();
 
-  // libzip is the parser of record: it must open the same bytes and see the same entries.
-  zip_error_t zerr;
-  zip_error_init(&zerr);
-  zip_source_t* src = zip_source_buffer_create(file.data(), file.size(), 0, &zerr);
-  if (!src) {
-    zip_error_fini(&zerr);
-    return make_error(errc::zip_libzip_rejected, "libzip could not create a source");
-  }
-  a->zip_ = std::make_unique<libzip_handle>();
-  a->zip_->z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-  if (!a->zip_->z) {
-    std::string msg = std::string("libzip: ") + zip_error_strerror(&zerr);
-    zip_source_free(src);
-    zip_error_fini(&zerr);
-    return make_error(errc::zip_libzip_rejected, msg);
-  }
-  zip_error_fini(&zerr);
   const auto& ents = a->dir_.entries;
-  const zip_int64_t n = zip_get_num_entries(a->zip_->z, 0);
-  if (n < 0 || static_cast<std::uint64_t>(n) != ents.size())
-    return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
-                                                     std::to_string(ents.size()));
-  for (std::size_t i = 0; i < ents.size(); ++i) {
-    zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat_index(a->zip_->z, i, ZIP_FL_ENC_RAW, &st) != 0)
-      return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(ents[i].name));
-    const auto& e = ents[i];
-    if (!st.name || std::string_view(st.name) != e.name || st.size != e.uncomp_size ||
-        st.comp_size != e.comp_size || st.crc != e.crc || st.comp_method != static_cast<zip_int32_t>(e.method))
-      return make_error(errc::zip_parser_disagree, "libzip and the directory walk disagree about entry " + std::to_string(i),
-                        std::string(e.name), e.central_offset);
-  }
-
   if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
   a->by_name_.reserve(ents.size());
   std::unordered_set<std::string> folded;
@@ -118,6 +85,39 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name),
                         e.central_offset);
   }
+  // libzip is the parser of record: it must open the same bytes and see the same entries.
+  zip_error_t zerr;
+  zip_error_init(&zerr);
+  zip_source_t* src = zip_source_buffer_create(file.data(), file.size(), 0, &zerr);
+  if (!src) {
+    zip_error_fini(&zerr);
+    return make_error(errc::zip_libzip_rejected, "libzip could not create a source");
+  }
+  a->zip_ = std::make_unique<libzip_handle>();
+  a->zip_->z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  if (!a->zip_->z) {
+    std::string msg = std::string("libzip: ") + zip_error_strerror(&zerr);
+    zip_source_free(src);
+    zip_error_fini(&zerr);
+    return make_error(errc::zip_libzip_rejected, msg);
+  }
+  zip_error_fini(&zerr);
+  const zip_int64_t n = zip_get_num_entries(a->zip_->z, 0);
+  if (n < 0 || static_cast<std::uint64_t>(n) != ents.size())
+    return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
+                                                     std::to_string(ents.size()));
+  for (std::size_t i = 0; i < ents.size(); ++i) {
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(a->zip_->z, i, ZIP_FL_ENC_RAW, &st) != 0)
+      return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(ents[i].name));
+    const auto& e = ents[i];
+    if (!st.name || std::string_view(st.name) != e.name || st.size != e.uncomp_size ||
+        st.comp_size != e.comp_size || st.crc != e.crc || st.comp_method != static_cast<zip_int32_t>(e.method))
+      return make_error(errc::zip_parser_disagree, "libzip and the directory walk disagree about entry " + std::to_string(i),
+                        std::string(e.name), e.central_offset);
+  }
+
   return a;
 }
 

@@ -205,11 +205,23 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
   order.reserve(dir.entries.size());
   for (const auto& e : dir.entries) order.push_back(&e);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->local_offset < b->local_offset; });
-  for (std::size_t i = 1; i < order.size(); ++i) {
-    const zip_entry& prev = *order[i - 1];
-    if (prev.data_offset + prev.comp_size > order[i]->local_offset)
-      return make_error(errc::zip_overlap, "record overlaps " + std::string(prev.name), std::string(order[i]->name),
-                        order[i]->local_offset);
+  // Between records only a data descriptor may sit (12/16 bytes, or 20/24 with zip64 sizes,
+  // after a record that announces one): any other gap could hide a record that a reader walking
+  // local headers would find and the directory does not list.
+  auto gap_ok = [](const zip_entry& prev, std::uint64_t gap) {
+    if (gap == 0) return true;
+    return (prev.flags & 0x0008) != 0 && (gap == 12 || gap == 16 || gap == 20 || gap == 24);
+  };
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const zip_entry& prev = *order[i];
+    const std::uint64_t end = prev.data_offset + prev.comp_size;
+    const std::uint64_t next = i + 1 < order.size() ? order[i + 1]->local_offset : dir.cd_offset;
+    if (end > next)
+      return make_error(errc::zip_overlap, "record overlaps " + std::string(prev.name),
+                        i + 1 < order.size() ? std::string(order[i + 1]->name) : std::string(), next);
+    if (!gap_ok(prev, next - end))
+      return make_error(errc::zip_gap, std::to_string(next - end) + " unaccounted bytes after the record",
+                        std::string(prev.name), end);
   }
   if (!order.empty() && order.front()->local_offset != 0)
     return make_error(errc::zip_bad_eocd, "bytes precede the first record", {}, 0);
