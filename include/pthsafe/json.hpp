@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "pthsafe/checkpoint.hpp"
 #include "pthsafe/error.hpp"
@@ -22,5 +23,19 @@ std::string tensor_sha256(const tensor_view& t);
 
 /// The JSON document of one scan report (used by `pthsafe scan --json`).
 std::string scan_report_json(const std::string& path, const scan_report& r);
+
+}  // namespace pthsafe
+
+namespace pthsafe {
+
+/// One scanned file, for sarif_log.
+struct scanned_file {
+  std::string path;
+  scan_report report;
+};
+
+/// A SARIF 2.1.0 log of scan results (one run, tool "pthsafe", one rule per rule id seen, one
+/// result per error or warning finding) in the shape GitHub code scanning accepts.
+std::string sarif_log(const std::vector<scanned_file>& files);
 
 }  // namespace pthsafe

@@ -1,6 +1,10 @@
-// pthsafe scan [--json] [--strict-torch] [--allow-global M.N] FILE...
+// pthsafe scan [-r] [--json|--sarif] [--strict-torch] [--allow-global M.N] PATH...
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/commands.hpp"
@@ -10,55 +14,96 @@
 namespace pthsafe::cli {
 namespace {
 const char* help =
-    "usage: pthsafe scan [--json] [--strict-torch] [--allow-global M.N] FILE...\n"
+    "usage: pthsafe scan [-r] [--json | --sarif] [--strict-torch] [--allow-global M.N] PATH...\n"
     "Judges each file without loading tensor data: one line per file with its verdict and\n"
-    "reasons (rule, record@offset, global or opcode). --json prints one JSON document.\n"
-    "Exit: 1 if any file is unsafe, else 2 if any is malformed, else 0 (policy.md).\n";
+    "reasons (rule, record@offset, global or opcode), then a summary line.\n"
+    "  -r, --recursive  scan directories; files are chosen by content (zip, pickle, legacy or tar\n"
+    "                   magic, or a text pickle), never by extension\n"
+    "  --json           one JSON document on stdout\n"
+    "  --sarif          a SARIF 2.1.0 log on stdout (GitHub code scanning)\n"
+    "  --strict-torch   refuse what torch.load(weights_only=True) refuses (protocol 4/5 opcodes)\n"
+    "Exit: 1 if any file is unsafe, else 2 if any is malformed or unreadable, else 0.\n";
+
+// Content sniffing for directory walks: what some reader would take for a checkpoint.
+bool looks_scannable(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  char head[264] = {};
+  in.read(head, sizeof head);
+  const auto n = in.gcount();
+  if (n <= 0) return false;
+  if (n >= 4 && std::memcmp(head, "PK\3\4", 4) == 0) return true;
+  if (static_cast<unsigned char>(head[0]) == 0x80) return true;  // PROTO: binary pickles, legacy magic
+  if (n >= 262 && std::memcmp(head + 257, "ustar", 5) == 0) return true;
+  // Protocol 0/1 pickles start with an opcode and end with STOP.
+  const std::string_view opens = "(}]cdlI)NSVFGJKLMUXTabhjqprstu";
+  if (opens.find(head[0]) == std::string_view::npos) return false;
+  in.clear();
+  in.seekg(-1, std::ios::end);
+  char last = 0;
+  in.get(last);
+  return last == '.';
 }
+}  // namespace
 
 int cmd_scan(const std::vector<std::string>& args) {
   load_options opts;
-  bool json = false, bad = false;
-  std::vector<std::string> files;
+  bool json = false, sarif = false, recursive = false, bad = false;
+  std::vector<std::string> paths;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") { std::fputs(help, stdout); return 0; }
     if (a == "--version") { std::printf("pthsafe %s\n", version()); return 0; }
     if (a == "--json") { json = true; continue; }
+    if (a == "--sarif") { sarif = true; continue; }
+    if (a == "-r" || a == "--recursive") { recursive = true; continue; }
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
-    if (!a.empty() && a[0] == '-' && a != "-") { std::fprintf(stderr, "pthsafe scan: unknown option %s\n%s", a.c_str(), help); return 2; }
-    files.push_back(a);
+    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe scan: unknown option %s\n%s", a.c_str(), help); return 2; }
+    paths.push_back(a);
   }
-  if (files.empty()) { std::fputs(help, stderr); return 2; }
-  bool any_unsafe = false, any_malformed = false;
+  if (paths.empty() || (json && sarif)) { std::fputs(help, stderr); return 2; }
+  std::vector<std::string> files;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      if (!recursive) { std::fprintf(stderr, "pthsafe scan: %s is a directory (use -r)\n", p.c_str()); return 2; }
+      for (auto it = std::filesystem::recursive_directory_iterator(p, std::filesystem::directory_options::skip_permission_denied, ec);
+           it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        if (it->is_regular_file(ec) && looks_scannable(it->path())) files.push_back(it->path().string());
+      }
+    } else {
+      files.push_back(p);
+    }
+  }
+  std::vector<scanned_file> results;
   std::size_t counts[3] = {0, 0, 0};
-  std::string doc = "{\"files\":[";
-  for (std::size_t n = 0; n < files.size(); ++n) {
-    const scan_report r = scan_file(files[n], opts);
-    counts[static_cast<int>(r.verdict)]++;
-    any_unsafe |= r.verdict == verdict::unsafe;
-    any_malformed |= r.verdict == verdict::malformed;
-    if (json) {
-      doc += (n ? "," : "") + scan_report_json(files[n], r);
-      continue;
+  for (const auto& f : files) {
+    scanned_file s{f, scan_file(f, opts)};
+    counts[static_cast<int>(s.report.verdict)]++;
+    if (!json && !sarif) {
+      std::printf("%s: %s", f.c_str(), std::string(verdict_name(s.report.verdict)).c_str());
+      for (const auto& x : s.report.findings) {
+        std::printf("\n  %s %s", std::string(severity_name(x.severity)).c_str(), x.rule.c_str());
+        if (!x.record.empty() || x.offset) std::printf(" at %s@%llu", x.record.c_str(), static_cast<unsigned long long>(x.offset));
+        if (!x.subject.empty()) std::printf(" [%s]", x.subject.c_str());
+        std::printf(": %s", x.message.c_str());
+      }
+      std::printf("\n");
     }
-    std::printf("%s: %s", files[n].c_str(), std::string(verdict_name(r.verdict)).c_str());
-    for (const auto& f : r.findings) {
-      std::printf("\n  %s %s", std::string(severity_name(f.severity)).c_str(), f.rule.c_str());
-      if (!f.record.empty() || f.offset) std::printf(" at %s@%llu", f.record.c_str(), static_cast<unsigned long long>(f.offset));
-      if (!f.subject.empty()) std::printf(" [%s]", f.subject.c_str());
-      std::printf(": %s", f.message.c_str());
-    }
-    std::printf("\n");
+    results.push_back(std::move(s));
   }
   if (json) {
-    doc += "],\"summary\":{\"scanned\":" + std::to_string(files.size()) + ",\"safe\":" + std::to_string(counts[0]) +
+    std::string doc = "{\"files\":[";
+    for (std::size_t n = 0; n < results.size(); ++n) doc += (n ? "," : "") + scan_report_json(results[n].path, results[n].report);
+    doc += "],\"summary\":{\"scanned\":" + std::to_string(results.size()) + ",\"safe\":" + std::to_string(counts[0]) +
            ",\"unsafe\":" + std::to_string(counts[1]) + ",\"malformed\":" + std::to_string(counts[2]) + "}}\n";
     std::fputs(doc.c_str(), stdout);
+  } else if (sarif) {
+    std::puts(sarif_log(results).c_str());
   } else {
-    std::printf("scanned %zu: %zu safe, %zu unsafe, %zu malformed\n", files.size(), counts[0], counts[1], counts[2]);
+    std::printf("scanned %zu: %zu safe, %zu unsafe, %zu malformed\n", results.size(), counts[0], counts[1], counts[2]);
   }
-  return any_unsafe ? 1 : any_malformed ? 2 : 0;
+  return counts[1] ? 1 : counts[2] ? 2 : 0;
 }
 
 }  // namespace pthsafe::cli
