@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (auto mode : {pthsafe::load_mode::copy, pthsafe::load_mode::mmap}) {
     pthsafe::load_options o;
     o.mode = mode;
-    o.limits.max_values = 1u << 20;
+    o.limits.max_tree_bytes = 64u << 20;
     auto ck = pthsafe::checkpoint::open_buffer(bytes, o);
     if (ck) (void)pthsafe::inspect_json(*ck);
   }

@@ -7,7 +7,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   pthsafe::load_options o;
-  o.limits.max_values = 1u << 20;
+  o.limits.max_tree_bytes = 64u << 20;
   (void)pthsafe::scan_buffer(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size), o);
   return 0;
 }

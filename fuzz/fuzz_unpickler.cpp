@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (bool strict : {false, true}) {
     pthsafe::load_options o;
     o.strict_torch = strict;
-    o.limits.max_values = 1u << 20;
+    o.limits.max_tree_bytes = 64u << 20;
     o.allowed_globals = {"numpy.core.multiarray.scalar"};
     auto ck = pthsafe::checkpoint::open_buffer(buf, o);
     if (ck) (void)pthsafe::inspect_json(*ck);

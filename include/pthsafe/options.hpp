@@ -26,10 +26,11 @@ struct limits {
   std::uint32_t max_mark_depth = 100000;
   /// Most memo entries. Stops memo floods (each entry costs a hash-map slot).
   std::uint64_t max_memo_entries = std::uint64_t{1} << 22;  // 4 Mi
-  /// Most values created plus container slots filled while unpickling (None, bools and small
-  /// ints are shared, not created). Bounds the memory of the value tree to roughly 100 bytes
-  /// per unit: a state_dict needs about 10 units per tensor.
-  std::uint64_t max_values = std::uint64_t{1} << 22;  // 4 Mi
+  /// Most bytes the value tree may take while unpickling: every value node, string payload,
+  /// container slot and tensor record is charged (None, bools and small ints are shared, not
+  /// created). A state_dict costs about 1 KiB per tensor. Stops floods of cheap opcodes
+  /// (64 MiB of EMPTY_LIST/POP would otherwise build 32 M nodes).
+  std::uint64_t max_tree_bytes = std::uint64_t{192} << 20;  // 192 MiB
   /// Longest single str / bytes value. Stops 4 GiB BINUNICODE lengths (checked before reading).
   std::uint64_t max_string_bytes = std::uint64_t{1} << 28;  // 256 MiB
   /// Widest integer, in bytes of two's complement (LONG1 max is 255; LONG4 / text INT can be huge).
@@ -67,6 +68,20 @@ struct load_options {
   bool strict_torch = false;
   /// Check the CRC-32 of every storage record (pickle records are always checked).
   bool verify_crc = false;
+  /// load_mode::mmap only. A storage that cannot be handed out zero-copy is normally copied
+  /// into an owned buffer (storage_view::is_mapped() says which): deflated records, every
+  /// storage of a big-endian file (its elements must be byte-swapped) and legacy-format storages
+  /// whose bytes are not aligned for their element type. With this set such a load fails with
+  /// errc::mmap_copy_refused instead, naming the storage, so a caller that needs zero-copy
+  /// learns it up front.
+  bool refuse_copy_in_mmap = false;
+  /// Read TorchScript archives (torch.jit.save / torch::jit::save: a zip with constants.pkl).
+  /// Only their tensors and data are extracted: `data.pkl` (the module's attributes) becomes the
+  /// root and `constants.pkl` checkpoint::constants(); `__torch__.*` classes become inert
+  /// value_kind::object values, `code/` is never read. Off by default: such files are refused
+  /// with errc::torchscript_archive (torch.jit.load would run their code), and a scan always
+  /// reports them unsafe whatever this says.
+  bool allow_torchscript = false;
 };
 
 }  // namespace pthsafe

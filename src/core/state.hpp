@@ -39,6 +39,13 @@ struct storage_record {
   dtype type = dtype::uint8;
   std::uint64_t nbytes = 0;
   std::optional<std::size_t> entry;   // zip entry index (zip format)
+  // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
+  // (after their int64 size prefix). Reset, like `entry`, when the storage is unreachable.
+  std::optional<std::uint64_t> file_offset;
+  // Legacy view_metadata: this storage is bytes [alias_offset, alias_offset + nbytes) of another
+  // (root) storage and is never placed itself; placement points it into the root's bytes.
+  storage_record* alias_of = nullptr;
+  std::uint64_t alias_offset = 0;
   const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
   bool mapped = false;
   aligned_buffer owned;
@@ -50,8 +57,19 @@ struct tensor_record {
   std::int64_t offset = 0;
   std::string device;
   bool requires_grad = false, parameter = false, conj = false, neg = false;
-  storage_record* storage = nullptr;
+  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
   std::uint64_t numel = 0;
+  tensor_layout layout = tensor_layout::strided;
+  // Quantized tensors: the scheme torch reports after loading and its parameters.
+  quant_scheme qscheme = quant_scheme::none;
+  double q_scale = 0;
+  std::int64_t q_zero_point = 0, q_axis = 0;
+  // Component tensors, owned by the checkpoint like every record. Sparse: [0] indices (COO) or
+  // compressed indices, [1] plain indices (compressed layouts), [2] values. Per-channel
+  // quantized: [0] scales, [1] zero points.
+  const tensor_record* parts[3] = {nullptr, nullptr, nullptr};
+  std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
+  std::string subclass;               // _rebuild_wrapper_subclass: the class ("module.Name")
 };
 
 /// Builds and mutates value nodes (the only code allowed to).
@@ -70,12 +88,20 @@ struct value_access {
 
 /// small_ flag bits beyond a boolean's value.
 inline constexpr std::uint8_t flag_bytearray = 1;  // bytes value that is a bytearray (unhashable)
+inline constexpr std::uint8_t flag_int_raw = 2;    // big integer kept as two's complement bytes
 
 struct checkpoint_state {
   source src;
   std::unique_ptr<archive> zip;
   std::deque<value> values;
-  std::uint64_t slots = 0;  // container slots filled while unpickling (charged to max_values)
+  std::uint64_t tree_bytes = 0;  // charged against limits::max_tree_bytes
+
+  /// Charges n bytes of value-tree memory; false when the limit would be exceeded.
+  bool charge(std::uint64_t n) {
+    if (n > lim.max_tree_bytes || tree_bytes > lim.max_tree_bytes - n) return false;
+    tree_bytes += n;
+    return true;
+  }
   std::deque<storage_record> storages;
   std::deque<tensor_record> tensors;
   const value* root = nullptr;

@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "core/state.hpp"
+#include "pickle/numbers.hpp"
 #include "pthsafe/value.hpp"
 
 namespace pthsafe {
@@ -14,7 +15,10 @@ std::string_view value_kind_name(value_kind k) noexcept {
   return names[static_cast<std::size_t>(k)];
 }
 
-std::string value::int_decimal() const { return text_.empty() ? std::to_string(i_) : text_; }
+std::string value::int_decimal() const {
+  if (text_.empty()) return std::to_string(i_);
+  return (small_ & detail::flag_int_raw) ? detail::decimal_from_le_bytes(text_) : text_;
+}
 
 const value* value::find(std::string_view key) const noexcept {
   if (kind_ != value_kind::dict && kind_ != value_kind::ordered_dict) return nullptr;

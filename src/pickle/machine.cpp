@@ -38,7 +38,7 @@ bool is_tuple_like(value_kind k) noexcept { return k == value_kind::tuple || k =
 // A numeric value as Python compares it.
 struct num {
   bool big = false;
-  std::string_view dec;
+  std::string dec;
   bool integral = false;
   std::int64_t i = 0;
   double re = 0, im = 0;
@@ -48,7 +48,7 @@ num as_num(const value& v) {
   switch (v.kind()) {
     case value_kind::boolean: n.integral = true; n.i = v.as_bool(); break;
     case value_kind::integer:
-      if (v.fits_int64()) { n.integral = true; n.i = v.as_int64(); } else { n.big = true; n.dec = v.text(); }
+      if (v.fits_int64()) { n.integral = true; n.i = v.as_int64(); } else { n.big = true; n.dec = v.int_decimal(); }
       break;
     case value_kind::floating: n.re = v.as_double(); break;
     default: n.re = v.as_complex().real(); n.im = v.as_complex().imag(); break;
@@ -170,7 +170,11 @@ struct machine::impl {
   cursor c;
   std::vector<value*> stack;
   std::vector<std::size_t> marks;
-  std::unordered_map<std::uint64_t, value*> memo;
+  // The memo: dense indices (what picklers write: 0, 1, 2, ...) in a vector, scattered ones
+  // (only hostile files write those) in a hash map.
+  std::vector<value*> memo_dense;
+  std::unordered_map<std::uint64_t, value*> memo_sparse;
+  std::uint64_t memo_count = 0;
   std::unordered_map<const value*, item_index> indexes;
   std::uint64_t frame_end = 0;  // 0: not inside a FRAME
   // Immutable values shared instead of allocated: None, the bools and small ints. Python shares
@@ -225,7 +229,7 @@ struct machine::impl {
   }
 
   result<value*> alloc(value_kind k) {
-    if (m.st_.values.size() + m.st_.slots >= lim.max_values) return limit("max_values", lim.max_values);
+    if (!m.st_.charge(sizeof(value))) return limit("max_tree_bytes", lim.max_tree_bytes);
     return &m.st_.new_value(k);
   }
   result<void> push(value* v) {
@@ -273,15 +277,15 @@ struct machine::impl {
     if (!v) return std::move(v).error_value();
     return push(*v);
   }
-  // Counts container slots against max_values: a list of a million shared Nones costs memory too.
+  // Container slots cost memory too: a list of a million shared Nones is 8 MB of pointers.
   result<void> charge(std::uint64_t slots) {
-    if (slots > lim.max_values || m.st_.values.size() + (m.st_.slots += slots) > lim.max_values)
-      return limit("max_values", lim.max_values);
+    if (slots > lim.max_tree_bytes / sizeof(value*) || !m.st_.charge(slots * sizeof(value*)))
+      return limit("max_tree_bytes", lim.max_tree_bytes);
     return {};
   }
 
   result<void> push_int(const py_int& n) {
-    if (n.decimal.empty() && n.small >= intern_lo && n.small < intern_hi) {
+    if (n.decimal.empty() && n.raw.empty() && n.small >= intern_lo && n.small < intern_hi) {
       auto v = interned(int_nodes[static_cast<std::size_t>(n.small - intern_lo)], value_kind::integer, n.small, 0);
       if (!v) return std::move(v).error_value();
       return push(*v);
@@ -289,11 +293,17 @@ struct machine::impl {
     auto v = alloc(value_kind::integer);
     if (!v) return std::move(v).error_value();
     va::i(**v) = n.small;
-    va::text(**v) = n.decimal;
+    if (!n.raw.empty()) {
+      va::text(**v) = n.raw;
+      va::small(**v) = flag_int_raw;
+    } else {
+      va::text(**v) = n.decimal;
+    }
     return push(*v);
   }
   result<void> push_text(value_kind k, std::string_view s, std::uint8_t flags = 0) {
     if (s.size() > lim.max_string_bytes) return limit("max_string_bytes", lim.max_string_bytes);
+    if (!m.st_.charge(s.size())) return limit("max_tree_bytes", lim.max_tree_bytes);
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
     va::text(**v).assign(s);
@@ -404,17 +414,38 @@ struct machine::impl {
     return push(*v);
   }
 
+#define PTHSAFE_TRY_CHARGE(n) \
+  if (!m.st_.charge(n)) return limit("max_tree_bytes", lim.max_tree_bytes)
+  value** memo_slot(std::uint64_t idx) {
+    if (idx < memo_dense.size()) return memo_dense[idx] ? &memo_dense[idx] : nullptr;
+    const auto it = memo_sparse.find(idx);
+    return it == memo_sparse.end() ? nullptr : &it->second;
+  }
   result<void> memo_put(std::uint64_t idx) {
     auto t = top();
     if (!t) return std::move(t).error_value();
-    if (memo.size() >= lim.max_memo_entries && !memo.count(idx)) return limit("max_memo_entries", lim.max_memo_entries);
-    memo[idx] = *t;
+    if (value** slot = memo_slot(idx)) {
+      *slot = *t;
+      return {};
+    }
+    if (memo_count >= lim.max_memo_entries) return limit("max_memo_entries", lim.max_memo_entries);
+    ++memo_count;
+    if (idx < memo_dense.size() + 4096 && idx < lim.max_memo_entries) {
+      if (idx >= memo_dense.size()) {
+        PTHSAFE_TRY_CHARGE((idx + 1 - memo_dense.size()) * sizeof(value*));
+        memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
+      }
+      memo_dense[idx] = *t;
+    } else {
+      PTHSAFE_TRY_CHARGE(64);
+      memo_sparse.emplace(idx, *t);
+    }
     return {};
   }
   result<void> memo_get(std::uint64_t idx) {
-    const auto it = memo.find(idx);
-    if (it == memo.end()) return fail(errc::pickle_memo_missing, "memo index " + std::to_string(idx) + " was never stored");
-    return push(it->second);
+    value** slot = memo_slot(idx);
+    if (!slot) return fail(errc::pickle_memo_missing, "memo index " + std::to_string(idx) + " was never stored");
+    return push(*slot);
   }
 
   result<std::uint64_t> decimal_index(std::string_view line) {
@@ -605,7 +636,7 @@ result<void> machine::impl::step(std::uint8_t code) {
     case op::BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_put(i); }
     case op::LONG_BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_put(i); }
     case op::PUT: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_put(i); }
-    case op::MEMOIZE: return memo_put(memo.size());
+    case op::MEMOIZE: return memo_put(memo_count);
     case op::BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_get(i); }
     case op::LONG_BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_get(i); }
     case op::GET: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_get(i); }

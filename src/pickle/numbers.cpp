@@ -32,6 +32,21 @@ py_int int_from_le_bytes(std::string_view b) {
     r.small = static_cast<std::int64_t>(u);
     return r;
   }
+  // Minimal form: drop high bytes that only repeat the sign.
+  std::size_t len = n;
+  while (len > 1) {
+    const auto hi = static_cast<unsigned char>(b[len - 1]);
+    const auto next = static_cast<unsigned char>(b[len - 2]);
+    if ((hi == 0x00 && !(next & 0x80)) || (hi == 0xff && (next & 0x80))) --len; else break;
+  }
+  r.raw.assign(b.data(), len);
+  return r;
+}
+
+std::string decimal_from_le_bytes(std::string_view b) {
+  const std::size_t n = b.size();
+  if (n == 0) return "0";
+  const bool negative = (static_cast<unsigned char>(b[n - 1]) & 0x80) != 0;
   // Magnitude in 32-bit limbs (two's complement negated when negative), then base-1e9 digits.
   std::vector<std::uint32_t> limbs((n + 3) / 4, 0);
   for (std::size_t i = 0; i < n; ++i) limbs[i / 4] |= std::uint32_t(static_cast<unsigned char>(b[i])) << (8 * (i % 4));
@@ -64,8 +79,7 @@ py_int int_from_le_bytes(std::string_view b) {
     s.append(9 - part.size(), '0');
     s += part;
   }
-  r.decimal = std::move(s);
-  return r;
+  return s;
 }
 
 bool int_from_decimal(std::string_view t, py_int& out) {

@@ -10,11 +10,16 @@ namespace pthsafe::detail {
 /// A Python int: `small` when it fits int64 (decimal empty), else `decimal` holds it.
 struct py_int {
   std::int64_t small = 0;
-  std::string decimal;
+  std::string decimal;  ///< set for big ints from text opcodes
+  std::string raw;      ///< set for big ints from LONG1/LONG4: minimal two's complement, LE
 };
 
-/// Little-endian two's complement (LONG1/LONG4 payload; empty = 0) to a py_int.
+/// Little-endian two's complement (LONG1/LONG4 payload; empty = 0) to a py_int. Big values keep
+/// their bytes (minimal form): decimal conversion is quadratic, so it waits until asked for.
 py_int int_from_le_bytes(std::string_view bytes);
+
+/// Decimal text of a little-endian two's complement integer.
+std::string decimal_from_le_bytes(std::string_view bytes);
 
 /// Canonical decimal text "-?(0|[1-9][0-9]*)" of at most 4300 digits (CPython's int string
 /// limit) to a py_int. False for anything else: forms on which CPython's C and Python

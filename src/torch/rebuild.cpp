@@ -81,8 +81,8 @@ error torch_rebuilder::fail(errc code, std::string msg) const {
 }
 
 result<value*> torch_rebuilder::alloc(value_kind k) {
-  if (st_.values.size() >= opts_.limits.max_values)
-    return fail(errc::limit_exceeded, "limit max_values (" + std::to_string(opts_.limits.max_values) + ") exceeded");
+  if (!st_.charge(sizeof(value)))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   return &st_.new_value(k);
 }
 
@@ -118,6 +118,8 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
       return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
   } else {
     if (!zip_ && placeholders_) {
+      if (!st_.charge(sizeof(storage_record) + key.size()))
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       st_.storages.emplace_back();
       rec = &st_.storages.back();
       rec->key = key;
@@ -184,6 +186,8 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
     error e = std::move(r).error_value();
     return fail(e.code, e.message + " (storage '" + rec->key + "')");
   }
+  if (!st_.charge(sizeof(tensor_record) + 16 * t.shape.size()))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   st_.tensors.push_back(std::move(t));
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
@@ -194,6 +198,8 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
 result<value*> torch_rebuilder::copy_tensor(const value& src) {
   if (st_.tensors.size() >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
+  if (!st_.charge(sizeof(tensor_record) + 16 * value_access::tensor(src)->shape.size()))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   st_.tensors.push_back(*value_access::tensor(src));
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
