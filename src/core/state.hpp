@@ -39,13 +39,6 @@ struct storage_record {
   dtype type = dtype::uint8;
   std::uint64_t nbytes = 0;
   std::optional<std::size_t> entry;   // zip entry index (zip format)
-  // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
-  // (after their int64 size prefix). Reset, like `entry`, when the storage is unreachable.
-  std::optional<std::uint64_t> file_offset;
-  // Legacy view_metadata: this storage is bytes [alias_offset, alias_offset + nbytes) of another
-  // (root) storage and is never placed itself; placement points it into the root's bytes.
-  storage_record* alias_of = nullptr;
-  std::uint64_t alias_offset = 0;
   const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
   bool mapped = false;
   aligned_buffer owned;
@@ -57,19 +50,8 @@ struct tensor_record {
   std::int64_t offset = 0;
   std::string device;
   bool requires_grad = false, parameter = false, conj = false, neg = false;
-  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
+  storage_record* storage = nullptr;
   std::uint64_t numel = 0;
-  tensor_layout layout = tensor_layout::strided;
-  // Quantized tensors: the scheme torch reports after loading and its parameters.
-  quant_scheme qscheme = quant_scheme::none;
-  double q_scale = 0;
-  std::int64_t q_zero_point = 0, q_axis = 0;
-  // Component tensors, owned by the checkpoint like every record. Sparse: [0] indices (COO) or
-  // compressed indices, [1] plain indices (compressed layouts), [2] values. Per-channel
-  // quantized: [0] scales, [1] zero points.
-  const tensor_record* parts[3] = {nullptr, nullptr, nullptr};
-  std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
-  std::string subclass;               // _rebuild_wrapper_subclass: the class ("module.Name")
 };
 
 /// Builds and mutates value nodes (the only code allowed to).
