@@ -49,6 +49,20 @@ std::string lower(std::string_view s) {
   return r;
 }
 
+result<void> check_inflate_limits(const zip_entry& e, const limits& lim) {
+  if (e.uncomp_size > lim.max_inflated_bytes)
+    return make_error(errc::zip_inflate_limit,
+                      "limit max_inflated_bytes (" + std::to_string(lim.max_inflated_bytes) + ") exceeded: record inflates to " +
+                          std::to_string(e.uncomp_size) + " bytes", std::string(e.name), 0);
+  // Ratio check in division form so that a zero compressed size cannot divide or overflow.
+  if (e.uncomp_size > 4096 && e.uncomp_size / std::max<std::uint64_t>(e.comp_size, 1) > lim.max_compression_ratio)
+    return make_error(errc::zip_inflate_limit,
+                      "limit max_compression_ratio (" + std::to_string(lim.max_compression_ratio) + ") exceeded: " +
+                          std::to_string(e.comp_size) + " bytes inflate to " + std::to_string(e.uncomp_size),
+                      std::string(e.name), 0);
+  return {};
+}
+
 }  // namespace
 
 result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, const limits& lim) {
@@ -61,6 +75,11 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 
   const auto& ents = a->dir_.entries;
   if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
+  // Deflate bombs are refused from the directory alone, before any byte is inflated, so that a
+  // scan (which inflates nothing) sees them too.
+  for (const auto& e : ents)
+    if (e.method == 8)
+      if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
   a->by_name_.reserve(ents.size());
   std::unordered_set<std::string> folded;
   folded.reserve(ents.size());
@@ -144,15 +163,7 @@ result<void> archive::extract(std::size_t i, std::byte* dst, const limits& lim) 
     if (e.uncomp_size) std::memcpy(dst, file_.data() + e.data_offset, e.uncomp_size);
     return {};
   }
-  if (e.uncomp_size > lim.max_inflated_bytes)
-    return make_error(errc::zip_inflate_limit,
-                      "limit max_inflated_bytes (" + std::to_string(lim.max_inflated_bytes) + ") exceeded: record inflates to " +
-                          std::to_string(e.uncomp_size) + " bytes", name, 0);
-  // Ratio check in division form so that a zero compressed size cannot divide or overflow.
-  if (e.uncomp_size > 4096 && e.uncomp_size / std::max<std::uint64_t>(e.comp_size, 1) > lim.max_compression_ratio)
-    return make_error(errc::zip_inflate_limit,
-                      "limit max_compression_ratio (" + std::to_string(lim.max_compression_ratio) + ") exceeded: " +
-                          std::to_string(e.comp_size) + " bytes inflate to " + std::to_string(e.uncomp_size), name, 0);
+  if (auto r = check_inflate_limits(e, lim); !r) return r;
   zip_file_t* zf = zip_fopen_index(zip_->z, i, 0);
   if (!zf) return make_error(errc::zip_inflate_failed, std::string("libzip: ") + zip_strerror(zip_->z), name, 0);
   std::uint64_t done = 0;
