@@ -18,7 +18,9 @@ namespace pthsafe {
 
 namespace detail { struct checkpoint_state; }
 
-/// Container a checkpoint was read from.
+/// Container a checkpoint was read from: a torch.save zip (torch >= 1.6), a legacy stacked-pickle
+/// stream (torch 0.1.10-1.5 or _use_new_zipfile_serialization=False), a TorchScript archive
+/// (only with load_options::allow_torchscript), or a bare pickle without storages.
 enum class container_format : std::uint8_t { zip, legacy, torchscript, pickle };
 std::string_view container_format_name(container_format f) noexcept;  ///< "zip", "legacy", ...
 
@@ -40,8 +42,13 @@ class checkpoint {
   checkpoint& operator=(checkpoint&&) noexcept;
   ~checkpoint();
 
-  /// The unpickled object (a state_dict is an ordered_dict of str -> tensor).
+  /// The unpickled object (a state_dict is an ordered_dict of str -> tensor). TorchScript
+  /// archives: data.pkl, the scripted module as an inert object whose state holds its
+  /// attributes (parameters, buffers, submodules).
   const value& root() const noexcept;
+  /// TorchScript archives (load_options::allow_torchscript): the tuple of constants.pkl, whose
+  /// tensors are the records constants/<key> (storage keys "constants/<key>"). Null otherwise.
+  const value* constants() const noexcept;
   container_format format() const noexcept;
   bool big_endian() const noexcept;            ///< byteorder record said "big"
   std::string_view archive_name() const noexcept;  ///< top folder of the zip ("model", "archive")

@@ -34,7 +34,7 @@ enum class errc : std::uint16_t {
   not_a_checkpoint,      ///< neither a zip (PK\3\4 at offset 0), nor a pickle, nor legacy magic
   preview_archive,       ///< starts with "PYTORCH1": the pre-1.0 preview format torch refuses
   tar_format,            ///< pre-0.1.10 tar checkpoint: refused, torch >= 2.6 refuses it too
-  legacy_format,         ///< 0.1.10-1.5 stacked-pickle format (not read by this build yet)
+  legacy_format,         ///< no longer returned: 0.1.10-1.5 stacked-pickle files are read (kept: values are stable)
   torchscript_archive,   ///< zip holding constants.pkl: TorchScript, refused unless asked for
   // ---- zip structure ---------------------------------------------------------------------
   zip_no_eocd,           ///< no end-of-central-directory record where one must be
@@ -91,13 +91,18 @@ enum class errc : std::uint16_t {
   bad_device,            ///< location / device string torch would not parse
   tensor_bad_geometry,   ///< negative size, stride or offset; too many dims; numel overflow
   tensor_out_of_bounds,  ///< a view reaches past the end of its storage
-  unsupported_feature,   ///< quantized/sparse/nested/..., big-endian: not supported yet
+  unsupported_feature,   ///< well-formed but not read: nested tensors, dtype conversion on load, ...
   // ---- API usage -------------------------------------------------------------------------
   not_found,             ///< no value at that key path
   type_mismatch,         ///< asked a value or tensor for the wrong type / element type
   invalid_state,         ///< the object already failed and refuses further use
   // ---- added after 0.1 (append only: values are stable) -------------------------------------
   zip_gap,               ///< unaccounted bytes between records (room for a hidden record)
+  legacy_bad_header,     ///< legacy stream: magic, protocol or sys_info pickle is not what torch writes
+  legacy_bad_storage_list, ///< legacy stream: key list or size-prefixed storage data inconsistent
+  mmap_copy_refused,     ///< load_options::refuse_copy_in_mmap and a storage cannot be mapped zero-copy
+  sparse_invalid,        ///< a sparse tensor breaks an invariant torch checks (CVE-2025-62164)
+  quantizer_invalid,     ///< quantizer parameters torch would refuse (axis, lengths, dtypes, qscheme)
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

@@ -13,6 +13,19 @@ namespace pthsafe {
 class checkpoint;
 namespace detail { struct tensor_record; struct storage_record; }
 
+/// How a tensor's elements are laid out (torch.layout). Sparse tensors own no storage: their
+/// data are component tensors (indices, values) reached through tensor_view.
+enum class tensor_layout : std::uint8_t { strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc };
+/// torch's name without "torch." ("strided", "sparse_coo", "sparse_csr", ...).
+std::string_view layout_name(tensor_layout l) noexcept;
+
+/// Quantization scheme of a quantized tensor (torch.qscheme) as torch reports it once loaded:
+/// per-channel tensors whose zero points are floating point are per_channel_affine_float_qparams
+/// whatever scheme the file names (torch writes that scheme as per_channel_affine).
+enum class quant_scheme : std::uint8_t { none, per_tensor_affine, per_channel_affine, per_channel_affine_float_qparams };
+/// torch's name without "torch." ("per_tensor_affine", ...); "none" for unquantized tensors.
+std::string_view quant_scheme_name(quant_scheme q) noexcept;
+
 /// One storage (a `data/<key>` record): the bytes tensors view.
 /// Borrowed from the checkpoint that owns it; valid while that checkpoint lives.
 class storage_view {
@@ -44,7 +57,9 @@ class tensor_view {
   std::int64_t storage_offset() const noexcept;            ///< in elements, as saved
   std::size_t ndim() const noexcept { return shape().size(); }
   std::uint64_t numel() const noexcept;                    ///< product of shape (fits 63 bits)
-  std::uint64_t nbytes() const noexcept;                   ///< numel * itemsize
+  /// numel * itemsize; packed quantized types: their packed bytes; sparse: the sum of the
+  /// components' nbytes.
+  std::uint64_t nbytes() const noexcept;
   bool is_contiguous() const noexcept;                     ///< row-major with no gaps
   /// Location string recorded in the file ("cpu", "cuda:0", "meta"), not where bytes live now.
   std::string_view device() const noexcept;
@@ -52,11 +67,50 @@ class tensor_view {
   bool is_parameter() const noexcept;     ///< saved as torch.nn.Parameter
   bool is_conj() const noexcept;          ///< conjugate bit: stored data is the un-conjugated buffer
   bool is_neg() const noexcept;           ///< negative bit: stored data is the un-negated buffer
-  bool has_storage() const noexcept;      ///< false for meta tensors
+  bool has_storage() const noexcept;      ///< false for meta, sparse and wrapper-subclass tensors
   storage_view storage() const noexcept;  ///< requires has_storage()
   /// Address of element [0,...,0] (storage bytes + offset * itemsize); null when no bytes are
   /// loaded (metadata mode, meta tensors) or the tensor is empty.
   const std::byte* data() const noexcept;
+
+  // ---- layouts: sparse tensors (torch._utils._rebuild_sparse_tensor) -----------------------
+  // Every invariant torch's _validate_sparse_{coo,compressed}_tensor_args checks (index dtypes
+  // and ranks, nnz agreement, index bounds, compressed indices starting at 0, ending at nnz and
+  // non-decreasing, plain indices sorted and distinct per row, block shapes) holds before the
+  // checkpoint exists. A sparse tensor has no storage, strides or offset of its own; shape() is
+  // its dense shape and element_type() its values' dtype.
+  tensor_layout layout() const noexcept;
+  bool is_sparse() const noexcept { return layout() != tensor_layout::strided; }
+  /// COO: indices, int64 [sparse_dim, nnz]. CSR/BSR: crow_indices. CSC/BSC: ccol_indices.
+  /// Requires is_sparse().
+  tensor_view sparse_indices() const noexcept;
+  /// CSR/BSR: col_indices. CSC/BSC: row_indices. Requires a compressed layout.
+  tensor_view sparse_plain_indices() const noexcept;
+  /// The values: [nnz, dense...] (COO, CSR, CSC) or [nnz, block..., dense...] (BSR, BSC).
+  tensor_view sparse_values() const noexcept;
+  /// COO: 1 / 0 when the file records is_coalesced (torch >= 2.1 does), -1 when it does not.
+  int sparse_coalesced() const noexcept;
+
+  // ---- quantized tensors (torch._utils._rebuild_qtensor) ------------------------------------
+  // The view, storage and data() are the integer representation (qint8, quint8, qint32; for
+  // quint4x2 / quint2x4 the packed bytes, two or four values per byte).
+  bool is_quantized() const noexcept { return qscheme() != quant_scheme::none; }
+  quant_scheme qscheme() const noexcept;
+  double q_scale() const noexcept;             ///< per_tensor_affine
+  std::int64_t q_zero_point() const noexcept;  ///< per_tensor_affine
+  std::int64_t q_axis() const noexcept;        ///< per-channel schemes: 0 <= axis < ndim()
+  /// Per-channel schemes: the scales tensor (1-D, shape()[q_axis()] elements) as the file holds
+  /// it. torch converts it to float64 (per_channel_affine) or float32 (float qparams) on load;
+  /// lists in the file are converted here exactly as torch converts them.
+  tensor_view q_per_channel_scales() const noexcept;
+  /// Per-channel schemes: the zero points (integer for per_channel_affine, which torch converts
+  /// to int64; floating for float qparams, converted to float32).
+  tensor_view q_per_channel_zero_points() const noexcept;
+
+  // ---- tensors without data -----------------------------------------------------------------
+  /// _rebuild_wrapper_subclass: the subclass's "module.Name" (a caller-allowed global); such a
+  /// tensor has no storage. Empty for every other tensor.
+  std::string_view subclass() const noexcept;
 
  private:
   friend class checkpoint;

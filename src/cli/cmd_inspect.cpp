@@ -11,10 +11,14 @@ namespace pthsafe::cli {
 namespace {
 
 const char* help =
-    "usage: pthsafe inspect [--json] [--mmap] [--allow-global M.N] [--strict-torch] FILE\n"
+    "usage: pthsafe inspect [--json] [--mmap [--refuse-copy]] [--torchscript] [--allow-global M.N]\n"
+    "                       [--strict-torch] FILE\n"
     "Prints the checkpoint's object tree: one line per value, tensors with dtype, shape, device\n"
     "and bytes, totals at the end. --json prints the canonical document (inspect-json.md) on\n"
-    "stdout. --mmap loads zero-copy (same output). Exit: 0 ok, 1 refused by policy, 2 malformed.\n";
+    "stdout. --mmap loads zero-copy (same output); --refuse-copy fails instead of copying a\n"
+    "storage that cannot be mapped (deflated, big-endian, misaligned legacy). --torchscript reads\n"
+    "the tensors of a TorchScript archive (never its code). Exit: 0 ok, 1 refused by policy,\n"
+    "2 malformed.\n";
 
 std::string shape_text(const tensor_view& t) {
   std::string s = "[";
@@ -81,6 +85,8 @@ int cmd_inspect(const std::vector<std::string>& args) {
     if (a == "--version") { std::printf("pthsafe %s\n", version()); return 0; }
     if (a == "--json") { json = true; continue; }
     if (a == "--mmap") { opts.mode = load_mode::mmap; continue; }
+    if (a == "--torchscript") { opts.allow_torchscript = true; continue; }
+    if (a == "--refuse-copy") { opts.refuse_copy_in_mmap = true; continue; }
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
     if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe inspect: unknown option %s\n%s", a.c_str(), help); return 2; }
     if (!file.empty()) { std::fprintf(stderr, "pthsafe inspect: one FILE only\n"); return 2; }

@@ -8,7 +8,10 @@
 #include "pickle/machine.hpp"
 #include "pickle/opcodes.hpp"
 #include "place/placement.hpp"
+#include "torch/legacy.hpp"
 #include "torch/rebuild.hpp"
+#include "torch/sparse.hpp"
+#include "torch/torchscript.hpp"
 
 namespace pthsafe {
 
@@ -79,7 +82,8 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts) {
   st.zip = std::move(*zip);
   const archive& a = *st.zip;
   const std::string root(a.root());
-  if (a.find("constants.pkl"))
+  const bool torchscript = a.find("constants.pkl").has_value();
+  if (torchscript && !opts.allow_torchscript)
     return make_error(errc::torchscript_archive,
                       "TorchScript archive (constants.pkl): torch.jit.load would run its code; torch >= 2.6 refuses it "
                       "under weights_only",
@@ -114,10 +118,22 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts) {
   std::vector<std::byte> scratch;
   auto bytes = record_bytes(a, *pkl, scratch, opts.limits);
   if (!bytes) return std::move(bytes).error_value();
-  auto rootv = run_pickle(st, &a, *bytes, root + "/data.pkl", opts);
+  auto rootv = torchscript ? run_torchscript_pickle(st, a, *bytes, root + "/data.pkl", "data/", opts)
+                           : run_pickle(st, &a, *bytes, root + "/data.pkl", opts);
   if (!rootv) return std::move(rootv).error_value();
   st.root = *rootv;
   st.format = container_format::zip;
+  if (torchscript) {  // load_options::allow_torchscript: constants.pkl too, never code/
+    const auto cpkl = *a.find("constants.pkl");
+    if (auto r = a.verify_crc(cpkl, opts.limits); !r) return r;
+    std::vector<std::byte> cscratch;
+    auto cbytes = record_bytes(a, cpkl, cscratch, opts.limits);
+    if (!cbytes) return std::move(cbytes).error_value();
+    auto consts = run_torchscript_pickle(st, a, *cbytes, root + "/constants.pkl", "constants/", opts);
+    if (!consts) return std::move(consts).error_value();
+    st.constants = *consts;
+    st.format = container_format::torchscript;
+  }
   return {};
 }
 
@@ -128,6 +144,7 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
   std::unordered_set<const value*> seen;
   std::unordered_set<const storage_record*> seen_storage;
   std::vector<const value*> todo{st.root};
+  if (st.constants) todo.push_back(st.constants);
   while (!todo.empty()) {
     const value* v = todo.back();
     todo.pop_back();
@@ -141,6 +158,19 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
       s = reinterpret_cast<storage_record*>(static_cast<std::intptr_t>(value_access::i(const_cast<value&>(*v))));
     }
     if (s && seen_storage.insert(s).second) storages.push_back(s);
+    if (v->kind() == value_kind::tensor) {
+      // Sparse components and per-channel quantizer tensors are read with their tensor.
+      std::vector<const tensor_record*> parts{value_access::tensor(*v)};
+      while (!parts.empty()) {
+        const tensor_record* t = parts.back();
+        parts.pop_back();
+        for (const tensor_record* p : t->parts) {
+          if (!p) continue;
+          parts.push_back(p);
+          if (p->storage && !p->storage->synthetic && seen_storage.insert(p->storage).second) storages.push_back(p->storage);
+        }
+      }
+    }
     const auto attrs = v->attrs();
     for (std::size_t i = attrs.size(); i-- > 0;) todo.push_back(attrs[i].second);
     const auto items = v->items();
@@ -159,7 +189,7 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   } else if (is_tar(b)) {
     return make_error(errc::tar_format, "legacy tar checkpoint (torch <= 0.1.9): refused, torch >= 2.6 refuses it too");
   } else if (starts_with(b, legacy_magic, sizeof legacy_magic)) {
-    return make_error(errc::legacy_format, "legacy (torch 0.1.10-1.5) checkpoint: not supported yet");
+    if (auto r = read_legacy(*st, opts); !r) return std::move(r).error_value();
   } else if (!b.empty() && opcode_table[static_cast<unsigned char>(b[0])].cls != op_class::unknown) {
     auto rootv = run_pickle(*st, nullptr, b, "", opts);
     if (!rootv) return std::move(rootv).error_value();
@@ -176,12 +206,19 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
     // Storages keep their addresses (tensor records point at them); unreachable ones are never
     // placed because place_storages skips records without an entry.
     std::unordered_set<const storage_record*> keep(reach_s.begin(), reach_s.end());
+    for (const auto* s : reach_s)
+      if (s->alias_of) keep.insert(s->alias_of);  // a legacy view needs its root's bytes
     for (auto& s : st->storages)
-      if (!keep.count(&s)) s.entry.reset();
+      if (!keep.count(&s)) {
+        s.entry.reset();
+        s.file_offset.reset();
+      }
   }
   st->reach_tensors = std::move(reach_t);
   st->reach_storages = std::move(reach_s);
   if (auto r = place_storages(*st, opts); !r) return std::move(r).error_value();
+  // Sparse index invariants need the index bytes (read on demand in metadata mode).
+  if (auto r = validate_sparse_tensors(*st, opts.limits); !r) return std::move(r).error_value();
   auto ck = checkpoint_state::make_checkpoint(std::move(st));
   return ck;
 }
@@ -208,6 +245,7 @@ checkpoint& checkpoint::operator=(checkpoint&&) noexcept = default;
 checkpoint::~checkpoint() = default;
 
 const value& checkpoint::root() const noexcept { return *s_->root; }
+const value* checkpoint::constants() const noexcept { return s_->constants; }
 container_format checkpoint::format() const noexcept { return s_->format; }
 bool checkpoint::big_endian() const noexcept { return s_->big_endian; }
 std::string_view checkpoint::archive_name() const noexcept { return s_->zip ? s_->zip->root() : std::string_view(); }

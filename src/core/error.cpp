@@ -6,14 +6,14 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 64> table{{
+constexpr std::array<errc_info, 69> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
     {"not_a_checkpoint", error_class::malformed, "neither a zip (PK\\3\\4 at offset 0), nor a pickle, nor legacy magic"},
     {"preview_archive", error_class::refused, "starts with \"PYTORCH1\": the pre-1.0 preview format torch refuses"},
     {"tar_format", error_class::refused, "pre-0.1.10 tar checkpoint: refused, torch >= 2.6 refuses it too"},
-    {"legacy_format", error_class::unsupported, "0.1.10-1.5 stacked-pickle format (not read by this build yet)"},
+    {"legacy_format", error_class::unsupported, "no longer returned: 0.1.10-1.5 stacked-pickle files are read (kept: values are stable)"},
     {"torchscript_archive", error_class::refused, "zip holding constants.pkl: TorchScript, refused unless asked for"},
     {"zip_no_eocd", error_class::malformed, "no end-of-central-directory record where one must be"},
     {"zip_bad_eocd", error_class::malformed, "EOCD / zip64 EOCD / locator inconsistent (counts, sizes, offsets)"},
@@ -66,13 +66,18 @@ constexpr std::array<errc_info, 64> table{{
     {"bad_device", error_class::malformed, "location / device string torch would not parse"},
     {"tensor_bad_geometry", error_class::malformed, "negative size, stride or offset; too many dims; numel overflow"},
     {"tensor_out_of_bounds", error_class::malformed, "a view reaches past the end of its storage"},
-    {"unsupported_feature", error_class::unsupported, "quantized/sparse/nested/..., big-endian: not supported yet"},
+    {"unsupported_feature", error_class::unsupported, "well-formed but not read: nested tensors, dtype conversion on load, ..."},
     {"not_found", error_class::usage, "no value at that key path"},
     {"type_mismatch", error_class::usage, "asked a value or tensor for the wrong type / element type"},
     {"invalid_state", error_class::usage, "the object already failed and refuses further use"},
     {"zip_gap", error_class::malformed, "unaccounted bytes between records (room for a hidden record)"},
+    {"legacy_bad_header", error_class::malformed, "legacy stream: magic, protocol or sys_info pickle is not what torch writes"},
+    {"legacy_bad_storage_list", error_class::malformed, "legacy stream: key list or size-prefixed storage data inconsistent"},
+    {"mmap_copy_refused", error_class::usage, "load_options::refuse_copy_in_mmap and a storage cannot be mapped zero-copy"},
+    {"sparse_invalid", error_class::malformed, "a sparse tensor breaks an invariant torch checks (CVE-2025-62164)"},
+    {"quantizer_invalid", error_class::malformed, "quantizer parameters torch would refuse (axis, lengths, dtypes, qscheme)"},
 }};
-static_assert(static_cast<std::size_t>(errc::zip_gap) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::quantizer_invalid) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {

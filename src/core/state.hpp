@@ -39,6 +39,16 @@ struct storage_record {
   dtype type = dtype::uint8;
   std::uint64_t nbytes = 0;
   std::optional<std::size_t> entry;   // zip entry index (zip format)
+  // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
+  // (after their int64 size prefix). Reset, like `entry`, when the storage is unreachable.
+  std::optional<std::uint64_t> file_offset;
+  // Legacy view_metadata: this storage is bytes [alias_offset, alias_offset + nbytes) of another
+  // (root) storage and is never placed itself; placement points it into the root's bytes.
+  storage_record* alias_of = nullptr;
+  std::uint64_t alias_offset = 0;
+  // Built by pthsafe from pickle values (per-channel quantizer parameters given as lists, which
+  // torch turns into tensors): bytes owned from the start, never placed, not counted.
+  bool synthetic = false;
   const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
   bool mapped = false;
   aligned_buffer owned;
@@ -50,8 +60,19 @@ struct tensor_record {
   std::int64_t offset = 0;
   std::string device;
   bool requires_grad = false, parameter = false, conj = false, neg = false;
-  storage_record* storage = nullptr;
+  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
   std::uint64_t numel = 0;
+  tensor_layout layout = tensor_layout::strided;
+  // Quantized tensors: the scheme torch reports after loading and its parameters.
+  quant_scheme qscheme = quant_scheme::none;
+  double q_scale = 0;
+  std::int64_t q_zero_point = 0, q_axis = 0;
+  // Component tensors, owned by the checkpoint like every record. Sparse: [0] indices (COO) or
+  // compressed indices, [1] plain indices (compressed layouts), [2] values. Per-channel
+  // quantized: [0] scales, [1] zero points.
+  const tensor_record* parts[3] = {nullptr, nullptr, nullptr};
+  std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
+  std::string subclass;               // _rebuild_wrapper_subclass: the class ("module.Name")
 };
 
 /// Builds and mutates value nodes (the only code allowed to).
@@ -87,6 +108,7 @@ struct checkpoint_state {
   std::deque<storage_record> storages;
   std::deque<tensor_record> tensors;
   const value* root = nullptr;
+  const value* constants = nullptr;  // TorchScript archives: constants.pkl
   std::vector<const tensor_record*> reach_tensors;  // tensors reachable from root, first-reach order
   std::vector<storage_record*> reach_storages;      // their storages, first-reach order
   container_format format = container_format::zip;

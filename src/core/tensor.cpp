@@ -1,4 +1,5 @@
 #include "core/state.hpp"
+#include "torch/quantized.hpp"
 #include "pthsafe/tensor.hpp"
 
 namespace pthsafe {
@@ -17,7 +18,16 @@ std::span<const std::int64_t> tensor_view::shape() const noexcept { return r_->s
 std::span<const std::int64_t> tensor_view::strides() const noexcept { return r_->stride; }
 std::int64_t tensor_view::storage_offset() const noexcept { return r_->offset; }
 std::uint64_t tensor_view::numel() const noexcept { return r_->numel; }
-std::uint64_t tensor_view::nbytes() const noexcept { return r_->numel * itemsize(r_->type); }
+std::uint64_t tensor_view::nbytes() const noexcept {
+  if (r_->layout != tensor_layout::strided) {
+    std::uint64_t n = 0;
+    for (const auto* p : r_->parts)
+      if (p) n += tensor_view(p).nbytes();
+    return n;
+  }
+  if (const unsigned per = detail::values_per_byte(r_->type); per > 1) return (r_->numel + per - 1) / per;
+  return r_->numel * itemsize(r_->type);
+}
 bool tensor_view::is_contiguous() const noexcept {
   std::int64_t expected = 1;
   for (std::size_t i = r_->shape.size(); i-- > 0;) {
@@ -34,6 +44,41 @@ bool tensor_view::is_conj() const noexcept { return r_->conj; }
 bool tensor_view::is_neg() const noexcept { return r_->neg; }
 bool tensor_view::has_storage() const noexcept { return r_->storage != nullptr; }
 storage_view tensor_view::storage() const noexcept { return storage_view(r_->storage); }
+tensor_layout tensor_view::layout() const noexcept { return r_->layout; }
+tensor_view tensor_view::sparse_indices() const noexcept { return tensor_view(r_->parts[0]); }
+tensor_view tensor_view::sparse_plain_indices() const noexcept { return tensor_view(r_->parts[1]); }
+tensor_view tensor_view::sparse_values() const noexcept { return tensor_view(r_->parts[2]); }
+int tensor_view::sparse_coalesced() const noexcept { return r_->coalesced; }
+quant_scheme tensor_view::qscheme() const noexcept { return r_->qscheme; }
+double tensor_view::q_scale() const noexcept { return r_->q_scale; }
+std::int64_t tensor_view::q_zero_point() const noexcept { return r_->q_zero_point; }
+std::int64_t tensor_view::q_axis() const noexcept { return r_->q_axis; }
+tensor_view tensor_view::q_per_channel_scales() const noexcept { return tensor_view(r_->parts[0]); }
+tensor_view tensor_view::q_per_channel_zero_points() const noexcept { return tensor_view(r_->parts[1]); }
+std::string_view tensor_view::subclass() const noexcept { return r_->subclass; }
+
+std::string_view layout_name(tensor_layout l) noexcept {
+  switch (l) {
+    case tensor_layout::strided: return "strided";
+    case tensor_layout::sparse_coo: return "sparse_coo";
+    case tensor_layout::sparse_csr: return "sparse_csr";
+    case tensor_layout::sparse_csc: return "sparse_csc";
+    case tensor_layout::sparse_bsr: return "sparse_bsr";
+    case tensor_layout::sparse_bsc: return "sparse_bsc";
+  }
+  return "strided";
+}
+
+std::string_view quant_scheme_name(quant_scheme q) noexcept {
+  switch (q) {
+    case quant_scheme::none: return "none";
+    case quant_scheme::per_tensor_affine: return "per_tensor_affine";
+    case quant_scheme::per_channel_affine: return "per_channel_affine";
+    case quant_scheme::per_channel_affine_float_qparams: return "per_channel_affine_float_qparams";
+  }
+  return "none";
+}
+
 const std::byte* tensor_view::data() const noexcept {
   if (!r_->storage || !r_->storage->data || r_->numel == 0) return nullptr;
   return r_->storage->data + static_cast<std::uint64_t>(r_->offset) * itemsize(r_->type);

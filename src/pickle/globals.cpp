@@ -121,6 +121,8 @@ table_t build_table() {
   };
   for (const auto& [n, id] : rebuilds) add(std::string("torch._utils.") + n, {id});
   add("torch._tensor._rebuild_from_type_v2", {global_id::rebuild_from_type_v2});
+  // Removed from torch in 2.0 but written by 1.13 for CSR tensors and in 1.13's allowlist.
+  add("torch._utils._rebuild_sparse_csr_tensor", {global_id::rebuild_sparse_csr_tensor});
   return t;
 }
 

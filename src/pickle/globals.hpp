@@ -23,6 +23,11 @@ enum class global_id : std::uint8_t {
   rebuild_wrapper_subclass, rebuild_device_tensor_from_numpy, rebuild_device_tensor_from_cpu_tensor,
   rebuild_from_type_v2,
   caller_allowed,  // admitted by load_options::allowed_globals: inert
+  rebuild_sparse_csr_tensor,  // torch 1.13's CSR form (in 1.13's weights_only allowlist)
+  // TorchScript archives only (resolved by the rebuilder when load_options::allow_torchscript):
+  jit_build_list,        // torch.jit._pickle.build_{int,double,bool,tensor}list: returns its list
+  jit_restore_type_tag,  // torch.jit._pickle.restore_type_tag(container, type_str): the container
+  torchscript_class,     // __torch__.*: a scripted class, kept inert like caller_allowed
 };
 
 struct global_ref {

@@ -391,6 +391,7 @@ struct machine::impl {
     if (module_is_blocked(module))
       return fail(errc::pickle_global_blocked, "GLOBAL " + full + ": module " + module + " is always refused");
     std::optional<global_ref> ref = lookup_default_global(full);
+    if (!ref) ref = m.target_.resolve_global(full);
     if (!ref) {
       for (const auto& allowed : m.opts_.allowed_globals)
         if (allowed == full) { ref = global_ref{global_id::caller_allowed}; break; }

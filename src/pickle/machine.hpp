@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/state.hpp"
@@ -27,6 +29,9 @@ class call_target {
   virtual result<void> build(value& inst, value& state) = 0;
   /// BINPERSID: the object a persistent id names.
   virtual result<value*> persistent_load(value& pid) = 0;
+  /// GLOBAL "module.name" outside the default allowlist: names this target admits on its own
+  /// (TorchScript's naming conventions when the caller asked for TorchScript), else nullopt.
+  virtual std::optional<global_ref> resolve_global(std::string_view /*full*/) { return std::nullopt; }
 };
 
 /// The global_ref a value_kind::global node stands for.

@@ -33,10 +33,42 @@ void byteswap_elements(std::byte* p, std::uint64_t nbytes, dtype type) noexcept 
   for (std::uint64_t i = 0; i + width <= nbytes; i += width) std::reverse(p + i, p + i + width);
 }
 
+namespace {
+
+// load_options::refuse_copy_in_mmap: the caller wants zero-copy or nothing.
+error copy_refused(const storage_record& s, const char* why) {
+  return make_error(errc::mmap_copy_refused, "storage '" + s.key + "' cannot be mapped zero-copy (" + why + ")", s.record);
+}
+
+// Legacy format: the storage is a little-endian byte range of the file itself.
+result<void> place_file_range(checkpoint_state& st, storage_record& s, std::uint64_t off, const load_options& opts) {
+  const std::byte* at = st.src.bytes().data() + off;
+  const bool aligned = reinterpret_cast<std::uintptr_t>(at) % std::max<std::size_t>(itemsize(s.type), 1) == 0;
+  if (opts.mode == load_mode::mmap && aligned) {
+    s.data = at;
+    s.mapped = true;
+    return {};
+  }
+  if (opts.mode == load_mode::mmap && opts.refuse_copy_in_mmap)
+    return copy_refused(s, "legacy storage bytes not aligned for its element type");
+  s.owned = aligned_buffer(static_cast<std::size_t>(s.nbytes));
+  if (auto r = st.src.read_into(off, s.owned.data(), s.nbytes); !r) return r;
+  s.data = s.owned.data();
+  s.mapped = false;
+  return {};
+}
+
+}  // namespace
+
 result<void> place_storages(checkpoint_state& st, const load_options& opts) {
-  if (opts.mode == load_mode::metadata || !st.zip) return {};
+  if (opts.mode == load_mode::metadata) return {};
   for (auto& s : st.storages) {
-    if (!s.entry) continue;
+    if (s.alias_of || s.synthetic) continue;  // views are pointed below; synthetic bytes are owned
+    if (s.file_offset) {
+      if (auto r = place_file_range(st, s, *s.file_offset, opts); !r) return r;
+      continue;
+    }
+    if (!s.entry || !st.zip) continue;
     const std::size_t entry = *s.entry;
     if (opts.verify_crc)
       if (auto r = st.zip->verify_crc(entry, opts.limits); !r) return r;
@@ -48,6 +80,9 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
       s.mapped = true;
       continue;
     }
+    if (opts.mode == load_mode::mmap && opts.refuse_copy_in_mmap)
+      return copy_refused(s, !stored ? "deflated record" : st.big_endian ? "big-endian file: elements are byte-swapped"
+                                                                         : "record not aligned for its element type");
     s.owned = aligned_buffer(static_cast<std::size_t>(s.nbytes));
     if (stored) {
       const auto off = static_cast<std::uint64_t>(stored->data() - st.src.bytes().data());
@@ -62,6 +97,12 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
     if (st.big_endian) byteswap_elements(s.owned.data(), s.nbytes, s.type);
     s.data = s.owned.data();
     s.mapped = false;
+  }
+  // Legacy view_metadata storages share their root's bytes (torch slices the root storage).
+  for (auto& s : st.storages) {
+    if (!s.alias_of || !s.alias_of->data) continue;
+    s.data = s.alias_of->data + s.alias_offset;
+    s.mapped = s.alias_of->mapped;
   }
   return {};
 }

@@ -9,8 +9,10 @@ namespace pthsafe::detail {
 
 /// Places every storage of `st` according to opts.mode: copy (aligned owned buffer, read
 /// straight from the file), mmap (pointer into the mapping for stored, aligned records),
-/// metadata (nothing). Deflated records and big-endian files are always copied.
-/// Errors: io_read, zip_inflate_*, zip_crc_mismatch (with verify_crc).
+/// metadata (nothing). Deflated records, big-endian files and misaligned legacy storages are
+/// copied (or refused with mmap_copy_refused under load_options::refuse_copy_in_mmap); legacy
+/// storages are file byte ranges (storage_record::file_offset); legacy views point into their
+/// root. Errors: io_read, zip_inflate_*, zip_crc_mismatch (with verify_crc), mmap_copy_refused.
 result<void> place_storages(checkpoint_state& st, const load_options& opts);
 
 /// Reverses the byte order of each element in place (complex types: each half separately).

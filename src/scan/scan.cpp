@@ -96,7 +96,10 @@ bool is_pickle_error(errc c) {
 
 class gate {
  public:
-  gate(std::span<const std::byte> file, const load_options& opts) : file_(file), opts_(opts) { opts_.mode = load_mode::metadata; }
+  gate(std::span<const std::byte> file, const load_options& opts) : file_(file), opts_(opts) {
+    opts_.mode = load_mode::metadata;
+    opts_.allow_torchscript = false;  // torch.jit.load runs their code: always unsafe to a gate
+  }
 
   scan_report run() {
     scan_report rep;

@@ -1,10 +1,12 @@
 #include "torch/rebuild.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
 #include "io/checked.hpp"
 #include "pickle/text.hpp"
+#include "torch/quantized.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -69,11 +71,44 @@ result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const
   }
   const auto last = checked_add<std::uint64_t>(span, static_cast<std::uint64_t>(t.offset));
   const auto count = last ? checked_add<std::uint64_t>(*last, 1) : std::nullopt;
-  const auto bytes = count ? checked_mul<std::uint64_t>(*count, item) : std::nullopt;
+  auto bytes = count ? checked_mul<std::uint64_t>(*count, item) : std::nullopt;
+  if (const unsigned per = values_per_byte(t.type); per > 1 && count) {
+    // Packed: elements share bytes. torch's int_repr() also reads ceil(numel / per) bytes from
+    // byte `offset` (offset counts bytes for these types), so both extents must fit.
+    const std::uint64_t packed = (*count - 1) / per + 1;
+    const auto repr_end = checked_add<std::uint64_t>(static_cast<std::uint64_t>(t.offset), (numel - 1) / per + 1);
+    bytes = repr_end ? std::optional<std::uint64_t>(std::max(packed, *repr_end)) : std::nullopt;
+  }
   if (!bytes || *bytes > storage_nbytes)
     return make_error(errc::tensor_out_of_bounds, "view needs " + (bytes ? std::to_string(*bytes) : std::string("> 2^64")) +
                                                       " bytes, storage has " + std::to_string(storage_nbytes));
   return {};
+}
+
+bool int_sequence(const value& v, std::vector<std::int64_t>& out) {
+  if (!is_seq(v) && v.kind() != value_kind::size) return false;
+  out.clear();
+  for (const value* x : v.items()) {
+    if (!is_int(*x)) return false;
+    out.push_back(x->as_int64());
+  }
+  return true;
+}
+
+result<tensor_record*> torch_rebuilder::new_tensor_record() {
+  if (st_.tensors.size() >= opts_.limits.max_tensors)
+    return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
+  if (!st_.charge(sizeof(tensor_record) + 16 * opts_.limits.max_dims))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  st_.tensors.emplace_back();
+  return &st_.tensors.back();
+}
+
+result<value*> torch_rebuilder::tensor_value(tensor_record* t) {
+  auto v = alloc(value_kind::tensor);
+  if (!v) return v;
+  va::tensor(**v) = t;
+  return *v;
 }
 
 error torch_rebuilder::fail(errc code, std::string msg) const {
@@ -91,7 +126,10 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   const auto it = pid.items();
   if (it.empty() || !is_text(*it[0]) || it[0]->text() != "storage")
     return fail(errc::pickle_persid_refused, "persistent id is not ('storage', ...)");
-  if (it.size() != 5) return fail(errc::bad_persistent_id, "storage persistent id must have 5 items");
+  // Zip archives write ('storage', class, key, location, numel); legacy streams add view_metadata.
+  const std::size_t want = legacy_ ? 6 : 5;
+  if (it.size() != want)
+    return fail(errc::bad_persistent_id, "storage persistent id must have " + std::to_string(want) + " items");
   const value& cls = *it[1];
   const value& key_v = *it[2];
   const value& loc = *it[3];
@@ -106,6 +144,8 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   if (key_v.kind() == value_kind::string) key = std::string(key_v.text());
   else if (is_int(key_v)) key = std::to_string(key_v.as_int64());
   else return fail(errc::bad_persistent_id, "storage key is not a string");
+  // TorchScript constants live in constants/<key>: their keys are kept distinct from data/<key>.
+  if (prefix_ != "data/") key = prefix_ + key;
   if (!is_text(loc) || !valid_device(loc.text())) return fail(errc::bad_device, "invalid storage location");
   if (!is_int(numel_v) || numel_v.as_int64() < 0) return fail(errc::bad_persistent_id, "storage numel is not a non-negative int");
   const auto nbytes = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(numel_v.as_int64()), itemsize(type));
@@ -114,12 +154,13 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   storage_record* rec;
   if (const auto found = by_key_.find(key); found != by_key_.end()) {
     rec = found->second;
+    if (rec->alias_of) return fail(errc::bad_persistent_id, "storage key '" + key + "' already names a view of another storage");
     if (rec->type != type || rec->nbytes != *nbytes)
       return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
   } else {
+    if (!st_.charge(sizeof(storage_record) + 2 * key.size() + 16))
+      return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
     if (!zip_ && placeholders_) {
-      if (!st_.charge(sizeof(storage_record) + key.size()))
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       st_.storages.emplace_back();
       rec = &st_.storages.back();
       rec->key = key;
@@ -132,22 +173,32 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
       va::i(**v) = reinterpret_cast<std::intptr_t>(rec);
       return *v;
     }
-    if (!zip_) return fail(errc::missing_record, "persistent id in a pickle without an archive");
-    const std::string rel = "data/" + key;
-    const auto entry = zip_->find(rel);
-    if (!entry) return fail(errc::missing_record, "record " + std::string(zip_->root()) + "/" + rel + " is missing");
-    const auto& e = zip_->entries()[*entry];
-    if (e.uncomp_size != *nbytes)
-      return fail(errc::storage_size_mismatch, "record " + std::string(e.name) + " has " + std::to_string(e.uncomp_size) +
-                                                   " bytes, persistent id says " + std::to_string(*nbytes));
+    std::optional<std::size_t> entry;
+    std::string record;
+    if (!legacy_) {  // legacy storages' bytes follow the pickles; read_legacy locates them
+      if (!zip_) return fail(errc::missing_record, "persistent id in a pickle without an archive");
+      const std::string rel = prefix_ == "data/" ? "data/" + key : key;
+      entry = zip_->find(rel);
+      if (!entry) return fail(errc::missing_record, "record " + std::string(zip_->root()) + "/" + rel + " is missing");
+      const auto& e = zip_->entries()[*entry];
+      if (e.uncomp_size != *nbytes)
+        return fail(errc::storage_size_mismatch, "record " + std::string(e.name) + " has " + std::to_string(e.uncomp_size) +
+                                                     " bytes, persistent id says " + std::to_string(*nbytes));
+      record = std::string(e.name);
+    }
     st_.storages.emplace_back();
     rec = &st_.storages.back();
     rec->key = key;
-    rec->record = std::string(e.name);
+    rec->record = std::move(record);
     rec->type = type;
     rec->nbytes = *nbytes;
-    rec->entry = *entry;
+    rec->entry = entry;
     by_key_.emplace(key, rec);
+  }
+  if (legacy_ && it[5]->kind() != value_kind::none) {
+    auto view = legacy_view(*rec, *it[5]);
+    if (!view) return std::move(view).error_value();
+    rec = *view;
   }
   auto v = alloc(value_kind::storage);
   if (!v) return v;
@@ -318,13 +369,22 @@ result<value*> torch_rebuilder::reduce(value& callable, value& args) {
       return p;
     }
     case global_id::rebuild_from_type_v2: return rebuild_from_type_v2(args);
-    case global_id::rebuild_qtensor:
-    case global_id::rebuild_sparse_tensor:
-    case global_id::rebuild_meta_tensor_no_storage:
-    case global_id::rebuild_wrapper_subclass:
-    case global_id::rebuild_device_tensor_from_cpu_tensor:
+    case global_id::rebuild_qtensor: return rebuild_qtensor(args);
+    case global_id::rebuild_sparse_tensor: return rebuild_sparse(args, false);
+    case global_id::rebuild_sparse_csr_tensor: return rebuild_sparse(args, true);
+    case global_id::rebuild_meta_tensor_no_storage: return rebuild_meta(args);
+    case global_id::rebuild_wrapper_subclass: return rebuild_wrapper_subclass(args);
+    case global_id::rebuild_device_tensor_from_cpu_tensor: return rebuild_device_from_cpu(args);
     case global_id::rebuild_device_tensor_from_numpy:
-      return fail(errc::unsupported_feature, std::string(callable.text()) + " is not supported yet");
+      return fail(errc::pickle_call_refused, std::string(callable.text()) + " needs numpy arrays; refused by policy");
+    case global_id::jit_build_list:
+      // torch.jit._pickle.build_*list(data) returns data.
+      if (n != 1 || a[0]->kind() != value_kind::list) return fail(errc::bad_rebuild_args, std::string(callable.text()) + " needs one list");
+      return const_cast<value*>(a[0]);
+    case global_id::jit_restore_type_tag:
+      // restore_type_tag(value, type_str) returns value: the tag only matters to TorchScript.
+      if (n != 2 || a[1]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "restore_type_tag needs (value, str)");
+      return const_cast<value*>(a[0]);
     default: return call_class(g, callable, args, false);
   }
 }
@@ -344,7 +404,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
     return fail(errc::pickle_call_refused, std::string(newobj ? "NEWOBJ" : "REDUCE") + " on " + name + " is refused");
   };
   switch (g.id) {
-    case global_id::caller_allowed: {
+    case global_id::caller_allowed:
+    case global_id::torchscript_class: {
       auto v = alloc(value_kind::object);
       if (!v) return v;
       va::text(**v) = name;

@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "core/state.hpp"
+#include "torch/quantized.hpp"
 #include "pthsafe/json.hpp"
 #include "util/json.hpp"
 #include "util/sha256.hpp"
@@ -48,6 +49,11 @@ std::string tensor_sha256(const tensor_view& t) {
   const std::size_t item = itemsize(t.element_type());
   const bool bits = t.is_conj() || t.is_neg();
   if (t.numel() == 0) return h.hex();
+  if (const unsigned per = detail::values_per_byte(t.element_type()); per > 1) {
+    // Packed quantized types: torch's int_repr() is the ceil(numel / per) bytes from data().
+    h.update(base, (t.numel() + per - 1) / per);
+    return h.hex();
+  }
   if (t.is_contiguous() && !bits) {
     h.update(base, t.numel() * item);
     return h.hex();
@@ -144,28 +150,78 @@ struct walker {
         break;
       }
       case value_kind::tensor: {
-        const tensor_view t = v.as_tensor();
-        w.key("dtype").str(dtype_name(t.element_type()));
-        w.key("shape").begin_array();
-        for (auto s : t.shape()) w.num(s);
-        w.end_array().key("stride").begin_array();
-        for (auto s : t.strides()) w.num(s);
-        w.end_array();
-        w.key("storage_offset").num(t.storage_offset());
-        w.key("device").str(t.device());
-        w.key("requires_grad").boolean(t.requires_grad());
-        w.key("parameter").boolean(t.is_parameter());
-        if (t.has_storage()) w.key("storage").str(t.storage().key());
-        if (digests && t.has_storage()) {
-          const std::string d = tensor_sha256(t);
-          if (!d.empty()) w.key("sha256").str(d);
-        }
+        tensor_fields(v.as_tensor());
         if (auto r = attrs(v); !r) return r;
         break;
       }
     }
     w.end_object();
     return {};
+  }
+
+  // The fields of a tensor object (inspect-json.md), plus, as extra fields the contract allows:
+  // sparse tensors' "layout", "is_coalesced" and component tensors (no storage or digest of
+  // their own); quantized tensors' "qscheme" and parameters; wrapper subclasses' "subclass".
+  void tensor_fields(const tensor_view& t) {
+    w.key("dtype").str(dtype_name(t.element_type()));
+    w.key("shape").begin_array();
+    for (auto s : t.shape()) w.num(s);
+    w.end_array();
+    if (t.is_sparse()) {
+      w.key("layout").str(layout_name(t.layout()));
+      w.key("device").str(t.device());
+      w.key("requires_grad").boolean(t.requires_grad());
+      w.key("parameter").boolean(t.is_parameter());
+      const bool row = t.layout() == tensor_layout::sparse_csr || t.layout() == tensor_layout::sparse_bsr;
+      if (t.layout() == tensor_layout::sparse_coo) {
+        w.key("is_coalesced").boolean(t.sparse_coalesced() == 1);
+        component("indices", t.sparse_indices());
+      } else {
+        component(row ? "crow_indices" : "ccol_indices", t.sparse_indices());
+        component(row ? "col_indices" : "row_indices", t.sparse_plain_indices());
+      }
+      component("values", t.sparse_values());
+      return;
+    }
+    w.key("stride").begin_array();
+    for (auto s : t.strides()) w.num(s);
+    w.end_array();
+    w.key("storage_offset").num(t.storage_offset());
+    w.key("device").str(t.device());
+    w.key("requires_grad").boolean(t.requires_grad());
+    w.key("parameter").boolean(t.is_parameter());
+    if (t.has_storage()) w.key("storage").str(t.storage().key());
+    if (digests && t.has_storage()) {
+      const std::string d = tensor_sha256(t);
+      if (!d.empty()) w.key("sha256").str(d);
+    }
+    if (!t.subclass().empty()) w.key("subclass").str(t.subclass());
+    if (t.is_quantized()) {
+      w.key("qscheme").str(quant_scheme_name(t.qscheme()));
+      if (t.qscheme() == quant_scheme::per_tensor_affine) {
+        w.key("q_scale").real(t.q_scale()).key("q_zero_point").num(t.q_zero_point());
+      } else {
+        const bool fq = t.qscheme() == quant_scheme::per_channel_affine_float_qparams;
+        w.key("q_axis").num(t.q_axis());
+        if (digests) {
+          w.key("q_scales").begin_array();
+          for (double d : detail::qparam_doubles(t.q_per_channel_scales(), fq)) w.real(d);
+          w.end_array().key("q_zero_points").begin_array();
+          if (fq) {
+            for (double d : detail::qparam_doubles(t.q_per_channel_zero_points(), true)) w.real(d);
+          } else {
+            for (std::int64_t i : detail::qparam_ints(t.q_per_channel_zero_points())) w.num(i);
+          }
+          w.end_array();
+        }
+      }
+    }
+  }
+
+  void component(const char* name, const tensor_view& t) {
+    w.key(name).begin_object().key("type").str("tensor");
+    tensor_fields(t);
+    w.end_object();
   }
 
   result<void> attrs(const value& v) {
@@ -190,6 +246,10 @@ result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
   w.key("root");
   walker wk{w, with_digests && ck.mode() != load_mode::metadata, std::uint64_t{1} << 26};
   if (auto r = wk.write(ck.root()); !r) return std::move(r).error_value();
+  if (const value* c = ck.constants()) {  // TorchScript: constants.pkl (an extra field)
+    w.key("constants");
+    if (auto r = wk.write(*c); !r) return std::move(r).error_value();
+  }
   w.end_object();
   return w.take();
 }

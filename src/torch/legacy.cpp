@@ -1,0 +1,151 @@
+// The legacy stream (torch 0.1.10 - 1.5, and `_use_new_zipfile_serialization=False` since):
+// five pickles one after the other, then the raw storages.
+//   1. magic number 0x1950a86a20f9469cfc6c        4. the saved object; storages as 6-tuple
+//   2. protocol version 1001                         persistent ids with view_metadata
+//   3. sys_info dict (ignored, as torch does)      5. the storage keys, sorted
+// then, per key in that order, an int64 little-endian element count and count * itemsize bytes,
+// always little-endian (the writer converts on big-endian hosts). Every pickle runs in the same
+// restricted machine as a zip's data.pkl; the byte ranges are only recorded here and read by
+// placement (zero-copy in mmap mode where they are aligned).
+#include "torch/legacy.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "io/checked.hpp"
+#include "torch/rebuild.hpp"
+
+namespace pthsafe::detail {
+namespace {
+
+using va = value_access;
+
+constexpr std::string_view magic_decimal = "119547037146038801333356";  // 0x1950a86a20f9469cfc6c
+constexpr std::int64_t protocol_version = 1001;
+
+// Runs one pickle starting at `pos` and advances `pos` past its STOP. Offsets in errors are
+// file offsets (the record is the file itself).
+result<value*> run_at(checkpoint_state& st, torch_rebuilder& rb, const load_options& opts, std::uint64_t& pos) {
+  const auto file = st.src.bytes();
+  machine m(st, rb, opts, "");
+  rb.attach(&m);
+  std::uint64_t end = 0;
+  // The storages follow the pickles: bound the span so that max_pickle_bytes judges the pickle,
+  // not the (possibly huge) data after it.
+  const std::uint64_t n = std::min<std::uint64_t>(file.size() - pos, opts.limits.max_pickle_bytes);
+  auto v = m.run(file.subspan(static_cast<std::size_t>(pos), static_cast<std::size_t>(n)), end);
+  if (!v) {
+    error e = std::move(v).error_value();
+    e.offset += pos;
+    return e;
+  }
+  pos += end;
+  return v;
+}
+
+error bad_header(std::string msg, std::uint64_t at) { return make_error(errc::legacy_bad_header, std::move(msg), "", at); }
+error bad_list(std::string msg, std::uint64_t at) { return make_error(errc::legacy_bad_storage_list, std::move(msg), "", at); }
+
+}  // namespace
+
+result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const value& md) {
+  // torch: deserialized_objects[view_key] = root[offset:offset + size] (elements of root's dtype).
+  if (md.kind() != value_kind::tuple || md.items().size() != 3)
+    return fail(errc::bad_persistent_id, "view_metadata must be (view_key, offset, size)");
+  const auto m = md.items();
+  std::string key;
+  if (m[0]->kind() == value_kind::string) key = std::string(m[0]->text());
+  else if (m[0]->kind() == value_kind::integer && m[0]->fits_int64()) key = std::to_string(m[0]->as_int64());
+  else return fail(errc::bad_persistent_id, "view key is not a string");
+  for (const value* x : {m[1], m[2]})
+    if (x->kind() != value_kind::integer || !x->fits_int64() || x->as_int64() < 0)
+      return fail(errc::bad_persistent_id, "view offset and size must be non-negative ints");
+  const std::size_t item = itemsize(root.type);
+  const auto off = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(m[1]->as_int64()), item);
+  const auto len = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(m[2]->as_int64()), item);
+  if (!off || !len || !range_fits(*off, *len, root.nbytes))
+    return fail(errc::tensor_out_of_bounds, "storage view '" + key + "' reaches past the end of storage '" + root.key + "'");
+  if (const auto found = by_key_.find(key); found != by_key_.end()) {
+    storage_record* v = found->second;
+    if (v->alias_of != &root || v->alias_offset != *off || v->nbytes != *len)
+      return fail(errc::bad_persistent_id, "storage view key '" + key + "' already names another storage");
+    return v;
+  }
+  if (!st_.charge(sizeof(storage_record) + key.size()))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  st_.storages.emplace_back();
+  storage_record* v = &st_.storages.back();
+  v->key = key;
+  v->type = root.type;
+  v->nbytes = *len;
+  v->alias_of = &root;
+  v->alias_offset = *off;
+  by_key_.emplace(key, v);
+  return v;
+}
+
+result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
+  const std::uint64_t size = st.src.size();
+  std::uint64_t pos = 0;
+  {
+    torch_rebuilder plain(st, nullptr, opts);  // no persistent ids belong in the header pickles
+    const std::uint64_t at_magic = pos;
+    auto magic = run_at(st, plain, opts, pos);
+    if (!magic) return std::move(magic).error_value();
+    if ((*magic)->kind() != value_kind::integer || (*magic)->int_decimal() != magic_decimal)
+      return bad_header("invalid magic number; corrupt file?", at_magic);
+    const std::uint64_t at_proto = pos;
+    auto proto = run_at(st, plain, opts, pos);
+    if (!proto) return std::move(proto).error_value();
+    if ((*proto)->kind() != value_kind::integer || !(*proto)->fits_int64() || (*proto)->as_int64() != protocol_version)
+      return bad_header("invalid protocol version (torch writes 1001)", at_proto);
+    auto sys_info = run_at(st, plain, opts, pos);  // little_endian / type_sizes: torch ignores them
+    if (!sys_info) return std::move(sys_info).error_value();
+  }
+  torch_rebuilder rb(st, nullptr, opts);
+  rb.use_legacy_ids();
+  auto root = run_at(st, rb, opts, pos);
+  if (!root) return std::move(root).error_value();
+  const std::uint64_t at_keys = pos;
+  {
+    torch_rebuilder plain(st, nullptr, opts);
+    auto keys = run_at(st, plain, opts, pos);
+    if (!keys) return std::move(keys).error_value();
+    if ((*keys)->kind() != value_kind::list) return bad_list("storage key list is not a list", at_keys);
+    std::unordered_set<storage_record*> seen;
+    for (const value* k : (*keys)->items()) {
+      if (k->kind() != value_kind::string) return bad_list("storage key list holds a non-string", at_keys);
+      const auto& by_key = rb.storages_by_key();
+      const auto it = by_key.find(std::string(k->text()));
+      if (it == by_key.end() || it->second->alias_of)
+        return bad_list("storage key '" + std::string(k->text()) + "' in the key list is no storage of the pickle", at_keys);
+      storage_record& s = *it->second;
+      if (!seen.insert(&s).second) return bad_list("storage key '" + s.key + "' listed twice", at_keys);
+      // int64 element count, then the bytes (torch: "storage has wrong byte size").
+      if (!range_fits(pos, 8, size)) return bad_list("file ends inside the size of storage '" + s.key + "'", pos);
+      std::uint64_t count = 0;
+      for (int i = 0; i < 8; ++i)
+        count |= std::uint64_t(static_cast<unsigned char>(st.src.bytes()[static_cast<std::size_t>(pos) + i])) << (8 * i);
+      const auto nbytes = checked_mul<std::uint64_t>(count, itemsize(s.type));
+      if (static_cast<std::int64_t>(count) < 0 || !nbytes || *nbytes != s.nbytes)
+        return make_error(errc::storage_size_mismatch,
+                          "storage '" + s.key + "' has wrong byte size: expected " + std::to_string(s.nbytes) + " got " +
+                              (nbytes && static_cast<std::int64_t>(count) >= 0 ? std::to_string(*nbytes) : std::string("> 2^63")),
+                          "", pos);
+      pos += 8;
+      if (!range_fits(pos, s.nbytes, size)) return bad_list("file ends inside the bytes of storage '" + s.key + "'", pos);
+      s.file_offset = pos;
+      s.record.clear();
+      pos += s.nbytes;
+    }
+    for (const auto& [key, s] : rb.storages_by_key())
+      if (!s->alias_of && !s->file_offset)
+        return bad_list("storage '" + key + "' is missing from the key list: its bytes are not in the file", at_keys);
+  }
+  if (pos != size) return bad_list(std::to_string(size - pos) + " bytes follow the last storage", pos);
+  st.root = *root;
+  st.format = container_format::legacy;
+  return {};
+}
+
+}  // namespace pthsafe::detail

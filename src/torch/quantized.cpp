@@ -1,0 +1,241 @@
+// torch._utils._rebuild_qtensor, validated as current torch validates it: the storage must hold
+// a quantized dtype; per-tensor parameters are (scale, zero_point); per-channel ones need an axis
+// inside the shape and exactly shape[axis] scales and zero points, given as two 1-D tensors or
+// two lists; the view is then checked against the storage like any other.
+#include "torch/quantized.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "core/state.hpp"
+#include "io/checked.hpp"
+#include "torch/rebuild.hpp"
+
+namespace pthsafe::detail {
+namespace {
+
+using va = value_access;
+
+bool is_floating(dtype t) {
+  return t == dtype::float64 || t == dtype::float32 || t == dtype::float16 || t == dtype::bfloat16;
+}
+bool is_integral(dtype t) {
+  switch (t) {
+    case dtype::int64: case dtype::int32: case dtype::int16: case dtype::int8:
+    case dtype::uint8: case dtype::uint16: case dtype::uint32: case dtype::uint64: case dtype::boolean:
+      return true;
+    default: return false;
+  }
+}
+
+const std::byte* element_ptr(const tensor_view& t, std::uint64_t i) {
+  const auto stride = t.strides().empty() ? 1 : static_cast<std::uint64_t>(t.strides()[0]);
+  return t.data() + i * stride * itemsize(t.element_type());
+}
+
+template <class T>
+T load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+double element_as_double(const tensor_view& t, std::uint64_t i) noexcept {
+  const std::byte* p = element_ptr(t, i);
+  switch (t.element_type()) {
+    case dtype::float64: return load<double>(p);
+    case dtype::float32: return load<float>(p);
+    case dtype::float16: return float16{load<std::uint16_t>(p)}.to_float();
+    case dtype::bfloat16: return bfloat16{load<std::uint16_t>(p)}.to_float();
+    default: return static_cast<double>(element_as_int(t, i));
+  }
+}
+
+std::int64_t element_as_int(const tensor_view& t, std::uint64_t i) noexcept {
+  const std::byte* p = element_ptr(t, i);
+  switch (t.element_type()) {
+    case dtype::int64: return load<std::int64_t>(p);
+    case dtype::int32: return load<std::int32_t>(p);
+    case dtype::int16: return load<std::int16_t>(p);
+    case dtype::int8: return load<std::int8_t>(p);
+    case dtype::uint8: case dtype::boolean: return load<std::uint8_t>(p);
+    case dtype::uint16: return load<std::uint16_t>(p);
+    case dtype::uint32: return load<std::uint32_t>(p);
+    case dtype::uint64: return static_cast<std::int64_t>(load<std::uint64_t>(p));  // torch wraps too
+    case dtype::float64: case dtype::float32: case dtype::float16: case dtype::bfloat16:
+    {
+      const double d = element_as_double(t, i);  // only reached for odd files: avoid UB casts
+      return d > -9.2e18 && d < 9.2e18 ? static_cast<std::int64_t>(d) : 0;
+    }
+    default: return 0;  // not a parameter dtype (checked when the tensor was rebuilt)
+  }
+}
+
+std::vector<double> qparam_doubles(const tensor_view& t, bool to_float32) {
+  std::vector<double> out;
+  if (t.numel() > 0 && !t.data()) return out;
+  for (std::uint64_t i = 0; i < t.numel(); ++i) {
+    const double d = element_as_double(t, i);
+    out.push_back(to_float32 ? static_cast<double>(static_cast<float>(d)) : d);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> qparam_ints(const tensor_view& t) {
+  std::vector<std::int64_t> out;
+  if (t.numel() > 0 && !t.data()) return out;
+  for (std::uint64_t i = 0; i < t.numel(); ++i) out.push_back(element_as_int(t, i));
+  return out;
+}
+
+// One per-channel parameter: a 1-D tensor of `length` elements (scales floating, zero points
+// floating or integral), or a list that torch.tensor() turns into float64 / int64 (affine) or
+// float32 (float qparams), which is built here the same way.
+result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool scales, bool float_qparams,
+                                                           std::int64_t length) {
+  const char* what = scales ? "scales" : "zero_points";
+  if (v.kind() == value_kind::tensor) {
+    const tensor_record* t = va::tensor(v);
+    if (t->layout != tensor_layout::strided || t->qscheme != quant_scheme::none || !t->storage)
+      return fail(errc::quantizer_invalid, std::string("per-channel ") + what + " must be a dense tensor");
+    if (t->shape.size() != 1)
+      return fail(errc::quantizer_invalid, std::string(what) + " tensor must have dimension 1");
+    if (t->numel != static_cast<std::uint64_t>(length))
+      return fail(errc::quantizer_invalid, std::string("per-channel ") + what + " length must equal size[axis]=" +
+                                               std::to_string(length) + ", got " + std::to_string(t->numel));
+    if (scales ? !is_floating(t->type) : !(is_floating(t->type) || is_integral(t->type)))
+      return fail(errc::quantizer_invalid, std::string(what) + " tensor of dtype " + std::string(dtype_name(t->type)) +
+                                               " is not accepted by torch's quantizer");
+    return t;
+  }
+  if (v.kind() != value_kind::list)
+    return fail(errc::quantizer_invalid, std::string("per-channel ") + what + " must be a tensor or a list");
+  if (v.items().size() != static_cast<std::uint64_t>(length))
+    return fail(errc::quantizer_invalid, std::string("per-channel ") + what + " length must equal size[axis]=" +
+                                             std::to_string(length) + ", got " + std::to_string(v.items().size()));
+  const dtype type = float_qparams ? dtype::float32 : scales ? dtype::float64 : dtype::int64;
+  const std::uint64_t n = v.items().size();
+  const auto nbytes = checked_mul<std::uint64_t>(n, itemsize(type));
+  if (!nbytes || !st_.charge(*nbytes + sizeof(storage_record)))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  st_.storages.emplace_back();
+  storage_record& s = st_.storages.back();
+  s.type = type;
+  s.nbytes = *nbytes;
+  s.synthetic = true;
+  s.owned = aligned_buffer(static_cast<std::size_t>(*nbytes));
+  s.data = s.owned.data();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const value& x = *v.items()[i];
+    const bool num = x.kind() == value_kind::floating || x.kind() == value_kind::boolean ||
+                     (x.kind() == value_kind::integer && x.fits_int64());
+    // torch.tensor(list, dtype=torch.long) would truncate floats; a file that relies on it is odd
+    // enough to refuse.
+    if (!num || (type == dtype::int64 && x.kind() == value_kind::floating))
+      return fail(errc::quantizer_invalid, std::string("per-channel ") + what + " list holds a non-number");
+    const double d = x.kind() == value_kind::floating ? x.as_double()
+                     : x.kind() == value_kind::boolean ? (x.as_bool() ? 1.0 : 0.0)
+                                                       : static_cast<double>(x.as_int64());
+    std::byte* dst = s.owned.data() + i * itemsize(type);
+    if (type == dtype::float64) {
+      std::memcpy(dst, &d, 8);
+    } else if (type == dtype::float32) {
+      const float f = static_cast<float>(d);
+      std::memcpy(dst, &f, 4);
+    } else {
+      const std::int64_t iv = x.kind() == value_kind::boolean ? x.as_bool() : x.as_int64();
+      std::memcpy(dst, &iv, 8);
+    }
+  }
+  auto rec = new_tensor_record();
+  if (!rec) return std::move(rec).error_value();
+  tensor_record& t = **rec;
+  t.type = type;
+  t.shape = {static_cast<std::int64_t>(n)};
+  t.stride = {1};
+  t.device = "cpu";
+  t.storage = &s;
+  t.numel = n;
+  return &t;
+}
+
+result<value*> torch_rebuilder::rebuild_qtensor(value& args) {
+  // (storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks)
+  const auto a = args.items();
+  if (a.size() != 7) return fail(errc::bad_rebuild_args, "_rebuild_qtensor takes 7 arguments");
+  if (a[0]->kind() != value_kind::storage) return fail(errc::bad_rebuild_args, "qtensor storage is not a storage");
+  const auto* srec = reinterpret_cast<const storage_record*>(static_cast<std::intptr_t>(va::i(const_cast<value&>(*a[0]))));
+  if (!is_quantized_dtype(srec->type))
+    return fail(errc::quantizer_invalid, "quantized tensor over a " + std::string(dtype_name(srec->type)) +
+                                             " storage (torch needs qint8, quint8, qint32, quint4x2 or quint2x4)");
+  std::vector<std::int64_t> size;
+  if (!int_sequence(*a[2], size)) return fail(errc::bad_rebuild_args, "qtensor size must be a tuple of ints");
+  if (a[5]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "qtensor requires_grad is not a bool");
+  const value& qp = *a[4];
+  if (qp.kind() != value_kind::tuple || qp.items().empty() || qp.items()[0]->kind() != value_kind::qscheme)
+    return fail(errc::quantizer_invalid, "quantizer_params must be a tuple starting with a qscheme");
+  const auto p = qp.items();
+  const std::string_view scheme = p[0]->text();
+
+  quant_scheme qs = quant_scheme::none;
+  double scale = 0;
+  std::int64_t zero_point = 0, axis = 0;
+  const tensor_record* parts[2] = {nullptr, nullptr};
+  if (scheme == "per_tensor_affine") {
+    if (p.size() != 3) return fail(errc::quantizer_invalid, "per_tensor_affine needs (qscheme, scale, zero_point)");
+    const value& sv = *p[1];
+    if (sv.kind() == value_kind::floating) scale = sv.as_double();
+    else if (sv.kind() == value_kind::integer && sv.fits_int64()) scale = static_cast<double>(sv.as_int64());
+    else return fail(errc::quantizer_invalid, "per_tensor_affine scale is not a number");
+    if (p[2]->kind() != value_kind::integer || !p[2]->fits_int64())
+      return fail(errc::quantizer_invalid, "per_tensor_affine zero_point is not an int");
+    zero_point = p[2]->as_int64();
+    qs = quant_scheme::per_tensor_affine;
+  } else if (scheme == "per_channel_affine" || scheme == "per_channel_affine_float_qparams") {
+    if (p.size() != 4) return fail(errc::quantizer_invalid, std::string(scheme) + " needs (qscheme, scales, zero_points, axis)");
+    if (p[3]->kind() != value_kind::integer || !p[3]->fits_int64())
+      return fail(errc::quantizer_invalid, "per-channel axis is not an int");
+    axis = p[3]->as_int64();
+    if (axis < 0 || static_cast<std::uint64_t>(axis) >= size.size())
+      return fail(errc::quantizer_invalid, "per-channel axis " + std::to_string(axis) + " out of range for " +
+                                               std::to_string(size.size()) + " dims");
+    const std::int64_t length = size[static_cast<std::size_t>(axis)];
+    const bool lists = p[1]->kind() == value_kind::list && p[2]->kind() == value_kind::list;
+    if (!lists && !(p[1]->kind() == value_kind::tensor && p[2]->kind() == value_kind::tensor))
+      return fail(errc::quantizer_invalid, "per-channel scales and zero_points must be two tensors or two lists");
+    // Lists follow the named scheme; tensors decide by the zero points' dtype, as torch's
+    // make_per_channel_affine_quantizer does (which is how float-qparams tensors, written as
+    // per_channel_affine, come back as per_channel_affine_float_qparams).
+    bool float_q = scheme == "per_channel_affine_float_qparams";
+    if (!lists) {
+      const dtype zt = va::tensor(*p[2])->type;
+      float_q = zt == dtype::float64 || zt == dtype::float32 || zt == dtype::float16 || zt == dtype::bfloat16;
+    }
+    auto sc = qparam_tensor(*p[1], true, float_q, length);
+    if (!sc) return std::move(sc).error_value();
+    auto zp = qparam_tensor(*p[2], false, float_q, length);
+    if (!zp) return std::move(zp).error_value();
+    parts[0] = *sc;
+    parts[1] = *zp;
+    qs = float_q ? quant_scheme::per_channel_affine_float_qparams : quant_scheme::per_channel_affine;
+  } else {
+    return fail(errc::quantizer_invalid, "can't deserialize quantized tensor with qscheme " + std::string(scheme));
+  }
+
+  auto t = make_tensor(*a[0], *a[1], *a[2], *a[3], false, dtype::uint8);
+  if (!t) return t;
+  auto* rec = const_cast<tensor_record*>(va::tensor(**t));
+  rec->requires_grad = a[5]->as_bool();
+  rec->qscheme = qs;
+  rec->q_scale = scale;
+  rec->q_zero_point = zero_point;
+  rec->q_axis = axis;
+  rec->parts[0] = parts[0];
+  rec->parts[1] = parts[1];
+  return t;
+}
+
+}  // namespace pthsafe::detail
