@@ -2,6 +2,13 @@
 set(args inspect --json)
 if(MODE STREQUAL "mmap")
   list(APPEND args --mmap)
+elseif(MODE STREQUAL "mmap_refuse_copy")
+  list(APPEND args --mmap --refuse-copy)
+endif()
+# NAME.args next to a fixture: extra options it needs (one per line), e.g. --torchscript.
+if(ARGS_FILE AND EXISTS ${ARGS_FILE})
+  file(STRINGS ${ARGS_FILE} extra)
+  list(APPEND args ${extra})
 endif()
 execute_process(COMMAND ${CLI} ${args} ${CKPT} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

@@ -66,7 +66,8 @@ class checkpoint {
   /// Looks a value up by key path: components separated by '/', each a dict key (string keys,
   /// or decimal for integer keys) or a list/tuple index. "model/fc.weight" finds
   /// root["model"]["fc.weight"]; a key containing '/' is found whole when it exists at that
-  /// level. Errors: not_found.
+  /// level. Through an inert object (a caller-allowed class, a TorchScript module) a path goes
+  /// into its BUILD state: "lin/weight" of a scripted module. Errors: not_found.
   result<const value*> find(std::string_view path) const;
   /// find() that also requires a tensor. Errors: not_found, type_mismatch.
   result<tensor_view> find_tensor(std::string_view path) const;

@@ -269,6 +269,8 @@ bool key_matches(const value& k, std::string_view want) {
   return false;
 }
 const value* child(const value& v, std::string_view comp) {
+  // An inert object (caller-allowed class, TorchScript module): its BUILD state, when a dict.
+  if (v.kind() == value_kind::object) return v.items().size() > 1 ? child(*v.items()[1], comp) : nullptr;
   if (v.kind() == value_kind::dict || v.kind() == value_kind::ordered_dict) {
     const auto items = v.items();
     for (std::size_t i = 0; i + 1 < items.size(); i += 2)

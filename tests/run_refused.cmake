@@ -1,0 +1,16 @@
+# A file torch refuses must be refused by pthsafe with the errc in ERRC_FILE: by `inspect --json`
+# (copy and mmap) and by `scan` (verdict malformed or unsafe, the same rule).
+file(STRINGS ${ERRC_FILE} want LIMIT_COUNT 1)
+foreach(mode "" "--mmap")
+  execute_process(COMMAND ${CLI} inspect --json ${mode} ${CKPT} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "pthsafe inspect ${mode} accepted ${CKPT}")
+  endif()
+  if(NOT err MATCHES ": ${want}:")
+    message(FATAL_ERROR "pthsafe inspect ${mode}: expected ${want}, got: ${err}")
+  endif()
+endforeach()
+execute_process(COMMAND ${CLI} scan ${CKPT} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc EQUAL 0 OR NOT out MATCHES "error ${want}")
+  message(FATAL_ERROR "pthsafe scan: expected a ${want} finding, got (${rc}): ${out}${err}")
+endif()
