@@ -1,5 +1,6 @@
 #include "pickle/machine.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -735,36 +736,45 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
 }
 
 // One iterative walk of the result: refuses cycles (a container inside itself, which no tree
-// consumer could walk) and nesting deeper than max_nesting_depth.
+// consumer could walk) and nesting deeper than max_nesting_depth. Nodes may be shared, so depth
+// is the height of the graph (the longest path), not the depth at which a node was first seen.
 result<void> machine::impl::check_tree(const value* root) {
-  enum : std::uint8_t { grey = 1, black = 2 };
-  std::unordered_map<const value*, std::uint8_t> color;
-  struct frame { const value* v; std::size_t next; };
+  constexpr std::uint32_t grey = ~std::uint32_t{0};
+  std::unordered_map<const value*, std::uint32_t> height;  // finished nodes: their height
+  struct frame { const value* v; std::size_t next; std::uint32_t h; };
   std::vector<frame> path;
-  auto children = [](const value* v, std::size_t i) -> const value* {
+  auto child = [](const value* v, std::size_t i) -> const value* {
     const auto items = v->items();
     if (i < items.size()) return items[i];
     const auto attrs = v->attrs();
     if (i - items.size() < attrs.size()) return attrs[i - items.size()].second;
     return nullptr;
   };
-  color[root] = grey;
-  path.push_back({root, 0});
+  auto is_leaf = [](const value* v) { return v->items().empty() && v->attrs().empty(); };
+  if (is_leaf(root)) return {};
+  height[root] = grey;
+  path.push_back({root, 0, 1});
   while (!path.empty()) {
     frame& f = path.back();
-    const value* ch = children(f.v, f.next++);
+    const value* ch = child(f.v, f.next++);
     if (!ch) {
-      color[f.v] = black;
+      const std::uint32_t h = f.h;
+      height[f.v] = h;
       path.pop_back();
+      if (!path.empty()) path.back().h = std::max(path.back().h, h + 1);
       continue;
     }
-    if (ch->items().empty() && ch->attrs().empty()) continue;
-    auto& col = color[ch];
-    if (col == grey) return fail(errc::pickle_cycle, "a container contains itself");
-    if (col == black) continue;
+    if (is_leaf(ch)) continue;
+    const auto it = height.find(ch);
+    if (it != height.end()) {
+      if (it->second == grey) return fail(errc::pickle_cycle, "a container contains itself");
+      f.h = std::max(f.h, it->second + 1);
+      if (f.h + path.size() - 1 > lim.max_nesting_depth) return limit("max_nesting_depth", lim.max_nesting_depth);
+      continue;
+    }
     if (path.size() >= lim.max_nesting_depth) return limit("max_nesting_depth", lim.max_nesting_depth);
-    col = grey;
-    path.push_back({ch, 0});
+    height.emplace(ch, grey);
+    path.push_back({ch, 0, 1});  // invalidates f
   }
   return {};
 }
