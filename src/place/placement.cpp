@@ -3,19 +3,22 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <vector>
+
+#include "place/bulk_read.hpp"
 
 namespace pthsafe::detail {
 
+// Large buffers are anonymous mappings of their own (place/bulk_read.hpp).
 aligned_buffer::aligned_buffer(std::size_t n) : n_(n) {
   if (n == 0) return;
-  const std::size_t rounded = (n + alignment - 1) / alignment * alignment;
-  p_ = static_cast<std::byte*>(std::aligned_alloc(alignment, rounded));
+  p_ = alloc_storage_bytes(n);
   if (!p_) throw std::bad_alloc();
 }
 
 aligned_buffer& aligned_buffer::operator=(aligned_buffer&& o) noexcept {
   if (this != &o) {
-    std::free(p_);
+    free_storage_bytes(p_, n_);
     p_ = o.p_;
     n_ = o.n_;
     o.p_ = nullptr;
@@ -24,7 +27,7 @@ aligned_buffer& aligned_buffer::operator=(aligned_buffer&& o) noexcept {
   return *this;
 }
 
-aligned_buffer::~aligned_buffer() { std::free(p_); }
+aligned_buffer::~aligned_buffer() { free_storage_bytes(p_, n_); }
 
 void byteswap_elements(std::byte* p, std::uint64_t nbytes, dtype type) noexcept {
   std::size_t width = itemsize(type);
@@ -62,6 +65,9 @@ result<void> place_file_range(checkpoint_state& st, storage_record& s, std::uint
 
 result<void> place_storages(checkpoint_state& st, const load_options& opts) {
   if (opts.mode == load_mode::metadata) return {};
+  // Stored records are read after the loop, all together (several threads for large totals).
+  std::vector<read_job> jobs;
+  std::vector<storage_record*> swap_after;
   for (auto& s : st.storages) {
     if (s.alias_of || s.synthetic) continue;  // views are pointed below; synthetic bytes are owned
     if (s.file_offset) {
@@ -86,18 +92,17 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
     s.owned = aligned_buffer(static_cast<std::size_t>(s.nbytes));
     if (stored) {
       const auto off = static_cast<std::uint64_t>(stored->data() - st.src.bytes().data());
-      if (auto r = st.src.read_into(off, s.owned.data(), s.nbytes); !r) {
-        error e = std::move(r).error_value();
-        e.record = s.record;
-        return e;
-      }
-    } else if (auto r = st.zip->extract(entry, s.owned.data(), opts.limits); !r) {
-      return r;
+      jobs.push_back({off, s.owned.data(), s.nbytes, &s.record});
+      if (st.big_endian) swap_after.push_back(&s);
+    } else {
+      if (auto r = st.zip->extract(entry, s.owned.data(), opts.limits); !r) return r;
+      if (st.big_endian) byteswap_elements(s.owned.data(), s.nbytes, s.type);
     }
-    if (st.big_endian) byteswap_elements(s.owned.data(), s.nbytes, s.type);
     s.data = s.owned.data();
     s.mapped = false;
   }
+  if (auto r = read_all(st.src, jobs); !r) return r;
+  for (storage_record* s : swap_after) byteswap_elements(s->owned.data(), s->nbytes, s->type);
   // Legacy view_metadata storages share their root's bytes (torch slices the root storage).
   for (auto& s : st.storages) {
     if (!s.alias_of || !s.alias_of->data) continue;

@@ -1,0 +1,131 @@
+#include "place/bulk_read.hpp"
+
+#include <sched.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace pthsafe::detail {
+namespace {
+
+constexpr std::size_t page = 4096;
+constexpr std::uint64_t chunk_bytes = std::uint64_t{16} << 20;
+constexpr unsigned max_threads = 8;
+constexpr std::uint64_t prefault_min = std::uint64_t{1} << 20;
+
+unsigned usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Faults [p, p + n) in (whole pages inside the range only) with one MADV_POPULATE_WRITE call
+// before pread fills it: 20% faster than letting pread's copy fault page by page on this
+// machine (bench/NOTES.md). Advice only: kernels before 5.14 refuse it and pread faults as usual.
+void prefault(std::byte* p, std::uint64_t n) {
+  const auto b = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+  const auto e = (reinterpret_cast<std::uintptr_t>(p) + n) / page * page;
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE);
+}
+
+result<void> read_one(const source& src, const read_job& j, std::uint64_t begin, std::uint64_t len) {
+  if (len >= prefault_min) prefault(j.dst + begin, len);
+  if (auto r = src.read_into(j.file_offset + begin, j.dst + begin, len); !r) {
+    error e = std::move(r).error_value();
+    if (j.record) e.record = *j.record;
+    return e;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::byte* alloc_storage_bytes(std::size_t n) {
+  if (n < large_buffer_min) {
+    const std::size_t rounded = (n + 63) / 64 * 64;
+    return static_cast<std::byte*>(std::aligned_alloc(64, rounded ? rounded : 64));
+  }
+  // Plain 4 KiB pages: MADV_HUGEPAGE was 8x faster when the previous process had just freed huge
+  // pages and 3-4x slower when memory was cold (bench/NOTES.md), and a restarting service meets
+  // cold memory. A private mapping (not malloc) so that freeing returns it at once.
+  void* p = ::mmap(nullptr, (n + page - 1) / page * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<std::byte*>(p);
+}
+
+void free_storage_bytes(std::byte* p, std::size_t n) noexcept {
+  if (!p) return;
+  if (n < large_buffer_min) {
+    std::free(p);
+    return;
+  }
+  ::munmap(p, (n + page - 1) / page * page);
+}
+
+result<void> read_all(const source& src, std::span<const read_job> jobs) {
+  std::uint64_t total = 0;
+  for (const auto& j : jobs) total += j.nbytes;
+  unsigned threads = std::min(usable_cpus(), max_threads);
+  if (total < parallel_read_min || threads < 2) {
+    for (const auto& j : jobs)
+      if (auto r = read_one(src, j, 0, j.nbytes); !r) return r;
+    return {};
+  }
+
+  struct chunk {
+    const read_job* job;
+    std::uint64_t begin, len;
+  };
+  std::vector<chunk> chunks;
+  chunks.reserve(static_cast<std::size_t>(total / chunk_bytes + jobs.size()));
+  for (const auto& j : jobs)
+    for (std::uint64_t b = 0; b < j.nbytes; b += chunk_bytes) chunks.push_back({&j, b, std::min(chunk_bytes, j.nbytes - b)});
+  threads = static_cast<unsigned>(std::min<std::size_t>(threads, chunks.size()));
+
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  std::optional<error> first_error;
+  std::size_t first_index = 0;
+  auto worker = [&] {
+    while (!failed.load(std::memory_order_relaxed)) {
+      const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= chunks.size()) return;
+      const chunk& c = chunks[i];
+      if (auto r = read_one(src, *c.job, c.begin, c.len); !r) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!first_error || i < first_index) {
+          first_error = std::move(r).error_value();
+          first_index = i;
+        }
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (unsigned t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;  // no more threads available: the ones we have (and this one) do all the work
+    }
+  }
+  worker();
+  for (auto& th : pool) th.join();
+  if (first_error) return std::move(*first_error);
+  return {};
+}
+
+}  // namespace pthsafe::detail
