@@ -779,9 +779,22 @@ def gen_containers():
         "GHSA-jg6j-8w4h-2pg2 (pytorch/pytorch#184652)",
         alt=[{"verdict": "malformed", "rule": "unsupported_feature"}])
     sp = torch.sparse_coo_tensor(torch.tensor([[0, 1, 1000]]), torch.tensor([1.0, 2.0, 3.0]), (4,), check_invariants=False)
-    add("sparse_index_oob.pt", torch_bytes({"s": sp}), "malformed", "tensor_out_of_bounds",
-        "sparse COO tensor with index 1000 in a size-4 dimension", "CVE-2025-62164; pytorch/pytorch#184750",
-        alt=[{"verdict": "malformed", "rule": "unsupported_feature"}, {"verdict": "malformed", "rule": "bad_rebuild_args"}])
+    add("sparse_index_oob.pt", torch_bytes({"s": sp}), "malformed", "sparse_invalid",
+        "sparse COO tensor with index 1000 in a size-4 dimension", "CVE-2025-62164; pytorch/pytorch#184750")
+    qc = torch.quantize_per_channel(torch.ones(2, 3), torch.tensor([0.1, 0.2]), torch.tensor([0, 0]), 0, torch.quint8)
+    recs = records_of(torch_bytes({"q": qc}))
+    qp = data_pkl(recs)
+    assert qp.count(b"q\x1cK\x00t") == 1
+    bad_axis = rezip(replace(recs, "/data.pkl", qp.replace(b"q\x1cK\x00t", b"q\x1cK\x05t")))
+    try:
+        torch_loads_weights_only(bad_axis)
+        raise AssertionError("torch accepted a per-channel axis of 5")
+    except AssertionError:
+        raise
+    except Exception:
+        pass
+    add("qtensor_axis_oob.pt", bad_axis, "malformed", "quantizer_invalid",
+        "per-channel quantized tensor with axis 5 on a 2-D tensor", "pth-format §3.9 (qtensor axis/length checks)")
 
     # TorchScript, tar, legacy, preview.
     torch.manual_seed(3)
