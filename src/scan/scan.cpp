@@ -86,6 +86,13 @@ bool is_refusal_rule(const std::string& rule) {
   return false;
 }
 
+// Protocol 2+ pickles start with PROTO; protocol 0 and 1 pickles with one of their own opcodes.
+bool starts_like_pickle(unsigned char b) {
+  if (b == 0x80) return true;
+  const auto& info = detail::opcode_table[b];
+  return info.cls != detail::op_class::unknown && b < 0x80;
+}
+
 bool is_pickle_error(errc c) {
   const auto name = errc_name(c);
   return name.rfind("pickle_", 0) == 0 || c == errc::limit_exceeded || c == errc::bad_persistent_id ||
@@ -117,8 +124,18 @@ class gate {
     if (zip || zip_end) {
       scan_zip(zip, zip_end, ck ? std::string(ck->archive_name()) : std::string(), main_error);
     } else if (file_.size() >= sizeof legacy_magic && std::memcmp(file_.data(), legacy_magic, sizeof legacy_magic) == 0) {
-      // Legacy stream: magic, protocol, sys_info, data and key-list pickles, then raw storage bytes.
-      scan_stream(file_, "", main_error && is_pickle_error(main_error->code) ? main_error : std::nullopt, 0, 5, false);
+      // Legacy stream: magic, protocol, sys_info, data and key-list pickles, then raw storage
+      // bytes. A successful load has judged all five; otherwise judge past the failure.
+      if (main_error && is_pickle_error(main_error->code)) scan_stream(file_, main_error->record, main_error, 0, 5, false);
+    } else if (!file_.empty() && !starts_like_pickle(static_cast<unsigned char>(file_[0]))) {
+      // Not something any pickler writes (no PROTO, no protocol 0/1 opcode first): report it as
+      // no checkpoint, but still judge every global a pickle reader could meet in it.
+      findings_.clear();
+      seen_.clear();
+      add_error(make_error(errc::not_a_checkpoint, "neither a zip archive, a pickle nor a legacy checkpoint"), 0);
+      auto w = detail::walk_opcodes(file_, 0, "", opts_);
+      for (auto& f : w.findings)
+        if (f.rule != "pickle_opcode_refused") add(std::move(f));
     } else {
       scan_stream(file_, "", main_error && is_pickle_error(main_error->code) ? main_error : std::nullopt, 0);
     }
