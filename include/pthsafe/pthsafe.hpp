@@ -14,6 +14,10 @@
 //     anything: every allowed global becomes an enum that the rebuild layer interprets.
 //  5. Every view is validated against its storage before it exists; then the storages are placed
 //     (copied into aligned buffers, or mapped zero-copy) and views handed out.
+// Also read: legacy 0.1.10-1.5 streams (five pickles, then size-prefixed little-endian storages),
+// big-endian files (swapped on load), quantized, sparse (every invariant checked), meta, wrapper
+// subclass and device tensors, and, only on request (load_options::allow_torchscript), the
+// tensors of TorchScript archives. docs/format.md has the rules.
 //
 // Minimal use:
 //   auto ck = pthsafe::checkpoint::open("model.pth");
