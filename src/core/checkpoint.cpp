@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <cstring>
-#include <unordered_set>
 
 #include "core/state.hpp"
 #include "pickle/machine.hpp"
@@ -137,18 +136,74 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts) {
   return {};
 }
 
+// A set of non-null pointers: open addressing, linear probing, no allocation per insert (the
+// reachability walk inserts one pointer per tensor and per storage: 100,000s for big state_dicts).
+class pointer_set {
+ public:
+  explicit pointer_set(std::size_t expected) {
+    std::size_t cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    slots_.assign(cap, nullptr);
+  }
+  /// True when p was not in the set yet.
+  bool insert(const void* p) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    return place(slots_, p);
+  }
+  bool contains(const void* p) const {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash(p) & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == p) return true;
+      if (!slots_[i]) return false;
+    }
+  }
+
+ private:
+  static std::size_t hash(const void* p) {
+    auto h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return static_cast<std::size_t>(h ^ (h >> 33));
+  }
+  bool place(std::vector<const void*>& slots, const void* p) {
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t i = hash(p) & mask;; i = (i + 1) & mask) {
+      if (slots[i] == p) return false;
+      if (!slots[i]) {
+        slots[i] = p;
+        ++size_;
+        return true;
+      }
+    }
+  }
+  void grow() {
+    std::vector<const void*> bigger(slots_.size() * 2, nullptr);
+    size_ = 0;
+    for (const void* q : slots_)
+      if (q) place(bigger, q);
+    slots_.swap(bigger);
+  }
+  std::vector<const void*> slots_;
+  std::size_t size_ = 0;
+};
+
 // Keeps only the tensors and storages reachable from the root, in first-reach order, so that
 // counts and placement ignore intermediate objects (e.g. the tensor a Parameter wraps).
 void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& tensors,
                        std::vector<storage_record*>& storages) {
-  std::unordered_set<const value*> seen;
-  std::unordered_set<const storage_record*> seen_storage;
+  pointer_set seen(st.tensors.size() + 64);
+  pointer_set seen_storage(st.storages.size() + 16);
   std::vector<const value*> todo{st.root};
   if (st.constants) todo.push_back(st.constants);
+  std::vector<const tensor_record*> parts;
   while (!todo.empty()) {
     const value* v = todo.back();
     todo.pop_back();
-    if (!seen.insert(v).second) continue;
+    const auto attrs = v->attrs();
+    const auto items = v->items();
+    // A childless value other than a tensor yields nothing new on a second visit (a storage is
+    // deduplicated by seen_storage), so only tensors and containers need the seen set.
+    if ((v->kind() == value_kind::tensor || !attrs.empty() || !items.empty()) && !seen.insert(v)) continue;
     storage_record* s = nullptr;
     if (v->kind() == value_kind::tensor) {
       const tensor_record* t = value_access::tensor(*v);
@@ -157,23 +212,26 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
     } else if (v->kind() == value_kind::storage) {
       s = reinterpret_cast<storage_record*>(static_cast<std::intptr_t>(value_access::i(const_cast<value&>(*v))));
     }
-    if (s && seen_storage.insert(s).second) storages.push_back(s);
-    if (v->kind() == value_kind::tensor) {
+    if (s && seen_storage.insert(s)) storages.push_back(s);
+    const auto has_parts = [](const tensor_record* t) {
+      for (const tensor_record* p : t->parts)
+        if (p) return true;
+      return false;
+    };
+    if (v->kind() == value_kind::tensor && has_parts(value_access::tensor(*v))) {
       // Sparse components and per-channel quantizer tensors are read with their tensor.
-      std::vector<const tensor_record*> parts{value_access::tensor(*v)};
+      parts.assign(1, value_access::tensor(*v));
       while (!parts.empty()) {
         const tensor_record* t = parts.back();
         parts.pop_back();
         for (const tensor_record* p : t->parts) {
           if (!p) continue;
           parts.push_back(p);
-          if (p->storage && !p->storage->synthetic && seen_storage.insert(p->storage).second) storages.push_back(p->storage);
+          if (p->storage && !p->storage->synthetic && seen_storage.insert(p->storage)) storages.push_back(p->storage);
         }
       }
     }
-    const auto attrs = v->attrs();
     for (std::size_t i = attrs.size(); i-- > 0;) todo.push_back(attrs[i].second);
-    const auto items = v->items();
     for (std::size_t i = items.size(); i-- > 0;) todo.push_back(items[i]);
   }
 }
@@ -205,11 +263,12 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   {
     // Storages keep their addresses (tensor records point at them); unreachable ones are never
     // placed because place_storages skips records without an entry.
-    std::unordered_set<const storage_record*> keep(reach_s.begin(), reach_s.end());
+    pointer_set keep(reach_s.size() + 16);
+    for (const auto* s : reach_s) keep.insert(s);
     for (const auto* s : reach_s)
       if (s->alias_of) keep.insert(s->alias_of);  // a legacy view needs its root's bytes
     for (auto& s : st->storages)
-      if (!keep.count(&s)) {
+      if (!keep.contains(&s)) {
         s.entry.reset();
         s.file_offset.reset();
       }

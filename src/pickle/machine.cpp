@@ -327,7 +327,8 @@ struct machine::impl {
     return push_text(value_kind::string, s);
   }
 
-  result<value*> make_container(value_kind k, std::vector<value*>&& items) {
+  // Builds the container straight from the stack slots (no temporary vector per tuple).
+  result<value*> make_container(value_kind k, std::span<value* const> items) {
     if (items.size() > lim.max_container_items) return limit("max_container_items", lim.max_container_items);
     if (auto c = charge(items.size()); !c) return std::move(c).error_value();
     auto v = alloc(k);
@@ -560,16 +561,19 @@ result<void> machine::impl::step(std::uint8_t code) {
     case op::EMPTY_DICT: { PTHSAFE_ASSIGN(v, alloc(value_kind::dict)); return push(v); }
     case op::EMPTY_SET: { PTHSAFE_ASSIGN(v, alloc(value_kind::set)); return push(v); }
     case op::TUPLE: case op::LIST: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list, std::move(items)));
+      if (marks.empty()) return fail(errc::pickle_no_mark, "no MARK to pop to");
+      const std::size_t at = marks.back();
+      PTHSAFE_ASSIGN(v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list,
+                                       std::span<value* const>(stack).subspan(at)));
+      marks.pop_back();
+      stack.resize(at);
       return push(v);
     }
     case op::TUPLE1: case op::TUPLE2: case op::TUPLE3: {
       const std::size_t n = code - op::TUPLE1 + 1;
       if (stack.size() < fence() + n) return fail(errc::pickle_stack_underflow, "tuple needs more items than the stack holds");
-      std::vector<value*> items(stack.end() - static_cast<std::ptrdiff_t>(n), stack.end());
+      PTHSAFE_ASSIGN(v, make_container(value_kind::tuple, std::span<value* const>(stack).last(n)));
       stack.resize(stack.size() - n);
-      PTHSAFE_ASSIGN(v, make_container(value_kind::tuple, std::move(items)));
       return push(v);
     }
     case op::DICT: {
