@@ -29,10 +29,13 @@ std::uint64_t tensor_view::nbytes() const noexcept {
   return r_->numel * itemsize(r_->type);
 }
 bool tensor_view::is_contiguous() const noexcept {
+  // Empty tensors are trivially contiguous; skipping them also keeps `expected` below the
+  // (validated, < 2^63) element count, so the products cannot overflow.
+  if (r_->numel == 0) return true;
   std::int64_t expected = 1;
   for (std::size_t i = r_->shape.size(); i-- > 0;) {
     if (r_->shape[i] == 1) continue;
-    if (r_->stride[i] != expected) return r_->numel == 0;
+    if (r_->stride[i] != expected) return false;
     expected *= r_->shape[i];
   }
   return true;

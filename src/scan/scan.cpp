@@ -133,9 +133,7 @@ class gate {
       findings_.clear();
       seen_.clear();
       add_error(make_error(errc::not_a_checkpoint, "neither a zip archive, a pickle nor a legacy checkpoint"), 0);
-      auto w = detail::walk_opcodes(file_, 0, "", opts_);
-      for (auto& f : w.findings)
-        if (f.rule != "pickle_opcode_refused") add(std::move(f));
+      walk_globals(file_, 0, "");
     } else {
       scan_stream(file_, "", main_error && is_pickle_error(main_error->code) ? main_error : std::nullopt, 0);
     }
@@ -191,8 +189,11 @@ class gate {
                    std::uint64_t start, int max_pickles = max_pickles_per_record, bool report_trailing = true) {
     std::uint64_t pos = start;
     for (int n = 0; n < max_pickles && pos < bytes.size(); ++n) {
-      if (detail::opcode_table[static_cast<unsigned char>(bytes[pos])].cls == detail::op_class::unknown) {
-        if (n > 0) break;  // trailing non-pickle bytes: already reported as pickle_trailing_data
+      if (n > 0 && !starts_like_pickle(static_cast<unsigned char>(bytes[pos]))) {
+        // Bytes after STOP that no pickler would write (a data descriptor, padding): still judge
+        // every global a reader could meet in them, but not their stray opcodes.
+        walk_globals(bytes, pos, record);
+        break;
       }
       result<std::uint64_t> r = (n == 0 && known) ? result<std::uint64_t>(*known) : run_one(bytes.subspan(pos), record);
       if (r) {
@@ -218,6 +219,15 @@ class gate {
       if (!w.reached_stop) break;
       pos = w.end;
     }
+  }
+
+  // The linear walk over bytes that are no pickle start: globals and call-by-name opcodes count,
+  // stray refused opcodes (a 'P' that is really the "PK" of a zip signature) do not.
+  void walk_globals(std::span<const std::byte> bytes, std::uint64_t from, const std::string& record) {
+    auto w = detail::walk_opcodes(bytes, from, record, opts_);
+    for (auto& f : w.findings)
+      if (f.rule != "pickle_opcode_refused" || f.subject == "INST" || f.subject == "OBJ" || f.subject == "NEWOBJ_EX")
+        add(std::move(f));
   }
 
   static bool known_small_record(std::string_view rel) {

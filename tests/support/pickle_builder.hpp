@@ -55,8 +55,8 @@ class pickle_writer {
   bytes take() { return std::move(b_); }
 
   pickle_writer& op(std::uint8_t code) { put_u8(b_, code); return *this; }
-  pickle_writer& raw(std::string_view s) { append(b_, s); return *this; }
-  pickle_writer& raw(std::span<const std::byte> s) { append(b_, s); return *this; }
+  pickle_writer& raw(std::string_view s) { pthsafe_test::append(b_, s); return *this; }
+  pickle_writer& raw(std::span<const std::byte> s) { pthsafe_test::append(b_, s); return *this; }
   pickle_writer& u8(std::uint8_t v) { put_u8(b_, v); return *this; }
   pickle_writer& u16(std::uint16_t v) { put_u16(b_, v); return *this; }
   pickle_writer& u32(std::uint32_t v) { put_u32(b_, v); return *this; }

@@ -125,6 +125,7 @@ struct zip_record {
   std::size_t zip64_extra_drop = 0; ///< leave this many bytes off the end of that extra field
   bool zip64_extra_omit = false;    ///< write the 0xffffffff sentinels but no 0x0001 extra field
   bool in_directory = true;         ///< false: the record is written, but not listed
+  bytes gap_after;                  ///< bytes written after the record (and its descriptor)
 };
 
 /// Archive-wide layout and the end-record knobs.
@@ -252,6 +253,7 @@ class zip_builder {
         put_u32(out, static_cast<std::uint32_t>(r.payload.size()));
         put_u32(out, static_cast<std::uint32_t>(r.uncompressed_size));
       }
+      append(out, r.gap_after);
     }
     append(out, L.gap_before_cd);
 
