@@ -120,9 +120,10 @@ result<compressed_geometry> check_compressed_shape(const tensor_record& t) {
   g.compressed_dim = row ? nrows : ncols;
   g.plain_dim = row ? ncols : nrows;
   g.nnz = val.shape[g.batch_ndim];
-  if (cidx.shape.back() != g.compressed_dim + 1)
+  const auto clen = checked_add<std::int64_t>(g.compressed_dim, 1);
+  if (!clen || cidx.shape.back() != *clen)
     return make_error(errc::sparse_invalid, cname + ".shape[-1] must be equal to the number of " + (row ? "row" : "column") +
-                                                "s + 1 (=" + std::to_string(g.compressed_dim + 1) + "), but got " +
+                                                "s + 1 (=" + (clen ? std::to_string(*clen) : std::string("> 2^63")) + "), but got " +
                                                 std::to_string(cidx.shape.back()));
   if (pidx.shape.back() != g.nnz)
     return make_error(errc::sparse_invalid, pname + ".shape[-1] must be equal to nnz (=" + std::to_string(g.nnz) +
@@ -137,7 +138,11 @@ result<compressed_geometry> check_compressed_shape(const tensor_record& t) {
       return make_error(errc::sparse_invalid, "int32 " + cname + " cannot index " + std::to_string(g.nnz) + " values in " +
                                                   std::to_string(g.compressed_dim) + " x " + std::to_string(g.plain_dim));
   }
-  for (std::size_t i = 0; i < g.batch_ndim; ++i) g.batches *= static_cast<std::uint64_t>(batch[i]);  // bounded by numel
+  for (std::size_t i = 0; i < g.batch_ndim; ++i) {
+    const auto b = checked_mul<std::uint64_t>(g.batches, static_cast<std::uint64_t>(batch[i]));
+    if (!b) return make_error(errc::sparse_invalid, "batch dimensions overflow");
+    g.batches = *b;
+  }
   return g;
 }
 
