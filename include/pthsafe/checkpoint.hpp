@@ -72,6 +72,11 @@ class checkpoint {
   /// find() that also requires a tensor. Errors: not_found, type_mismatch.
   result<tensor_view> find_tensor(std::string_view path) const;
 
+  /// The most value visits a walker of root() should make, counting a shared subtree once per
+  /// path to it: limits::max_walk_nodes, lowered to 16 visits per value the file created (plus
+  /// 64 Ki) so that memo "billion laughs" stay cheap to refuse. inspect_json honours it.
+  std::uint64_t walk_budget() const noexcept;
+
   /// Warnings collected while loading (e.g. "opcode FRAME: torch weights_only would refuse").
   std::span<const std::string> warnings() const noexcept;
 

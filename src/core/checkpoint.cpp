@@ -1,5 +1,6 @@
 #include "pthsafe/checkpoint.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -310,6 +311,11 @@ bool checkpoint::big_endian() const noexcept { return s_->big_endian; }
 std::string_view checkpoint::archive_name() const noexcept { return s_->zip ? s_->zip->root() : std::string_view(); }
 load_mode checkpoint::mode() const noexcept { return s_->mode; }
 std::span<const std::string> checkpoint::warnings() const noexcept { return s_->warnings; }
+std::uint64_t checkpoint::walk_budget() const noexcept {
+  const std::uint64_t created = s_->tree_bytes / sizeof(value);  // values and slots the file created
+  const std::uint64_t proportional = created > (UINT64_MAX - 65536) / 16 ? UINT64_MAX : created * 16 + 65536;
+  return std::min<std::uint64_t>(s_->lim.max_walk_nodes, proportional);
+}
 
 std::size_t checkpoint::tensor_count() const noexcept { return s_->reach_tensors.size(); }
 tensor_view checkpoint::tensor(std::size_t i) const noexcept { return tensor_view(s_->reach_tensors[i]); }

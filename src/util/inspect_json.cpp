@@ -95,7 +95,9 @@ struct walker {
   std::uint64_t budget;
 
   result<void> write(const value& v) {
-    if (budget == 0) return make_error(errc::limit_exceeded, "limit max_walk_nodes exceeded while writing JSON");
+    if (budget == 0)
+      return make_error(errc::limit_exceeded, "limit max_walk_nodes exceeded while writing JSON (shared subtrees expand "
+                                              "to more values than the walk budget)");
     --budget;
     w.begin_object().key("type").str(value_kind_name(v.kind()));
     switch (v.kind()) {
@@ -244,7 +246,7 @@ result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
   w.key("format").str(container_format_name(ck.format()));
   w.key("byteorder").str(ck.big_endian() ? "big" : "little");
   w.key("root");
-  walker wk{w, with_digests && ck.mode() != load_mode::metadata, std::uint64_t{1} << 26};
+  walker wk{w, with_digests && ck.mode() != load_mode::metadata, ck.walk_budget()};
   if (auto r = wk.write(ck.root()); !r) return std::move(r).error_value();
   if (const value* c = ck.constants()) {  // TorchScript: constants.pkl (an extra field)
     w.key("constants");
