@@ -2,7 +2,7 @@
 # Installs what pthsafe needs to build and test, from Debian's packages. Idempotent; silent when
 # everything is already present.
 set -euo pipefail
-pkgs=(cmake g++ make pkg-config python3 libzip-dev zlib1g-dev libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev)
+pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3 libzip-dev zlib1g-dev libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs, builds and runs the whole test suite twice: a plain build, then a build under
-# AddressSanitizer + UndefinedBehaviorSanitizer (which also replays the fuzz corpora).
+# Installs, builds and runs the whole test suite: a plain build (gcc) with every test, then a
+# clang build under AddressSanitizer + UndefinedBehaviorSanitizer that runs the suite again and
+# fuzzes each libFuzzer harness for 60 s (FUZZ_SECONDS overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,8 +9,11 @@ jobs="$(nproc)"
 cmake -S . -B build -DPTHSAFE_BUILD_TESTS=ON -DPTHSAFE_FUZZ=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPTHSAFE_SANITIZE=ON -DPTHSAFE_BUILD_TESTS=ON -DPTHSAFE_FUZZ=ON >/dev/null
+CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTHSAFE_SANITIZE=ON \
+  -DPTHSAFE_BUILD_TESTS=ON -DPTHSAFE_FUZZ=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 # The differential suite runs torch and the resource bounds measure RSS (meaningless under ASan's
 # shadow memory); the plain run above covers both.
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j"$jobs" -E "differential|resource_bounds")
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j"$jobs" -E "differential|resource_bounds")
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}" build-asan
