@@ -88,7 +88,7 @@ def sh(cmd, **kw):
 
 
 def run_child(cmd, env=None, timeout=900):
-    """Runs cmd; returns (parsed last JSON line or None, ru_maxrss bytes, wall seconds, stderr)."""
+    """Runs cmd; returns (parsed last JSON line or None, exit status, wall seconds, stderr)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
@@ -96,8 +96,7 @@ def run_child(cmd, env=None, timeout=900):
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate()
-    # communicate() has reaped the child; its rusage is in RUSAGE_CHILDREN only cumulatively, so
-    # the per-child peak comes from the child's own report (VmHWM) when it has one.
+    # Peak memory comes from the child's own report (VmHWM from /proc/self/status).
     wall = time.perf_counter() - t0
     doc = None
     for line in out.decode(errors="replace").splitlines()[::-1]:
@@ -175,9 +174,11 @@ class Method:
         self.secs, self.docs, self.errors = [], [], []
 
 
-def measure(methods, rounds):
+def measure(methods, rounds, settle):
     for r in range(rounds):
         for m in methods:
+            if settle:
+                time.sleep(settle)  # let freed memory go cold, as a restarting service finds it
             if m.kind == "wall":  # scan: no self-reported time; wall time of the process
                 rc, wall, maxrss = run_wait4(m.cmd, m.env)
                 if rc not in (0, 1):
@@ -250,6 +251,9 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="Python with torch 2.x, numpy and safetensors")
     ap.add_argument("--old-python", default="/usr/bin/python3", help="Python with Debian's torch 1.13 ('' to skip)")
     ap.add_argument("--only", choices=["big", "many"], help="measure one input only")
+    ap.add_argument("--settle", type=float, default=3.0,
+                    help="seconds to wait before each big.pth measurement (default 3): on VMs with free page "
+                         "reporting, memory freed moments ago is much cheaper to fault in again than cold memory")
     ap.add_argument("--json", help="also write every measurement here")
     args = ap.parse_args()
 
@@ -317,7 +321,7 @@ def main():
 
         print(f"\n== {name}.pth: {meta['tensors']} tensors, {meta['tensor_bytes']} tensor bytes, {meta['file_bytes']} file bytes",
               file=sys.stderr)
-        measure(methods, args.rounds)
+        measure(methods, args.rounds, args.settle if name == "big" else 0)
         results[name] = {m.key: {"label": m.label, "seconds": m.secs, "docs": m.docs, "errors": m.errors} for m in methods}
         summary[name] = ({m.key: m for m in methods}, meta)
 

@@ -95,8 +95,45 @@ std::uint64_t key_hash(const value& v) noexcept {
 }
 
 constexpr std::size_t index_threshold = 16;
+// Key hash -> item position for large dicts and sets: open addressing, linear probing, no
+// allocation per key (a state_dict's root holds 100,000s of keys). Several keys may share a
+// hash; lookups check each candidate with keys_equal.
 struct item_index {
-  std::unordered_multimap<std::uint64_t, std::size_t> by_hash;  // hash -> item position
+  struct slot {
+    std::uint64_t hash = 0;
+    std::size_t pos = 0;  // item position + 1; 0 = empty
+  };
+  std::vector<slot> slots;
+  std::size_t count = 0;
+
+  bool empty() const { return count == 0; }
+  void insert(std::uint64_t h, std::size_t pos) {
+    if ((count + 1) * 2 > slots.size()) grow();
+    put(slots, h, pos + 1);
+    ++count;
+  }
+  template <class Eq>
+  std::size_t find(std::uint64_t h, Eq&& eq) const {
+    if (slots.empty()) return std::string::npos;
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t i = mix(h) & mask; slots[i].pos; i = (i + 1) & mask)
+      if (slots[i].hash == h && eq(slots[i].pos - 1)) return slots[i].pos - 1;
+    return std::string::npos;
+  }
+
+ private:
+  static void put(std::vector<slot>& t, std::uint64_t h, std::size_t pos1) {
+    const std::size_t mask = t.size() - 1;
+    std::size_t i = mix(h) & mask;
+    while (t[i].pos) i = (i + 1) & mask;
+    t[i] = {h, pos1};
+  }
+  void grow() {
+    std::vector<slot> bigger(slots.empty() ? 64 : slots.size() * 2);
+    for (const slot& e : slots)
+      if (e.pos) put(bigger, e.hash, e.pos);
+    slots.swap(bigger);
+  }
 };
 
 std::string hex_byte(std::uint8_t b) {
@@ -349,16 +386,13 @@ struct machine::impl {
       return std::string::npos;
     }
     auto& idx = indexes[&d];
-    if (idx.by_hash.empty())
-      for (std::size_t i = 0; i < items.size(); i += step) idx.by_hash.emplace(key_hash(*items[i]), i);
-    const auto [lo, hi] = idx.by_hash.equal_range(key_hash(k));
-    for (auto it = lo; it != hi; ++it)
-      if (keys_equal(*items[it->second], k)) return it->second;
-    return std::string::npos;
+    if (idx.empty())
+      for (std::size_t i = 0; i < items.size(); i += step) idx.insert(key_hash(*items[i]), i);
+    return idx.find(key_hash(k), [&](std::size_t pos) { return keys_equal(*items[pos], k); });
   }
   void note_insert(value& d, std::size_t pos) {
     const auto it = indexes.find(&d);
-    if (it != indexes.end()) it->second.by_hash.emplace(key_hash(*va::items(d)[pos]), pos);
+    if (it != indexes.end()) it->second.insert(key_hash(*va::items(d)[pos]), pos);
   }
 
   result<void> set_item(value& d, value* k, value* v) {

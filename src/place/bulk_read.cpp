@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -23,6 +24,7 @@ constexpr std::size_t page = 4096;
 constexpr std::uint64_t chunk_bytes = std::uint64_t{16} << 20;
 constexpr unsigned max_threads = 8;
 constexpr std::uint64_t prefault_min = std::uint64_t{1} << 20;
+constexpr std::uint64_t small_record_max = std::uint64_t{64} << 10;
 
 unsigned usable_cpus() {
   cpu_set_t set;
@@ -41,6 +43,15 @@ void prefault(std::byte* p, std::uint64_t n) {
 }
 
 result<void> read_one(const source& src, const read_job& j, std::uint64_t begin, std::uint64_t len) {
+  // Small records are copied from the mapping (which already holds the zip directory and the
+  // pickle): one pread per 64-byte tensor cost ~0.9 us, 100,000 of them 90 ms (bench/NOTES.md).
+  if (len == 0) return {};  // empty storages have no buffer (dst is null)
+  const auto mapped = src.bytes();
+  if (j.nbytes <= small_record_max && j.file_offset <= mapped.size() && len <= mapped.size() - j.file_offset &&
+      begin <= mapped.size() - j.file_offset - len) {
+    std::memcpy(j.dst + begin, mapped.data() + j.file_offset + begin, len);
+    return {};
+  }
   if (len >= prefault_min) prefault(j.dst + begin, len);
   if (auto r = src.read_into(j.file_offset + begin, j.dst + begin, len); !r) {
     error e = std::move(r).error_value();

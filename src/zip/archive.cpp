@@ -7,7 +7,6 @@
 #include <cctype>
 #include <cstring>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "io/checked.hpp"
@@ -43,10 +42,23 @@ bool name_is_clean(std::string_view n) {
   return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& ch : r) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return r;
+char fold(char ch) { return static_cast<char>(std::tolower(static_cast<unsigned char>(ch))); }
+
+// FNV-1a over the bytes of a name, optionally case-folded; fed piece by piece so that
+// find() can hash "root" + "/" + rel without building the string.
+struct name_hash {
+  std::uint64_t h = 1469598103934665603ULL;
+  void add(std::string_view s, bool folded) {
+    for (char ch : s) h = (h ^ static_cast<unsigned char>(folded ? fold(ch) : ch)) * 1099511628211ULL;
+  }
+  std::size_t slot(std::size_t mask) const { return static_cast<std::size_t>(h ^ (h >> 29)) & mask; }
+};
+
+bool equal_folded(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (fold(a[i]) != fold(b[i])) return false;
+  return true;
 }
 
 result<void> check_inflate_limits(const zip_entry& e, const limits& lim) {
@@ -80,18 +92,36 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   for (const auto& e : ents)
     if (e.method == 8)
       if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
-  a->by_name_.reserve(ents.size());
-  std::unordered_set<std::string> folded;
-  folded.reserve(ents.size());
+  std::size_t cap = 16;
+  while (cap < ents.size() * 2) cap *= 2;
+  const std::size_t mask = cap - 1;
+  a->by_name_.assign(cap, 0);
+  std::vector<std::uint32_t> folded(cap, 0);  // the same index over case-folded names
   for (std::size_t i = 0; i < ents.size(); ++i) {
     const auto& e = ents[i];
     if (!name_is_clean(e.name))
       return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name), e.central_offset);
-    if (!a->by_name_.emplace(e.name, i).second)
-      return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
+    name_hash h;
+    h.add(e.name, false);
+    for (std::size_t at = h.slot(mask);; at = (at + 1) & mask) {
+      if (!a->by_name_[at]) {
+        a->by_name_[at] = static_cast<std::uint32_t>(i + 1);
+        break;
+      }
+      if (ents[a->by_name_[at] - 1].name == e.name)
+        return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
+    }
     // Readers that match case-insensitively (miniz, torch's reader) would see two as one.
-    if (!folded.insert(lower(e.name)).second)
-      return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
+    name_hash hf;
+    hf.add(e.name, true);
+    for (std::size_t at = hf.slot(mask);; at = (at + 1) & mask) {
+      if (!folded[at]) {
+        folded[at] = static_cast<std::uint32_t>(i + 1);
+        break;
+      }
+      if (equal_folded(ents[folded[at] - 1].name, e.name))
+        return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
+    }
   }
   // torch: the archive name is the first entry's name up to its first '/'.
   const std::string_view first = ents.front().name;
@@ -141,13 +171,19 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 }
 
 std::optional<std::size_t> archive::find(std::string_view rel) const {
-  std::string full;
-  full.reserve(root_.size() + 1 + rel.size());
-  full.append(root_).push_back('/');
-  full.append(rel);
-  const auto it = by_name_.find(full);
-  if (it == by_name_.end()) return std::nullopt;
-  return it->second;
+  if (by_name_.empty()) return std::nullopt;
+  name_hash h;
+  h.add(root_, false);
+  h.add("/", false);
+  h.add(rel, false);
+  const std::size_t mask = by_name_.size() - 1;
+  for (std::size_t at = h.slot(mask); by_name_[at]; at = (at + 1) & mask) {
+    const std::string_view n = dir_.entries[by_name_[at] - 1].name;
+    if (n.size() == root_.size() + 1 + rel.size() && n.compare(0, root_.size(), root_) == 0 && n[root_.size()] == '/' &&
+        n.compare(root_.size() + 1, rel.size(), rel) == 0)
+      return by_name_[at] - 1;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::span<const std::byte>> archive::stored_bytes(std::size_t i) const noexcept {

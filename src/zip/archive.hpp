@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "pthsafe/error.hpp"
@@ -47,7 +46,9 @@ class archive {
   std::span<const std::byte> file_;
   zip_directory dir_;
   std::string root_;
-  std::unordered_map<std::string_view, std::size_t> by_name_;
+  // Exact-name index: open addressing over the entries (entry + 1; 0 = empty slot), no
+  // allocation per entry (checkpoints with 100,000s of records).
+  std::vector<std::uint32_t> by_name_;
   struct libzip_handle;
   std::unique_ptr<libzip_handle> zip_;
 };
