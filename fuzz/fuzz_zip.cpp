@@ -1,23 +1,113 @@
 // The zip layer alone: directory walk, local headers, libzip cross-check, record extraction.
+// Differential: whenever archive::open accepts an input, every record (up to 1 MiB) must read the
+// same through pthsafe as through libzip's own zip_fopen_index/zip_fread on a separate handle:
+// stored records' archive::stored_bytes and deflated records' archive::extract must equal what
+// libzip returns; pthsafe's CRC verdict on a stored record must equal zlib's crc32 of its bytes,
+// and libzip may not refuse a stored record whose CRC is right. A mismatch traps
+// (__builtin_trap), so libFuzzer reports it as a crash. (libzip 1.7 does not check the CRC of an
+// empty record: tests/data/regress/zip_empty_stored_bad_crc.zip; pthsafe does.)
+#include <zip.h>
+#include <zlib.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
 #include "zip/archive.hpp"
+
+namespace {
+
+constexpr std::uint64_t max_record = std::uint64_t{1} << 20;  // keep each input cheap
+
+struct libzip_read {
+  bool opened = false;      // zip_fopen_index succeeded
+  bool complete = false;    // exactly the directory's size, then end of data, CRC checked
+  std::vector<std::byte> bytes;
+};
+
+// What libzip hands a reader of entry i: every byte zip_fread returns, and whether the read
+// ended cleanly (size reached, nothing more, zip_fclose reporting no CRC or consistency error).
+libzip_read read_with_libzip(zip_t* z, std::size_t i, std::uint64_t size) {
+  libzip_read r;
+  zip_file_t* f = zip_fopen_index(z, i, 0);
+  if (!f) return r;
+  r.opened = true;
+  r.bytes.resize(static_cast<std::size_t>(size));
+  std::uint64_t done = 0;
+  bool failed = false;
+  while (done < size) {
+    const zip_int64_t got = zip_fread(f, r.bytes.data() + done, size - done);
+    if (got <= 0) { failed = true; break; }
+    done += static_cast<std::uint64_t>(got);
+  }
+  r.bytes.resize(static_cast<std::size_t>(done));
+  std::byte extra[1];
+  const zip_int64_t more = failed ? -1 : zip_fread(f, extra, 1);
+  const int rc = zip_fclose(f);
+  r.complete = !failed && more == 0 && rc == 0;
+  return r;
+}
+
+bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+bool is_prefix(std::span<const std::byte> prefix, std::span<const std::byte> whole) {
+  return prefix.size() <= whole.size() && (prefix.empty() || std::memcmp(prefix.data(), whole.data(), prefix.size()) == 0);
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   pthsafe::limits lim;
   lim.max_inflated_bytes = 1u << 24;
   auto a = pthsafe::detail::archive::open(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size), lim);
   if (!a) return 0;
+
+  // libzip on its own handle, opened exactly as pthsafe opens it: it must accept what pthsafe
+  // accepted (archive::open already required that of its own handle).
+  zip_error_t zerr;
+  zip_error_init(&zerr);
+  zip_source_t* src = zip_source_buffer_create(data, size, 0, &zerr);
+  zip_t* z = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr) : nullptr;
+  zip_error_fini(&zerr);
+  if (!z) {
+    if (src) zip_source_free(src);
+    __builtin_trap();
+  }
+
   std::vector<std::byte> buf;
   for (std::size_t i = 0; i < (*a)->entries().size() && i < 64; ++i) {
     const auto& e = (*a)->entries()[i];
-    if (e.uncomp_size > lim.max_inflated_bytes) continue;
-    buf.resize(static_cast<std::size_t>(e.uncomp_size));
-    (void)(*a)->extract(i, buf.data(), lim);
-    (void)(*a)->verify_crc(i, lim);
+    if (e.uncomp_size > max_record || e.comp_size > max_record) continue;
+    const libzip_read lz = read_with_libzip(z, i, e.uncomp_size);
+    if (e.method == 0) {
+      const auto stored = (*a)->stored_bytes(i);
+      if (!stored) __builtin_trap();  // a stored record without its bytes
+      // Every byte libzip returned is the record's; a complete read is all of it.
+      if (!lz.opened || !is_prefix(lz.bytes, *stored)) __builtin_trap();
+      if (lz.complete && !same(lz.bytes, *stored)) __builtin_trap();
+      // CRC: pthsafe's verdict is zlib's; libzip validates as it reads and may not refuse a
+      // record whose CRC is right.
+      uLong crc = crc32(0L, Z_NULL, 0);
+      if (!stored->empty()) crc = crc32(crc, reinterpret_cast<const Bytef*>(stored->data()), static_cast<uInt>(stored->size()));
+      const bool crc_right = static_cast<std::uint32_t>(crc) == e.crc;
+      if (static_cast<bool>((*a)->verify_crc(i, lim)) != crc_right) __builtin_trap();
+      if (crc_right && !lz.complete) __builtin_trap();
+      buf.assign(static_cast<std::size_t>(e.uncomp_size), std::byte{0x5a});
+      if (!(*a)->extract(i, buf.data(), lim) || !same(buf, *stored)) __builtin_trap();
+    } else {
+      if ((*a)->stored_bytes(i)) __builtin_trap();  // only stored records are handed out in place
+      buf.assign(static_cast<std::size_t>(e.uncomp_size), std::byte{0x5a});
+      const bool ok = static_cast<bool>((*a)->extract(i, buf.data(), lim));
+      // pthsafe may refuse more than libzip (it is the stricter reader), never read what libzip
+      // cannot, and never read different bytes.
+      if (ok && !(lz.opened && lz.complete && same(buf, lz.bytes))) __builtin_trap();
+      if (ok != static_cast<bool>((*a)->verify_crc(i, lim))) __builtin_trap();
+    }
   }
+  zip_discard(z);
   return 0;
 }
