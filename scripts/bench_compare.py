@@ -8,13 +8,13 @@ Steps: configures and builds build-bench/ (Release, PTHSAFE_BUILD_BENCH=ON); wri
 with real torch (bench/make_inputs.py; cached, ~4.1 GiB, in $PTHSAFE_BENCH_CACHE or
 ~/.cache/pthsafe-bench); reads every input once so the page cache is warm; then, for --rounds
 rounds, runs every method once per round (interleaved, so that a noisy moment hurts all of them
-alike), each in its own process:
+alike; for big.pth after --settle seconds, so that freed memory goes cold), each in its own process:
 
   fresh-memory limit  pthsafe_fresh_read: pread of the whole file into newly allocated memory,
                       1 thread and N threads (faults included); the limit is the best of the two
   pthsafe             `pthsafe load --json [--mmap] [--touch]` (time measured inside the process)
   torch               torch.load default, weights_only=True, mmap=True, mmap=True + touch (every
-                      tensor summed as integers) with pip's torch (`python3`); torch.load default
+                      tensor's bytes summed as int64) with pip's torch (`python3`); torch.load default
                       and weights_only=True with Debian's torch (`/usr/bin/python3`) when it imports
   safetensors         safetensors.torch.load_file on the same tensors saved as .safetensors
 
@@ -52,12 +52,17 @@ method, path = sys.argv[1], sys.argv[2]
 import torch
 if method == 'safetensors':
     from safetensors.torch import load_file
-INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 def touch(obj):
+    # Every byte, summed as 64-bit integers as `pthsafe load --touch` does (torch's sum of an
+    # int64 view is vectorised and multi-threaded; summing int32 with dtype=int64 is 10x slower).
     acc = 0
     for t in obj.values():
         if isinstance(t, torch.Tensor) and t.numel():
-            acc += int(t.reshape(-1).view(INT[t.element_size()]).sum(dtype=torch.int64))
+            b = t.reshape(-1).view(torch.uint8)
+            if b.numel() % 8 == 0 and b.data_ptr() % 8 == 0:
+                acc += int(b.view(torch.int64).sum())
+            else:
+                acc += int(b.sum())
     return acc
 before = status()
 t0 = time.perf_counter()
@@ -181,7 +186,7 @@ def measure(methods, rounds, settle):
                 time.sleep(settle)  # let freed memory go cold, as a restarting service finds it
             if m.kind == "wall":  # scan: no self-reported time; wall time of the process
                 rc, wall, maxrss = run_wait4(m.cmd, m.env)
-                if rc not in (0, 1):
+                if rc not in (0, 1, 2):  # 0 safe, 1 unsafe, 2 malformed: all are verdicts
                     m.errors.append(f"exit {rc}")
                     continue
                 m.secs.append(wall)
@@ -238,7 +243,11 @@ def table(title, methods, nbytes, ntensors, baseline_key):
         if any("rss_before" in d for d in m.docs):
             delta = f"{max(d['peak_rss'] - d['rss_before'] for d in m.docs) / MiB:.0f} MiB"
         peak_s = f"{peak / MiB:.0f} MiB" if peak else "-"
-        print(f"| {m.label} | {fmt_s(b)} | {fmt_s(med)} | {thr} | {ratio} | {peak_s} | {delta} |")
+        label = m.label
+        verdicts = {d["exit"] for d in m.docs if "exit" in d}
+        if verdicts and verdicts != {0}:
+            label += " (verdict: " + "/".join({0: "safe", 1: "unsafe", 2: "malformed"}[v] for v in sorted(verdicts)) + ")"
+        print(f"| {label} | {fmt_s(b)} | {fmt_s(med)} | {thr} | {ratio} | {peak_s} | {delta} |")
 
 
 def main():
