@@ -24,6 +24,36 @@ TEST_CASE("regress: a shared subtree reached again at depth nests deeper than it
   // JSON walker recurse past the stack. Depth is now the height of the value graph.
   const auto b = read_regress("shared_subtree_depth.pkl");
   REQUIRE(!b.empty());
+  // (It also uses a memo index past max_memo_entries, now refused first: any limit will do.)
+  auto ck = pthsafe::checkpoint::open_buffer(b);
+  REQUIRE_FALSE(ck);
+  CHECK(ck.code() == pthsafe::errc::limit_exceeded);
+  CHECK(pthsafe::scan_buffer(b).verdict == pthsafe::verdict::malformed);
+}
+
+TEST_CASE("nesting depth counts a shared subtree at its deepest reference") {
+  // A: 600 nested lists, memoised; root = (A, T) where T wraps A in 500 more lists. A is first
+  // seen at depth 2, but through T the graph is 1102 deep. Wrapping the top of the stack X in a
+  // list: memoise X, POP, EMPTY_LIST, GET X, APPEND.
+  const std::string wrap = std::string("q\x01") + "0]h" + std::string("\x01") + "a";
+  std::string p = "\x80\x02]";
+  for (int i = 0; i < 599; ++i) p += wrap;
+  p += std::string("q\0", 2) + std::string("h\0", 2);
+  for (int i = 0; i < 500; ++i) p += wrap;
+  p += "\x86.";
+  std::vector<std::byte> b(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) b[i] = std::byte(static_cast<unsigned char>(p[i]));
+  auto ck = pthsafe::checkpoint::open_buffer(b);
+  REQUIRE_FALSE(ck);
+  CHECK(ck.code() == pthsafe::errc::limit_exceeded);
+  CHECK(ck.error_value().message.find("max_nesting_depth") != std::string::npos);
+}
+
+TEST_CASE("regress: a dict key nested 400,000 tuples deep is refused before it is hashed") {
+  // The pickle oracle found it: hashing the key recursed past the stack (SIGSEGV) before the
+  // depth check at STOP. Tuple heights are now bounded when each tuple is built.
+  const auto b = read_regress("deep_tuple_key.pkl");
+  REQUIRE(b.size() > 400000);
   auto ck = pthsafe::checkpoint::open_buffer(b);
   REQUIRE_FALSE(ck);
   CHECK(ck.code() == pthsafe::errc::limit_exceeded);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -54,14 +55,26 @@ num as_num(const value& v) {
     case value_kind::floating: n.re = v.as_double(); break;
     default: n.re = v.as_complex().real(); n.im = v.as_complex().imag(); break;
   }
-  // A float with an exact int64 value compares (and hashes) as that int.
-  if (!n.big && !n.integral && n.im == 0 && std::isfinite(n.re) && std::trunc(n.re) == n.re &&
-      n.re >= -9223372036854775808.0 && n.re < 9223372036854775808.0) {
-    n.integral = true;
-    n.i = static_cast<std::int64_t>(n.re);
+  // A float with an exact integer value compares (and hashes) as that int: int64 directly,
+  // beyond it through its exact decimal digits (as a big int would).
+  if (!n.big && !n.integral && n.im == 0 && std::isfinite(n.re) && std::trunc(n.re) == n.re) {
+    if (n.re >= -9223372036854775808.0 && n.re < 9223372036854775808.0) {
+      n.integral = true;
+      n.i = static_cast<std::int64_t>(n.re);
+    } else {
+      char buf[400];
+      const auto r = std::to_chars(buf, buf + sizeof buf, n.re, std::chars_format::fixed, 0);
+      n.big = true;
+      n.dec.assign(buf, r.ptr);
+    }
   }
+  // 0.0 == -0.0: hash and compare the parts without the sign of zero.
+  if (n.re == 0) n.re = 0.0;
+  if (n.im == 0) n.im = 0.0;
   return n;
 }
+
+}  // namespace
 
 std::uint64_t key_hash(const value& v) noexcept {
   const auto k = v.kind();
@@ -93,6 +106,8 @@ std::uint64_t key_hash(const value& v) noexcept {
     default: return mix(reinterpret_cast<std::uintptr_t>(&v));
   }
 }
+
+namespace {
 
 constexpr std::size_t index_threshold = 16;
 // Key hash -> item position for large dicts and sets: open addressing, linear probing, no
@@ -187,10 +202,24 @@ bool keys_equal(const value& a, const value& b) noexcept {
       return a.text() == b.text();
     case value_kind::frozenset: {
       if (a.items().size() != b.items().size()) return false;
+      // Items are unique within each set: equal sizes and every item of a found in b suffice.
+      // Large sets look items up by hash so that comparing two sets stays linear.
+      if (a.items().size() <= 8) {
+        for (const value* x : a.items()) {
+          bool found = false;
+          for (const value* y : b.items())
+            if (keys_equal(*x, *y)) { found = true; break; }
+          if (!found) return false;
+        }
+        return true;
+      }
+      std::unordered_multimap<std::uint64_t, const value*> by_hash;
+      by_hash.reserve(b.items().size());
+      for (const value* y : b.items()) by_hash.emplace(key_hash(*y), y);
       for (const value* x : a.items()) {
+        const auto [lo, hi] = by_hash.equal_range(key_hash(*x));
         bool found = false;
-        for (const value* y : b.items())
-          if (keys_equal(*x, *y)) { found = true; break; }
+        for (auto it = lo; it != hi && !found; ++it) found = keys_equal(*x, *it->second);
         if (!found) return false;
       }
       return true;
@@ -364,12 +393,28 @@ struct machine::impl {
     return push_text(value_kind::string, s);
   }
 
+  // Height of a tuple or frozenset (kept in its i_ when built; they never change afterwards).
+  // Hashing and comparing keys recurse through them, so their depth is bounded at creation,
+  // before SETITEM or ADDITEMS ever hash them (400,000 nested TUPLE1s would overflow the stack).
+  static std::int64_t hashable_height(const value* v) {
+    return (v->kind() == value_kind::tuple || v->kind() == value_kind::frozenset) ? va::i(*const_cast<value*>(v)) : 0;
+  }
+  result<void> set_height(value& v, std::span<value* const> items) {
+    std::int64_t h = 0;
+    for (const value* it : items) h = std::max(h, hashable_height(it));
+    if (h + 1 > static_cast<std::int64_t>(lim.max_nesting_depth)) return limit("max_nesting_depth", lim.max_nesting_depth);
+    va::i(v) = h + 1;
+    return {};
+  }
+
   // Builds the container straight from the stack slots (no temporary vector per tuple).
   result<value*> make_container(value_kind k, std::span<value* const> items) {
     if (items.size() > lim.max_container_items) return limit("max_container_items", lim.max_container_items);
     if (auto c = charge(items.size()); !c) return std::move(c).error_value();
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
+    if (k == value_kind::tuple)
+      if (auto r = set_height(**v, items); !r) return std::move(r).error_value();
     auto& dst = va::items(**v);
     dst.assign(items.begin(), items.end());
     return *v;
@@ -461,6 +506,9 @@ struct machine::impl {
   result<void> memo_put(std::uint64_t idx) {
     auto t = top();
     if (!t) return std::move(t).error_value();
+    // No pickler numbers its memo past the number of objects it memoised; _pickle sizes an array
+    // by the index (MemoryError where pickle.py accepts), so such indices are refused.
+    if (idx >= lim.max_memo_entries) return limit("max_memo_entries", lim.max_memo_entries);
     if (value** slot = memo_slot(idx)) {
       *slot = *t;
       return {};
@@ -620,6 +668,7 @@ result<void> machine::impl::step(std::uint8_t code) {
     case op::FROZENSET: {
       PTHSAFE_ASSIGN(items, pop_mark());
       PTHSAFE_ASSIGN(s, alloc(value_kind::frozenset));
+      PTHSAFE_TRY(set_height(*s, items));
       for (value* it : items) PTHSAFE_TRY(set_add(*s, it));
       return push(s);
     }

@@ -40,6 +40,8 @@ global_ref global_of(const value& v) noexcept;
 /// Hashability and equality of dict keys / set items, as Python defines them for the kinds a
 /// checkpoint can hold (1 == 1.0 == True; tuples by items; tensors by identity).
 bool is_hashable(const value& v) noexcept;
+/// Hash consistent with keys_equal (1, 1.0 and True hash alike; -0.0 as 0.0).
+std::uint64_t key_hash(const value& v) noexcept;
 bool keys_equal(const value& a, const value& b) noexcept;
 
 class machine {

@@ -89,6 +89,8 @@ bool int_from_decimal(std::string_view t, py_int& out) {
   if (digits.empty() || digits.size() > 4300) return false;
   if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
   if (digits.size() > 1 && digits.front() == '0') return false;
+  // "-0": pickle.py reads 0, _pickle's INT reads False ("-0" is not "00"); refused.
+  if (negative && digits == "0") return false;
   out = py_int{};
   std::int64_t v = 0;
   const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);

@@ -1,6 +1,7 @@
 #include "scan/opcode_walk.hpp"
 
 #include <optional>
+#include <unordered_map>
 #include <string_view>
 
 #include "io/cursor.hpp"
@@ -52,6 +53,11 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
   // The last two string operands pushed, for resolving STACK_GLOBAL statically; memo stores and
   // protocol framing between them do not break the pair.
   std::optional<std::string> prev, last;
+  // Strings stored in the memo right after being pushed, so that STACK_GLOBAL operands fetched
+  // back with GET/BINGET/LONG_BINGET resolve too.
+  std::unordered_map<std::uint64_t, std::string> memo_strings;
+  std::uint64_t memo_count = 0;
+  bool last_was_string = false;
   auto judge_global = [&](std::string module, std::string name, std::uint64_t at, const char* how) {
     map_py2_name(module, name);
     const std::string full = module + "." + name;
@@ -93,9 +99,50 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
       }
     }
     if (!ok) break;  // truncated: nothing further can run
-    if (code == op::SHORT_BINUNICODE || code == op::BINUNICODE || code == op::BINUNICODE8) {
+    auto memo_index = [&]() -> std::optional<std::uint64_t> {
+      if (code == op::BINPUT || code == op::BINGET) return static_cast<unsigned char>(operand[0]);
+      if (code == op::LONG_BINPUT || code == op::LONG_BINGET) {
+        std::uint32_t v = 0;
+        for (int k = 0; k < 4; ++k) v |= std::uint32_t(static_cast<unsigned char>(operand[static_cast<std::size_t>(k)])) << (8 * k);
+        return v;
+      }
+      if (code == op::PUT || code == op::GET) {
+        std::uint64_t v = 0;
+        if (operand.empty() || operand.size() > 18) return std::nullopt;
+        for (char ch : operand) {
+          if (ch < '0' || ch > '9') return std::nullopt;
+          v = v * 10 + static_cast<std::uint64_t>(ch - '0');
+        }
+        return v;
+      }
+      if (code == op::MEMOIZE) return memo_count;
+      return std::nullopt;
+    };
+    const bool is_put = code == op::BINPUT || code == op::LONG_BINPUT || code == op::PUT || code == op::MEMOIZE;
+    const bool is_get = code == op::BINGET || code == op::LONG_BINGET || code == op::GET;
+    if (is_put) {
+      const auto idx = memo_index();
+      if (idx) {
+        if (last_was_string && last) memo_strings[*idx] = *last; else memo_strings.erase(*idx);
+        if (code == op::MEMOIZE) ++memo_count;
+      }
+    }
+    if (is_get) {
+      const auto idx = memo_index();
+      const auto it = idx ? memo_strings.find(*idx) : memo_strings.end();
+      if (it != memo_strings.end()) {
+        prev = std::move(last);
+        last = it->second;
+        last_was_string = true;
+      } else {
+        prev.reset();
+        last.reset();
+        last_was_string = false;
+      }
+    } else if (code == op::SHORT_BINUNICODE || code == op::BINUNICODE || code == op::BINUNICODE8) {
       prev = std::move(last);
       last = std::string(operand);
+      last_was_string = true;
     } else if (code == op::STACK_GLOBAL) {
       if (prev && last) {
         judge_global(*prev, *last, at, "STACK_GLOBAL");
@@ -105,10 +152,11 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
       }
       prev.reset();
       last.reset();
-    } else if (code != op::MEMOIZE && code != op::BINPUT && code != op::LONG_BINPUT && code != op::PUT &&
-               code != op::FRAME && code != op::PROTO) {
+      last_was_string = false;
+    } else if (!is_put && code != op::FRAME && code != op::PROTO) {
       prev.reset();
       last.reset();
+      last_was_string = false;
     }
     if (code == op::STOP) {
       out.reached_stop = true;

@@ -211,10 +211,13 @@ class gate {
         pos = e.offset + (n == 0 && known ? 0 : pos);
         continue;
       }
-      const std::uint64_t from = (n == 0 && known) ? e.offset : pos + e.offset;
-      if (from >= bytes.size()) break;
-      // Judge the failing opcode and everything after it, as CPython might run them.
-      auto w = detail::walk_opcodes(bytes, from, record, opts_);
+      const std::uint64_t failed_at = (n == 0 && known) ? e.offset : pos + e.offset;
+      if (failed_at >= bytes.size()) break;
+      // Judge the failing opcode and everything after it, as CPython might run them. The walk
+      // starts at the pickle's first byte so that operands pushed before the failure (strings a
+      // later STACK_GLOBAL takes from the memo) are known; what the machine already judged
+      // before the failure yields no new findings.
+      auto w = detail::walk_opcodes(bytes, pos, record, opts_);
       for (auto& f : w.findings) add(std::move(f));
       if (!w.reached_stop) break;
       pos = w.end;

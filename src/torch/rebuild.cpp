@@ -424,12 +424,21 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (is_dict(src)) {
         out.assign(src.items().begin(), src.items().end());
       } else if (g.id == global_id::ordered_dict && is_seq(src)) {
+        // Keys looked up by hash: 100,000 pairs must not cost 10^10 comparisons.
+        std::unordered_multimap<std::uint64_t, std::size_t> index;
         for (const value* pair : src.items()) {
           if (!is_seq(*pair) || pair->items().size() != 2) return fail(errc::bad_rebuild_args, "OrderedDict items must be pairs");
+          const value* key = pair->items()[0];
+          if (!is_hashable(*key)) return fail(errc::bad_rebuild_args, "unhashable OrderedDict key");
+          const std::uint64_t h = key_hash(*key);
           bool dup = false;
-          for (std::size_t i = 0; i < out.size(); i += 2)
-            if (keys_equal(*out[i], *pair->items()[0])) { out[i + 1] = pair->items()[1]; dup = true; break; }
-          if (!dup) { out.push_back(pair->items()[0]); out.push_back(pair->items()[1]); }
+          for (auto [lo, hi] = index.equal_range(h); lo != hi && !dup; ++lo)
+            if (keys_equal(*out[lo->second], *key)) { out[lo->second + 1] = pair->items()[1]; dup = true; }
+          if (!dup) {
+            index.emplace(h, out.size());
+            out.push_back(key);
+            out.push_back(pair->items()[1]);
+          }
         }
       } else {
         return fail(errc::unsupported_feature, name + " from a " + std::string(value_kind_name(src.kind())) + " is not supported");
@@ -445,12 +454,16 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (!is_seq(src) && src.kind() != value_kind::set && src.kind() != value_kind::frozenset)
         return fail(errc::bad_rebuild_args, "set needs a sequence");
       auto& out = va::items(**v);
+      std::unordered_multimap<std::uint64_t, const value*> index;
       for (const value* it : src.items()) {
         if (!is_hashable(*it)) return fail(errc::bad_rebuild_args, "unhashable set item");
+        const std::uint64_t h = key_hash(*it);
         bool dup = false;
-        for (const value* have : out)
-          if (keys_equal(*have, *it)) { dup = true; break; }
-        if (!dup) out.push_back(it);
+        for (auto [lo, hi] = index.equal_range(h); lo != hi && !dup; ++lo) dup = keys_equal(*lo->second, *it);
+        if (!dup) {
+          index.emplace(h, it);
+          out.push_back(it);
+        }
       }
       return v;
     }

@@ -404,38 +404,11 @@ def _has_equal_keys(doc):
 
 # Bugs found by this oracle and reported, not yet fixed in src/: a failing case that matches one
 # is counted as "known" (and listed), not failed, unless --strict. A fixed bug stops matching by
-# itself (its cases pass); then delete its entry.
-KNOWN_BUGS = [
-    ("int-minus-zero",
-     "INT '-0': _pickle returns False (strtol value 0, line length 3), pickle.py returns 0; pthsafe "
-     "accepts int 0 where the two disagree",
-     lambda data, kind, detail, res: kind == "disagree" and res[0] == "ok" and b"I-0\n" in data
-     and '"int", got "bool"' in (detail or "")),
-    ("numeric-key-equality",
-     "dict keys / set items that Python holds equal kept apart: an integral float or complex part "
-     ">= 2**63 against the equal int (keys_equal/key_hash only know int64), and, in dicts and sets "
-     "of >= 16 items, floats and complex numbers whose parts differ only in the sign of a zero "
-     "(key_hash hashes the bits)",
-     lambda data, kind, detail, res: kind == "accept" and res[0] == "ok" and _has_equal_keys(res[1])),
-    ("ordered-dict-unhashable-key",
-     "OrderedDict([(unhashable, v), ...]) is accepted; Python raises TypeError (unhashable type)",
-     lambda data, kind, detail, res: kind == "refuse" and res[0] == "ok" and b"OrderedDict" in data
-     and (detail or "").count("unhashable type") == 2),
-]
-
-
-KNOWN_BUGS += [
-    ("deep-key-recursion",
-     "a dict key / set item nested ~300,000 deep (TUPLE1 repeated, a 300 KB file) overflows the C "
-     "stack in is_hashable/key_hash/keys_equal (recursive, run at SETITEM/ADDITEMS/FROZENSET, before "
-     "the max_nesting_depth check at STOP): SIGSEGV, in inspect, load and scan alike", None),
-    ("quadratic-dedupe",
-     "set(list) and OrderedDict(list of pairs) (REDUCE) deduplicate by comparing each item with all "
-     "before it: pickle.dumps(set(range(100000)), 2), a 369 KB ordinary pickle, takes 200 s", None),
-    ("quadratic-frozenset-equality",
-     "keys_equal compares frozensets item against item (O(n*m)): 20 equal frozensets of 5000 ints "
-     "as dict keys (500 KB) take 3.4 s; CPython needs 20 ms", None),
-]
+# itself (its cases pass); then delete its entry. Entries are (name, description, predicate).
+# The six found so far (INT '-0', numeric key equality beyond int64 and signed zeros, unhashable
+# OrderedDict keys, deep-key recursion, quadratic dedupe and frozenset equality) are fixed; their
+# cases stay in the generated set and the probes below.
+KNOWN_BUGS = []
 
 
 def extra_probes():
@@ -447,16 +420,16 @@ def extra_probes():
     fs_rev = b"(" + b"".join(b"J" + struct.pack("<i", i) for i in reversed(range(5000))) + b"\x91"
     return [
         ("deep tuple as dict key", b"}K\x00" + b"\x85" * 400000 + b"Ns.",
-         {"cpython": False, "timeout": 20, "xfail": "deep-key-recursion"}),
+         {"cpython": False, "timeout": 20}),
         ("deep tuple as set item", b"\x8f(K\x00" + b"\x85" * 400000 + b"\x90.",
-         {"cpython": False, "timeout": 20, "xfail": "deep-key-recursion"}),
+         {"cpython": False, "timeout": 20}),
         ("deep tuple in a frozenset", b"(K\x00" + b"\x85" * 400000 + b"\x91.",
-         {"cpython": False, "timeout": 20, "xfail": "deep-key-recursion"}),
-        ("set(range(%d)), protocol 2" % n, pickle.dumps(set(range(n)), 2), {"timeout": 3, "xfail": "quadratic-dedupe"}),
-        ("OrderedDict(%d pairs)" % n, od, {"timeout": 3, "xfail": "quadratic-dedupe"}),
+         {"cpython": False, "timeout": 20}),
+        ("set(range(%d)), protocol 2" % n, pickle.dumps(set(range(n)), 2), {"timeout": 3}),
+        ("OrderedDict(%d pairs)" % n, od, {"timeout": 3}),
         ("40 equal frozensets of 5000 as dict keys",
          b"\x80\x04}(" + b"".join((fs if k % 2 == 0 else fs_rev) + b"K\x01" for k in range(40)) + b"u.",
-         {"timeout": 3, "xfail": "quadratic-frozenset-equality"}),
+         {"timeout": 3}),
     ]
 
 
