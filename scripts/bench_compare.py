@@ -87,9 +87,16 @@ print(json.dumps({'seconds': t1 - t0, 'tensors': n, 'rss_before': before.get('Vm
 """
 
 
-def sh(cmd, **kw):
+def sh(cmd, quiet=False):
+    """Runs cmd; with quiet, its output is shown only when it fails (compiler warnings otherwise)."""
     print("+ " + " ".join(cmd), file=sys.stderr)
-    subprocess.run(cmd, check=True, **kw)
+    if not quiet:
+        subprocess.run(cmd, check=True)
+        return
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout[-8000:])
+        sys.exit(f"bench_compare: {' '.join(cmd)} failed ({r.returncode})")
 
 
 def run_child(cmd, env=None, timeout=900):
@@ -271,9 +278,9 @@ def main():
     bd = args.build_dir
     if not args.no_build:
         sh(["cmake", "-S", ROOT, "-B", bd, "-DCMAKE_BUILD_TYPE=Release", "-DPTHSAFE_BUILD_BENCH=ON",
-            "-DPTHSAFE_BUILD_TESTS=OFF"], stdout=subprocess.DEVNULL)
+            "-DPTHSAFE_BUILD_TESTS=OFF"], quiet=True)
         sh(["cmake", "--build", bd, "-j", str(usable_cpus()), "--target", "pthsafe_cli", "pthsafe_fresh_read"],
-           stdout=subprocess.DEVNULL)
+           quiet=True)
     cli = os.path.join(bd, "pthsafe")
     fresh = os.path.join(bd, "bench", "pthsafe_fresh_read")
     for exe in (cli, fresh):
