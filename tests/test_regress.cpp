@@ -60,3 +60,30 @@ TEST_CASE("regress: a dict key nested 400,000 tuples deep is refused before it i
   CHECK(ck.error_value().message.find("max_nesting_depth") != std::string::npos);
   CHECK(pthsafe::scan_buffer(b).verdict == pthsafe::verdict::malformed);
 }
+
+#include "support/pickle_builder.hpp"
+
+TEST_CASE("scan: storage bytes that merely start like a pickle are tensor data") {
+  // Found on a real 100,000-tensor torch file: 9 float records began with 0x80 and a protocol
+  // byte, and the gate read them as broken pickles (malformed). A storage counts as a hidden
+  // pickle only when it is a complete one.
+  using namespace pthsafe_test;
+  tensor_spec t;
+  t.key = "w";
+  t.shape = {4};
+  bytes data = float32_ramp(4);
+  const unsigned char junk[] = {0x80, 0x02, 'c', 'o', 's', '\n', 's', 'y', 's', '\n', 0x10, 0x11};
+  for (std::size_t i = 0; i < sizeof junk; ++i) data[i] = std::byte(junk[i]);
+  const bytes file = torch_checkpoint(state_dict_pickle({t}), {{"0", data}}).build();
+  const auto rep = pthsafe::scan_buffer(file);
+  CHECK(rep.verdict == pthsafe::verdict::safe);
+  // The same record holding a complete pickle is a hidden pickle, judged as one.
+  static const char evil_bytes[] = "\x80\x02" "cos\nsystem\n" "X\x02\x00\x00\x00" "id\x85R.";
+  const std::string evil(evil_bytes, sizeof evil_bytes - 1);  // embedded NULs
+  bytes hidden(evil.size());
+  for (std::size_t i = 0; i < evil.size(); ++i) hidden[i] = std::byte(static_cast<unsigned char>(evil[i]));
+  tensor_spec u = t;
+  u.storage_numel = static_cast<std::int64_t>(hidden.size()) / 4;
+  const bytes file2 = torch_checkpoint(state_dict_pickle({t}), {{"0", data}, {"9", hidden}}).build();
+  CHECK(pthsafe::scan_buffer(file2).verdict == pthsafe::verdict::unsafe);
+}

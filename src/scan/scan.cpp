@@ -277,6 +277,12 @@ class gate {
         add(std::move(f));
       }
       if (!looks_like_pickle(r)) continue;
+      // Storage bytes are tensor data: 1 in 128 float records starts like a pickle by chance.
+      // Only a complete pickle (STOP exactly at the record's end) counts as one hidden there.
+      if (storage) {
+        const auto w = detail::walk_opcodes(r.bytes, 0, r.name, opts_);
+        if (!w.reached_stop || w.end != r.bytes.size()) continue;
+      }
       scan_stream(r.bytes, r.name, std::nullopt, 0);
     }
     if (!starts_with_zip) {
