@@ -11,7 +11,6 @@
 #include "torch/legacy.hpp"
 #include "torch/rebuild.hpp"
 #include "torch/sparse.hpp"
-#include "torch/torchscript.hpp"
 
 namespace pthsafe {
 
@@ -63,9 +62,12 @@ result<std::span<const std::byte>> record_bytes(const archive& zip, std::size_t 
   return std::span<const std::byte>(scratch);
 }
 
+// Runs one pickle to STOP and refuses bytes after it. `torchscript_prefix` (e.g. "data/",
+// "constants/") switches the rebuilder to TorchScript's naming of storages and classes.
 result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<const std::byte> bytes,
-                          const std::string& record, const load_options& opts) {
+                          const std::string& record, const load_options& opts, const std::string& torchscript_prefix = {}) {
   torch_rebuilder rebuilder(st, zip, opts);
+  if (!torchscript_prefix.empty()) rebuilder.use_torchscript(torchscript_prefix);
   machine m(st, rebuilder, opts, record);
   rebuilder.attach(&m);
   std::uint64_t end = 0;
@@ -118,8 +120,7 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts) {
   std::vector<std::byte> scratch;
   auto bytes = record_bytes(a, *pkl, scratch, opts.limits);
   if (!bytes) return std::move(bytes).error_value();
-  auto rootv = torchscript ? run_torchscript_pickle(st, a, *bytes, root + "/data.pkl", "data/", opts)
-                           : run_pickle(st, &a, *bytes, root + "/data.pkl", opts);
+  auto rootv = run_pickle(st, &a, *bytes, root + "/data.pkl", opts, torchscript ? "data/" : "");
   if (!rootv) return std::move(rootv).error_value();
   st.root = *rootv;
   st.format = container_format::zip;
@@ -129,7 +130,7 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts) {
     std::vector<std::byte> cscratch;
     auto cbytes = record_bytes(a, cpkl, cscratch, opts.limits);
     if (!cbytes) return std::move(cbytes).error_value();
-    auto consts = run_torchscript_pickle(st, a, *cbytes, root + "/constants.pkl", "constants/", opts);
+    auto consts = run_pickle(st, &a, *cbytes, root + "/constants.pkl", opts, "constants/");
     if (!consts) return std::move(consts).error_value();
     st.constants = *consts;
     st.format = container_format::torchscript;

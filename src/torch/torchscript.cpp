@@ -8,7 +8,6 @@
 //    kept as inert value_kind::object values, exactly like caller-allowed globals;
 //  * constants.pkl is a tuple of constants whose tensors are the records constants/<key>.
 // `code/` (TorchScript source, usually deflated) is never read: nothing here runs or compiles it.
-#include "torch/torchscript.hpp"
 
 #include <array>
 #include <utility>
@@ -49,20 +48,6 @@ std::optional<global_ref> torch_rebuilder::resolve_global(std::string_view full)
   // build_tensor_from_id only occurs in tensor-table pickles (RPC), never in archives: refused.
   if (full.starts_with("__torch__.") && full.size() > 10) return global_ref{global_id::torchscript_class};
   return std::nullopt;
-}
-
-result<value*> run_torchscript_pickle(checkpoint_state& st, const archive& zip, std::span<const std::byte> bytes,
-                                      const std::string& record, const std::string& prefix, const load_options& opts) {
-  torch_rebuilder rb(st, &zip, opts);
-  rb.use_torchscript(prefix);
-  machine m(st, rb, opts, record);
-  rb.attach(&m);
-  std::uint64_t end = 0;
-  auto root = m.run(bytes, end);
-  if (!root) return root;
-  if (end != bytes.size())
-    return make_error(errc::pickle_trailing_data, std::to_string(bytes.size() - end) + " bytes follow STOP", record, end);
-  return root;
 }
 
 }  // namespace pthsafe::detail
