@@ -84,9 +84,7 @@ int cmd_inspect(const std::vector<std::string>& args) {
     if (a == "--help" || a == "-h") { std::fputs(help, stdout); return 0; }
     if (a == "--version") { std::printf("pthsafe %s\n", version()); return 0; }
     if (a == "--json") { json = true; continue; }
-    if (a == "--mmap") { opts.mode = load_mode::mmap; continue; }
-    if (a == "--torchscript") { opts.allow_torchscript = true; continue; }
-    if (a == "--refuse-copy") { opts.refuse_copy_in_mmap = true; continue; }
+    if (load_option(a, opts)) continue;
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
     if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe inspect: unknown option %s\n%s", a.c_str(), help); return 2; }
     if (!file.empty()) { std::fprintf(stderr, "pthsafe inspect: one FILE only\n"); return 2; }

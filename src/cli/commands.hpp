@@ -21,5 +21,8 @@ int report(const std::string& file, const error& e);
 /// Parses an option shared by the subcommands (--allow-global X, --strict-torch, --verify-crc).
 /// Returns true when args[i] was consumed (i advanced past its value).
 bool common_option(const std::vector<std::string>& args, std::size_t& i, load_options& opts, bool& bad);
+/// Parses an option of the commands that load (inspect, load): --mmap, --torchscript,
+/// --refuse-copy. Returns true when `a` was one.
+bool load_option(const std::string& a, load_options& opts);
 
 }  // namespace pthsafe::cli

@@ -28,6 +28,13 @@ bool common_option(const std::vector<std::string>& args, std::size_t& i, load_op
   return false;
 }
 
+bool load_option(const std::string& a, load_options& opts) {
+  if (a == "--mmap") { opts.mode = load_mode::mmap; return true; }
+  if (a == "--torchscript") { opts.allow_torchscript = true; return true; }
+  if (a == "--refuse-copy") { opts.refuse_copy_in_mmap = true; return true; }
+  return false;
+}
+
 }  // namespace pthsafe::cli
 
 namespace {
