@@ -87,3 +87,100 @@ TEST_CASE("scan: storage bytes that merely start like a pickle are tensor data")
   const bytes file2 = torch_checkpoint(state_dict_pickle({t}), {{"0", data}, {"9", hidden}}).build();
   CHECK(pthsafe::scan_buffer(file2).verdict == pthsafe::verdict::unsafe);
 }
+
+namespace {
+// Pushes t_n where t_0 = () and t_{i+1} = (t_i, t_i): n+1 distinct tuples, 2^n paths. Memo
+// slots base..base+n are used.
+void shared_tuple_chain(pthsafe_test::pickle_writer& w, std::uint32_t base, std::uint32_t n) {
+  w.empty_tuple().put(base);
+  for (std::uint32_t i = 0; i < n; ++i) w.pop().get(base + i).get(base + i).tuple2().put(base + i + 1);
+}
+}  // namespace
+
+TEST_CASE("regress: a dict key of shared tuples is hashed once per node, not once per path") {
+  // fuzz_load found it: is_hashable (and key_hash) walked every path of ((t, t), (t, t))...,
+  // 2^n for n levels; a 426-byte file ran past the 10 s timeout. Hashability is now fixed when
+  // a tuple is built and hashes are cached per node.
+  using namespace pthsafe_test;
+  const auto b = read_regress("shared_tuple_key_hash.pkl");
+  REQUIRE(b.size() == 426);
+  auto ck = pthsafe::checkpoint::open_buffer(b);
+  REQUIRE_FALSE(ck);
+  CHECK(ck.code() == pthsafe::errc::pickle_bad_text);  // the first thing wrong past the key
+  // Its later GLOBAL _coddata/0.ecs is not on the allowlist: the gate says unsafe.
+  CHECK(pthsafe::scan_buffer(b).verdict == pthsafe::verdict::unsafe);
+
+  // A 200-level key (2^200 paths) loads, and the same object set twice stays one key.
+  pickle_writer w;
+  w.proto(2).empty_dict();
+  shared_tuple_chain(w, 0, 200);
+  w.put(1000).integer(1).setitem().get(1000).integer(2).setitem().stop();
+  const bytes good = w.take();
+  auto ok = pthsafe::checkpoint::open_buffer(good);
+  REQUIRE(ok);
+  REQUIRE(ok->root().size() == 1);
+  CHECK(ok->root().items()[1]->as_int64() == 2);
+  CHECK(pthsafe::scan_buffer(good).verdict == pthsafe::verdict::safe);
+}
+
+TEST_CASE("two distinct but equal keys of shared tuples hit the key-comparison budget") {
+  // Comparing two separately built 40-level chains visits 2^40 node pairs (CPython hangs on
+  // it). The comparison stops at the budget and the load fails naming the limit, in each
+  // place keys are compared: SETITEM, FROZENSET, OrderedDict(pairs) and set(list).
+  using namespace pthsafe_test;
+  const auto refused = [](const bytes& b) {
+    auto ck = pthsafe::checkpoint::open_buffer(b);
+    REQUIRE_FALSE(ck);
+    CHECK(ck.code() == pthsafe::errc::limit_exceeded);
+    CHECK(ck.error_value().message.find("max_walk_nodes") != std::string::npos);
+    CHECK(pthsafe::scan_buffer(b).verdict == pthsafe::verdict::malformed);
+  };
+  SUBCASE("SETITEM") {
+    pickle_writer w;
+    w.proto(2).empty_dict();
+    shared_tuple_chain(w, 0, 40);
+    w.integer(1).setitem();
+    shared_tuple_chain(w, 100, 40);
+    w.integer(2).setitem().stop();
+    refused(w.take());
+  }
+  SUBCASE("FROZENSET") {
+    pickle_writer w;
+    w.proto(4).mark();
+    shared_tuple_chain(w, 0, 40);
+    shared_tuple_chain(w, 100, 40);
+    w.frozenset().stop();
+    refused(w.take());
+  }
+  SUBCASE("collections.OrderedDict(list of pairs)") {
+    pickle_writer w;
+    w.proto(2).global("collections", "OrderedDict").empty_list();
+    shared_tuple_chain(w, 0, 40);
+    w.integer(1).tuple2().append();
+    shared_tuple_chain(w, 100, 40);
+    w.integer(2).tuple2().append().tuple1().reduce().stop();
+    refused(w.take());
+  }
+  SUBCASE("builtins.set(list)") {
+    pickle_writer w;
+    w.proto(2).global("builtins", "set").empty_list();
+    shared_tuple_chain(w, 0, 40);
+    w.append();
+    shared_tuple_chain(w, 100, 40);
+    w.append().tuple1().reduce().stop();
+    refused(w.take());
+  }
+  SUBCASE("equal keys of modest size still merge") {
+    pickle_writer w;
+    w.proto(2).empty_dict();
+    shared_tuple_chain(w, 0, 6);
+    w.integer(1).setitem();
+    shared_tuple_chain(w, 100, 6);
+    w.integer(2).setitem().stop();
+    const bytes b = w.take();
+    auto ck = pthsafe::checkpoint::open_buffer(b);
+    REQUIRE(ck);
+    REQUIRE(ck->root().size() == 1);
+    CHECK(ck->root().items()[1]->as_int64() == 2);
+  }
+}

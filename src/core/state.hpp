@@ -92,6 +92,8 @@ struct value_access {
 /// small_ flag bits beyond a boolean's value.
 inline constexpr std::uint8_t flag_bytearray = 1;  // bytes value that is a bytearray (unhashable)
 inline constexpr std::uint8_t flag_int_raw = 2;    // big integer kept as two's complement bytes
+inline constexpr std::uint8_t flag_unhashable = 4;  // tuple holding an unhashable item (set when built)
+inline constexpr std::uint8_t flag_hash_cached = 8; // tuple/frozenset whose key_hash sits in f_'s bits
 
 /// Values with stable addresses, in chunks growing from 64 to 4096 values: one allocation per
 /// chunk, where std::deque made one per 512-byte block (4 values) - 250,000 allocations for a
@@ -117,6 +119,10 @@ struct checkpoint_state {
   std::unique_ptr<archive> zip;
   value_arena values;
   std::uint64_t tree_bytes = 0;  // charged against limits::max_tree_bytes
+  // Nodes that dict-key and set-item comparisons may still visit (keys_equal). machine::run
+  // sets it per pickle: min(max_walk_nodes, 16 per pickle byte + 256), so the work stays
+  // linear in the file even when shared tuples would make one comparison exponential.
+  std::uint64_t key_budget = 0;
 
   /// Charges n bytes of value-tree memory; false when the limit would be exceeded.
   bool charge(std::uint64_t n) {

@@ -90,15 +90,22 @@ std::uint64_t key_hash(const value& v) noexcept {
     case value_kind::string: return hash_text(v.text(), 1);
     case value_kind::bytes: return hash_text(v.text(), 2);
     case value_kind::tuple:
-    case value_kind::size: {
-      std::uint64_t h = 0x345678;
-      for (const value* it : v.items()) h = mix(h * 1000003u ^ key_hash(*it));
-      return h;
-    }
+    case value_kind::size:
     case value_kind::frozenset: {
-      std::uint64_t h = 0x9e3779b9;
-      for (const value* it : v.items()) h += key_hash(*it);
-      return mix(h);
+      value& node = const_cast<value&>(v);
+      if (value_access::small(node) & flag_hash_cached) return std::bit_cast<std::uint64_t>(value_access::f(node));
+      std::uint64_t h;
+      if (k == value_kind::frozenset) {
+        h = 0x9e3779b9;
+        for (const value* it : v.items()) h += key_hash(*it);
+        h = mix(h);
+      } else {
+        h = 0x345678;
+        for (const value* it : v.items()) h = mix(h * 1000003u ^ key_hash(*it));
+      }
+      value_access::f(node) = std::bit_cast<double>(h);  // f_ is unused by these kinds
+      value_access::small(node) |= flag_hash_cached;
+      return h;
     }
     case value_kind::dtype: case value_kind::device: case value_kind::layout:
     case value_kind::qscheme: case value_kind::global:
@@ -169,16 +176,15 @@ bool is_hashable(const value& v) noexcept {
     case value_kind::list: case value_kind::dict: case value_kind::ordered_dict: case value_kind::set:
       return false;
     case value_kind::bytes: return (value_access::small(const_cast<value&>(v)) & flag_bytearray) == 0;
-    case value_kind::tuple: case value_kind::size:
-      for (const value* it : v.items())
-        if (!is_hashable(*it)) return false;
-      return true;
-    default: return true;
+    case value_kind::tuple: return (value_access::small(const_cast<value&>(v)) & flag_unhashable) == 0;
+    default: return true;  // size holds ints only; a frozenset's items were checked when added
   }
 }
 
-bool keys_equal(const value& a, const value& b) noexcept {
+bool keys_equal(const value& a, const value& b, std::uint64_t& budget) noexcept {
   if (&a == &b) return true;
+  if (budget == 0) return false;
+  --budget;
   const auto ka = a.kind(), kb = b.kind();
   if (is_numeric(ka) && is_numeric(kb)) {
     const num x = as_num(a), y = as_num(b);
@@ -189,9 +195,9 @@ bool keys_equal(const value& a, const value& b) noexcept {
     return x.re == y.re;                          // NaN != NaN unless the same object
   }
   if (is_tuple_like(ka) && is_tuple_like(kb)) {
-    if (a.items().size() != b.items().size()) return false;
+    if (a.items().size() != b.items().size() || key_hash(a) != key_hash(b)) return false;
     for (std::size_t i = 0; i < a.items().size(); ++i)
-      if (!keys_equal(*a.items()[i], *b.items()[i])) return false;
+      if (!keys_equal(*a.items()[i], *b.items()[i], budget)) return false;
     return true;
   }
   if (ka != kb) return false;
@@ -201,14 +207,14 @@ bool keys_equal(const value& a, const value& b) noexcept {
     case value_kind::layout: case value_kind::qscheme: case value_kind::global:
       return a.text() == b.text();
     case value_kind::frozenset: {
-      if (a.items().size() != b.items().size()) return false;
+      if (a.items().size() != b.items().size() || key_hash(a) != key_hash(b)) return false;
       // Items are unique within each set: equal sizes and every item of a found in b suffice.
       // Large sets look items up by hash so that comparing two sets stays linear.
       if (a.items().size() <= 8) {
         for (const value* x : a.items()) {
           bool found = false;
           for (const value* y : b.items())
-            if (keys_equal(*x, *y)) { found = true; break; }
+            if (keys_equal(*x, *y, budget)) { found = true; break; }
           if (!found) return false;
         }
         return true;
@@ -219,7 +225,7 @@ bool keys_equal(const value& a, const value& b) noexcept {
       for (const value* x : a.items()) {
         const auto [lo, hi] = by_hash.equal_range(key_hash(*x));
         bool found = false;
-        for (auto it = lo; it != hi && !found; ++it) found = keys_equal(*x, *it->second);
+        for (auto it = lo; it != hi && !found; ++it) found = keys_equal(*x, *it->second, budget);
         if (!found) return false;
       }
       return true;
@@ -413,11 +419,19 @@ struct machine::impl {
     if (auto c = charge(items.size()); !c) return std::move(c).error_value();
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
-    if (k == value_kind::tuple)
+    if (k == value_kind::tuple) {
       if (auto r = set_height(**v, items); !r) return std::move(r).error_value();
+      for (const value* it : items)
+        if (!is_hashable(*it)) { va::small(**v) |= flag_unhashable; break; }
+    }
     auto& dst = va::items(**v);
     dst.assign(items.begin(), items.end());
     return *v;
+  }
+
+  std::uint64_t& key_budget = m.st_.key_budget;
+  error key_budget_spent() const {
+    return fail(errc::limit_exceeded, key_budget_message);
   }
 
   // Position of key `k` among a dict's keys (even item slots), or npos.
@@ -427,13 +441,13 @@ struct machine::impl {
     const std::size_t n = items.size() / step;
     if (n < index_threshold) {
       for (std::size_t i = 0; i < items.size(); i += step)
-        if (keys_equal(*items[i], k)) return i;
+        if (keys_equal(*items[i], k, key_budget)) return i;
       return std::string::npos;
     }
     auto& idx = indexes[&d];
     if (idx.empty())
       for (std::size_t i = 0; i < items.size(); i += step) idx.insert(key_hash(*items[i]), i);
-    return idx.find(key_hash(k), [&](std::size_t pos) { return keys_equal(*items[pos], k); });
+    return idx.find(key_hash(k), [&](std::size_t pos) { return keys_equal(*items[pos], k, key_budget); });
   }
   void note_insert(value& d, std::size_t pos) {
     const auto it = indexes.find(&d);
@@ -443,6 +457,7 @@ struct machine::impl {
   result<void> set_item(value& d, value* k, value* v) {
     if (!is_hashable(*k)) return fail(errc::pickle_bad_operand, "unhashable dict key");
     const std::size_t at = find_key(d, *k);
+    if (key_budget == 0) return key_budget_spent();
     auto& items = va::items(d);
     if (at != std::string::npos) {
       items[at + 1] = v;  // Python keeps the first key object and its position
@@ -458,6 +473,7 @@ struct machine::impl {
   result<void> set_add(value& s, value* item) {
     if (!is_hashable(*item)) return fail(errc::pickle_bad_operand, "unhashable set item");
     if (find_key(s, *item) != std::string::npos) return {};
+    if (key_budget == 0) return key_budget_spent();
     auto& items = va::items(s);
     if (items.size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
     if (auto c = charge(1); !c) return c;
@@ -870,6 +886,7 @@ result<value*> machine::run(std::span<const std::byte> pickle, std::uint64_t& st
   if (pickle.size() > opts_.limits.max_pickle_bytes)
     return make_error(errc::limit_exceeded,
                       "limit max_pickle_bytes (" + std::to_string(opts_.limits.max_pickle_bytes) + ") exceeded", record_, 0);
+  st_.key_budget = std::min<std::uint64_t>(opts_.limits.max_walk_nodes, 256 + std::min<std::uint64_t>(pickle.size(), UINT64_MAX / 32) * 16);
   impl run_state(*this, pickle);
   return run_state.run(stop_end);
 }

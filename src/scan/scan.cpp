@@ -171,6 +171,7 @@ class gate {
   // concern here). Returns the end offset after STOP, or the error.
   result<std::uint64_t> run_one(std::span<const std::byte> bytes, const std::string& record) {
     detail::checkpoint_state st;
+    st.lim = opts_.limits;
     st.mode = load_mode::metadata;
     detail::torch_rebuilder rb(st, nullptr, opts_);
     rb.use_placeholder_storages();

@@ -37,6 +37,8 @@ bool valid_device(std::string_view s) {
 constexpr std::string_view layouts[] = {"torch.strided", "torch.sparse_coo", "torch.sparse_csr", "torch.sparse_csc",
                                         "torch.sparse_bsr", "torch.sparse_bsc", "torch._mkldnn", "torch.jagged"};
 
+error key_budget_spent() { return make_error(errc::limit_exceeded, key_budget_message); }
+
 }  // namespace
 
 result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim) {
@@ -426,6 +428,7 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       } else if (g.id == global_id::ordered_dict && is_seq(src)) {
         // Keys looked up by hash: 100,000 pairs must not cost 10^10 comparisons.
         std::unordered_multimap<std::uint64_t, std::size_t> index;
+        std::uint64_t& budget = st_.key_budget;
         for (const value* pair : src.items()) {
           if (!is_seq(*pair) || pair->items().size() != 2) return fail(errc::bad_rebuild_args, "OrderedDict items must be pairs");
           const value* key = pair->items()[0];
@@ -433,7 +436,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
           const std::uint64_t h = key_hash(*key);
           bool dup = false;
           for (auto [lo, hi] = index.equal_range(h); lo != hi && !dup; ++lo)
-            if (keys_equal(*out[lo->second], *key)) { out[lo->second + 1] = pair->items()[1]; dup = true; }
+            if (keys_equal(*out[lo->second], *key, budget)) { out[lo->second + 1] = pair->items()[1]; dup = true; }
+          if (budget == 0) return key_budget_spent();
           if (!dup) {
             index.emplace(h, out.size());
             out.push_back(key);
@@ -455,11 +459,13 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
         return fail(errc::bad_rebuild_args, "set needs a sequence");
       auto& out = va::items(**v);
       std::unordered_multimap<std::uint64_t, const value*> index;
+      std::uint64_t& budget = st_.key_budget;
       for (const value* it : src.items()) {
         if (!is_hashable(*it)) return fail(errc::bad_rebuild_args, "unhashable set item");
         const std::uint64_t h = key_hash(*it);
         bool dup = false;
-        for (auto [lo, hi] = index.equal_range(h); lo != hi && !dup; ++lo) dup = keys_equal(*lo->second, *it);
+        for (auto [lo, hi] = index.equal_range(h); lo != hi && !dup; ++lo) dup = keys_equal(*lo->second, *it, budget);
+        if (budget == 0) return key_budget_spent();
         if (!dup) {
           index.emplace(h, it);
           out.push_back(it);
