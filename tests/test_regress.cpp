@@ -170,6 +170,20 @@ TEST_CASE("two distinct but equal keys of shared tuples hit the key-comparison b
     w.append().tuple1().reduce().stop();
     refused(w.take());
   }
+  SUBCASE("identical items count too: (T,)*3000 against an equal copy, T = (None,)*3000") {
+    // Every one of the 9 million item comparisons ends at the identity shortcut; without a
+    // charge for those, n*m work comes from n+m bytes.
+    pickle_writer w;
+    w.proto(2).empty_dict().none().put(0).pop();
+    for (std::uint32_t copy = 0; copy < 2; ++copy) {
+      w.mark();
+      for (int i = 0; i < 3000; ++i) w.get(0);
+      w.tuple().put(1 + copy).pop().mark();
+      for (int i = 0; i < 3000; ++i) w.get(1 + copy);
+      w.tuple().integer(copy).setitem();
+    }
+    refused(w.stop().take());
+  }
   SUBCASE("equal keys of modest size still merge") {
     pickle_writer w;
     w.proto(2).empty_dict();

@@ -182,9 +182,11 @@ bool is_hashable(const value& v) noexcept {
 }
 
 bool keys_equal(const value& a, const value& b, std::uint64_t& budget) noexcept {
-  if (&a == &b) return true;
+  // Charged before the identity shortcut: ((x,)*n,)*m against an equal copy makes n*m calls
+  // that each end there.
   if (budget == 0) return false;
   --budget;
+  if (&a == &b) return true;
   const auto ka = a.kind(), kb = b.kind();
   if (is_numeric(ka) && is_numeric(kb)) {
     const num x = as_num(a), y = as_num(b);
@@ -208,6 +210,9 @@ bool keys_equal(const value& a, const value& b, std::uint64_t& budget) noexcept 
       return a.text() == b.text();
     case value_kind::frozenset: {
       if (a.items().size() != b.items().size() || key_hash(a) != key_hash(b)) return false;
+      // The index below costs a pass over b whatever the items are: charge it up front.
+      if (budget < a.items().size()) { budget = 0; return false; }
+      budget -= a.items().size();
       // Items are unique within each set: equal sizes and every item of a found in b suffice.
       // Large sets look items up by hash so that comparing two sets stays linear.
       if (a.items().size() <= 8) {
