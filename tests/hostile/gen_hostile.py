@@ -887,6 +887,23 @@ def gen_resources():
         body += POP + get(k - 1) + get(k - 1) + b"\x86" + put(k)  # TUPLE2 of the previous one twice
     add("memo_doubling_tuples.pkl", pk(body), "malformed", L, "BINGET doubling of tuples: 2^63 logical leaves",
         "peers §2d", alt=[{"verdict": "safe", "rule": None}])
+    # Dict keys from shared tuples: t_{k+1} = (t_k, t_k). One such key hashes in linear time
+    # (hashes are cached per node); two equal keys built apart compare in 2^64 steps (CPython
+    # hangs), as does ((x,)*n,)*m against an equal copy in n*m steps.
+    def chain(base, n):
+        out = EMPTY_TUPLE + put(base)
+        for k in range(n):
+            out += POP + get(base + k) + get(base + k) + b"\x86" + put(base + k + 1)
+        return out
+    add("shared_tuple_dict_key.pkl", pk(EMPTY_DICT + chain(0, 64) + integer(1) + SETITEM), "safe", None,
+        "dict key of shared tuples, 2^64 paths (benign: hashed once per node)", "peers §2d")
+    add("equal_shared_tuple_keys.pkl", pk(EMPTY_DICT + chain(0, 64) + integer(1) + SETITEM + chain(100, 64) + integer(2) + SETITEM),
+        "malformed", L, "two equal dict keys of shared tuples built apart: 2^64 comparisons (CPython hangs)", "peers §2d")
+    row = MARK + get(0) * 3000 + b"t"
+    add("identity_quadratic_keys.pkl",
+        pk(EMPTY_DICT + NONE + put(0) + POP + row + put(1) + POP + MARK + get(1) * 3000 + b"t" + integer(1) + SETITEM
+           + row + put(2) + POP + MARK + get(2) * 3000 + b"t" + integer(2) + SETITEM),
+        "malformed", L, "dict keys ((None,)*3000,)*3000 twice: 9e6 identical-item comparisons from 24 KB", "peers §2d")
     add("mark_flood_1e6.pkl", PROTO2 + MARK * 1_000_000 + STOP, "malformed", L, "10^6 nested MARKs",
         "peers §2d deep nesting")
     add("binunicode_4gib.pkl", PROTO2 + b"X" + u32(0xFFFFFFFF) + b"abc" + STOP, "malformed", L,
