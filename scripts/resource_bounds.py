@@ -32,6 +32,21 @@ def laughs():
     return PROTO + bytes(body) + b"."
 
 
+def equal_shared_keys():
+    # Two equal dict keys of shared tuples (t = (t, t), 64 levels) built apart, after 64 MiB of
+    # padding: comparing them is 2^64 steps; the key-comparison budget stops it.
+    def put(i): return b"r" + struct.pack("<I", i)
+    def get(i): return b"j" + struct.pack("<I", i)
+    def chain(base):
+        out = b")" + put(base)
+        for k in range(64):
+            out += b"0" + get(base + k) + get(base + k) + b"\x86" + put(base + k + 1)
+        return out
+    tail = b"}" + chain(0) + b"K\x01s" + chain(100) + b"K\x02s."
+    pad = M - len(PROTO) - len(tail) - 10
+    return PROTO + b"\x8e" + struct.pack("<Q", pad) + b"\0" * pad + b"0" + tail
+
+
 ATTACKS = {
     "empty lists + POP (node flood)": lambda: fill(b"]0"),
     "tuples + POP": lambda: fill(b")0"),
@@ -45,6 +60,7 @@ ATTACKS = {
     "billion laughs via memo (legal: safe)": laughs,
     "4 GiB BINUNICODE length": lambda: PROTO + b"X\xff\xff\xff\xff" + b"a" * (M - 16),
     "deep list nesting (EMPTY_LIST, APPEND)": lambda: fill(b"]a", prefix=b"]"),
+    "equal dict keys of shared tuples": equal_shared_keys,
 }
 
 

@@ -132,7 +132,7 @@ TEST_CASE("two distinct but equal keys of shared tuples hit the key-comparison b
     auto ck = pthsafe::checkpoint::open_buffer(b);
     REQUIRE_FALSE(ck);
     CHECK(ck.code() == pthsafe::errc::limit_exceeded);
-    CHECK(ck.error_value().message.find("max_walk_nodes") != std::string::npos);
+    CHECK(ck.error_value().message.find("max_key_compare_nodes") != std::string::npos);
     CHECK(pthsafe::scan_buffer(b).verdict == pthsafe::verdict::malformed);
   };
   SUBCASE("SETITEM") {

@@ -51,11 +51,12 @@ struct limits {
   /// Largest uncompressed:compressed ratio of a deflated record (deflate's own maximum is ~1032).
   std::uint32_t max_compression_ratio = 250;
   /// Most value nodes a tree walker (JSON output, key paths) may visit, counting shared subtrees
-  /// once per visit. Stops memo "billion laughs" from exploding the output. Also bounds the
-  /// nodes that comparing dict keys and set items may visit while one pickle runs (lowered to
-  /// 16 per pickle byte + 256): two equal keys built from shared tuples compare in exponential
-  /// time otherwise (CPython hangs on them).
+  /// once per visit. Stops memo "billion laughs" from exploding the output.
   std::uint64_t max_walk_nodes = std::uint64_t{1} << 26;  // 64 Mi
+  /// Most nodes that comparing dict keys and set items may visit while one pickle runs, lowered
+  /// to 4 per pickle byte + 256. Two equal keys built apart from shared tuples (t = (t, t) nested
+  /// 64 deep) compare in exponential time otherwise; CPython hangs on them.
+  std::uint64_t max_key_compare_nodes = std::uint64_t{1} << 24;  // 16 Mi
 };
 
 /// Options of checkpoint::open / scan.

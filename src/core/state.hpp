@@ -120,7 +120,7 @@ struct checkpoint_state {
   value_arena values;
   std::uint64_t tree_bytes = 0;  // charged against limits::max_tree_bytes
   // Nodes that dict-key and set-item comparisons may still visit (keys_equal). machine::run
-  // sets it per pickle: min(max_walk_nodes, 16 per pickle byte + 256), so the work stays
+  // sets it per pickle: min(max_key_compare_nodes, 4 per pickle byte + 256), so the work stays
   // linear in the file even when shared tuples would make one comparison exponential.
   std::uint64_t key_budget = 0;
 

@@ -891,7 +891,7 @@ result<value*> machine::run(std::span<const std::byte> pickle, std::uint64_t& st
   if (pickle.size() > opts_.limits.max_pickle_bytes)
     return make_error(errc::limit_exceeded,
                       "limit max_pickle_bytes (" + std::to_string(opts_.limits.max_pickle_bytes) + ") exceeded", record_, 0);
-  st_.key_budget = std::min<std::uint64_t>(opts_.limits.max_walk_nodes, 256 + std::min<std::uint64_t>(pickle.size(), UINT64_MAX / 32) * 16);
+  st_.key_budget = std::min<std::uint64_t>(opts_.limits.max_key_compare_nodes, 256 + std::min<std::uint64_t>(pickle.size(), UINT64_MAX / 8) * 4);
   impl run_state(*this, pickle);
   return run_state.run(stop_end);
 }

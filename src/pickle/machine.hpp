@@ -47,13 +47,13 @@ bool is_hashable(const value& v) noexcept;
 /// the graph is still owned by one thread (during a load).
 std::uint64_t key_hash(const value& v) noexcept;
 /// Key equality. Every node compared takes one unit of `budget`; when it reaches zero the walk
-/// stops and returns false, and the caller must report limit max_walk_nodes (two distinct but
+/// stops and returns false, and the caller must report limit max_key_compare_nodes (two distinct but
 /// equal DAGs of shared tuples would otherwise compare in exponential time, as in CPython).
 bool keys_equal(const value& a, const value& b, std::uint64_t& budget) noexcept;
 /// The message of the limit_exceeded error for a spent checkpoint_state::key_budget.
 inline constexpr const char* key_budget_message =
-    "limit max_walk_nodes exceeded comparing dict keys or set items (budget: 16 nodes per pickle byte + 256, "
-    "at most max_walk_nodes)";
+    "limit max_key_compare_nodes exceeded comparing dict keys or set items (at most 4 nodes per pickle "
+    "byte + 256)";
 
 class machine {
  public:
