@@ -195,12 +195,12 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
                        std::vector<storage_record*>& storages) {
   pointer_set seen(st.tensors.size() + 64);
   pointer_set seen_storage(st.storages.size() + 16);
-  std::vector<const value*> todo{st.root};
-  if (st.constants) todo.push_back(st.constants);
+  std::vector<const value*> pending{st.root};
+  if (st.constants) pending.push_back(st.constants);
   std::vector<const tensor_record*> parts;
-  while (!todo.empty()) {
-    const value* v = todo.back();
-    todo.pop_back();
+  while (!pending.empty()) {
+    const value* v = pending.back();
+    pending.pop_back();
     const auto attrs = v->attrs();
     const auto items = v->items();
     // A childless value other than a tensor yields nothing new on a second visit (a storage is
@@ -233,8 +233,8 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
         }
       }
     }
-    for (std::size_t i = attrs.size(); i-- > 0;) todo.push_back(attrs[i].second);
-    for (std::size_t i = items.size(); i-- > 0;) todo.push_back(items[i]);
+    for (std::size_t i = attrs.size(); i-- > 0;) pending.push_back(attrs[i].second);
+    for (std::size_t i = items.size(); i-- > 0;) pending.push_back(items[i]);
   }
 }
 

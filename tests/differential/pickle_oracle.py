@@ -376,15 +376,15 @@ def _has_equal_keys(doc):
     old = sys.get_int_max_str_digits()
     sys.set_int_max_str_digits(0)
     try:
-        todo = [doc]
-        while todo:
-            d = todo.pop()
+        pending = [doc]
+        while pending:
+            d = pending.pop()
             if isinstance(d, list):
-                todo.extend(d)
+                pending.extend(d)
                 continue
             if not isinstance(d, dict):
                 continue
-            todo.extend(v for k, v in d.items() if k in ("items", "attrs") or isinstance(v, (dict, list)))
+            pending.extend(v for k, v in d.items() if k in ("items", "attrs") or isinstance(v, (dict, list)))
             if d.get("type") in ("dict", "OrderedDict", "set", "frozenset"):
                 keys = [kv[0] for kv in d["items"]] if d["type"] in ("dict", "OrderedDict") else d["items"]
                 vals = []
