@@ -25,13 +25,17 @@ after imports. Prints a table per input, the ratios, and each issue-5 target as 
 """
 
 import argparse
+import contextlib
+import io
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results_doc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GiB = 1024.0 ** 3
@@ -50,6 +54,7 @@ def status():
     return out
 method, path = sys.argv[1], sys.argv[2]
 import torch
+
 if method == 'safetensors':
     from safetensors.torch import load_file
 def touch(obj):
@@ -341,8 +346,23 @@ def main():
         results[name] = {m.key: {"label": m.label, "seconds": m.secs, "docs": m.docs, "errors": m.errors} for m in methods}
         summary[name] = ({m.key: m for m in methods}, meta)
 
-    # ---- report ---------------------------------------------------------------------------
-    print(f"\n## pthsafe vs the machine, torch.load and safetensors\n")
+    # ---- report (printed, and written to the results document) -------------------------------
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        targets = report_tables(args, machine, new_torch, old_torch, sets, summary)
+    print(report.getvalue())
+    results["checks"] = targets
+    cmd = "python3 scripts/bench_compare.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "")
+    print("wrote " + results_doc.write_section("performance", "Performance: pthsafe vs the machine, torch.load and safetensors",
+                                               cmd, report.getvalue()), file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    return 0
+
+
+def report_tables(args, machine, new_torch, old_torch, sets, summary):
+    """Prints the tables and the targets; returns the targets as dicts."""
     print(f"Machine: {machine['cpus']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB RAM, Linux {machine['kernel']}, "
           f"THP `{machine['thp']}`, load average {machine['load_average'][0]:.2f} at start. torch {new_torch}"
           + (f" and {old_torch}" if old_torch else "") + f". Best of {args.rounds} rounds; page cache warm.")
@@ -408,11 +428,7 @@ def main():
             check(f"100,000 tensors >= 50x {ms[key].label}", c is not None and wo / c >= 50,
                   f"{wo / c:.1f}x: pthsafe {fmt_s(c)} ({n / c / 1e3:.0f}k tensors/s), torch {fmt_s(wo)} ({n / wo / 1e3:.1f}k tensors/s)"
                   if c else "copy failed")
-    results["checks"] = [{"target": d, "met": ok, "detail": det} for d, ok, det in checks]
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
-    return 0
+    return [{"target": d, "met": ok, "detail": det} for d, ok, det in checks]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 # BUILD_DIR (default build-fuzz) is configured with clang if it is not configured yet, and
 # brought up to date before the runs.
 # Exits non-zero when a harness finds a crash, leak or sanitizer report (inputs in fuzz/crashes/).
-# A campaign by execution count instead of time (the README's figures):
+# A campaign by execution count instead of time writes its figures into docs/results.md
+# (section "fuzzing"; FUZZ_REPORT=0 skips that):
 #   FUZZ_RUNS=10000000 FUZZ_MAX_LEN=4096 FUZZ_TIMEOUT=5 scripts/fuzz.sh
 # FUZZ_HARNESSES (default all four) picks which harnesses run, e.g. "fuzz_load fuzz_scan".
 set -euo pipefail
@@ -35,4 +36,9 @@ for h in ${FUZZ_HARNESSES:-fuzz_zip fuzz_unpickler fuzz_load fuzz_scan}; do
     status=1
   fi
 done
+if [ -n "${FUZZ_RUNS:-}" ] && [ "${FUZZ_REPORT:-1}" = 1 ]; then
+  python3 scripts/fuzz_report.py "$dir" \
+    "FUZZ_RUNS=$FUZZ_RUNS FUZZ_MAX_LEN=$max_len FUZZ_TIMEOUT=$timeout FUZZ_HARNESSES=\"${FUZZ_HARNESSES:-fuzz_zip fuzz_unpickler fuzz_load fuzz_scan}\" scripts/fuzz.sh" \
+    ${FUZZ_HARNESSES:-fuzz_zip fuzz_unpickler fuzz_load fuzz_scan} >/dev/null
+fi
 exit $status

@@ -29,6 +29,9 @@ import sys
 import tempfile
 import zipfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results_doc  # noqa: E402
+
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -52,6 +55,7 @@ OLD_TORCH_WRITER = r'''
 import os, sys, warnings
 from collections import OrderedDict
 import torch
+
 warnings.simplefilter("ignore")
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -314,10 +318,18 @@ def main():
             rows.append((label, f, os.path.getsize(path)) + judge(args.cli, py, path))
     ok = all(r[-1] for r in rows)
     if args.markdown:
-        print("| source | file | bytes | format | torch | pthsafe | result |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rows:
-            print("| %s |" % " | ".join(str(x).replace("|", "\\|") for x in r[:-1]))
+        md = ["| source | file | bytes | format | torch | pthsafe | result |", "|---|---|---|---|---|---|---|"]
+        md += ["| %s |" % " | ".join(str(x).replace("|", "\\|") for x in r[:-1]) for r in rows]
+        md.append("")
+        md.append("%d files: %d ok, %d failed." % (len(rows), sum(1 for r in rows if r[-1]), sum(1 for r in rows if not r[-1])))
+        print("\n".join(md))
+        cmd = "python3 scripts/wild_checkpoints.py --markdown" + "".join(" --torch " + v for v in args.torch)
+        log("wrote " + results_doc.write_section(
+            "real_checkpoints", "Real checkpoints: torch and pthsafe on files others wrote", cmd,
+            "Weight files shipped in small PyPI wheels, and files written by other torch releases, each described "
+            "by torch (`torch.load(weights_only=True)`, or the writer's full load where only its older allowlist "
+            "refuses) and by `pthsafe inspect --json` in copy and mmap mode; a file torch refuses must be refused "
+            "by pthsafe too.\n\n" + "\n".join(md)))
     else:
         for r in rows:
             print("%-24s %-44s %9d %-11s %-44s %-28s %s" % r[:-1])
