@@ -23,4 +23,17 @@ with zipfile.ZipFile(buf, "w") as z:
     z.writestr("archive/byteorder", "little")
 with open(os.path.join(out, "tiny_zip.pt"), "wb") as f:
     f.write(buf.getvalue())
+# A bare pickle whose first 512 bytes are also a V7 tar header (valid checksum, no magic), and
+# a legacy-style stream whose magic number is a text LONG (protocol 1): container detection.
+body = bytearray(600)
+v7 = bytearray(b"\x80\x02B" + len(body).to_bytes(4, "little") + bytes(body) + b".")
+v7[100:108] = b"0000644\0"
+v7[124:136] = b"00000000000\0"
+v7[156] = ord("0")
+chk = 256 + sum(v7[:148]) + sum(v7[156:512])
+v7[148:156] = b"%06o\0 " % chk
+with open(os.path.join(out, "tar_v7_pickle.pkl"), "wb") as f:
+    f.write(bytes(v7))
+with open(os.path.join(out, "legacy_text_magic.pkl"), "wb") as f:
+    f.write(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=1) + pickle.dumps(1001, protocol=1) + pickle.dumps({}, protocol=1))
 print("seeds written to", out)

@@ -40,7 +40,14 @@ enum class corruption {
   not_a_checkpoint,
   preview_archive,
   tar_format,
+  tar_v7_no_magic,
+  tar_v7_signed_checksum,
+  tar_v7_base256_checksum,
+  tar_zero_first_block,
   legacy_bad_header,
+  legacy_magic_no_proto_bad_header,
+  legacy_magic_text_long_bad_header,
+  unclassified_then_payload,
   torchscript_archive,
   // ---- end records ---------------------------------------------------------------------------
   eocd_missing,
@@ -266,7 +273,16 @@ constexpr case_def catalogue[] = {
     CASE(not_a_checkpoint, not_a_checkpoint),
     CASE(preview_archive, preview_archive),
     CASE(tar_format, tar_format),
+    CASE(tar_v7_no_magic, tar_format),
+    CASE(tar_v7_signed_checksum, tar_format),
+    CASE(tar_v7_base256_checksum, tar_format),
+    CASE(tar_zero_first_block, tar_format),
     CASE(legacy_bad_header, legacy_bad_header),
+    CASE(legacy_magic_no_proto_bad_header, legacy_bad_header),
+    CASE(legacy_magic_text_long_bad_header, legacy_bad_header),
+    // 0x8a (LONG1 5) starts no pickle a pickler writes: not a checkpoint; the gate still reads
+    // the pickles after it and finds os.system.
+    CASE(unclassified_then_payload, not_a_checkpoint, scan::unsafe),
     CASE(torchscript_archive, torchscript_archive),
     CASE(eocd_missing, zip_no_eocd),
     CASE(file_shorter_than_eocd, zip_no_eocd),
@@ -532,6 +548,32 @@ pthsafe::load_options with_limits(void (*set)(pthsafe::limits&)) {
 
 bytes repeat(char c, std::size_t n) { return bytes(n, static_cast<std::byte>(c)); }
 
+/// PROTO 2, BINBYTES(600 NULs), STOP - a pickle whose first 512 bytes become a V7 tar header
+/// (no ustar magic) once the mode, size and type fields and a checksum are written into them.
+/// `signed_sum`: the checksum is the signed byte sum (it differs: the block holds 0x80);
+/// `base256`: the field is 0o200 and 7 big-endian bytes.
+bytes v7_pickle(bool signed_sum, bool base256) {
+  pickle_writer w;
+  w.proto(2).op(pk::BINBYTES).u32(600).raw(bytes(600, std::byte{0})).stop();
+  bytes f = w.take();
+  auto* b = reinterpret_cast<unsigned char*>(f.data());
+  std::memcpy(b + 100, "0000644", 8);
+  std::memcpy(b + 124, "00000000000", 12);
+  b[156] = '0';
+  std::int64_t sum = 256;
+  for (int i = 0; i < 512; ++i)
+    if (i < 148 || i >= 156) sum += signed_sum ? static_cast<std::int8_t>(b[i]) : b[i];
+  if (base256) {
+    b[148] = 0x80;
+    for (int i = 0; i < 7; ++i) b[149 + i] = static_cast<unsigned char>(sum >> (8 * (6 - i)));
+  } else {
+    std::snprintf(reinterpret_cast<char*>(b + 148), 8, "%06llo", static_cast<unsigned long long>(sum));
+  }
+  return f;
+}
+
+constexpr std::string_view magic_long1 = "\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."sv;
+
 built make(corruption c) {
   using C = corruption;
   pthsafe::load_options strict;
@@ -549,6 +591,31 @@ built make(corruption c) {
       bytes b(1024, std::byte{0});
       std::memcpy(b.data(), "archive/data.pkl", 16);
       std::memcpy(b.data() + 257, "ustar\0" "00", 8);
+      return {b};
+    }
+    case C::tar_v7_no_magic: return {v7_pickle(false, false)};
+    case C::tar_v7_signed_checksum: return {v7_pickle(true, false)};
+    case C::tar_v7_base256_checksum: return {v7_pickle(false, true)};
+    case C::tar_zero_first_block: {
+      bytes b(512, std::byte{0});
+      append(b, proto2("}."sv));
+      return {b};
+    }
+    case C::legacy_magic_no_proto_bad_header: {
+      bytes b = to_bytes(std::string(magic_long1));
+      append(b, proto2("K\x03."sv));
+      return {b};
+    }
+    case C::legacy_magic_text_long_bad_header: {
+      bytes b = to_bytes("L119547037146038801333356L\n.");
+      append(b, proto2("K\x03."sv));
+      return {b};
+    }
+    case C::unclassified_then_payload: {
+      bytes b = to_bytes("\x8a\x01\x05.");
+      pickle_writer w = started();
+      w.global("os", "system").binunicode("echo").tuple1().reduce().stop();
+      append(b, w.take());
       return {b};
     }
     case C::legacy_bad_header: {

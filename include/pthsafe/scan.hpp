@@ -35,7 +35,7 @@ struct finding {
 
 struct scan_report {
   pthsafe::verdict verdict = verdict::safe;
-  std::string format;              ///< "zip", "legacy", "torchscript", "pickle", or "" if unknown
+  std::string format;              ///< "zip", "legacy", "torchscript", "pickle", "tar", or "" if unknown
   std::vector<finding> findings;   ///< errors first, then warnings
 };
 

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/container.hpp"
 #include "core/state.hpp"
 #include "pickle/machine.hpp"
 #include "pickle/opcodes.hpp"
@@ -36,19 +37,6 @@ checkpoint checkpoint_state::make_checkpoint(std::unique_ptr<checkpoint_state> s
 
 namespace {
 
-constexpr unsigned char zip_magic[4] = {'P', 'K', 3, 4};
-// Legacy (0.1.10-1.5) files start with a protocol-2 pickle of this LONG1 magic number.
-constexpr unsigned char legacy_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
-                                          0x20, 0x6a, 0xa8, 0x50, 0x19};
-
-bool starts_with(std::span<const std::byte> b, const void* p, std::size_t n) {
-  return b.size() >= n && std::memcmp(b.data(), p, n) == 0;
-}
-
-bool is_tar(std::span<const std::byte> b) {
-  return b.size() >= 262 && std::memcmp(b.data() + 257, "ustar", 5) == 0;
-}
-
 // A record's bytes: zero-copy for stored records, inflated (with limits) for deflated ones.
 result<std::span<const std::byte>> record_bytes(const archive& zip, std::size_t entry, std::vector<std::byte>& scratch,
                                                 const limits& lim) {
@@ -64,8 +52,10 @@ result<std::span<const std::byte>> record_bytes(const archive& zip, std::size_t 
 
 // Runs one pickle to STOP and refuses bytes after it. `torchscript_prefix` (e.g. "data/",
 // "constants/") switches the rebuilder to TorchScript's naming of storages and classes.
+// `ran_to_stop` (when given) is set once the machine reached STOP, trailing bytes or not.
 result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<const std::byte> bytes,
-                          const std::string& record, const load_options& opts, const std::string& torchscript_prefix = {}) {
+                          const std::string& record, const load_options& opts, const std::string& torchscript_prefix = {},
+                          bool* ran_to_stop = nullptr) {
   torch_rebuilder rebuilder(st, zip, opts);
   if (!torchscript_prefix.empty()) rebuilder.use_torchscript(torchscript_prefix);
   machine m(st, rebuilder, opts, record);
@@ -73,12 +63,13 @@ result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<co
   std::uint64_t end = 0;
   auto root = m.run(bytes, end);
   if (!root) return root;
+  if (ran_to_stop) *ran_to_stop = true;
   if (end != bytes.size())
     return make_error(errc::pickle_trailing_data, std::to_string(bytes.size() - end) + " bytes follow STOP", record, end);
   return root;
 }
 
-result<void> read_zip(checkpoint_state& st, const load_options& opts) {
+result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts& facts) {
   auto zip = archive::open(st.src.bytes(), opts.limits);
   if (!zip) return std::move(zip).error_value();
   st.zip = std::move(*zip);
@@ -120,7 +111,7 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts) {
   std::vector<std::byte> scratch;
   auto bytes = record_bytes(a, *pkl, scratch, opts.limits);
   if (!bytes) return std::move(bytes).error_value();
-  auto rootv = run_pickle(st, &a, *bytes, root + "/data.pkl", opts, torchscript ? "data/" : "");
+  auto rootv = run_pickle(st, &a, *bytes, root + "/data.pkl", opts, torchscript ? "data/" : "", &facts.main_pickle_ran);
   if (!rootv) return std::move(rootv).error_value();
   st.root = *rootv;
   st.format = container_format::zip;
@@ -238,26 +229,44 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
   }
 }
 
-result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_options& opts) {
+// Reads the container `facts.kind` names (detect_container). Leaves the root in st.
+result<void> read_container(checkpoint_state& st, const load_options& opts, load_facts& facts) {
+  const auto b = st.src.bytes();
+  switch (facts.kind) {
+    case container_kind::zip: return read_zip(st, opts, facts);
+    case container_kind::tar:
+      return make_error(errc::tar_format,
+                        "tar archive (CPython's tarfile opens it, so torch.load reads it as a <= 0.1.9 tar checkpoint "
+                        "and unpickles its members): refused, torch >= 2.6 refuses it under weights_only too");
+    case container_kind::preview:
+      return make_error(errc::preview_archive, "pre-1.0 preview archive (PYTORCH1): refused, as torch refuses it");
+    case container_kind::pickle:
+      if (facts.legacy) return read_legacy(st, opts);
+      {
+        auto rootv = run_pickle(st, nullptr, b, "", opts, {}, &facts.main_pickle_ran);
+        if (!rootv) return std::move(rootv).error_value();
+        st.root = *rootv;
+        st.format = container_format::pickle;
+      }
+      return {};
+    case container_kind::none: break;
+  }
+  return make_error(errc::not_a_checkpoint,
+                    "not a zip archive, tar archive, legacy stream or pickle (no pickler starts with this byte)");
+}
+
+result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_options& opts, load_facts& facts) {
   st->mode = opts.mode;
   st->lim = opts.limits;
-  const auto b = st->src.bytes();
-  if (starts_with(b, "PYTORCH1", 8))
-    return make_error(errc::preview_archive, "pre-1.0 preview archive (PYTORCH1): refused, as torch refuses it");
-  if (starts_with(b, zip_magic, 4)) {
-    if (auto r = read_zip(*st, opts); !r) return std::move(r).error_value();
-  } else if (is_tar(b)) {
-    return make_error(errc::tar_format, "legacy tar checkpoint (torch <= 0.1.9): refused, torch >= 2.6 refuses it too");
-  } else if (starts_with(b, legacy_magic, sizeof legacy_magic)) {
-    if (auto r = read_legacy(*st, opts); !r) return std::move(r).error_value();
-  } else if (!b.empty() && opcode_table[static_cast<unsigned char>(b[0])].cls != op_class::unknown) {
-    auto rootv = run_pickle(*st, nullptr, b, "", opts);
-    if (!rootv) return std::move(rootv).error_value();
-    st->root = *rootv;
-    st->format = container_format::pickle;
-  } else {
-    return make_error(errc::not_a_checkpoint, "not a zip archive, pickle or legacy checkpoint");
-  }
+  facts = load_facts{};
+  const auto id = detect_container(st->src.bytes(), opts);
+  facts.kind = id.kind;
+  facts.legacy = id.legacy;
+  auto read = read_container(*st, opts, facts);
+  if (st->zip) facts.root = std::string(st->zip->root());
+  for (const auto& s : st->storages)
+    if (!s.record.empty()) facts.storage_records.push_back(s.record);
+  if (!read) return std::move(read).error_value();
   // Keep the tensor table in tree order and place only what the tree reaches.
   std::vector<const tensor_record*> reach_t;
   std::vector<storage_record*> reach_s;
@@ -292,13 +301,20 @@ result<checkpoint> checkpoint::open(const std::string& path, const load_options&
   if (!src) return std::move(src).error_value();
   auto st = std::make_unique<detail::checkpoint_state>();
   st->src = std::move(*src);
-  return detail::open_impl(std::move(st), opts);
+  detail::load_facts facts;
+  return detail::open_impl(std::move(st), opts, facts);
 }
 
 result<checkpoint> checkpoint::open_buffer(std::span<const std::byte> bytes, const load_options& opts) {
-  auto st = std::make_unique<detail::checkpoint_state>();
-  st->src = detail::source::from_buffer(bytes);
-  return detail::open_impl(std::move(st), opts);
+  detail::load_facts facts;
+  return detail::open_buffer_with_facts(bytes, opts, facts);
+}
+
+result<checkpoint> detail::open_buffer_with_facts(std::span<const std::byte> bytes, const load_options& opts,
+                                                  load_facts& facts) {
+  auto st = std::make_unique<checkpoint_state>();
+  st->src = source::from_buffer(bytes);
+  return open_impl(std::move(st), opts, facts);
 }
 
 checkpoint::checkpoint(checkpoint&&) noexcept = default;

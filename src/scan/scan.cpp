@@ -7,6 +7,7 @@
 #include <string>
 #include <tuple>
 
+#include "core/container.hpp"
 #include "core/state.hpp"
 #include "io/source.hpp"
 #include "pickle/machine.hpp"
@@ -40,8 +41,6 @@ namespace {
 
 // Most pickles one file may contain before the gate gives up on it (as malformed).
 constexpr int max_pickles_per_record = 64;
-constexpr unsigned char legacy_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
-                                          0x20, 0x6a, 0xa8, 0x50, 0x19};
 
 // The global or opcode an error names ("GLOBAL os.system ...", "opcode INST ...").
 std::string subject_of(const error& e) {
@@ -86,12 +85,7 @@ bool is_refusal_rule(const std::string& rule) {
   return false;
 }
 
-// Protocol 2+ pickles start with PROTO; protocol 0 and 1 pickles with one of their own opcodes.
-bool starts_like_pickle(unsigned char b) {
-  if (b == 0x80) return true;
-  const auto& info = detail::opcode_table[b];
-  return info.cls != detail::op_class::unknown && b < 0x80;
-}
+bool starts_like_pickle(unsigned char b) { return detail::pickler_writes_first(b); }
 
 bool is_pickle_error(errc c) {
   const auto name = errc_name(c);
@@ -99,6 +93,20 @@ bool is_pickle_error(errc c) {
          c == errc::bad_storage_type || c == errc::storage_size_mismatch || c == errc::storage_dtype_conflict ||
          c == errc::bad_rebuild_args || c == errc::bad_dtype || c == errc::bad_device || c == errc::tensor_bad_geometry ||
          c == errc::tensor_out_of_bounds || c == errc::unsupported_feature || c == errc::missing_record;
+}
+
+// How the load's error relates to the pickle stream it was reading.
+enum class stop_kind {
+  inside,    // the machine failed inside the pickle that holds the offset
+  complete,  // the pickle starting at the offset ran to STOP; its value was refused (legacy header)
+  boundary,  // the offset is the end of a complete pickle (bytes follow STOP)
+  after,     // every pickle before the offset ran cleanly (storage data checks and the like)
+};
+
+stop_kind stop_kind_of(errc c) {
+  if (c == errc::pickle_trailing_data) return stop_kind::boundary;
+  if (c == errc::legacy_bad_header) return stop_kind::complete;
+  return is_pickle_error(c) ? stop_kind::inside : stop_kind::after;
 }
 
 class gate {
@@ -110,7 +118,9 @@ class gate {
 
   scan_report run() {
     scan_report rep;
-    auto ck = checkpoint::open_buffer(file_, opts_);
+    // The load classifies the file (core/container: the one detection both use) and judges
+    // everything it reads; the gate then judges what the load did not reach.
+    auto ck = detail::open_buffer_with_facts(file_, opts_, facts_);
     std::optional<error> main_error;
     if (ck) {
       rep.format = std::string(container_format_name(ck->format()));
@@ -119,25 +129,35 @@ class gate {
       main_error = ck.error_value();
       add_error(*main_error, 0);
     }
-    const bool zip = file_.size() >= 4 && std::memcmp(file_.data(), "PK\3\4", 4) == 0;
-    const std::uint64_t zip_end = detail::end_of_zip(file_);
-    if (zip || zip_end) {
-      scan_zip(zip, zip_end, ck ? std::string(ck->archive_name()) : std::string(), main_error);
-    } else if (file_.size() >= sizeof legacy_magic && std::memcmp(file_.data(), legacy_magic, sizeof legacy_magic) == 0) {
-      // Legacy stream: magic, protocol, sys_info, data and key-list pickles, then raw storage
-      // bytes. A successful load has judged all five; otherwise judge past the failure.
-      if (main_error && is_pickle_error(main_error->code)) scan_stream(file_, main_error->record, main_error, 0, 5, false);
-    } else if (!file_.empty() && !starts_like_pickle(static_cast<unsigned char>(file_[0]))) {
-      // Not something any pickler writes (no PROTO, no protocol 0/1 opcode first): report it as
-      // no checkpoint, but still judge every global a pickle reader could meet in it.
-      findings_.clear();
-      seen_.clear();
-      add_error(make_error(errc::not_a_checkpoint, "neither a zip archive, a pickle nor a legacy checkpoint"), 0);
-      walk_globals(file_, 0, "");
-    } else {
-      scan_stream(file_, "", main_error && is_pickle_error(main_error->code) ? main_error : std::nullopt, 0);
+    using detail::container_kind;
+    const std::uint64_t zip_end = facts_.kind == container_kind::zip || facts_.kind == container_kind::pickle ||
+                                          facts_.kind == container_kind::none
+                                      ? detail::end_of_zip(file_)
+                                      : 0;
+    switch (facts_.kind) {
+      case container_kind::tar:
+        // torch.load reads it as a tar checkpoint (its members are pickles torch runs):
+        // unsafe whatever else the bytes also parse as; nothing else is judged.
+        rep.format = "tar";
+        break;
+      case container_kind::preview: break;
+      case container_kind::zip: scan_zip(true, zip_end, main_error); break;
+      case container_kind::pickle:
+        if (zip_end) scan_zip(false, zip_end, main_error);
+        else if (main_error) scan_top_stream(*main_error);
+        break;
+      case container_kind::none:
+        if (zip_end) {
+          scan_zip(false, zip_end, main_error);
+        } else {
+          // No pickler wrote this, but a pickle.load loop would still read it pickle after
+          // pickle: judge every global and call-by-name opcode in each (stray refused opcodes
+          // of a binary file are no payload).
+          walk_rest(file_, 0, "");
+        }
+        break;
     }
-    if (rep.format.empty()) rep.format = zip ? "zip" : "";
+    if (rep.format.empty()) rep.format = facts_.kind == container_kind::zip ? "zip" : facts_.legacy ? "legacy" : "";
     rep.findings = std::move(findings_);
     bool unsafe = false, malformed = false;
     for (const auto& f : rep.findings) {
@@ -167,6 +187,15 @@ class gate {
     add(std::move(f));
   }
 
+  // The file itself as a pickle stream the load could not finish: a legacy stream is five
+  // pickles and then storage bytes (never pickles); any other stream is pickle after pickle
+  // to its end, as a pickle.load loop reads it. A bare pickle that ran to STOP without error
+  // consumed the whole file, so nothing is left to judge.
+  void scan_top_stream(const error& e) {
+    if (!facts_.legacy && facts_.main_pickle_ran && e.code != errc::pickle_trailing_data) return;
+    scan_stream(file_, "", e, facts_.legacy ? 5 : max_pickles_per_record, !facts_.legacy);
+  }
+
   // Runs one pickle in the machine (metadata mode, no archive: storages are not this pickle's
   // concern here). Returns the end offset after STOP, or the error.
   result<std::uint64_t> run_one(std::span<const std::byte> bytes, const std::string& record) {
@@ -184,54 +213,103 @@ class gate {
     return end;
   }
 
-  // Every pickle in `bytes` from `start`: one after the other (bytes after STOP are a further
-  // pickle to some reader); after a malformed point, a linear walk judges what follows.
+  // Judges the failing pickle at `pos` (the machine stopped inside it): the failing opcode and
+  // everything after it, as CPython might run them. The walk starts at the pickle's first byte
+  // so that operands pushed before the failure (strings a later STACK_GLOBAL takes from the
+  // memo) are known; what the machine already judged yields no new findings. Returns the
+  // offset after its STOP, or nothing when no STOP follows.
+  std::optional<std::uint64_t> judge_failed(std::span<const std::byte> bytes, std::uint64_t pos, const std::string& record) {
+    auto w = detail::walk_opcodes(bytes, pos, record, opts_);
+    for (auto& f : w.findings) add(std::move(f));
+    if (!w.reached_stop) return std::nullopt;
+    return w.end;
+  }
+
+  // Every pickle in `bytes`, one after the other from offset 0 (bytes after STOP are a further
+  // pickle to some reader), each run once. `known`: the load already read this stream and
+  // stopped with that error (offset within `bytes`); the pickles it finished are not run again.
   void scan_stream(std::span<const std::byte> bytes, const std::string& record, const std::optional<error>& known,
-                   std::uint64_t start, int max_pickles = max_pickles_per_record, bool report_trailing = true) {
-    std::uint64_t pos = start;
-    for (int n = 0; n < max_pickles && pos < bytes.size(); ++n) {
+                   int max_pickles = max_pickles_per_record, bool report_trailing = true) {
+    std::uint64_t pos = 0;
+    int n = 0;
+    if (known) {
+      const std::uint64_t at = known->offset;
+      // Pickles that end at or before the error ran cleanly in the load. Their bounds come from
+      // the linear walk, whose findings are not wanted here: the machine judged them.
+      while (n < max_pickles && pos < bytes.size()) {
+        const auto w = detail::walk_opcodes(bytes, pos, record, opts_);
+        if (!w.reached_stop || w.end > at) break;
+        pos = w.end;
+        ++n;
+      }
+      if (n < max_pickles && pos < bytes.size()) {
+        switch (stop_kind_of(known->code)) {
+          case stop_kind::inside: {
+            const auto end = judge_failed(bytes, pos, record);
+            if (!end) return;
+            pos = *end;
+            ++n;
+            break;
+          }
+          case stop_kind::complete: {
+            const auto w = detail::walk_opcodes(bytes, pos, record, opts_);
+            if (!w.reached_stop) return;
+            pos = w.end;
+            ++n;
+            break;
+          }
+          case stop_kind::boundary:
+          case stop_kind::after: break;
+        }
+      }
+    }
+    for (; pos < bytes.size(); ++n) {
+      if (n >= max_pickles) {
+        if (report_trailing) {
+          add_error(make_error(errc::limit_exceeded,
+                               "more than " + std::to_string(max_pickles) + " pickles one after another: the rest is "
+                                   "only walked for globals",
+                               record, pos),
+                    0);
+          walk_rest(bytes, pos, record);
+        }
+        return;
+      }
       if (n > 0 && !starts_like_pickle(static_cast<unsigned char>(bytes[pos]))) {
         // Bytes after STOP that no pickler would write (a data descriptor, padding): still judge
-        // every global a reader could meet in them, but not their stray opcodes.
-        walk_globals(bytes, pos, record);
-        break;
+        // every global a reader could meet in them, pickle after pickle, but not their stray
+        // opcodes.
+        walk_rest(bytes, pos, record);
+        return;
       }
-      result<std::uint64_t> r = (n == 0 && known) ? result<std::uint64_t>(*known) : run_one(bytes.subspan(pos), record);
+      auto r = run_one(bytes.subspan(static_cast<std::size_t>(pos)), record);
       if (r) {
-        if (report_trailing && *r + pos < bytes.size() && n == 0 && !known) {
-          error e = make_error(errc::pickle_trailing_data, std::to_string(bytes.size() - pos - *r) + " bytes follow STOP",
-                               record, *r);
-          add_error(e, pos);
-        }
+        if (report_trailing && n == 0 && !known && pos + *r < bytes.size())
+          add_error(make_error(errc::pickle_trailing_data, std::to_string(bytes.size() - pos - *r) + " bytes follow STOP",
+                               record, *r),
+                    pos);
         pos += *r;
         continue;
       }
-      const error& e = r.error_value();
-      if (!(n == 0 && known)) add_error(e, pos);
-      if (e.code == errc::pickle_trailing_data) {
-        pos = e.offset + (n == 0 && known ? 0 : pos);
-        continue;
-      }
-      const std::uint64_t failed_at = (n == 0 && known) ? e.offset : pos + e.offset;
-      if (failed_at >= bytes.size()) break;
-      // Judge the failing opcode and everything after it, as CPython might run them. The walk
-      // starts at the pickle's first byte so that operands pushed before the failure (strings a
-      // later STACK_GLOBAL takes from the memo) are known; what the machine already judged
-      // before the failure yields no new findings.
-      auto w = detail::walk_opcodes(bytes, pos, record, opts_);
-      for (auto& f : w.findings) add(std::move(f));
-      if (!w.reached_stop) break;
-      pos = w.end;
+      add_error(r.error_value(), pos);
+      const auto end = judge_failed(bytes, pos, record);
+      if (!end) return;
+      pos = *end;
     }
   }
 
-  // The linear walk over bytes that are no pickle start: globals and call-by-name opcodes count,
-  // stray refused opcodes (a 'P' that is really the "PK" of a zip signature) do not.
-  void walk_globals(std::span<const std::byte> bytes, std::uint64_t from, const std::string& record) {
-    auto w = detail::walk_opcodes(bytes, from, record, opts_);
-    for (auto& f : w.findings)
-      if (f.rule != "pickle_opcode_refused" || f.subject == "INST" || f.subject == "OBJ" || f.subject == "NEWOBJ_EX")
-        add(std::move(f));
+  // The linear walk, pickle after pickle to the end, over bytes that no pickler wrote or that
+  // lie past the pickle budget (no machine): globals and call-by-name opcodes count, stray
+  // refused opcodes (a 'P' that is really the "PK" of a zip signature) do not.
+  void walk_rest(std::span<const std::byte> bytes, std::uint64_t pos, const std::string& record) {
+    while (pos < bytes.size()) {
+      auto w = detail::walk_opcodes(bytes, pos, record, opts_);
+      for (auto& f : w.findings)
+        if (f.rule != "pickle_opcode_refused" || f.subject == "INST" || f.subject == "OBJ" || f.subject == "NEWOBJ_EX")
+          add(std::move(f));
+      if (!w.reached_stop || w.end <= pos) return;
+      pos = w.end;
+    }
   }
 
   static bool known_small_record(std::string_view rel) {
@@ -248,58 +326,74 @@ class gate {
     return detail::opcode_table[first].cls != detail::op_class::unknown && last == '.';
   }
 
-  void scan_zip(bool starts_with_zip, std::uint64_t zip_end, const std::string& root, const std::optional<error>& main_error) {
+  // A record the checkpoint's pickle read as a storage: raw tensor bytes to torch (persistent_load
+  // never unpickles them), so never judged as a pickle, whatever its bytes look like.
+  bool referenced_storage(const std::string& name) const {
+    return std::binary_search(sorted_storages_.begin(), sorted_storages_.end(), name);
+  }
+
+  void scan_zip(bool starts_with_zip, std::uint64_t zip_end, const std::optional<error>& main_error) {
     // Strictly valid archives: the central directory is authoritative and already cross-checked;
     // otherwise every record any reader could find is examined.
     const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive;
     const auto records = detail::enumerate_records(file_, opts_.limits, !strict_ok);
-    const std::string main_pkl = root.empty() ? std::string() : root + "/data.pkl";
-    const bool main_ran = !root.empty() || (main_error && is_pickle_error(main_error->code));
+    sorted_storages_ = facts_.storage_records;
+    std::sort(sorted_storages_.begin(), sorted_storages_.end());
+    // data.pkl as the load judged it: wholly (success), or up to an error the stream resumes from.
+    const bool loaded = starts_with_zip && !main_error;
+    const std::string main_pkl = facts_.root.empty() ? std::string() : facts_.root + "/data.pkl";
+    const bool resume_main = starts_with_zip && main_error && is_pickle_error(main_error->code) && !main_error->record.empty();
     bool main_done = false;
     for (const auto& r : records) {
       const auto slash = r.name.find('/');
       const std::string rel = slash == std::string::npos ? r.name : r.name.substr(slash + 1);
-      const bool is_main = !main_done && main_ran &&
-                           (r.name == main_pkl || (main_error && !main_error->record.empty() && r.name == main_error->record));
-      if (is_main) {
+      if (!main_done && ((loaded && r.name == main_pkl) || (resume_main && r.name == main_error->record))) {
         main_done = true;
-        if (main_error && main_error->record == r.name) scan_stream(r.bytes, r.name, main_error, 0);
+        if (resume_main) scan_stream(r.bytes, r.name, main_error);
         continue;
       }
-      const bool storage = rel.rfind("data/", 0) == 0;
-      const bool known = rel == "data.pkl" || storage || known_small_record(rel);
+      // Storage folder: after a complete data.pkl, the records it referenced are data and any
+      // other data/<key> is an extra record like any other; before that (data.pkl refused or
+      // never reached) only a complete pickle there is judged as one.
+      const bool in_storage_folder = rel.rfind("data/", 0) == 0;
+      if (starts_with_zip && facts_.main_pickle_ran && referenced_storage(r.name)) continue;
+      const bool storage_by_structure = in_storage_folder && !(starts_with_zip && facts_.main_pickle_ran);
+      const bool known = rel == "data.pkl" || storage_by_structure || known_small_record(rel);
       if (!known && !r.name.empty() && r.name.back() != '/') {
         finding f;
         f.rule = "extra_record";
         f.severity = severity::note;
         f.record = r.name;
         f.offset = r.offset;
-        f.message = "record torch never reads";
+        f.message = in_storage_folder ? "storage-folder record the pickle never references: torch never reads it"
+                                      : "record torch never reads";
         add(std::move(f));
       }
       if (!looks_like_pickle(r)) continue;
-      // Storage bytes are tensor data: 1 in 128 float records starts like a pickle by chance.
-      // Only a complete pickle (STOP exactly at the record's end) counts as one hidden there.
-      if (storage) {
+      if (storage_by_structure) {
         const auto w = detail::walk_opcodes(r.bytes, 0, r.name, opts_);
         if (!w.reached_stop || w.end != r.bytes.size()) continue;
       }
-      scan_stream(r.bytes, r.name, std::nullopt, 0);
+      scan_stream(r.bytes, r.name, std::nullopt);
     }
     if (!starts_with_zip) {
-      // Another format before the archive (a polyglot): judge the leading part as a pickle too.
+      // Another format before the archive (a polyglot): judge the leading part as a pickle
+      // stream too, resuming after what the load already judged of it.
       finding f;
       f.rule = "polyglot";
       f.severity = severity::error;
       f.message = "bytes before the zip archive: different readers see different files";
       add(std::move(f));
-      scan_stream(file_, "", std::nullopt, 0, 8);
+      if (facts_.kind != detail::container_kind::pickle) scan_stream(file_, "", std::nullopt, 8);
+      else if (main_error) scan_top_stream(*main_error);  // else the load read every byte of it
     }
-    if (zip_end && zip_end < file_.size()) scan_stream(file_.subspan(zip_end), "<after archive>", std::nullopt, 0, 8);
+    if (zip_end && zip_end < file_.size()) scan_stream(file_.subspan(zip_end), "<after archive>", std::nullopt, 8);
   }
 
   std::span<const std::byte> file_;
   load_options opts_;
+  detail::load_facts facts_;
+  std::vector<std::string> sorted_storages_;
   std::vector<finding> findings_;
   std::set<std::tuple<std::string, std::string, std::uint64_t>> seen_;
 };

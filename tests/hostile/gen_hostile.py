@@ -47,6 +47,7 @@ from collections import Counter, OrderedDict
 warnings.simplefilter("ignore")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 OUT = os.path.join(HERE, "files")
 CMD = "echo pthsafe-hostile"
 
@@ -1061,6 +1062,67 @@ def gen_benign():
         "a value left under the result at STOP (CPython ignores it)", "benign", warnings=["stack_not_empty_at_stop"])
 
 
+def gen_tar_polyglots():
+    """Issue 9 §2: files that are a pickle or legacy stream to one reader and a tar archive (V7:
+    a header checksum, no magic) to CPython's tarfile, which torch.load tries first on a path.
+    Built by tar_polyglots.py; tests/hostile/check_tar_torch.py confirms with torch 1.13 and 2.x
+    that torch.load(path) opens each `tar_*` file below (except the near misses) as tar and asks
+    its pickle module to read the member `storages`."""
+    import tar_polyglots as tp
+    T = "tar_format"
+    payload = b"cos\nsystem\n(S'" + CMD.encode() + b"'\ntR."  # protocol 0, ASCII
+    src = "issue 9 §2; CPython tarfile.nti/calc_chksums; torch.serialization._legacy_load"
+
+    def bare(name, tech, **kw):
+        data = tp.bare_pickle_tar(payload, **kw)
+        assert tp.tar_view(data) is not None and "storages" in tp.tar_view(data), name
+        add(name, data, "unsafe", T, tech, src)
+
+    bare("tar_v7_bare_pickle.pkl", "bare pickle (BINBYTES) whose first block is a V7 header; member storages = payload")
+    bare("tar_v7_signed_checksum.pkl", "V7 header whose checksum is the signed byte sum (Sun/NeXT tars)", signed=True,
+         style="negative")
+    bare("tar_v7_base256_checksum.pkl", "V7 header whose checksum field is base-256 (first byte 0o200)", style="base256")
+    bare("tar_v7_pyint_checksum.pkl", "V7 checksum in Python int() syntax: whitespace, 0o prefix, underscore", style="pyint")
+    bare("tar_v7_storages_symlink.pkl", "V7 tar whose storages member is a symlink (torch reads the target)",
+         typ=b"2", linkname=b"/dev/null")
+    add("tar_empty_zero_block.pt", b"\0" * 1024 + SYSTEM, "unsafe", T,
+        "first block all NUL: tarfile opens an empty archive (torch then fails on the missing storages)", src)
+
+    # Near misses: tarfile refuses them, so torch falls back to the pickle they also are.
+    for name, kw, tech in (("tar_near_miss_checksum.pkl", {"off_by": 1}, "checksum off by one"),
+                           ("tar_near_miss_bad_mode.pkl", {"bad_mode": True}, "valid checksum, mode field not octal")):
+        data = tp.bare_pickle_tar(payload, **kw)
+        assert tp.tar_view(data) is None, name
+        add(name, data, "safe", None, f"not tar: {tech} (tarfile raises; a bare pickle of bytes)", src,
+            warnings=["torch_refuses_opcode"])
+
+    def legacy_pickles(numel):
+        magic = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+        proto = pickle.dumps(1001, protocol=2)
+        head = PROTO2 + EMPTY_DICT + uni("pad")  # sys_info = {"pad": "<header fields>"}
+        tail = SETITEM + STOP
+        pid = MARK + uni("storage") + glob("torch", "ByteStorage") + uni("0") + uni("cpu") + integer(numel) + NONE + TUPLE
+        main = (PROTO2 + EMPTY_DICT + uni("t") + glob("torch._utils", "_rebuild_tensor_v2") + MARK + pid + BINPERSID
+                + integer(0) + enc((numel,)) + enc((1,)) + NEWFALSE + glob("collections", "OrderedDict") + EMPTY_TUPLE
+                + REDUCE + TUPLE + REDUCE + SETITEM + STOP)
+        return magic, proto, head, tail, main, pickle.dumps(["0"], protocol=2)
+
+    for name, kw, tech in (("tar_v7_legacy.pt", {}, "legacy stream (torch-loadable from a buffer) whose first block is a V7 "
+                                                    "header; storages member inside the storage bytes"),
+                           ("tar_v7_legacy_symlink.pt", {"typ": b"2", "linkname": b"/dev/null"},
+                            "legacy stream / V7 tar whose storages member is a symlink")):
+        data = tp.legacy_tar(legacy_pickles, payload, **kw)
+        assert "storages" in (tp.tar_view(data) or []), name
+        torch_loads_weights_only(data)  # from a buffer torch skips tarfile: a genuine legacy file
+        add(name, data, "unsafe", T, tech, src)
+    data = tp.legacy_tar(legacy_pickles, payload)
+    data = data[:148] + b"\0" * 8 + data[156:]  # checksum field 0: no sum matches
+    assert tp.tar_view(data) is None
+    torch_loads_weights_only(data)
+    add("legacy_padded_not_tar.pt", data, "safe", None, "the legacy stream of tar_v7_legacy.pt with its checksum field "
+        "zeroed: tarfile refuses it, torch reads it as legacy", src)
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -1070,6 +1132,7 @@ def main():
     gen_containers()
     gen_resources()
     gen_benign()
+    gen_tar_polyglots()
     total = sum(os.path.getsize(os.path.join(OUT, c["file"])) for c in CASES)
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(CASES, f, indent=1, ensure_ascii=False)
