@@ -71,6 +71,8 @@ finding warning_finding(const std::string& w) {
   if (f.message.rfind("opcode ", 0) == 0) {
     f.rule = "torch_refuses_opcode";
     f.subject = f.message.substr(7, f.message.find(':') - 7);
+  } else if (f.message.rfind("byteorder ", 0) == 0) {
+    f.rule = "byteorder_version_dependent";
   } else {
     f.rule = "stack_not_empty_at_stop";
   }
@@ -234,6 +236,14 @@ class gate {
         add(std::move(f));
   }
 
+  // Record names as torch's miniz compares them: ASCII case folded.
+  static std::string folded(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  }
+
   static bool known_small_record(std::string_view rel) {
     return rel == "version" || rel == ".data/version" || rel == "byteorder" || rel == ".format_version" ||
            rel == ".storage_alignment" || rel == ".data/serialization_id";
@@ -251,16 +261,17 @@ class gate {
   void scan_zip(bool starts_with_zip, std::uint64_t zip_end, const std::string& root, const std::optional<error>& main_error) {
     // Strictly valid archives: the central directory is authoritative and already cross-checked;
     // otherwise every record any reader could find is examined.
-    const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive;
+    const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive ||
+                           main_error->code == errc::torchscript_code;
     const auto records = detail::enumerate_records(file_, opts_.limits, !strict_ok);
-    const std::string main_pkl = root.empty() ? std::string() : root + "/data.pkl";
+    const std::string main_pkl = root.empty() ? std::string() : folded(root + "/data.pkl");
     const bool main_ran = !root.empty() || (main_error && is_pickle_error(main_error->code));
     bool main_done = false;
     for (const auto& r : records) {
       const auto slash = r.name.find('/');
-      const std::string rel = slash == std::string::npos ? r.name : r.name.substr(slash + 1);
+      const std::string rel = folded(slash == std::string::npos ? r.name : r.name.substr(slash + 1));
       const bool is_main = !main_done && main_ran &&
-                           (r.name == main_pkl || (main_error && !main_error->record.empty() && r.name == main_error->record));
+                           (folded(r.name) == main_pkl || (main_error && !main_error->record.empty() && r.name == main_error->record));
       if (is_main) {
         main_done = true;
         if (main_error && main_error->record == r.name) scan_stream(r.bytes, r.name, main_error, 0);
