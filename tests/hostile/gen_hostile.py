@@ -1082,8 +1082,10 @@ def gen_zip_tail():
 
     # A second archive in the comment, its own comment ending one byte before the end of the
     # file: miniz (torch) and zipfile take the LAST signature, libzip the one whose comment
-    # reaches the end. torch 2.15 weights_only=False runs the inner data.pkl; zipfile lists the
-    # inner archive's records.
+    # reaches the end. Checked: zipfile reads the inner data.pkl (the payload); torch 2.15
+    # weights_only=False reaches os.system (stopped by a find_class hook); torch 1.13 ran the
+    # inner pickle (the `echo`); the _weights file loads the inner weights in both versions
+    # (weights_only=True on 2.15), while libzip opens the outer archive.
     add("eocd_hidden_archive_payload.pt", hidden_in_comment(plain, [Rec(r.name, evil if r.name.endswith("/data.pkl") else r.data)
                                                                    for r in base]),
         "unsafe", B, "complete second archive (malicious data.pkl) inside the EOCD comment",
@@ -1098,6 +1100,8 @@ def gen_zip_tail():
     add("eocd_hidden_archive_exact_end.pt", hidden_in_comment(plain, [Rec(r.name, r.data) for r in other], tail=b""),
         "malformed", "zip_ambiguous_eocd", "second archive in the comment whose end record ends the file", "issue 9 §1",
         alt=[{"verdict": "malformed", "rule": "zip_gap"}])
+    # Checked: torch 1.13 and 2.15 load it (miniz skips a signature without 22 bytes after it);
+    # zipfile raises BadZipFile.
     add("eocd_signature_in_comment.pt", build_zip(plain, comment=b"note PK\x05\x06 end"),
         "malformed", "zip_eocd_in_comment",
         "EOCD signature with fewer than 22 bytes after it inside the comment: zipfile takes it and fails, miniz skips it",
@@ -1108,6 +1112,7 @@ def gen_zip_tail():
         "libzip _zip_find_central_dir weighs every candidate")
     z = bytearray(build_zip(plain))
     z[-22 - 20 + 16:-22 - 20 + 20] = u32(0)  # locator: total number of disks 0
+    # Checked: torch 1.13 and 2.15 fail ("unsupported multidisk archive"), zipfile opens it.
     add("zip64_locator_zero_disks.pt", bytes(z), "malformed", "zip_bad_eocd",
         "zip64 locator says 0 disks: miniz refuses (torch cannot load it), zipfile accepts", "miniz read_central_dir")
     z = build_zip(plain)
@@ -1115,6 +1120,8 @@ def gen_zip_tail():
     ext = z64  # extensible data: a copy of the record, where zipfile (which assumes none) reads it
     rec = b"PK\x06\x06" + u64(44 + len(ext)) + z64[12:]
     loc = z[-22 - 20:-22]
+    # Checked: torch 1.13 and 2.15 load it; zipfile places the directory 56 bytes too late and
+    # raises BadZipFile. The same layout with other values in `ext` gives zipfile another directory.
     add("zip64_extensible_data.pt", z[:-22 - 20 - 56] + rec + ext + loc + z[-22:], "malformed", "zip_bad_eocd",
         "zip64 end record with extensible data: zipfile reads 56 bytes before the locator, miniz where it points",
         "zipfile._EndRecData64 ('Assume no zip64 extensible data')")
