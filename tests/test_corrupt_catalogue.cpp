@@ -49,6 +49,9 @@ enum class corruption {
   legacy_magic_text_long_bad_header,
   unclassified_then_payload,
   torchscript_archive,
+  torchscript_constants_upper_case,
+  torchscript_code_record,
+  torchscript_code_record_upper_case,
   // ---- end records ---------------------------------------------------------------------------
   eocd_missing,
   file_shorter_than_eocd,
@@ -74,6 +77,11 @@ enum class corruption {
   zip64_cd_offset_lies,
   zip64_count_impossible,
   bytes_before_first_record,
+  eocd_signature_in_comment,
+  eocd_archive_in_comment,
+  eocd_second_candidate_in_record,
+  zip64_locator_zero_disks,
+  zip64_record_extensible_data,
   // ---- central directory ---------------------------------------------------------------------
   central_bad_signature,
   central_name_overruns_directory,
@@ -94,6 +102,7 @@ enum class corruption {
   local_crc_differs,
   local_size_differs,
   local_descriptor_crc_differs,
+  descriptor_size_differs,
   local_extra_overruns_file,
   record_reaches_directory,
   records_overlap,
@@ -139,11 +148,17 @@ enum class corruption {
   version_zero,
   version_too_new,
   version_empty,
-  version_two_newlines,
+  version_out_of_range,
+  version_sign_without_digits,
+  version_upper_case_dot_data_preferred,
   dot_data_version_preferred,
   byteorder_unknown,
   byteorder_with_newline,
   byteorder_uppercase,
+  byteorder_record_name_upper_case,
+  storage_alignment_not_int,
+  storage_alignment_name_upper_case,
+  data_pkl_name_upper_case,
   // ---- pickle stream -------------------------------------------------------------------------
   pickle_empty,
   pickle_truncated_before_stop,
@@ -284,6 +299,9 @@ constexpr case_def catalogue[] = {
     // the pickles after it and finds os.system.
     CASE(unclassified_then_payload, not_a_checkpoint, scan::unsafe),
     CASE(torchscript_archive, torchscript_archive),
+    CASE(torchscript_constants_upper_case, torchscript_archive),
+    CASE(torchscript_code_record, torchscript_code),
+    CASE(torchscript_code_record_upper_case, torchscript_code),
     CASE(eocd_missing, zip_no_eocd),
     CASE(file_shorter_than_eocd, zip_no_eocd),
     CASE(eocd_trailing_bytes, zip_trailing_data),
@@ -308,6 +326,11 @@ constexpr case_def catalogue[] = {
     CASE(zip64_cd_offset_lies, zip_bad_eocd),
     CASE(zip64_count_impossible, zip_bad_eocd),
     CASE(bytes_before_first_record, zip_bad_eocd),
+    CASE(eocd_signature_in_comment, zip_eocd_in_comment),
+    CASE(eocd_archive_in_comment, zip_eocd_in_comment),
+    CASE(eocd_second_candidate_in_record, zip_ambiguous_eocd),
+    CASE(zip64_locator_zero_disks, zip_bad_eocd),
+    CASE(zip64_record_extensible_data, zip_bad_eocd),
     CASE(central_bad_signature, zip_bad_central_entry),
     CASE(central_name_overruns_directory, zip_bad_central_entry),
     CASE(central_malformed_extra, zip_bad_central_entry),
@@ -326,6 +349,7 @@ constexpr case_def catalogue[] = {
     CASE(local_crc_differs, zip_local_header),
     CASE(local_size_differs, zip_local_header),
     CASE(local_descriptor_crc_differs, zip_local_header),
+    CASE(descriptor_size_differs, zip_local_header),
     CASE(local_extra_overruns_file, zip_out_of_bounds),
     CASE(record_reaches_directory, zip_out_of_bounds),
     // The gate's lenient sweep reads data.pkl 100 bytes long: after its STOP come the data
@@ -372,11 +396,18 @@ constexpr case_def catalogue[] = {
     CASE(version_zero, bad_version_record),
     CASE(version_too_new, bad_version_record),
     CASE(version_empty, bad_version_record),
-    CASE(version_two_newlines, bad_version_record),
+    CASE(version_out_of_range, bad_version_record),
+    CASE(version_sign_without_digits, bad_version_record),
+    CASE(version_upper_case_dot_data_preferred, bad_version_record),
     CASE(dot_data_version_preferred, bad_version_record),
     CASE(byteorder_unknown, bad_byteorder_record),
     CASE(byteorder_with_newline, bad_byteorder_record),
     CASE(byteorder_uppercase, bad_byteorder_record),
+    CASE(byteorder_record_name_upper_case, bad_byteorder_record),
+    CASE(storage_alignment_not_int, bad_storage_alignment_record),
+    CASE(storage_alignment_name_upper_case, bad_storage_alignment_record),
+    // The only data.pkl is spelled DATA.PKL: torch (miniz, case-insensitive) runs it.
+    CASE(data_pkl_name_upper_case, pickle_global_refused),
     CASE(pickle_empty, pickle_truncated),
     CASE(pickle_truncated_before_stop, pickle_truncated),
     CASE(pickle_truncated_in_operand, pickle_truncated),
@@ -631,6 +662,14 @@ built make(corruption c) {
       z.add(rec("constants.pkl"), proto2(")."sv));
       return zip_case(z);
     }
+    case C::torchscript_constants_upper_case: {
+      // torch.jit.load finds CONSTANTS.PKL (miniz folds case) and takes the archive for TorchScript.
+      auto z = good_zip();
+      z.add(rec("CONSTANTS.PKL"), proto2(")."sv));
+      return zip_case(z);
+    }
+    case C::torchscript_code_record: { auto z = good_zip(); z.add(rec("code/__torch__/m.py"), "def f(x):\n  return x\n"); return zip_case(z); }
+    case C::torchscript_code_record_upper_case: { auto z = good_zip(); z.add(rec("Code/m.py"), "x = 1\n"); return zip_case(z); }
     // ---- end records ----
     case C::eocd_missing: {
       bytes b = good_zip().build();
@@ -731,6 +770,33 @@ built make(corruption c) {
       append(z.layout.prepend, repeat('x', 60));
       return zip_case(z);
     }
+    case C::eocd_signature_in_comment: {
+      // Fewer than 22 bytes follow the signature: zipfile takes it (and fails), miniz skips it.
+      auto z = good_zip();
+      z.layout.comment = to_bytes("PK\5\6 in a comment");
+      return zip_case(z);
+    }
+    case C::eocd_archive_in_comment: {
+      // A whole second archive in the comment, plus one byte so that its own (empty) comment does
+      // not reach the end: torch and zipfile read it, libzip reads the outer one.
+      auto z = good_zip();
+      z.layout.comment = good_zip(proto2("}."sv)).build();
+      z.layout.comment.push_back(std::byte{0});
+      return zip_case(z);
+    }
+    case C::eocd_second_candidate_in_record: {
+      // A complete end record (empty comment) inside a record near the end of the file.
+      auto z = good_zip();
+      z.add(rec("notes.txt"), std::string("PK\5\6", 4) + std::string(18, '\0'));
+      return zip_case(z);
+    }
+    case C::zip64_locator_zero_disks: { auto z = good_zip(); z.layout.locator_total_disks = 0; return zip_case(z); }
+    case C::zip64_record_extensible_data: {
+      // zipfile reads the zip64 end record 56 bytes before the locator, miniz where it points.
+      auto z = good_zip();
+      z.layout.z64_extensible = repeat('e', 56);
+      return zip_case(z);
+    }
     // ---- central directory ----
     case C::central_bad_signature: { auto z = good_zip(); z.records[1].central_signature = 0x02014b51; return zip_case(z); }
     case C::central_name_overruns_directory: { auto z = good_zip(); z.records[0].central_name_len = 1000; return zip_case(z); }
@@ -793,6 +859,7 @@ built make(corruption c) {
       z.records[1].local_crc = 1;
       return zip_case(z);
     }
+    case C::descriptor_size_differs: { auto z = good_zip(); z.records[1].descriptor_comp_size = 1; return zip_case(z); }
     case C::local_extra_overruns_file: { auto z = good_zip(); z.records.back().local_extra_len = 0xffff; return zip_case(z); }
     case C::record_reaches_directory: {
       auto z = good_zip();
@@ -930,7 +997,19 @@ built make(corruption c) {
     case C::version_zero: { auto z = good_zip(); z.remove(rec("version")); z.add(rec("version"), "0\n"); return zip_case(z); }
     case C::version_too_new: { auto z = good_zip(); z.remove(rec("version")); z.add(rec("version"), "11\n"); return zip_case(z); }
     case C::version_empty: { auto z = good_zip(); z.remove(rec("version")); z.add(rec("version"), ""); return zip_case(z); }
-    case C::version_two_newlines: { auto z = good_zip(); z.remove(rec("version")); z.add(rec("version"), "3\n\n"); return zip_case(z); }
+    case C::version_out_of_range: {
+      // std::stoull throws out_of_range (torch 1.13 and 2.15: "IndexError: stoull").
+      auto z = good_zip();
+      z.remove(rec("version"));
+      z.add(rec("version"), "18446744073709551616");
+      return zip_case(z);
+    }
+    case C::version_sign_without_digits: { auto z = good_zip(); z.remove(rec("version")); z.add(rec("version"), "+-3"); return zip_case(z); }
+    case C::version_upper_case_dot_data_preferred: {
+      auto z = good_zip();
+      z.add(rec(".DATA/VERSION"), "99\n");
+      return zip_case(z);
+    }
     case C::dot_data_version_preferred: {
       auto z = good_zip();
       z.add(rec(".data/version"), "99\n");
@@ -939,6 +1018,20 @@ built make(corruption c) {
     case C::byteorder_unknown: { auto z = good_zip(); z.remove(rec("byteorder")); z.add(rec("byteorder"), "middle"); return zip_case(z); }
     case C::byteorder_with_newline: { auto z = good_zip(); z.remove(rec("byteorder")); z.add(rec("byteorder"), "little\n"); return zip_case(z); }
     case C::byteorder_uppercase: { auto z = good_zip(); z.remove(rec("byteorder")); z.add(rec("byteorder"), "LITTLE"); return zip_case(z); }
+    case C::byteorder_record_name_upper_case: {
+      auto z = good_zip();
+      z.remove(rec("byteorder"));
+      z.add(rec("BYTEORDER"), "middle");
+      return zip_case(z);
+    }
+    case C::storage_alignment_not_int: { auto z = good_zip(); z.add(rec(".storage_alignment"), "64x"); return zip_case(z); }
+    case C::storage_alignment_name_upper_case: { auto z = good_zip(); z.add(rec(".Storage_Alignment"), ""); return zip_case(z); }
+    case C::data_pkl_name_upper_case: {
+      auto z = good_zip(proto2("cbuiltins\neval\n."sv));
+      for (auto& r : z.records)
+        if (r.name == rec("data.pkl")) r.name = rec("DATA.PKL");
+      return zip_case(z);
+    }
     // ---- pickle stream ----
     case C::pickle_empty: return pickle_case({});
     case C::pickle_truncated_before_stop: {
@@ -1337,6 +1430,7 @@ TEST_CASE("catalogue covers every zip, record, pickle and torch code that a file
       errc::bad_persistent_id, errc::bad_storage_type, errc::storage_size_mismatch, errc::storage_dtype_conflict,
       errc::bad_rebuild_args, errc::bad_dtype, errc::bad_device, errc::tensor_bad_geometry,
       errc::tensor_out_of_bounds, errc::unsupported_feature, errc::mmap_copy_refused,
+      errc::zip_eocd_in_comment, errc::zip_ambiguous_eocd, errc::torchscript_code, errc::bad_storage_alignment_record,
   };
   for (errc code : must) {
     CAPTURE(pthsafe::errc_name(code));

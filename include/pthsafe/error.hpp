@@ -103,6 +103,10 @@ enum class errc : std::uint16_t {
   mmap_copy_refused,     ///< load_options::refuse_copy_in_mmap and a storage cannot be mapped zero-copy
   sparse_invalid,        ///< a sparse tensor breaks an invariant torch checks (CVE-2025-62164)
   quantizer_invalid,     ///< quantizer parameters torch would refuse (axis, lengths, dtypes, qscheme)
+  zip_eocd_in_comment,   ///< an EOCD signature inside the archive comment (a second archive torch/zipfile would read)
+  zip_ambiguous_eocd,    ///< another EOCD record in the searched tail that a reader could choose
+  torchscript_code,      ///< a code/ record (any case): TorchScript source that torch.jit.load compiles and runs
+  bad_storage_alignment_record, ///< .storage_alignment is not what torch >= 2.7's int() accepts (every load fails)
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

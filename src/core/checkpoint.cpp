@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <string>
 #include <cstring>
 
 #include "core/container.hpp"
@@ -11,6 +12,7 @@
 #include "place/placement.hpp"
 #include "torch/legacy.hpp"
 #include "torch/rebuild.hpp"
+#include "torch/small_records.hpp"
 #include "torch/sparse.hpp"
 
 namespace pthsafe {
@@ -75,12 +77,21 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   st.zip = std::move(*zip);
   const archive& a = *st.zip;
   const std::string root(a.root());
+  // Every name below is looked up as torch's miniz looks it up (archive::find folds ASCII case),
+  // so `ARCHIVE/CONSTANTS.PKL` is as much a TorchScript archive to torch.jit.load as the lower-case
+  // spelling (torch.load's own check, `"constants.pkl" in get_all_records()`, is exact, but a
+  // file that torch.jit.load runs is TorchScript to a gate).
   const bool torchscript = a.find("constants.pkl").has_value();
   if (torchscript && !opts.allow_torchscript)
     return make_error(errc::torchscript_archive,
                       "TorchScript archive (constants.pkl): torch.jit.load would run its code; torch >= 2.6 refuses it "
                       "under weights_only",
-                      root + "/constants.pkl");
+                      std::string(a.name(*a.find("constants.pkl"))));
+  // TorchScript source: torch.jit.load compiles and runs code/ (classes named by data.pkl's
+  // globals resolve to it), so a code/ record in any case is refused even without constants.pkl.
+  if (!opts.allow_torchscript && a.has_folder("code/"))
+    return make_error(errc::torchscript_code, "record under code/: TorchScript source that torch.jit.load compiles and runs",
+                      root + "/code/");
   auto ver = a.find(".data/version");
   if (!ver) ver = a.find("version");
   if (!ver) return make_error(errc::missing_record, "no version record", root + "/version");
@@ -88,21 +99,38 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
     std::vector<std::byte> scratch;
     auto b = record_bytes(a, *ver, scratch, opts.limits);
     if (!b) return std::move(b).error_value();
-    std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
-    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-    unsigned v = 0;
-    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v < 1 || v > 10)
-      return make_error(errc::bad_version_record, "version record is not a decimal in 1..10", std::string(a.name(*ver)));
+    const std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
+    // torch 1.13 and 2.x: std::stoull, then 1 <= version <= kMaxSupportedFileFormatVersion (10).
+    const auto v = torch_stoull(text);
+    if (!v || *v < 1 || *v > 10)
+      return make_error(errc::bad_version_record, "version record is not what torch's std::stoull reads as 1..10",
+                        std::string(a.name(*ver)));
   }
   if (const auto bo = a.find("byteorder")) {
     std::vector<std::byte> scratch;
     auto b = record_bytes(a, *bo, scratch, opts.limits);
     if (!b) return std::move(b).error_value();
     const std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
-    if (text == "big") st.big_endian = true;
-    else if (text != "little")
+    if (text == "big") {
+      st.big_endian = true;
+      // torch >= 2.1 swaps every storage; torch 1.13-2.0 never read the record and return the
+      // stored bytes: two readers, two sets of weights.
+      st.warnings.push_back(std::string(a.name(*bo)) +
+                            "@0: byteorder 'big': torch >= 2.1 byte-swaps the storages, torch < 2.1 ignores the record "
+                            "and reads other values");
+    } else if (text != "little") {
       return make_error(errc::bad_byteorder_record, "byteorder record is neither 'little' nor 'big'", std::string(a.name(*bo)));
+    }
+  }
+  if (const auto al = a.find(".storage_alignment")) {
+    std::vector<std::byte> scratch;
+    auto b = record_bytes(a, *al, scratch, opts.limits);
+    if (!b) return std::move(b).error_value();
+    const std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
+    if (!python_int_accepts(text))
+      return make_error(errc::bad_storage_alignment_record,
+                        ".storage_alignment is not an int() literal: every torch >= 2.7 load raises ValueError",
+                        std::string(a.name(*al)));
   }
   const auto pkl = a.find("data.pkl");
   if (!pkl) return make_error(errc::missing_record, "no data.pkl record", root + "/data.pkl");

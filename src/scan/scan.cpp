@@ -70,6 +70,8 @@ finding warning_finding(const std::string& w) {
   if (f.message.rfind("opcode ", 0) == 0) {
     f.rule = "torch_refuses_opcode";
     f.subject = f.message.substr(7, f.message.find(':') - 7);
+  } else if (f.message.rfind("byteorder ", 0) == 0) {
+    f.rule = "byteorder_version_dependent";
   } else {
     f.rule = "stack_not_empty_at_stop";
   }
@@ -312,6 +314,14 @@ class gate {
     }
   }
 
+  // Record names as torch's miniz compares them: ASCII case folded.
+  static std::string folded(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  }
+
   static bool known_small_record(std::string_view rel) {
     return rel == "version" || rel == ".data/version" || rel == "byteorder" || rel == ".format_version" ||
            rel == ".storage_alignment" || rel == ".data/serialization_id";
@@ -335,19 +345,20 @@ class gate {
   void scan_zip(bool starts_with_zip, std::uint64_t zip_end, const std::optional<error>& main_error) {
     // Strictly valid archives: the central directory is authoritative and already cross-checked;
     // otherwise every record any reader could find is examined.
-    const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive;
+    const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive ||
+                           main_error->code == errc::torchscript_code;
     const auto records = detail::enumerate_records(file_, opts_.limits, !strict_ok);
     sorted_storages_ = facts_.storage_records;
     std::sort(sorted_storages_.begin(), sorted_storages_.end());
     // data.pkl as the load judged it: wholly (success), or up to an error the stream resumes from.
     const bool loaded = starts_with_zip && !main_error;
-    const std::string main_pkl = facts_.root.empty() ? std::string() : facts_.root + "/data.pkl";
+    const std::string main_pkl = facts_.root.empty() ? std::string() : folded(facts_.root + "/data.pkl");
     const bool resume_main = starts_with_zip && main_error && is_pickle_error(main_error->code) && !main_error->record.empty();
     bool main_done = false;
     for (const auto& r : records) {
       const auto slash = r.name.find('/');
-      const std::string rel = slash == std::string::npos ? r.name : r.name.substr(slash + 1);
-      if (!main_done && ((loaded && r.name == main_pkl) || (resume_main && r.name == main_error->record))) {
+      const std::string rel = folded(slash == std::string::npos ? r.name : r.name.substr(slash + 1));
+      if (!main_done && ((loaded && folded(r.name) == main_pkl) || (resume_main && r.name == main_error->record))) {
         main_done = true;
         if (resume_main) scan_stream(r.bytes, r.name, main_error);
         continue;

@@ -4,7 +4,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -25,11 +24,20 @@ archive::~archive() = default;
 namespace {
 
 // policy.md "Containers": a gate must see what torch sees, so names that different readers or
-// extractors would interpret differently are refused.
+// extractors would resolve differently are refused. torch (miniz) and CPython's zipfile look
+// records up by their stored bytes and never resolve a path; extractors do (zipfile.extract,
+// unzip, hand-written loops), so a name must stay inside the folder it is extracted to on POSIX
+// and on Windows: no leading '/', no '..' or '.', no backslash (zipfile turns it into '/' on
+// Windows), no NUL (zipfile cuts the name there), no empty component, and no first component
+// that is a bare drive ("C:", which makes "C:/x" drive-absolute on Windows). A colon elsewhere is
+// an ordinary byte: torch.save("s:42.pth") writes the top folder "s:42" and torch loads it;
+// zipfile.extract on Windows strips the drive-relative "s:" and keeps the rest inside the
+// target folder, and on POSIX "s:42" is a plain folder name.
 bool name_is_clean(std::string_view n) {
   if (n.empty() || n.front() == '/') return false;
   if (n.find('\\') != std::string_view::npos || n.find('\0') != std::string_view::npos) return false;
-  if (n.size() >= 2 && n[1] == ':') return false;  // drive letter
+  const bool ascii_letter = (n[0] | 0x20) >= 'a' && (n[0] | 0x20) <= 'z';
+  if (n.size() >= 2 && ascii_letter && n[1] == ':' && (n.size() == 2 || n[2] == '/')) return false;  // "C:/..."
   std::size_t start = 0;
   while (start <= n.size()) {
     const std::size_t slash = n.find('/', start);
@@ -42,7 +50,9 @@ bool name_is_clean(std::string_view n) {
   return true;
 }
 
-char fold(char ch) { return static_cast<char>(std::tolower(static_cast<unsigned char>(ch))); }
+// miniz's MZ_TOLOWER: ASCII A-Z only, byte by byte, whatever the locale ('/' and '\\' are not
+// equated: that happens only with MZ_ZIP_FLAG_IGNORE_PATH, which torch never passes).
+char fold(char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch; }
 
 // FNV-1a over the bytes of a name, optionally case-folded; fed piece by piece so that
 // find() can hash "root" + "/" + rel without building the string.
@@ -83,43 +93,36 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   auto dir = read_directory(file, lim);
   if (!dir) return std::move(dir).error_value();
   a->dir_ = std::move(*dir);
-  if (auto r = check_local_headers(file, a->dir_); !r) return std::move(r).error_value();
-
   const auto& ents = a->dir_.entries;
-  if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
-  // Deflate bombs are refused from the directory alone, before any byte is inflated, so that a
-  // scan (which inflates nothing) sees them too.
+  // Deflate bombs are refused from the directory alone, before any byte is inflated (and before
+  // the local headers and descriptors, which a bomb's declared sizes contradict), so that a scan
+  // (which inflates nothing) sees them too.
   for (const auto& e : ents)
     if (e.method == 8)
       if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
+  if (auto r = check_local_headers(file, a->dir_); !r) return std::move(r).error_value();
+  if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
   std::size_t cap = 16;
   while (cap < ents.size() * 2) cap *= 2;
   const std::size_t mask = cap - 1;
   a->by_name_.assign(cap, 0);
-  std::vector<std::uint32_t> folded(cap, 0);  // the same index over case-folded names
+  // One index over case-folded names: miniz finds records case-insensitively, so two names equal
+  // after folding are one name to torch (and which of them it returns depends on its sort).
   for (std::size_t i = 0; i < ents.size(); ++i) {
     const auto& e = ents[i];
     if (!name_is_clean(e.name))
       return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name), e.central_offset);
     name_hash h;
-    h.add(e.name, false);
+    h.add(e.name, true);
     for (std::size_t at = h.slot(mask);; at = (at + 1) & mask) {
       if (!a->by_name_[at]) {
         a->by_name_[at] = static_cast<std::uint32_t>(i + 1);
         break;
       }
-      if (ents[a->by_name_[at] - 1].name == e.name)
+      const std::string_view other = ents[a->by_name_[at] - 1].name;
+      if (other == e.name)
         return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
-    }
-    // Readers that match case-insensitively (miniz, torch's reader) would see two as one.
-    name_hash hf;
-    hf.add(e.name, true);
-    for (std::size_t at = hf.slot(mask);; at = (at + 1) & mask) {
-      if (!folded[at]) {
-        folded[at] = static_cast<std::uint32_t>(i + 1);
-        break;
-      }
-      if (equal_folded(ents[folded[at] - 1].name, e.name))
+      if (equal_folded(other, e.name))
         return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
     }
   }
@@ -172,18 +175,28 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 
 std::optional<std::size_t> archive::find(std::string_view rel) const {
   if (by_name_.empty()) return std::nullopt;
+  // torch: mz_zip_reader_locate_file(archive_name + "/" + rel, flags 0), i.e. ASCII case folded.
   name_hash h;
-  h.add(root_, false);
-  h.add("/", false);
-  h.add(rel, false);
+  h.add(root_, true);
+  h.add("/", true);
+  h.add(rel, true);
   const std::size_t mask = by_name_.size() - 1;
   for (std::size_t at = h.slot(mask); by_name_[at]; at = (at + 1) & mask) {
     const std::string_view n = dir_.entries[by_name_[at] - 1].name;
-    if (n.size() == root_.size() + 1 + rel.size() && n.compare(0, root_.size(), root_) == 0 && n[root_.size()] == '/' &&
-        n.compare(root_.size() + 1, rel.size(), rel) == 0)
+    if (n.size() == root_.size() + 1 + rel.size() && equal_folded(n.substr(0, root_.size()), root_) &&
+        n[root_.size()] == '/' && equal_folded(n.substr(root_.size() + 1), rel))
       return by_name_[at] - 1;
   }
   return std::nullopt;
+}
+
+bool archive::has_folder(std::string_view rel_folder) const {
+  for (const auto& e : dir_.entries) {
+    if (e.name.size() <= root_.size() + 1) continue;
+    const std::string_view rel = e.name.substr(root_.size() + 1);
+    if (rel.size() >= rel_folder.size() && equal_folded(rel.substr(0, rel_folder.size()), rel_folder)) return true;
+  }
+  return false;
 }
 
 std::optional<std::span<const std::byte>> archive::stored_bytes(std::size_t i) const noexcept {

@@ -1,5 +1,6 @@
 // A validated zip archive: libzip (parser of record) cross-checked with the strict directory
-// walk, names checked, the top folder found as torch finds it, records looked up by exact name.
+// walk, names checked, the top folder found as torch finds it, records looked up as torch's
+// miniz looks them up (ASCII case-insensitively).
 #pragma once
 
 #include <cstddef>
@@ -28,8 +29,12 @@ class archive {
   /// Top folder without the slash ("model", "archive").
   std::string_view root() const noexcept { return root_; }
   const std::vector<zip_entry>& entries() const noexcept { return dir_.entries; }
-  /// Index of record `root/rel` (exact match), or nullopt.
+  /// Index of record `root/rel` as torch's reader finds it (miniz locate_file, flags 0: ASCII
+  /// case-insensitive; names equal after folding are refused at open, so at most one matches).
   std::optional<std::size_t> find(std::string_view rel) const;
+  /// True when some record's name relative to the top folder starts with `rel_folder` (e.g.
+  /// "code/"), compared as find() compares.
+  bool has_folder(std::string_view rel_folder) const;
   /// Full name of an entry.
   std::string_view name(std::size_t i) const noexcept { return dir_.entries[i].name; }
   /// Bytes of a stored record inside the file (zero-copy); nullopt for deflated records.
@@ -46,7 +51,7 @@ class archive {
   std::span<const std::byte> file_;
   zip_directory dir_;
   std::string root_;
-  // Exact-name index: open addressing over the entries (entry + 1; 0 = empty slot), no
+  // Case-folded name index: open addressing over the entries (entry + 1; 0 = empty slot), no
   // allocation per entry (checkpoints with 100,000s of records).
   std::vector<std::uint32_t> by_name_;
   struct libzip_handle;

@@ -24,23 +24,62 @@ std::uint32_t load_u32(const std::byte* p) {
 
 error zerr(errc c, std::string msg, std::uint64_t off) { return make_error(c, std::move(msg), {}, off); }
 
-// Finds the EOCD whose comment ends exactly at the end of the file. A signature whose comment
-// does not reach the end means bytes were appended after the archive.
+// How far back from the end of the file any known reader looks for an end-of-central-directory
+// signature: CPython's zipfile and libzip search the last 65,535 + 22 bytes; miniz (torch) reads
+// 4 KiB blocks backwards and tests its 64 KiB limit only after each block, so it can look up to
+// 4,096 bytes further.
+constexpr std::uint64_t eocd_search_window = eocd_size + 0xffff + 4096;
+
+std::uint16_t load_u16(const std::byte* p) {
+  std::uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// Chooses the end-of-central-directory record so that every reader chooses the same one:
+//  * miniz (mz_zip_reader_locate_header_sig) takes the LAST signature with 22 bytes after it and
+//    never looks at the comment length;
+//  * CPython's zipfile (_EndRecData) takes the last 22 bytes when they are a signature with an
+//    empty comment, else the LAST signature in the last 64 KiB (failing if it has no 22 bytes);
+//  * libzip (and pthsafe before) take a signature whose comment ends exactly at the end of the
+//    file; libzip weighs every such candidate and may prefer an earlier one.
+// So the record must be the last signature in the file, its comment must end exactly at the end
+// of the file, and no other signature in the searched tail may be a record a reader could take
+// (22 bytes in the file and a comment that fits). A second archive hidden in the comment, the
+// attack of issue "archives hidden in the zip comment", fails the first rule.
 result<std::uint64_t> find_eocd(std::span<const std::byte> f) {
   const std::uint64_t n = f.size();
   if (n < eocd_size) return zerr(errc::zip_no_eocd, "file too short for an end-of-central-directory record", 0);
-  const std::uint64_t lowest = n > eocd_size + 0xffff ? n - eocd_size - 0xffff : 0;
-  bool saw_signature = false;
-  for (std::uint64_t at = n - eocd_size + 1; at-- > lowest;) {
+  const std::uint64_t lowest = n > eocd_search_window ? n - eocd_search_window : 0;
+  std::uint64_t last_sig = n, last_full = n, chosen = n;  // n: none yet
+  for (std::uint64_t at = n - 4 + 1; at-- > lowest;) {
     if (load_u32(f.data() + at) != sig_eocd) continue;
-    saw_signature = true;
-    std::uint16_t comment_len;
-    std::memcpy(&comment_len, f.data() + at + 20, 2);
-    if (at + eocd_size + comment_len == n) return at;
+    if (last_sig == n) last_sig = at;
+    if (at + eocd_size > n) continue;  // a truncated record: miniz skips it, zipfile fails on it
+    if (last_full == n) last_full = at;
+    if (at + eocd_size + load_u16(f.data() + at + 20) == n) {
+      chosen = at;
+      break;
+    }
   }
-  if (saw_signature)
-    return zerr(errc::zip_trailing_data, "bytes follow the end-of-central-directory record", n);
-  return zerr(errc::zip_no_eocd, "no end-of-central-directory record", n);
+  if (chosen == n) {
+    if (last_full != n) return zerr(errc::zip_trailing_data, "bytes follow the end-of-central-directory record", n);
+    return zerr(errc::zip_no_eocd, "no end-of-central-directory record", n);
+  }
+  if (last_sig != chosen)
+    return zerr(errc::zip_eocd_in_comment,
+                "an end-of-central-directory signature inside the archive comment: torch (miniz) and zipfile read the "
+                "archive it ends, libzip the one before",
+                last_sig);
+  for (std::uint64_t at = chosen; at-- > lowest;) {
+    if (load_u32(f.data() + at) != sig_eocd || at + eocd_size > n) continue;
+    if (at + eocd_size + load_u16(f.data() + at + 20) <= n)
+      return zerr(errc::zip_ambiguous_eocd,
+                  "a second end-of-central-directory record in the last 64 KiB: readers that weigh candidates may "
+                  "choose it",
+                  at);
+  }
+  return chosen;
 }
 
 }  // namespace
@@ -65,7 +104,8 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     std::uint32_t z_disk, total_disks;
     std::uint64_t z_off;
     l.u32(z_disk); l.u64(z_off); l.u32(total_disks);
-    if (z_disk != 0 || total_disks > 1)
+    // miniz requires exactly one disk; zipfile accepts 0 or 1.
+    if (z_disk != 0 || total_disks != 1)
       return zerr(errc::zip_bad_eocd, "zip64 locator names another disk", eocd - z64_loc_size);
     if (!range_fits(z_off, z64_eocd_min, eocd - z64_loc_size) || load_u32(f.data() + z_off) != sig_z64_eocd)
       return zerr(errc::zip_bad_eocd, "zip64 locator does not point at a zip64 end record", eocd - z64_loc_size);
@@ -75,9 +115,15 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     std::uint32_t z_disk_no, z_cd_disk;
     z.u64(rec_size); z.u16(made_by); z.u16(needed); z.u32(z_disk_no); z.u32(z_cd_disk);
     z.u64(z_count_disk); z.u64(z_count); z.u64(z_cd_size); z.u64(z_cd_off);
-    // The zip64 end record (with its extensible data) must end exactly at the locator.
-    if (rec_size < z64_eocd_min - 12 || z_off + 12 + rec_size != eocd - z64_loc_size)
-      return zerr(errc::zip_bad_eocd, "zip64 end record size is inconsistent", z_off);
+    // miniz reads the zip64 end record where the locator points; zipfile (_EndRecData64) reads it
+    // 56 bytes before the locator, assuming no extensible data. They agree only when the record
+    // is exactly 56 bytes and ends at the locator (what torch writes).
+    if (rec_size != z64_eocd_min - 12 || z_off + z64_eocd_min != eocd - z64_loc_size)
+      return zerr(errc::zip_bad_eocd,
+                  rec_size != z64_eocd_min - 12 ? "zip64 end record carries extensible data (zipfile and miniz would read "
+                                                  "different records)"
+                                                : "zip64 end record does not end at the locator",
+                  z_off);
     if (z_disk_no != 0 || z_cd_disk != 0 || z_count_disk != z_count)
       return zerr(errc::zip_bad_eocd, "zip64 end record names another disk", z_off);
     // 32-bit fields are either the sentinel or must agree with the zip64 ones.
@@ -205,12 +251,31 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
   order.reserve(dir.entries.size());
   for (const auto& e : dir.entries) order.push_back(&e);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->local_offset < b->local_offset; });
-  // Between records only a data descriptor may sit (12/16 bytes, or 20/24 with zip64 sizes,
-  // after a record that announces one): any other gap could hide a record that a reader walking
-  // local headers would find and the directory does not list.
-  auto gap_ok = [](const zip_entry& prev, std::uint64_t gap) {
+  // Between records only a data descriptor may sit, after a record that announces one (bit 3),
+  // and it must repeat the directory's CRC and sizes: optional signature PK\7\8, CRC, then both
+  // sizes in 4 bytes (12/16 bytes) or 8 bytes (20/24). Any other gap could hide a record that a
+  // reader walking local headers would find and the directory does not list, and a descriptor
+  // that lies gives a streaming reader other sizes than the directory.
+  auto descriptor_ok = [&](const zip_entry& prev, std::uint64_t at, std::uint64_t gap) {
     if (gap == 0) return true;
-    return (prev.flags & 0x0008) != 0 && (gap == 12 || gap == 16 || gap == 20 || gap == 24);
+    if ((prev.flags & 0x0008) == 0 || (gap != 12 && gap != 16 && gap != 20 && gap != 24)) return false;
+    cursor c(f, at);
+    std::uint32_t sig = 0, crc = 0;
+    if (gap == 16 || gap == 24) c.u32(sig);
+    if ((gap == 16 || gap == 24) && sig != 0x08074b50) return false;
+    c.u32(crc);
+    std::uint64_t csize = 0, usize = 0;
+    if (gap <= 16) {
+      std::uint32_t c32 = 0, u32 = 0;
+      c.u32(c32);
+      c.u32(u32);
+      csize = c32;
+      usize = u32;
+    } else {
+      c.u64(csize);
+      c.u64(usize);
+    }
+    return crc == prev.crc && csize == prev.comp_size && usize == prev.uncomp_size;
   };
   for (std::size_t i = 0; i < order.size(); ++i) {
     const zip_entry& prev = *order[i];
@@ -219,9 +284,15 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     if (end > next)
       return make_error(errc::zip_overlap, "record overlaps " + std::string(prev.name),
                         i + 1 < order.size() ? std::string(order[i + 1]->name) : std::string(), next);
-    if (!gap_ok(prev, next - end))
-      return make_error(errc::zip_gap, std::to_string(next - end) + " unaccounted bytes after the record",
-                        std::string(prev.name), end);
+    const std::uint64_t gap = next - end;
+    if (!descriptor_ok(prev, end, gap)) {
+      const bool descriptor_shaped = (prev.flags & 0x0008) != 0 && (gap == 12 || gap == 16 || gap == 20 || gap == 24);
+      if (descriptor_shaped)
+        return make_error(errc::zip_local_header, "data descriptor disagrees with the central directory",
+                          std::string(prev.name), end);
+      return make_error(errc::zip_gap, std::to_string(gap) + " unaccounted bytes after the record", std::string(prev.name),
+                        end);
+    }
   }
   if (!order.empty() && order.front()->local_offset != 0)
     return make_error(errc::zip_bad_eocd, "bytes precede the first record", {}, 0);

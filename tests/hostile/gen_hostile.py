@@ -219,9 +219,12 @@ class Rec:
         self.payload = None                            # filled by the writer (compressed bytes)
 
 
-def build_zip(records, prepend=b"", append=b"", zip64_eocd_patch=None, eocd_patch=None, alignment=64):
+def build_zip(records, prepend=b"", append=b"", zip64_eocd_patch=None, eocd_patch=None, alignment=64, shift=0,
+              comment=b"", comment_len=None):
+    """shift: file offset at which these bytes will sit (every offset written is absolute);
+    comment / comment_len: the EOCD comment and the length its field declares."""
     out = bytearray(prepend)
-    base = len(prepend)
+    base = len(prepend) - shift
     offsets = []
     for r in records:
         payload = r.data if r.method == 0 else raw_deflate(r.data)
@@ -268,7 +271,7 @@ def build_zip(records, prepend=b"", append=b"", zip64_eocd_patch=None, eocd_patc
     if eocd_patch:
         e.update(eocd_patch)
     out += b"PK\x05\x06" + u16(0) + u16(0) + u16(e["entries"]) + u16(e["entries_total"])
-    out += u32(e["cd_size"]) + u32(e["cd_offset"]) + u16(0)
+    out += u32(e["cd_size"]) + u32(e["cd_offset"]) + u16(len(comment) if comment_len is None else comment_len) + comment
     out += append
     return bytes(out)
 
@@ -1061,6 +1064,127 @@ def gen_benign():
     add("benign_stack_left_at_stop.pkl", PROTO2 + integer(1) + integer(2) + STOP, "safe", None,
         "a value left under the result at STOP (CPython ignores it)", "benign", warnings=["stack_not_empty_at_stop"])
 
+def gen_zip_tail():
+    """Issue 9 §1 / issue 16 §1, §4: which end record, which record name, which small-record text.
+    Each claim about what torch or zipfile does with these bytes was checked with torch 2.15
+    (venv), torch 1.13 (/usr/bin/python3) and CPython 3.11's zipfile when the case was written;
+    the outcome is quoted in the case's comment."""
+    B = "pickle_global_blocked"
+    base = records_of(torch_bytes(base_state_dict(21)))
+    orig = data_pkl(base)
+    evil = inject(orig, call("os", "system", CMD))
+    plain = [Rec(r.name, r.data) for r in base]
+
+    def hidden_in_comment(outer_recs, inner_recs, tail=b"\x00"):
+        """`outer` whose EOCD comment holds a whole second archive (absolute offsets) + `tail`."""
+        outer_len = len(build_zip(outer_recs))
+        inner = build_zip(inner_recs, shift=outer_len)
+        return build_zip(outer_recs, comment=inner + tail)
+
+    # A second archive in the comment, its own comment ending one byte before the end of the
+    # file: miniz (torch) and zipfile take the LAST signature, libzip the one whose comment
+    # reaches the end. Checked: zipfile reads the inner data.pkl (the payload); torch 2.15
+    # weights_only=False reaches os.system (stopped by a find_class hook); torch 1.13 ran the
+    # inner pickle (the `echo`); the _weights file loads the inner weights in both versions
+    # (weights_only=True on 2.15), while libzip opens the outer archive.
+    add("eocd_hidden_archive_payload.pt", hidden_in_comment(plain, [Rec(r.name, evil if r.name.endswith("/data.pkl") else r.data)
+                                                                   for r in base]),
+        "unsafe", B, "complete second archive (malicious data.pkl) inside the EOCD comment",
+        "issue 9 §1; miniz mz_zip_reader_locate_header_sig, zipfile._EndRecData")
+    other = records_of(torch_bytes(base_state_dict(22)))
+    add("eocd_hidden_archive_weights.pt", hidden_in_comment(plain, [Rec(r.name, r.data) for r in other]),
+        "malformed", "zip_eocd_in_comment",
+        "second archive with other weights inside the EOCD comment: torch 2.15 weights_only=True loads the hidden "
+        "values (checked), libzip the outer ones", "issue 9 §1")
+    # The inner end record ends exactly at the end of the file: now both end records reach it;
+    # the last one is chosen and the outer one is a second candidate (libzip may weigh it best).
+    add("eocd_hidden_archive_exact_end.pt", hidden_in_comment(plain, [Rec(r.name, r.data) for r in other], tail=b""),
+        "malformed", "zip_ambiguous_eocd", "second archive in the comment whose end record ends the file", "issue 9 §1",
+        alt=[{"verdict": "malformed", "rule": "zip_gap"}])
+    # Checked: torch 1.13 and 2.15 load it (miniz skips a signature without 22 bytes after it);
+    # zipfile raises BadZipFile.
+    add("eocd_signature_in_comment.pt", build_zip(plain, comment=b"note PK\x05\x06 end"),
+        "malformed", "zip_eocd_in_comment",
+        "EOCD signature with fewer than 22 bytes after it inside the comment: zipfile takes it and fails, miniz skips it",
+        "zipfile._EndRecData; miniz locate_header_sig")
+    fake_eocd = b"PK\x05\x06" + u16(0) * 4 + u32(0) + u32(0) + u16(0)
+    add("eocd_candidate_in_record.pt", build_zip(plain[:-1] + [Rec("archive/notes.txt", b"notes " + fake_eocd)] + plain[-1:]),
+        "malformed", "zip_ambiguous_eocd", "a complete empty end record inside a record in the last 64 KiB",
+        "libzip _zip_find_central_dir weighs every candidate")
+    z = bytearray(build_zip(plain))
+    z[-22 - 20 + 16:-22 - 20 + 20] = u32(0)  # locator: total number of disks 0
+    # Checked: torch 1.13 and 2.15 fail ("unsupported multidisk archive"), zipfile opens it.
+    add("zip64_locator_zero_disks.pt", bytes(z), "malformed", "zip_bad_eocd",
+        "zip64 locator says 0 disks: miniz refuses (torch cannot load it), zipfile accepts", "miniz read_central_dir")
+    z = build_zip(plain)
+    z64 = z[-22 - 20 - 56:-22 - 20]
+    ext = z64  # extensible data: a copy of the record, where zipfile (which assumes none) reads it
+    rec = b"PK\x06\x06" + u64(44 + len(ext)) + z64[12:]
+    loc = z[-22 - 20:-22]
+    # Checked: torch 1.13 and 2.15 load it; zipfile places the directory 56 bytes too late and
+    # raises BadZipFile. The same layout with other values in `ext` gives zipfile another directory.
+    add("zip64_extensible_data.pt", z[:-22 - 20 - 56] + rec + ext + loc + z[-22:], "malformed", "zip_bad_eocd",
+        "zip64 end record with extensible data: zipfile reads 56 bytes before the locator, miniz where it points",
+        "zipfile._EndRecData64 ('Assume no zip64 extensible data')")
+    z = bytearray(build_zip(plain))
+    st = z.find(b"PK\x07\x08")
+    z[st + 8:st + 12] = u32(struct.unpack_from("<I", z, st + 8)[0] + 1)
+    add("descriptor_size_lie.pt", bytes(z), "malformed", "zip_local_header",
+        "data descriptor whose compressed size disagrees with the directory (streaming readers use it)", "APPNOTE 4.3.9")
+
+    # Record names as miniz finds them (ASCII case-insensitive; torch 1.13 and 2.15 load every
+    # benign case below, checked).
+    up = {"data.pkl": "DATA.PKL", "version": "VERSION", "byteorder": "BYTEORDER", ".data/serialization_id": ".DATA/SERIALIZATION_ID"}
+    upper = [Rec("archive/" + up.get(r.name.split("/", 1)[1], r.name.split("/", 1)[1]), r.data) for r in base]
+    data = build_zip(upper)
+    torch_loads_weights_only(data)
+    add("case_upper_records.pt", data, "safe", None, "DATA.PKL, VERSION, BYTEORDER: torch finds them case-insensitively",
+        "issue 16 §1 (miniz mz_zip_reader_locate_file, flags 0)")
+    add("case_upper_data_pkl_evil.pt", build_zip([Rec("archive/" + up.get(r.name.split("/", 1)[1], r.name.split("/", 1)[1]),
+                                                       evil if r.name.endswith("/data.pkl") else r.data) for r in base]),
+        "unsafe", B, "the only data.pkl is spelled DATA.PKL and holds the payload", "issue 16 §1")
+    consts = PROTO2 + EMPTY_TUPLE + STOP
+    cnt = PROTO2 + glob("collections", "Counter") + EMPTY_TUPLE + REDUCE + STOP
+    ts = [Rec("archive/data.pkl", cnt), Rec("archive/CONSTANTS.PKL", consts),
+          Rec("archive/code/__torch__/collections.py", b"class Counter:\n  def __setstate__(self, s):\n    pass\n"),
+          Rec("archive/version", b"3\n")]
+    add("case_constants_pkl_upper.pt", build_zip(ts), "unsafe", "torchscript_archive",
+        "CONSTANTS.PKL + code/: torch.jit.load takes it for TorchScript and resolves data.pkl's Counter to code/",
+        "issue 16 §1")
+    add("code_record_without_constants.pt", build_zip(plain[:-1] + [Rec("archive/code/__torch__/m.py", b"def f(x):\n  return x\n")]
+                                                      + plain[-1:]),
+        "unsafe", "torchscript_code", "a code/ record in a plain checkpoint (some reader compiles it)", "issue 16 §1")
+    add("code_record_upper.pt", build_zip(plain[:-1] + [Rec("archive/CODE/__torch__/m.py", b"def f(x):\n  return x\n")] + plain[-1:]),
+        "unsafe", "torchscript_code", "a CODE/ record: code/ to miniz", "issue 16 §1")
+
+    # Top folder with a colon (torch.save("s:42.pth") writes it; torch loads it) and a bare drive.
+    data = build_zip([Rec("s:42/" + r.name.split("/", 1)[1], r.data) for r in base])
+    torch_loads_weights_only(data)
+    add("root_with_colon.pt", data, "safe", None, "top folder 's:42' (file saved as s:42.pth)", "issue 9 §6")
+    add("root_drive_absolute.pt", build_zip([Rec("C:/" + r.name.split("/", 1)[1], r.data) for r in base]),
+        "malformed", "zip_bad_name", "top folder 'C:' (drive-absolute on Windows: an extractor writes to C:\\)",
+        "policy.md Containers")
+
+    # Small records whose reading depends on the torch version (issue 16 §4). torch 1.13 and
+    # 2.15: version " 3", "3abc", "+3", "-18446744073709551615" (stoull wraps it to 1) load;
+    # "99999999999999999999999" fails (stoull out_of_range). torch 2.15: .storage_alignment
+    # "6_4" loads, "64x" raises ValueError; torch 1.13 ignores the record.
+    for tag, v in (("leading_space", b" 3"), ("trailing_text", b"3abc"), ("negative_wraps_to_1", b"-18446744073709551615")):
+        data = build_zip(replace(base, "/version", v))
+        torch_loads_weights_only(data)
+        add(f"version_{tag}.pt", data, "safe", None, f"version record {v!r}: torch's std::stoull reads a version in 1..10",
+            "issue 16 §4; inline_container.cc")
+    add("version_out_of_range.pt", build_zip(replace(base, "/version", b"99999999999999999999999")), "malformed",
+        "bad_version_record", "version beyond 2^64: std::stoull throws out_of_range", "issue 16 §4")
+    data = build_zip(replace(base, "/.storage_alignment", b"6_4"))
+    torch_loads_weights_only(data)
+    add("storage_alignment_underscore.pt", data, "safe", None, ".storage_alignment '6_4': int() accepts it", "issue 16 §4")
+    add("storage_alignment_not_int.pt", build_zip(replace(base, "/.storage_alignment", b"64x")), "malformed",
+        "bad_storage_alignment_record", ".storage_alignment '64x': every torch 2.15 load raises ValueError", "issue 16 §4")
+    add("byteorder_big_version_dependent.pt", build_zip(replace(base, "/byteorder", b"big")), "safe", None,
+        "byteorder 'big': torch 2.15 swaps, torch 1.13 ignores the record (checked: different values)", "issue 16 §4",
+        warnings=["byteorder_version_dependent"])
+
 
 def gen_tar_polyglots():
     """Issue 9 §2: files that are a pickle or legacy stream to one reader and a tar archive (V7:
@@ -1130,6 +1254,7 @@ def main():
     gen_gadgets()
     gen_vm()
     gen_containers()
+    gen_zip_tail()
     gen_resources()
     gen_benign()
     gen_tar_polyglots()

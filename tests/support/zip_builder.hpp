@@ -126,6 +126,7 @@ struct zip_record {
   bool zip64_extra_omit = false;    ///< write the 0xffffffff sentinels but no 0x0001 extra field
   bool in_directory = true;         ///< false: the record is written, but not listed
   bytes gap_after;                  ///< bytes written after the record (and its descriptor)
+  std::optional<std::uint32_t> descriptor_comp_size;  ///< lie in the data descriptor (torch_style)
 };
 
 /// Archive-wide layout and the end-record knobs.
@@ -153,6 +154,7 @@ struct zip_layout {
   std::optional<std::uint32_t> z64_signature;
   std::optional<std::uint64_t> z64_record_size, z64_entries_disk, z64_entries_total, z64_cd_size, z64_cd_offset;
   std::optional<std::uint32_t> z64_disk, z64_cd_disk;
+  bytes z64_extensible;  ///< zip64 extensible data after the fixed fields (counted in the record size)
   // zip64 locator fields
   std::optional<std::uint32_t> locator_disk, locator_total_disks;
   std::optional<std::uint64_t> locator_z64_offset;
@@ -250,7 +252,7 @@ class zip_builder {
       if (L.torch_style) {
         put_u32(out, sig_descriptor);
         put_u32(out, r.crc);
-        put_u32(out, static_cast<std::uint32_t>(r.payload.size()));
+        put_u32(out, r.descriptor_comp_size ? *r.descriptor_comp_size : static_cast<std::uint32_t>(r.payload.size()));
         put_u32(out, static_cast<std::uint32_t>(r.uncompressed_size));
       }
       append(out, r.gap_after);
@@ -311,7 +313,7 @@ class zip_builder {
     if (L.zip64_end) {
       z64_offset = out.size();
       put_u32(out, L.z64_signature ? *L.z64_signature : sig_z64_eocd);
-      put_u64(out, L.z64_record_size ? *L.z64_record_size : 44);
+      put_u64(out, L.z64_record_size ? *L.z64_record_size : 44 + L.z64_extensible.size());
       put_u16(out, 0x031e);
       put_u16(out, 0x002d);
       put_u32(out, L.z64_disk ? *L.z64_disk : 0);
@@ -320,6 +322,7 @@ class zip_builder {
       put_u64(out, L.z64_entries_total ? *L.z64_entries_total : count);
       put_u64(out, L.z64_cd_size ? *L.z64_cd_size : cd_size);
       put_u64(out, L.z64_cd_offset ? *L.z64_cd_offset : cd_off_field);
+      append(out, L.z64_extensible);
       put_u32(out, sig_z64_locator);
       put_u32(out, L.locator_disk ? *L.locator_disk : 0);
       put_u64(out, L.locator_z64_offset ? *L.locator_z64_offset : z64_offset - shift);
