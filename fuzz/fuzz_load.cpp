@@ -1,8 +1,10 @@
-// Full load from a memory buffer, copy and mmap paths, then the JSON walk over the result.
+// Full load from a memory buffer, copy and mmap paths, then the JSON walk over the result;
+// the JSON and the error line must be printable (output_checks.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "output_checks.hpp"
 #include "pthsafe/json.hpp"
 #include "pthsafe/pthsafe.hpp"
 
@@ -13,7 +15,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.mode = mode;
     o.limits.max_tree_bytes = 64u << 20;
     auto ck = pthsafe::checkpoint::open_buffer(bytes, o);
-    if (ck) (void)pthsafe::inspect_json(*ck);
+    if (!ck) {
+      pthsafe::fuzz::check_text(ck.error_value().to_string());
+      continue;
+    }
+    if (auto doc = pthsafe::inspect_json(*ck)) pthsafe::fuzz::check_json(*doc);
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <span>
 #include <vector>
 
+#include "output_checks.hpp"
 #include "pthsafe/json.hpp"
 #include "pthsafe/pthsafe.hpp"
 
@@ -19,7 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.limits.max_tree_bytes = 64u << 20;
     o.allowed_globals = {"numpy.core.multiarray.scalar"};
     auto ck = pthsafe::checkpoint::open_buffer(buf, o);
-    if (ck) (void)pthsafe::inspect_json(*ck);
+    if (!ck) {
+      pthsafe::fuzz::check_text(ck.error_value().to_string());
+      continue;
+    }
+    if (auto doc = pthsafe::inspect_json(*ck)) pthsafe::fuzz::check_json(*doc);
   }
   return 0;
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what pthsafe needs to build and test, from Debian's packages. Idempotent; silent when
-# everything is already present.
+# everything is already present. python3-torch + python3-numpy are Debian's torch 1.13, the first
+# torch the differential suites compare with (/usr/bin/python3); python3-venv lets
+# scripts/setup-torch-venv.sh make the venv of the second (pip's torch 2.x).
 set -euo pipefail
-pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3 libzip-dev zlib1g-dev libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev)
+pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3 libzip-dev zlib1g-dev libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev
+      python3-torch python3-numpy python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

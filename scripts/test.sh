@@ -2,11 +2,16 @@
 # Installs, builds and runs the whole test suite: a plain build (gcc) with every test, then a
 # clang build under AddressSanitizer + UndefinedBehaviorSanitizer that runs the suite again and
 # fuzzes each libFuzzer harness for 60 s (FUZZ_SECONDS overrides).
+# The differential suites run against two real torches: Debian's 1.13 (/usr/bin/python3, from
+# install-deps.sh) and pip's 2.x (the cached venv of setup-torch-venv.sh). Both are required: a
+# missing torch fails their tests instead of skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+torch2_python="$(scripts/setup-torch-venv.sh)"
 jobs="$(nproc)"
-cmake -S . -B build -DPTHSAFE_BUILD_TESTS=ON -DPTHSAFE_FUZZ=ON >/dev/null
+cmake -S . -B build -DPTHSAFE_BUILD_TESTS=ON -DPTHSAFE_FUZZ=ON \
+  -DPTHSAFE_TORCH_PYTHONS="/usr/bin/python3;$torch2_python" >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTHSAFE_SANITIZE=ON \

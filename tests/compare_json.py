@@ -8,9 +8,9 @@ both values (or the usage / read / parse error).
 
 Rules:
   * objects must have exactly the same keys;
-  * numbers are compared as Python ints/floats by value (1.0 == 1), except that the sign
-    of a zero is significant (-0.0 != 0.0; a bare "-0" counts as negative zero);
-    booleans are never equal to numbers;
+  * numbers are compared by kind and value: a JSON float (written with a '.' or an exponent,
+    as inspect-json.md requires: 1.0, -0.0, 1e+300) never equals a JSON integer (1, -0), and the
+    sign of a zero is significant (-0.0 != 0.0); booleans are never equal to numbers;
   * strings compare exactly (so "nan"/"inf"/"-inf" are compared as strings);
   * the "items" of a value whose "type" is "set" or "frozenset" are compared
     order-insensitively (as a multiset); every other array is order-sensitive.
@@ -33,20 +33,12 @@ class Mismatch(Exception):
         self.why = why
 
 
-def _parse_int(text):
-    # json.loads("-0") would give the int 0 and lose the sign of a negative zero
-    # (std::to_chars prints -0.0 as "-0").
-    if text.lstrip("-").strip("0") == "" and text.startswith("-"):
-        return -0.0
-    return int(text)
-
-
 def _reject_constant(name):
     raise ValueError("non-standard JSON constant %s" % name)
 
 
 def loads(text):
-    return json.loads(text, parse_int=_parse_int, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _is_number(v):
@@ -54,7 +46,7 @@ def _is_number(v):
 
 
 def _numbers_equal(a, b):
-    if a != b:
+    if type(a) is not type(b) or a != b:
         return False
     if a == 0:
         return math.copysign(1.0, float(a)) == math.copysign(1.0, float(b))

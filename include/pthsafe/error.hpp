@@ -123,7 +123,9 @@ struct error {
   std::uint64_t offset = 0;   ///< byte offset within `record` (or the file when record is "")
   std::string message;        ///< one line, no trailing newline
 
-  /// "record@offset: name: message" - the single line the CLI prints.
+  /// "record@offset: name: message" - the single line the CLI prints. `record` and `message`
+  /// quote the file, so they are escaped for a terminal: control characters, bidirectional
+  /// controls and bytes that are not UTF-8 as `\x1b` / `\u202e`, a backslash as `\\`.
   std::string to_string() const;
 };
 

@@ -1,4 +1,5 @@
 // pthsafe inspect [--json] [--mmap] FILE
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -31,9 +32,19 @@ std::string scalar_text(const value& v) {
     case value_kind::none: return "None";
     case value_kind::boolean: return v.as_bool() ? "True" : "False";
     case value_kind::integer: return v.int_decimal();
-    case value_kind::floating: { char b[40]; std::snprintf(b, sizeof b, "%.17g", v.as_double()); return b; }
-    case value_kind::complex: { char b[80]; std::snprintf(b, sizeof b, "(%.17g%+.17gj)", v.as_complex().real(), v.as_complex().imag()); return b; }
-    case value_kind::string: return "'" + std::string(v.text().substr(0, 80)) + (v.text().size() > 80 ? "...'" : "'");
+    case value_kind::floating: { std::string s; detail::append_double(s, v.as_double()); return s; }
+    case value_kind::complex: {
+      std::string s = "(";
+      detail::append_double(s, v.as_complex().real());
+      const double im = v.as_complex().imag();
+      if (!std::signbit(im) || std::isnan(im)) s += '+';
+      detail::append_double(s, im);
+      return s + "j)";
+    }
+    case value_kind::string: {
+      const std::size_t cut = detail::utf8_prefix(v.text(), 80);
+      return "'" + std::string(v.text().substr(0, cut)) + (cut < v.text().size() ? "...'" : "'");
+    }
     case value_kind::bytes: return "bytes[" + std::to_string(v.text().size()) + "]";
     default: return std::string(v.text());
   }
@@ -45,13 +56,13 @@ struct printer {
     if (budget == 0) return;
     --budget;
     const std::string indent(static_cast<std::size_t>(depth) * 2, ' ');
-    const std::string label = path.empty() ? "<root>" : path;
+    const std::string label = path.empty() ? "<root>" : shown(path);
     switch (v.kind()) {
       case value_kind::tensor: {
         const tensor_view t = v.as_tensor();
         ++tensors;
         std::printf("%s%s: %s%s %s %s %llu bytes%s\n", indent.c_str(), label.c_str(), t.is_parameter() ? "Parameter " : "",
-                    std::string(dtype_name(t.element_type())).c_str(), shape_text(t).c_str(), std::string(t.device()).c_str(),
+                    std::string(dtype_name(t.element_type())).c_str(), shape_text(t).c_str(), shown(t.device()).c_str(),
                     static_cast<unsigned long long>(t.nbytes()), t.requires_grad() ? " requires_grad" : "");
         return;
       }
@@ -68,7 +79,7 @@ struct printer {
         return;
       }
       default:
-        std::printf("%s%s: %s %s\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), scalar_text(v).c_str());
+        std::printf("%s%s: %s %s\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), shown(scalar_text(v)).c_str());
     }
   }
 };
@@ -86,7 +97,7 @@ int cmd_inspect(const std::vector<std::string>& args) {
     if (a == "--json") { json = true; continue; }
     if (load_option(a, opts)) continue;
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
-    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe inspect: unknown option %s\n%s", a.c_str(), help); return 2; }
+    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe inspect: unknown option %s\n%s", shown(a).c_str(), help); return 2; }
     if (!file.empty()) { std::fprintf(stderr, "pthsafe inspect: one FILE only\n"); return 2; }
     file = a;
   }
@@ -94,7 +105,7 @@ int cmd_inspect(const std::vector<std::string>& args) {
   if (!json) opts.mode = load_mode::metadata;  // the tree needs no tensor bytes
   auto ck = checkpoint::open(file, opts);
   if (!ck) return report(file, ck.error_value());
-  for (const auto& w : ck->warnings()) std::fprintf(stderr, "pthsafe: %s: warning: %s\n", file.c_str(), w.c_str());
+  for (const auto& w : ck->warnings()) std::fprintf(stderr, "pthsafe: %s: warning: %s\n", shown(file).c_str(), shown(w).c_str());
   if (json) {
     auto doc = inspect_json(*ck);
     if (!doc) return report(file, doc.error_value());
@@ -102,8 +113,8 @@ int cmd_inspect(const std::vector<std::string>& args) {
     std::fputc('\n', stdout);
     return 0;
   }
-  std::printf("%s: %s checkpoint, top folder '%s', byteorder %s\n", file.c_str(),
-              std::string(container_format_name(ck->format())).c_str(), std::string(ck->archive_name()).c_str(),
+  std::printf("%s: %s checkpoint, top folder '%s', byteorder %s\n", shown(file).c_str(),
+              std::string(container_format_name(ck->format())).c_str(), shown(ck->archive_name()).c_str(),
               ck->big_endian() ? "big" : "little");
   printer p;
   p.line("", ck->root(), 0);

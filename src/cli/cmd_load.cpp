@@ -12,6 +12,7 @@
 
 #include "cli/commands.hpp"
 #include "pthsafe/pthsafe.hpp"
+#include "util/json.hpp"
 
 namespace pthsafe::cli {
 namespace {
@@ -110,7 +111,7 @@ int cmd_load(const std::vector<std::string>& args) {
     if (load_option(a, opts)) continue;
     if (a == "--touch") { do_touch = true; continue; }
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
-    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe load: unknown option %s\n%s", a.c_str(), help); return 2; }
+    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe load: unknown option %s\n%s", shown(a).c_str(), help); return 2; }
     file = a;
   }
   if (file.empty()) { std::fputs(help, stderr); return 2; }
@@ -126,11 +127,19 @@ int cmd_load(const std::vector<std::string>& args) {
   const std::uint64_t bytes = ck->storage_bytes();
   if (json) {
     const memory_figures mem = read_memory();
-    std::printf("{\"tensors\":%zu,\"storages\":%zu,\"bytes\":%llu,\"seconds\":%.6f,\"peak_rss\":%llu,\"rss_anon\":%llu,"
-                "\"rss_file\":%llu}\n",
-                ck->tensor_count(), ck->storage_count(), static_cast<unsigned long long>(bytes), secs, mem.peak, mem.anon, mem.file);
+    detail::json_writer w;
+    w.begin_object()
+        .key("tensors").num(std::uint64_t{ck->tensor_count()})
+        .key("storages").num(std::uint64_t{ck->storage_count()})
+        .key("bytes").num(bytes)
+        .key("seconds").real(secs)
+        .key("peak_rss").num(std::uint64_t{mem.peak})
+        .key("rss_anon").num(std::uint64_t{mem.anon})
+        .key("rss_file").num(std::uint64_t{mem.file})
+        .end_object();
+    std::printf("%s\n", w.text().c_str());
   } else {
-    std::printf("%s: %zu tensors, %zu storages, %llu bytes in %.6f s (%.3f GiB/s)", file.c_str(), ck->tensor_count(),
+    std::printf("%s: %zu tensors, %zu storages, %llu bytes in %.6f s (%.3f GiB/s)", shown(file).c_str(), ck->tensor_count(),
                 ck->storage_count(), static_cast<unsigned long long>(bytes), secs,
                 secs > 0 ? static_cast<double>(bytes) / secs / (1024.0 * 1024.0 * 1024.0) : 0.0);
     if (do_touch) std::printf(", touched (byte sum %016llx)", static_cast<unsigned long long>(sink));

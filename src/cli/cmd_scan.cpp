@@ -57,7 +57,7 @@ int cmd_scan(const std::vector<std::string>& args) {
     if (a == "--sarif") { sarif = true; continue; }
     if (a == "-r" || a == "--recursive") { recursive = true; continue; }
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
-    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe scan: unknown option %s\n%s", a.c_str(), help); return 2; }
+    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe scan: unknown option %s\n%s", shown(a).c_str(), help); return 2; }
     paths.push_back(a);
   }
   if (paths.empty() || (json && sarif)) { std::fputs(help, stderr); return 2; }
@@ -65,7 +65,7 @@ int cmd_scan(const std::vector<std::string>& args) {
   for (const auto& p : paths) {
     std::error_code ec;
     if (std::filesystem::is_directory(p, ec)) {
-      if (!recursive) { std::fprintf(stderr, "pthsafe scan: %s is a directory (use -r)\n", p.c_str()); return 2; }
+      if (!recursive) { std::fprintf(stderr, "pthsafe scan: %s is a directory (use -r)\n", shown(p).c_str()); return 2; }
       for (auto it = std::filesystem::recursive_directory_iterator(p, std::filesystem::directory_options::skip_permission_denied, ec);
            it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
         if (ec) break;
@@ -81,12 +81,12 @@ int cmd_scan(const std::vector<std::string>& args) {
     scanned_file s{f, scan_file(f, opts)};
     counts[static_cast<int>(s.report.verdict)]++;
     if (!json && !sarif) {
-      std::printf("%s: %s", f.c_str(), std::string(verdict_name(s.report.verdict)).c_str());
+      std::printf("%s: %s", shown(f).c_str(), std::string(verdict_name(s.report.verdict)).c_str());
       for (const auto& x : s.report.findings) {
-        std::printf("\n  %s %s", std::string(severity_name(x.severity)).c_str(), x.rule.c_str());
-        if (!x.record.empty() || x.offset) std::printf(" at %s@%llu", x.record.c_str(), static_cast<unsigned long long>(x.offset));
-        if (!x.subject.empty()) std::printf(" [%s]", x.subject.c_str());
-        std::printf(": %s", x.message.c_str());
+        std::printf("\n  %s %s", std::string(severity_name(x.severity)).c_str(), shown(x.rule).c_str());
+        if (!x.record.empty() || x.offset) std::printf(" at %s@%llu", shown(x.record).c_str(), static_cast<unsigned long long>(x.offset));
+        if (!x.subject.empty()) std::printf(" [%s]", shown(x.subject).c_str());
+        std::printf(": %s", shown(x.message).c_str());
       }
       std::printf("\n");
     }

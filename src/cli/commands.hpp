@@ -3,16 +3,22 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pthsafe/error.hpp"
 #include "pthsafe/options.hpp"
+#include "util/escape.hpp"
 
 namespace pthsafe::cli {
 
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_scan(const std::vector<std::string>& args);
 int cmd_load(const std::vector<std::string>& args);
+
+/// `s` as it may reach a terminal (util/escape.hpp): every path, name, key, message and option
+/// the CLI prints goes through this (a file name found by `scan -r` is as hostile as a record's).
+inline std::string shown(std::string_view s) { return detail::text_escape(s); }
 
 /// Exit status for an error (policy.md): refused -> 1, everything else -> 2.
 int exit_code(const error& e);

@@ -12,7 +12,7 @@ namespace pthsafe::cli {
 int exit_code(const error& e) { return classify(e.code) == error_class::refused ? 1 : 2; }
 
 int report(const std::string& file, const error& e) {
-  std::fprintf(stderr, "pthsafe: %s: %s\n", file.c_str(), e.to_string().c_str());
+  std::fprintf(stderr, "pthsafe: %s: %s\n", shown(file).c_str(), e.to_string().c_str());
   return exit_code(e);
 }
 
@@ -62,6 +62,6 @@ int main(int argc, char** argv) {
   if (cmd == "inspect") return pthsafe::cli::cmd_inspect(args);
   if (cmd == "scan") return pthsafe::cli::cmd_scan(args);
   if (cmd == "load") return pthsafe::cli::cmd_load(args);
-  std::fprintf(stderr, "pthsafe: unknown command '%s'\n%s", cmd.c_str(), usage);
+  std::fprintf(stderr, "pthsafe: unknown command '%s'\n%s", pthsafe::cli::shown(cmd).c_str(), usage);
   return 2;
 }

@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "util/escape.hpp"
+
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
@@ -97,12 +99,16 @@ error_class classify(errc c) noexcept {
   return i < table.size() ? table[i].cls : error_class::malformed;
 }
 
+// record and message quote the file (names, GLOBAL operands): escaped for a terminal.
 std::string error::to_string() const {
   std::string s;
-  if (!record.empty()) s += record;
+  if (!record.empty()) detail::append_text_escaped(s, record);
   if (!record.empty() || offset) s += "@" + std::to_string(offset) + ": ";
   s += errc_name(code);
-  if (!message.empty()) s += ": " + message;
+  if (!message.empty()) {
+    s += ": ";
+    detail::append_text_escaped(s, message);
+  }
   return s;
 }
 

@@ -1,42 +1,10 @@
 #include "util/json.hpp"
 
-#include <charconv>
 #include <cmath>
-#include <cstdio>
+
+#include "util/escape.hpp"
 
 namespace pthsafe::detail {
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  char buf[8];
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') { out.push_back('\\'); out.push_back(static_cast<char>(c)); ++i; continue; }
-    if (c < 0x20) {
-      switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default: std::snprintf(buf, sizeof buf, "\\u%04x", c); out += buf;
-      }
-      ++i;
-      continue;
-    }
-    // Encoded surrogates (ED A0..BF xx) are valid Python strings but not UTF-8: escape them.
-    if (c == 0xed && i + 2 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xe0) == 0xa0) {
-      const unsigned cp = 0xd000u | ((static_cast<unsigned char>(s[i + 1]) & 0x3fu) << 6) | (static_cast<unsigned char>(s[i + 2]) & 0x3fu);
-      std::snprintf(buf, sizeof buf, "\\u%04x", cp);
-      out += buf;
-      i += 3;
-      continue;
-    }
-    out.push_back(static_cast<char>(c));
-    ++i;
-  }
-  out.push_back('"');
-}
 
 void json_writer::sep() {
   if (after_key_) { after_key_ = false; return; }
@@ -63,9 +31,7 @@ json_writer& json_writer::real(double v) {
   if (std::isnan(v)) return str("nan");
   if (std::isinf(v)) return str(v > 0 ? "inf" : "-inf");
   sep();
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, r.ptr);
+  append_double(out_, v);
   return *this;
 }
 json_writer& json_writer::boolean(bool b) { sep(); out_ += b ? "true" : "false"; return *this; }

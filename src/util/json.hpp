@@ -1,4 +1,5 @@
 // A minimal streaming JSON writer (compact output, UTF-8 strings, shortest round-trip doubles).
+// Strings and doubles are written by util/escape.hpp (the one place output is escaped).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,8 @@ class json_writer {
   json_writer& str(std::string_view s);
   json_writer& num(std::int64_t v);
   json_writer& num(std::uint64_t v);
-  /// Finite doubles as the shortest round-trip number; NaN and infinities as "nan"/"inf"/"-inf".
+  /// Finite doubles as the shortest round-trip number, always with a '.' or an exponent
+  /// (detail::append_double); NaN and infinities as the strings "nan"/"inf"/"-inf".
   json_writer& real(double v);
   json_writer& boolean(bool b);
   json_writer& null();
@@ -31,9 +33,5 @@ class json_writer {
   std::vector<bool> first_;  // per open container: no element written yet
   bool after_key_ = false;
 };
-
-/// Appends `s` as a JSON string literal. Bytes that are not UTF-8 (and encoded surrogates)
-/// are escaped as \uXXXX of the code point or byte.
-void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace pthsafe::detail

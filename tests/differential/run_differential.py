@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Differential test: random checkpoints written by real torch, loaded by pthsafe in both modes,
-compared with the JSON computed from torch.load. Exit 77 (skipped) when torch is not importable."""
+compared with the JSON computed from torch.load. Runs with the interpreter that runs it (the
+torch it imports is the one compared). Without torch: exit 77 (skipped), or 1 (failed) when
+--require-torch is given or the environment says CI=true, because a suite CI asked for must
+never pass by not running."""
 import argparse, os, subprocess, sys, tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -10,12 +13,16 @@ def main():
     ap.add_argument("--cli", required=True)
     ap.add_argument("--count", type=int, default=40)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--require-torch", action="store_true", help="fail (exit 1) instead of skipping without torch")
     a = ap.parse_args()
+    required = a.require_torch or os.environ.get("CI", "").lower() == "true"
     try:
-        import torch  # noqa: F401
-    except Exception:
-        print("torch is not importable: differential test skipped")
-        return 77
+        import torch
+    except Exception as e:
+        print(f"torch is not importable by {sys.executable} ({e}): differential test "
+              + ("FAILED (torch was required)" if required else "skipped"))
+        return 1 if required else 77
+    print(f"torch {torch.__version__} ({sys.executable})")
     seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "little")
     print(f"seed {seed}")
     with tempfile.TemporaryDirectory() as d:

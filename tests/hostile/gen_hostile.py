@@ -961,6 +961,20 @@ def gen_resources():
         alt=[{"verdict": "malformed", "rule": "pickle_pending_mark"}])
 
 
+def gen_output():
+    """policy "Output": names that drive a terminal (ESC sequences, C1 CSI, bidi overrides) or are
+    not UTF-8. The verdict must not depend on them; tests/check_output_escaping.py checks that
+    every printer escapes them."""
+    G = "pickle_global_refused"
+    add("escape_global.pkl", pk(call("os\x1b[2J\u009b", "sys\u202etem", CMD)), "unsafe", G,
+        "GLOBAL whose module and name hold ESC[2J, a C1 CSI and a right-to-left override", "policy Output",
+        subject="os\x1b[2J")  # a substring: expected.json keeps no raw C1 or bidi control
+    add("escape_global_bytes.pkl", PROTO2 + b"cos\xff\x1b\nsys\xc0\xaftem\n" + enc((CMD,)) + REDUCE + STOP, "unsafe", G,
+        "GLOBAL operands that are not UTF-8 (stray byte, overlong '/')", "policy Output")
+    add("escape_keys.pkl", pk(enc({"k\x1b[2J": 1, "c1\u009b": 2.0, "rlo\u202e": "v\x1b]0;t\x07", "sur\ud800": None})),
+        "safe", None, "dict keys and values with ESC sequences, C1, RLO and a lone surrogate", "policy Output")
+
+
 def gen_benign():
     """Files that look suspicious but are fine: expected safe (warnings allowed)."""
     def save(name, obj, tech, source="benign", check=True, warnings=None, **kw):
@@ -1256,6 +1270,7 @@ def main():
     gen_containers()
     gen_zip_tail()
     gen_resources()
+    gen_output()
     gen_benign()
     gen_tar_polyglots()
     total = sum(os.path.getsize(os.path.join(OUT, c["file"])) for c in CASES)
