@@ -103,6 +103,9 @@ enum class errc : std::uint16_t {
   mmap_copy_refused,     ///< load_options::refuse_copy_in_mmap and a storage cannot be mapped zero-copy
   sparse_invalid,        ///< a sparse tensor breaks an invariant torch checks (CVE-2025-62164)
   quantizer_invalid,     ///< quantizer parameters torch would refuse (axis, lengths, dtypes, qscheme)
+  /// a saved tensor state (_rebuild_from_type_v2, _rebuild_parameter_with_state) sets an attribute
+  /// torch's Tensor class defines (a property, descriptor or method) that pthsafe does not interpret
+  tensor_state_refused,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

@@ -6,7 +6,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 69> table{{
+constexpr std::array<errc_info, 70> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -76,8 +76,9 @@ constexpr std::array<errc_info, 69> table{{
     {"mmap_copy_refused", error_class::usage, "load_options::refuse_copy_in_mmap and a storage cannot be mapped zero-copy"},
     {"sparse_invalid", error_class::malformed, "a sparse tensor breaks an invariant torch checks (CVE-2025-62164)"},
     {"quantizer_invalid", error_class::malformed, "quantizer parameters torch would refuse (axis, lengths, dtypes, qscheme)"},
+    {"tensor_state_refused", error_class::refused, "a saved tensor state sets an attribute of torch's Tensor class that pthsafe does not interpret"},
 }};
-static_assert(static_cast<std::size_t>(errc::quantizer_invalid) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::tensor_state_refused) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {
