@@ -331,7 +331,9 @@ result<value*> torch_rebuilder::rebuild_from_type_v2(value& args) {
     auto copy = copy_tensor(*ret, false);
     if (!copy) return copy;
     ret = *copy;
-    const_cast<tensor_record*>(va::tensor(*ret))->parameter = t == global_id::parameter;
+    auto* rec = const_cast<tensor_record*>(va::tensor(*ret));
+    rec->parameter = t == global_id::parameter;
+    if (rec->requires_grad) rec->leaf = false;  // as_subclass is an alias: a view in the graph
   }
   // torch 2.x applies the state whatever the type (torch 1.x returned func(*args) unchanged for
   // new_type Tensor, and its weights_only unpickler refuses this function altogether).
@@ -390,6 +392,7 @@ result<value*> torch_rebuilder::reduce(value& callable, value& args) {
       if (!p) return p;
       auto* rec = const_cast<tensor_record*>(va::tensor(**p));
       rec->parameter = true;
+      rec->leaf = true;  // Parameter(data) detaches
       rec->requires_grad = a[1]->as_bool();
       if (with_state)
         if (auto r = apply_tensor_state(**p, *a[3]); !r) return std::move(r).error_value();
@@ -638,6 +641,7 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (!p) return p;
       auto* rec = const_cast<tensor_record*>(va::tensor(**p));
       rec->parameter = true;
+      rec->leaf = true;  // Parameter(data) detaches
       rec->requires_grad = n == 2 ? a[1]->as_bool() : true;
       return p;
     }

@@ -94,6 +94,9 @@ result<void> torch_rebuilder::set_tensor_attr(value& t, std::string_view name, c
   auto* rec = const_cast<tensor_record*>(va::tensor(t));
   if (name == "requires_grad") {
     if (v.kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "requires_grad must be a bool (torch raises)");
+    if (!rec->leaf)
+      return fail(errc::bad_rebuild_args, "requires_grad set on a tensor that is no leaf (as_subclass of a tensor that "
+                                          "requires grad); torch raises");
     if (auto r = check_requires_grad(*rec, v.as_bool()); !r) return r;
     rec->requires_grad = v.as_bool();
     return {};
@@ -109,10 +112,11 @@ result<void> torch_rebuilder::set_tensor_attr(value& t, std::string_view name, c
       return fail(errc::tensor_state_refused, "state sets `data` to a tensor of another kind or device; not interpreted");
     if (rec->requires_grad && !can_require_grad(src.type))
       return fail(errc::bad_rebuild_args, "data set to a tensor that requires gradients must be floating point or complex dtype");
-    const bool rg = rec->requires_grad, param = rec->parameter;
+    const bool rg = rec->requires_grad, param = rec->parameter, leaf = rec->leaf;
     *rec = src;
     rec->requires_grad = rg;
     rec->parameter = param;
+    rec->leaf = leaf;
     return {};
   }
   if (name == "grad" || name == "_grad") {
