@@ -110,19 +110,27 @@ class gate {
 
   scan_report run() {
     scan_report rep;
-    auto ck = checkpoint::open_buffer(file_, opts_);
     std::optional<error> main_error;
-    if (ck) {
-      rep.format = std::string(container_format_name(ck->format()));
-      for (const auto& w : ck->warnings()) add(warning_finding(w));
-    } else {
-      main_error = ck.error_value();
-      add_error(*main_error, 0);
+    std::string archive_name;
+    bool loaded = false;
+    {
+      // The loaded tree is released before any further pickle runs: a scan's memory is one
+      // value tree at a time, not two.
+      auto ck = checkpoint::open_buffer(file_, opts_);
+      if (ck) {
+        loaded = true;
+        archive_name = std::string(ck->archive_name());
+        rep.format = std::string(container_format_name(ck->format()));
+        for (const auto& w : ck->warnings()) add(warning_finding(w));
+      } else {
+        main_error = ck.error_value();
+        add_error(*main_error, 0);
+      }
     }
     const bool zip = file_.size() >= 4 && std::memcmp(file_.data(), "PK\3\4", 4) == 0;
     const std::uint64_t zip_end = detail::end_of_zip(file_);
     if (zip || zip_end) {
-      scan_zip(zip, zip_end, ck ? std::string(ck->archive_name()) : std::string(), main_error);
+      scan_zip(zip, zip_end, archive_name, main_error);
     } else if (file_.size() >= sizeof legacy_magic && std::memcmp(file_.data(), legacy_magic, sizeof legacy_magic) == 0) {
       // Legacy stream: magic, protocol, sys_info, data and key-list pickles, then raw storage
       // bytes. A successful load has judged all five; otherwise judge past the failure.
@@ -134,7 +142,9 @@ class gate {
       seen_.clear();
       add_error(make_error(errc::not_a_checkpoint, "neither a zip archive, a pickle nor a legacy checkpoint"), 0);
       walk_globals(file_, 0, "");
-    } else {
+    } else if (!loaded) {
+      // A bare pickle that loaded has been judged whole (the load refuses bytes after STOP):
+      // running it a second time here would double the time and memory a file can ask for.
       scan_stream(file_, "", main_error && is_pickle_error(main_error->code) ? main_error : std::nullopt, 0);
     }
     if (rep.format.empty()) rep.format = zip ? "zip" : "";

@@ -74,7 +74,8 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   if (const auto [shown, fresh] = shown_key_.emplace(key, *identity); !fresh && shown->second != *identity)
-    return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key + "' (str) are two storages to torch but one name in pthsafe's output");
+    return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
+                                                 "' (str) are two storages to torch but one name in pthsafe's output");
   st_.storages.emplace_back();
   storage_record* v = &st_.storages.back();
   v->key = key;

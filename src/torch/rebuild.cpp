@@ -171,7 +171,8 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
       return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
     if (const auto [shown, fresh] = shown_key_.emplace(key, *identity); !fresh && shown->second != *identity)
-      return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key + "' (str) are two storages to torch but one name in pthsafe's output");
+      return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
+                                                   "' (str) are two storages to torch but one name in pthsafe's output");
     if (!zip_ && placeholders_) {
       st_.storages.emplace_back();
       rec = &st_.storages.back();
@@ -606,10 +607,11 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       va::small(**v) = flag_bytearray;
       if (newobj || n == 0) return v;
       const value& src = *a[0];
-      // bytearray(n) makes n bytes and bytearray(b) copies b: charged before they exist.
+      // bytearray(n) makes n bytes and bytearray(b) copies b: charged before they exist. From a
+      // list of ints each item is charged a pointer's worth: the walk over them is the cost.
       const std::uint64_t made = n != 1                              ? 0
                                  : src.kind() == value_kind::bytes   ? src.text().size()
-                                 : is_seq(src)                       ? src.items().size()
+                                 : is_seq(src)                       ? src.items().size() * sizeof(value*)
                                  : is_int(src) && src.as_int64() > 0 ? static_cast<std::uint64_t>(src.as_int64())
                                                                      : 0;
       if (made > opts_.limits.max_string_bytes)
@@ -619,6 +621,7 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (n == 1 && src.kind() == value_kind::bytes) {
         va::text(**v) = std::string(src.text());
       } else if (n == 1 && is_seq(src)) {
+        va::text(**v).reserve(src.items().size());
         for (const value* it : src.items()) {
           if (!is_int(*it) || it->as_int64() < 0 || it->as_int64() > 255) return fail(errc::bad_rebuild_args, "bytearray items must be 0..255");
           va::text(**v).push_back(static_cast<char>(it->as_int64()));
