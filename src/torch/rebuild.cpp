@@ -455,7 +455,7 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       auto& out = va::items(**v);
       // Copies of a (possibly shared) container are charged before they are made: a 100-byte
       // file can otherwise call OrderedDict(d) on one large dict a thousand times.
-      if (!st_.charge(src.items().size() * (sizeof(value*) + (is_dict(src) ? 0 : index_node_bytes))))
+      if (!st_.charge(src.items().size() * (is_dict(src) ? sizeof(value*) : 2 * sizeof(value*) + index_node_bytes)))
         return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       if (is_dict(src)) {
         out.assign(src.items().begin(), src.items().end());
