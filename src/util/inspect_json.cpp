@@ -277,7 +277,7 @@ result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
   w.key("format").str(container_format_name(ck.format()));
   w.key("byteorder").str(ck.big_endian() ? "big" : "little");
   w.key("root");
-  walker wk{w, with_digests && ck.mode() != load_mode::metadata, ck.walk_budget(), ck.output_budget()};
+  walker wk{w, with_digests && ck.mode() != load_mode::metadata, ck.walk_budget(), ck.output_budget(), {}};
   if (auto r = wk.write(ck.root()); !r) return std::move(r).error_value();
   if (const value* c = ck.constants()) {  // TorchScript: constants.pkl (an extra field)
     w.key("constants");
