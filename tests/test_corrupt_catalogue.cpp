@@ -264,6 +264,27 @@ enum class corruption {
   device_uppercase,
   device_leading_zero,
   device_call_bad,
+  // ---- torch semantics of rebuild calls and storage keys (issues 9 and 16) ----------------------
+  storage_key_int_and_str,
+  legacy_key_list_other_type,
+  legacy_int_key_unlisted,
+  state_requires_grad_on_int,
+  state_requires_grad_not_bool,
+  state_data_not_tensor,
+  state_class_property,
+  state_dunder_name,
+  state_backward_hooks,
+  from_type_v2_to_tensor_class,
+  rebuild_v2_requires_grad_on_int,
+  rebuild_v2_backward_hooks,
+  metadata_conj_on_float,
+  metadata_neg_on_bool,
+  limit_tree_bytes_bytearray_n,
+  limit_tree_bytes_size_copies,
+  limit_tree_bytes_ordered_dict_copies,
+  limit_tree_bytes_set_copies,
+  limit_tree_bytes_bytearray_copies,
+  limit_tree_bytes_attrs,
   count_
 };
 
@@ -513,6 +534,26 @@ constexpr case_def catalogue[] = {
     CASE(device_uppercase, bad_device),
     CASE(device_leading_zero, bad_device),
     CASE(device_call_bad, bad_device),
+    CASE(storage_key_int_and_str, bad_persistent_id),
+    CASE(legacy_key_list_other_type, legacy_bad_storage_list),
+    CASE(legacy_int_key_unlisted, bad_persistent_id),
+    CASE(state_requires_grad_on_int, bad_rebuild_args),
+    CASE(state_requires_grad_not_bool, bad_rebuild_args),
+    CASE(state_data_not_tensor, bad_rebuild_args),
+    CASE(state_class_property, tensor_state_refused),
+    CASE(state_dunder_name, tensor_state_refused),
+    CASE(state_backward_hooks, tensor_state_refused),
+    CASE(from_type_v2_to_tensor_class, bad_rebuild_args),
+    CASE(rebuild_v2_requires_grad_on_int, bad_rebuild_args),
+    CASE(rebuild_v2_backward_hooks, tensor_state_refused),
+    CASE(metadata_conj_on_float, bad_rebuild_args),
+    CASE(metadata_neg_on_bool, unsupported_feature),
+    CASE(limit_tree_bytes_bytearray_n, limit_exceeded, scan::by_class, "max_tree_bytes"),
+    CASE(limit_tree_bytes_size_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
+    CASE(limit_tree_bytes_ordered_dict_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
+    CASE(limit_tree_bytes_set_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
+    CASE(limit_tree_bytes_bytearray_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
+    CASE(limit_tree_bytes_attrs, limit_exceeded, scan::by_class, "max_tree_bytes"),
 };
 #undef CASE
 static_assert(std::size(catalogue) == static_cast<std::size_t>(corruption::count_),
@@ -569,6 +610,72 @@ void good_tensor(pickle_writer& w) {
   persid(w, "FloatStorage", "0", "cpu", 6);
   w.integer(0).integer(2).integer(3).tuple2().integer(3).integer(1).tuple2().newfalse();
   w.global("collections", "OrderedDict").empty_tuple().reduce().tuple().reduce();
+}
+
+/// _rebuild_from_type_v2(_rebuild_tensor_v2, <new_type>, (<storage "0" of `cls`>, 0, (2,), (1,),
+/// False, OrderedDict()), <state written by `state`>) as the whole data.pkl.
+bytes from_type_v2(const std::string& cls, const std::string& type_module, const std::string& type_name,
+                   void (*state)(pickle_writer&)) {
+  pickle_writer w = started();
+  w.global("torch._tensor", "_rebuild_from_type_v2").mark();
+  w.global("torch._utils", "_rebuild_tensor_v2").global(type_module, type_name).mark();
+  persid(w, cls, "0", "cpu", 2);
+  w.integer(0).integer(2).tuple1().integer(1).tuple1().newfalse();
+  w.global("collections", "OrderedDict").empty_tuple().reduce().tuple();
+  state(w);
+  w.tuple().reduce().stop();
+  return w.take();
+}
+built storage_case(const bytes& pkl, const std::string& key, std::size_t nbytes) {
+  return zip_case(torch_checkpoint(pkl, {{key, bytes(nbytes, std::byte{7})}}));
+}
+/// _rebuild_tensor_v2(<storage "0" of `cls`, 2 items>, 0, (2,), (1,), requires_grad, hooks[, metadata]).
+bytes rebuild_v2(const std::string& cls, bool requires_grad, void (*hooks)(pickle_writer&), void (*metadata)(pickle_writer&)) {
+  pickle_writer w = started();
+  w.global("torch._utils", "_rebuild_tensor_v2").mark();
+  persid(w, cls, "0", "cpu", 2);
+  w.integer(0).integer(2).tuple1().integer(1).tuple1().boolean(requires_grad);
+  hooks(w);
+  if (metadata) metadata(w);
+  w.tuple().reduce().stop();
+  return w.take();
+}
+void empty_hooks(pickle_writer& w) { w.global("collections", "OrderedDict").empty_tuple().reduce(); }
+/// A legacy (0.1.10-1.5) stream: magic, 1001, sys_info, then `main` and `keys` (whole pickles,
+/// each ending in STOP), then `data`.
+bytes legacy_stream(const bytes& main, const bytes& keys, const bytes& data) {
+  const unsigned char magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+  bytes b(reinterpret_cast<const std::byte*>(magic), reinterpret_cast<const std::byte*>(magic) + sizeof magic);
+  append(b, proto2("M\xe9\x03."sv));
+  append(b, proto2("}."sv));
+  append(b, main);
+  append(b, keys);
+  append(b, data);
+  return b;
+}
+/// The legacy main pickle {'a': <FloatStorage key `a` (2 floats)>, 'b': <key `b`>}, keys written by
+/// `key_a` / `key_b` (an int or a str), as _rebuild_tensor_v2 over 6-tuple persistent ids.
+bytes legacy_two_tensors(void (*key_a)(pickle_writer&), void (*key_b)(pickle_writer&)) {
+  pickle_writer w = started();
+  w.empty_dict().mark();
+  void (*keys[2])(pickle_writer&) = {key_a, key_b};
+  for (int i = 0; i < 2; ++i) {
+    w.binunicode(i == 0 ? "a" : "b");
+    w.global("torch._utils", "_rebuild_tensor_v2").mark();
+    w.mark().binunicode("storage").global("torch", "FloatStorage");
+    keys[i](w);
+    w.binunicode("cpu").integer(2).none().tuple().binpersid();
+    w.integer(0).integer(2).tuple1().integer(1).tuple1().newfalse();
+    w.global("collections", "OrderedDict").empty_tuple().reduce().tuple().reduce();
+  }
+  w.setitems().stop();
+  return w.take();
+}
+/// int64 count 2, then two float32 zeros: one legacy storage block.
+bytes legacy_block() {
+  bytes b(16, std::byte{0});
+  b[0] = std::byte{2};
+  return b;
 }
 
 pthsafe::load_options with_limits(void (*set)(pthsafe::limits&)) {
@@ -1303,6 +1410,130 @@ built make(corruption c) {
     case C::device_uppercase: { tensor_spec t = w_spec(); t.location = "CPU"; return tensor_case(t); }
     case C::device_leading_zero: { tensor_spec t = w_spec(); t.location = "cuda:01"; return tensor_case(t); }
     case C::device_call_bad: return pickle_case(proto2("ctorch\ndevice\nX\x05\x00\x00\x00" "cuda:\x85R."sv));
+    // ---- torch semantics of rebuild calls and storage keys ----
+    case C::storage_key_int_and_str: {
+      // Two storages to torch (loaded_storages keys 0 and '0', both read from data/0); pthsafe
+      // would print both as storage "0", so the pair is refused.
+      pickle_writer w = started();
+      w.empty_dict().mark();
+      for (int i = 0; i < 2; ++i) {
+        w.binunicode(i ? "b" : "a").global("torch._utils", "_rebuild_tensor_v2").mark();
+        w.mark().binunicode("storage").global("torch", "FloatStorage");
+        if (i) w.binunicode("0"); else w.integer(0);
+        w.binunicode("cpu").integer(6).tuple().binpersid();
+        w.integer(0).integer(6).tuple1().integer(1).tuple1().newfalse();
+        w.global("collections", "OrderedDict").empty_tuple().reduce().tuple().reduce();
+      }
+      w.setitems().stop();
+      return pickle_case(w.take());
+    }
+    case C::legacy_key_list_other_type: {
+      // Persistent ids keyed by the int 5, key list ['5']: torch asserts ('5' not in deserialized_objects).
+      auto int5 = [](pickle_writer& w) { w.integer(5); };
+      auto int6 = [](pickle_writer& w) { w.integer(6); };
+      bytes data = legacy_block();
+      append(data, legacy_block());
+      pickle_writer k2 = started();
+      k2.mark().binunicode("5").integer(6).list().stop();
+      return {legacy_stream(legacy_two_tensors(int5, int6), k2.take(), data)};
+    }
+    case C::legacy_int_key_unlisted: {
+      // Tensor a keyed 5, tensor b keyed '5', key list ['5']: torch leaves a's memory uninitialised.
+      auto int5 = [](pickle_writer& w) { w.integer(5); };
+      auto str5 = [](pickle_writer& w) { w.binunicode("5"); };
+      pickle_writer keys = started();
+      keys.mark().binunicode("5").list().stop();
+      return {legacy_stream(legacy_two_tensors(int5, str5), keys.take(), legacy_block())};
+    }
+    case C::state_requires_grad_on_int:
+      return storage_case(from_type_v2("LongStorage", "torch", "Tensor", [](pickle_writer& w) {
+        w.empty_dict().binunicode("requires_grad").newtrue().setitem();
+      }), "0", 16);
+    case C::state_requires_grad_not_bool:
+      return storage_case(from_type_v2("FloatStorage", "torch", "Tensor", [](pickle_writer& w) {
+        w.empty_dict().binunicode("requires_grad").integer(1).setitem();
+      }), "0", 8);
+    case C::state_data_not_tensor:
+      return storage_case(from_type_v2("FloatStorage", "torch.nn.parameter", "Parameter", [](pickle_writer& w) {
+        w.empty_dict().binunicode("data").integer(5).setitem();
+      }), "0", 8);
+    case C::state_class_property:  // Tensor.real's setter writes values: not interpreted
+      return storage_case(from_type_v2("FloatStorage", "torch", "Tensor", [](pickle_writer& w) {
+        w.empty_dict().binunicode("real").none().setitem();
+      }), "0", 8);
+    case C::state_dunder_name:  // __dict__ / __class__ / __reduce_ex__ and co. reach Python's machinery
+      return storage_case(from_type_v2("FloatStorage", "torch", "Tensor", [](pickle_writer& w) {
+        w.empty_dict().binunicode("__deepcopy__").none().setitem();
+      }), "0", 8);
+    case C::state_backward_hooks:
+      return storage_case(from_type_v2("FloatStorage", "torch", "Tensor", [](pickle_writer& w) {
+        w.empty_dict().binunicode("_backward_hooks").empty_dict().integer(0).global("torch", "Tensor").setitem().setitem();
+      }), "0", 8);
+    case C::from_type_v2_to_tensor_class:
+      return storage_case(from_type_v2("FloatStorage", "torch", "FloatTensor", [](pickle_writer& w) { w.empty_dict(); }), "0", 8);
+    case C::rebuild_v2_requires_grad_on_int:
+      return storage_case(rebuild_v2("IntStorage", true, empty_hooks, nullptr), "0", 8);
+    case C::rebuild_v2_backward_hooks:
+      return storage_case(rebuild_v2("FloatStorage", false, [](pickle_writer& w) {
+        w.empty_dict().integer(0).global("torch", "Tensor").setitem();
+      }, nullptr), "0", 8);
+    case C::metadata_conj_on_float:
+      return storage_case(rebuild_v2("FloatStorage", false, empty_hooks, [](pickle_writer& w) {
+        w.empty_dict().binunicode("conj").newfalse().setitem();
+      }), "0", 8);
+    case C::metadata_neg_on_bool:
+      return storage_case(rebuild_v2("BoolStorage", false, empty_hooks, [](pickle_writer& w) {
+        w.empty_dict().binunicode("neg").newtrue().setitem();
+      }), "0", 2);
+    case C::limit_tree_bytes_bytearray_n: {
+      // bytearray(10**6) from a few bytes: the million bytes are charged before they exist.
+      pickle_writer w = started();
+      w.global("builtins", "bytearray").integer(1000000).tuple1().reduce().stop();
+      return pickle_case(w.take(), with_limits([](pthsafe::limits& l) { l.max_tree_bytes = 1 << 19; }));
+    }
+    case C::limit_tree_bytes_size_copies:
+    case C::limit_tree_bytes_ordered_dict_copies:
+    case C::limit_tree_bytes_set_copies:
+    case C::limit_tree_bytes_bytearray_copies: {
+      // One container of 1,000 items (memo 0), then 200 calls that each copy it: the copies
+      // (about 1.6 MB) are charged, the 8 KB of items themselves are not the problem.
+      const bool dict = c == C::limit_tree_bytes_ordered_dict_copies;
+      pickle_writer w = started();
+      if (dict) w.empty_dict().mark(); else w.mark();
+      for (int i = 0; i < 1000; ++i) {
+        w.integer(dict ? i : i % 200);
+        if (dict) w.integer(i);
+      }
+      if (dict) w.setitems(); else w.tuple();
+      w.put(0).pop().mark();
+            for (int i = 0; i < 200; ++i) {
+        if (c == C::limit_tree_bytes_size_copies) w.global("torch", "Size");
+        else if (dict) w.global("collections", "OrderedDict");
+        else if (c == C::limit_tree_bytes_set_copies) w.global("builtins", "set");
+        else w.global("builtins", "bytearray");
+        w.get(0).tuple1().reduce();
+      }
+      w.list().stop();
+      if (c == C::limit_tree_bytes_bytearray_copies)  // 1,000 bytes a copy
+        return pickle_case(w.take(), with_limits([](pthsafe::limits& l) { l.max_tree_bytes = 1 << 17; }));
+      return pickle_case(w.take(), with_limits([](pthsafe::limits& l) { l.max_tree_bytes = 1 << 20; }));
+    }
+    case C::limit_tree_bytes_attrs: {
+      // One state dict of 20,000 names applied to 50 Parameters: every attribute costs memory.
+      pickle_writer w = started();
+      w.empty_dict().mark();
+      for (int i = 0; i < 20000; ++i) w.binunicode("a" + std::to_string(i)).none();
+      w.setitems().put(0).pop().mark();
+      for (int i = 0; i < 50; ++i) {
+        w.global("torch._utils", "_rebuild_parameter_with_state").mark();
+        good_tensor(w);
+        w.newfalse();
+        empty_hooks(w);
+        w.get(0).tuple().reduce();
+      }
+      w.list().stop();
+      return pickle_case(w.take(), with_limits([](pthsafe::limits& l) { l.max_tree_bytes = 4 << 20; }));
+    }
     case C::count_: break;
   }
   return {};

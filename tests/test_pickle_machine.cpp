@@ -10,8 +10,10 @@
 #include <limits>
 #include <string>
 
+#include "pthsafe/json.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "support/pickle_builder.hpp"
+#include "util/keyed_hash.hpp"
 
 using namespace pthsafe_test;
 using namespace std::string_view_literals;
@@ -702,4 +704,100 @@ TEST_CASE("cycles and nesting") {
     CHECK(load(nested(10), o));
     CHECK(load(nested(11), o).code() == errc::limit_exceeded);
   }
+}
+
+// ---- keyed hashing and indexed lookups (issue 9 §5) ----------------------------------------------
+
+TEST_CASE("keyed SipHash: streaming equals one shot, tags separate domains, inputs differ") {
+  using pthsafe::detail::keyed_hash;
+  using pthsafe::detail::siphash13;
+  const std::string text = "a state_dict key that is longer than one 8-byte block";
+  siphash13 h(3);
+  h.add(std::string_view(text).substr(0, 5));
+  h.add(std::string_view(text).substr(5, 11));
+  h.add(std::string_view(text).substr(16));
+  CHECK(h.finish() == keyed_hash(text, 3));
+  CHECK(keyed_hash(text, 3) != keyed_hash(text, 4));
+  CHECK(keyed_hash("5", 1) != keyed_hash("5", 2));
+  CHECK(keyed_hash("") != keyed_hash(std::string_view("\0", 1)));  // the length is hashed
+  CHECK(pthsafe::detail::keyed_hash_u64(1) != pthsafe::detail::keyed_hash_u64(2));
+}
+
+TEST_CASE("dict keys that collided in the former unkeyed hash load as distinct keys") {
+  // x = unmix(unmix(k << 22)): mix(mix(x)) & (2^22 - 1) == 0 for every k, so every key landed in
+  // slot 0 of the old index. Python semantics must not depend on the hash: all 3,000 stay apart,
+  // and a repeated key replaces its value in place.
+  auto unmix = [](std::uint64_t h) {
+    auto inv = [](std::uint64_t a) {  // inverse of an odd number modulo 2^64 (Newton)
+      std::uint64_t x = a;
+      for (int i = 0; i < 6; ++i) x *= 2 - a * x;
+      return x;
+    };
+    h ^= h >> 33;
+    h *= inv(0xc4ceb9fe1a85ec53ULL);
+    h ^= h >> 33;
+    h *= inv(0xff51afd7ed558ccdULL);
+    return h ^ (h >> 33);
+  };
+  pickle_writer w = p2();
+  w.empty_dict().mark();
+  std::vector<std::int64_t> keys;
+  for (std::uint64_t k = 1; keys.size() < 3000; ++k) {
+    const std::uint64_t x = unmix(unmix(k << 22));
+    if (x < (std::uint64_t{1} << 63)) keys.push_back(static_cast<std::int64_t>(x));
+  }
+  for (auto k : keys) w.integer(k).none();
+  w.integer(keys[7]).integer(42);  // the same key again: replaces keys[7]'s value
+  w.setitems().stop();
+  const bytes b = w.take();
+  auto ck = load(b);
+  REQUIRE(ck);
+  REQUIRE(ck->root().size() == 3000);
+  CHECK(item(ck->root(), 7).first->as_int64() == keys[7]);
+  CHECK(item(ck->root(), 7).second->as_int64() == 42);
+  CHECK(item(ck->root(), 8).second->kind() == value_kind::none);
+}
+
+TEST_CASE("BUILD attributes: many names are indexed, a repeated name keeps its first position") {
+  // OrderedDict() BUILD({a0: 0, ..., a99: 99}) BUILD({a50: 'x', new: 1}): 101 attributes, a50 = 'x'.
+  pickle_writer w = p2();
+  w.global("collections", "OrderedDict").empty_tuple().reduce();
+  w.empty_dict().mark();
+  for (int i = 0; i < 100; ++i) w.binunicode("a" + std::to_string(i)).integer(i);
+  w.setitems().build();
+  w.empty_dict().mark().binunicode("a50").binunicode("x").binunicode("new").integer(1).setitems().build().stop();
+  const bytes b = w.take();
+  auto ck = load(b);
+  REQUIRE(ck);
+  const auto attrs = ck->root().attrs();
+  REQUIRE(attrs.size() == 101);
+  CHECK(attrs[50].first == "a50");
+  CHECK(attrs[50].second->text() == "x");
+  CHECK(attrs[100].first == "new");
+}
+
+TEST_CASE("inspect JSON stops at max_output_bytes when shared references repeat a large value") {
+  // One 100,000-byte bytes value referenced 100 times: 20 MB of hex from a 100 KB pickle.
+  std::string big(100000, 'b');
+  pickle_writer body = p2();
+  body.mark();
+  body.raw(std::string_view("B\xa0\x86\x01\x00", 5)).raw(big).put(0);
+  for (int i = 0; i < 99; ++i) body.get(0);
+  body.list().stop();
+  const bytes b = body.take();
+  pthsafe::load_options o;
+  o.mode = pthsafe::load_mode::metadata;
+  o.limits.max_output_bytes = 1 << 20;
+  auto ck = load(b, o);
+  REQUIRE(ck);
+  auto doc = pthsafe::inspect_json(*ck);
+  REQUIRE_FALSE(doc);
+  CHECK(doc.code() == errc::limit_exceeded);
+  CHECK(doc.error_value().message.find("max_output_bytes") != std::string::npos);
+  o.limits.max_output_bytes = 64 << 20;
+  auto ck2 = load(b, o);
+  REQUIRE(ck2);
+  auto doc2 = pthsafe::inspect_json(*ck2);
+  REQUIRE(doc2);
+  CHECK(doc2->size() > 100 * 200000);
 }

@@ -76,6 +76,10 @@ class checkpoint {
   /// path to it: limits::max_walk_nodes, lowered to 16 visits per value the file created (plus
   /// 64 Ki) so that memo "billion laughs" stay cheap to refuse. inspect_json honours it.
   std::uint64_t walk_budget() const noexcept;
+  /// The most bytes a serialisation of root() should write: limits::max_output_bytes. Shared
+  /// references to one large str or bytes value repeat it in the output (a 100-byte file can
+  /// reference a 100 MB bytearray thousands of times), so node counts alone do not bound it.
+  std::uint64_t output_budget() const noexcept;
 
   /// Warnings collected while loading (e.g. "opcode FRAME: torch weights_only would refuse").
   std::span<const std::string> warnings() const noexcept;

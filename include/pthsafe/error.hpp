@@ -107,6 +107,9 @@ enum class errc : std::uint16_t {
   zip_ambiguous_eocd,    ///< another EOCD record in the searched tail that a reader could choose
   torchscript_code,      ///< a code/ record (any case): TorchScript source that torch.jit.load compiles and runs
   bad_storage_alignment_record, ///< .storage_alignment is not what torch >= 2.7's int() accepts (every load fails)
+  /// a saved tensor state (_rebuild_from_type_v2, _rebuild_parameter_with_state) sets an attribute
+  /// torch's Tensor class defines (a property, descriptor or method) that pthsafe does not interpret
+  tensor_state_refused,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

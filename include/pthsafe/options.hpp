@@ -53,6 +53,10 @@ struct limits {
   /// Most value nodes a tree walker (JSON output, key paths) may visit, counting shared subtrees
   /// once per visit. Stops memo "billion laughs" from exploding the output.
   std::uint64_t max_walk_nodes = std::uint64_t{1} << 26;  // 64 Mi
+  /// Most bytes a serialisation of the value tree (inspect --json) may produce. Stops shared
+  /// references to one large str / bytes value from expanding into gigabytes of output (each
+  /// reference repeats it; bytes are written as hex, twice their size).
+  std::uint64_t max_output_bytes = std::uint64_t{128} << 20;  // 128 MiB
   /// Most nodes that comparing dict keys and set items may visit while one pickle runs, lowered
   /// to 4 per pickle byte + 256. Two equal keys built apart from shared tuples (t = (t, t) nested
   /// 64 deep) compare in exponential time otherwise; CPython hangs on them.

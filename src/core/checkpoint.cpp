@@ -362,6 +362,8 @@ std::uint64_t checkpoint::walk_budget() const noexcept {
   return std::min<std::uint64_t>(s_->lim.max_walk_nodes, proportional);
 }
 
+std::uint64_t checkpoint::output_budget() const noexcept { return s_->lim.max_output_bytes; }
+
 std::size_t checkpoint::tensor_count() const noexcept { return s_->reach_tensors.size(); }
 tensor_view checkpoint::tensor(std::size_t i) const noexcept { return tensor_view(s_->reach_tensors[i]); }
 std::size_t checkpoint::storage_count() const noexcept { return s_->reach_storages.size(); }

@@ -8,7 +8,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 73> table{{
+constexpr std::array<errc_info, 74> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -82,8 +82,9 @@ constexpr std::array<errc_info, 73> table{{
     {"zip_ambiguous_eocd", error_class::malformed, "another EOCD record in the searched tail that a reader could choose"},
     {"torchscript_code", error_class::refused, "a code/ record (any case): TorchScript source that torch.jit.load compiles and runs"},
     {"bad_storage_alignment_record", error_class::malformed, ".storage_alignment is not what torch >= 2.7's int() accepts (every load fails)"},
+    {"tensor_state_refused", error_class::refused, "a saved tensor state sets an attribute of torch's Tensor class that pthsafe does not interpret"},
 }};
-static_assert(static_cast<std::size_t>(errc::bad_storage_alignment_record) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::tensor_state_refused) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {

@@ -60,6 +60,9 @@ struct tensor_record {
   std::int64_t offset = 0;
   std::string device;
   bool requires_grad = false, parameter = false, conj = false, neg = false;
+  // False for a tensor torch's autograd sees as computed (as_subclass of a tensor that requires
+  // grad is a view, not a leaf): torch refuses to change its requires_grad.
+  bool leaf = true;
   storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
   std::uint64_t numel = 0;
   tensor_layout layout = tensor_layout::strided;

@@ -14,6 +14,7 @@
 #include "pickle/numbers.hpp"
 #include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
+#include "util/keyed_hash.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -27,11 +28,10 @@ std::uint64_t mix(std::uint64_t h) noexcept {
   h *= 0xc4ceb9fe1a85ec53ULL;
   return h ^ (h >> 33);
 }
-std::uint64_t hash_text(std::string_view s, std::uint64_t tag) noexcept {
-  std::uint64_t h = 1469598103934665603ULL ^ tag;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return mix(h);
-}
+// Leaves are hashed with the process-keyed SipHash: a file cannot choose keys that collide
+// (ints inverted through an unkeyed mixer made a 90,000-key dict cost 21 s). `mix` only
+// combines hashes that are already keyed, and spreads them over index slots.
+std::uint64_t hash_text(std::string_view s, std::uint64_t tag) noexcept { return keyed_hash(s, tag); }
 bool is_numeric(value_kind k) noexcept {
   return k == value_kind::boolean || k == value_kind::integer || k == value_kind::floating || k == value_kind::complex;
 }
@@ -81,9 +81,12 @@ std::uint64_t key_hash(const value& v) noexcept {
   if (is_numeric(k)) {
     const num n = as_num(v);
     if (n.big) return hash_text(n.dec, 3);
-    if (n.integral) return mix(static_cast<std::uint64_t>(n.i));
+    if (n.integral) return keyed_hash_u64(static_cast<std::uint64_t>(n.i), 4);
     if (std::isnan(n.re)) return mix(reinterpret_cast<std::uintptr_t>(&v));
-    return mix(std::bit_cast<std::uint64_t>(n.re) ^ mix(std::bit_cast<std::uint64_t>(n.im)));
+    siphash13 h(5);
+    h.add_u64(std::bit_cast<std::uint64_t>(n.re));
+    h.add_u64(std::bit_cast<std::uint64_t>(n.im));
+    return h.finish();
   }
   switch (k) {
     case value_kind::none: return 0x5bd1e995u;
@@ -129,6 +132,10 @@ struct item_index {
   std::size_t count = 0;
 
   bool empty() const { return count == 0; }
+  /// Bytes the next insert allocates (0 unless the table must grow): charged before it happens.
+  std::uint64_t insert_cost() const {
+    return (count + 1) * 2 > slots.size() ? (slots.empty() ? 64 : slots.size() * 2) * sizeof(slot) : 0;
+  }
   void insert(std::uint64_t h, std::size_t pos) {
     if ((count + 1) * 2 > slots.size()) grow();
     put(slots, h, pos + 1);
@@ -224,13 +231,17 @@ bool keys_equal(const value& a, const value& b, std::uint64_t& budget) noexcept 
         }
         return true;
       }
-      std::unordered_multimap<std::uint64_t, const value*> by_hash;
+      // A sorted array (16 bytes an item) rather than a node-based multimap (about 48): the
+      // comparison is transient memory that the tree budget does not see.
+      std::vector<std::pair<std::uint64_t, const value*>> by_hash;
       by_hash.reserve(b.items().size());
-      for (const value* y : b.items()) by_hash.emplace(key_hash(*y), y);
+      for (const value* y : b.items()) by_hash.emplace_back(key_hash(*y), y);
+      std::sort(by_hash.begin(), by_hash.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
       for (const value* x : a.items()) {
-        const auto [lo, hi] = by_hash.equal_range(key_hash(*x));
+        const std::uint64_t h = key_hash(*x);
+        auto it = std::lower_bound(by_hash.begin(), by_hash.end(), h, [](const auto& e, std::uint64_t k) { return e.first < k; });
         bool found = false;
-        for (auto it = lo; it != hi && !found; ++it) found = keys_equal(*x, *it->second, budget);
+        for (; it != by_hash.end() && it->first == h && !found; ++it) found = keys_equal(*x, *it->second, budget);
         if (!found) return false;
       }
       return true;
@@ -251,7 +262,7 @@ struct machine::impl {
   // The memo: dense indices (what picklers write: 0, 1, 2, ...) in a vector, scattered ones
   // (only hostile files write those) in a hash map.
   std::vector<value*> memo_dense;
-  std::unordered_map<std::uint64_t, value*> memo_sparse;
+  std::unordered_map<std::uint64_t, value*, keyed_u64_hash> memo_sparse;
   std::uint64_t memo_count = 0;
   std::unordered_map<const value*, item_index> indexes;
   std::uint64_t frame_end = 0;  // 0: not inside a FRAME
@@ -368,6 +379,7 @@ struct machine::impl {
       if (!v) return std::move(v).error_value();
       return push(*v);
     }
+    if (!m.st_.charge(n.raw.size() + n.decimal.size())) return limit("max_tree_bytes", lim.max_tree_bytes);
     auto v = alloc(value_kind::integer);
     if (!v) return std::move(v).error_value();
     va::i(**v) = n.small;
@@ -434,13 +446,16 @@ struct machine::impl {
     return *v;
   }
 
+#define PTHSAFE_TRY_CHARGE(n) \
+  if (!m.st_.charge(n)) return limit("max_tree_bytes", lim.max_tree_bytes)
   std::uint64_t& key_budget = m.st_.key_budget;
   error key_budget_spent() const {
     return fail(errc::limit_exceeded, key_budget_message);
   }
 
-  // Position of key `k` among a dict's keys (even item slots), or npos.
-  std::size_t find_key(value& d, const value& k) {
+  // Position of key `k` among a dict's keys (even item slots), or npos. The index of a large
+  // container costs 16 bytes a slot, charged to max_tree_bytes before it grows.
+  result<std::size_t> find_key(value& d, const value& k) {
     auto& items = va::items(d);
     const std::size_t step = (d.kind() == value_kind::dict || d.kind() == value_kind::ordered_dict) ? 2 : 1;
     const std::size_t n = items.size() / step;
@@ -449,19 +464,29 @@ struct machine::impl {
         if (keys_equal(*items[i], k, key_budget)) return i;
       return std::string::npos;
     }
-    auto& idx = indexes[&d];
-    if (idx.empty())
-      for (std::size_t i = 0; i < items.size(); i += step) idx.insert(key_hash(*items[i]), i);
-    return idx.find(key_hash(k), [&](std::size_t pos) { return keys_equal(*items[pos], k, key_budget); });
+    auto found = indexes.find(&d);
+    if (found == indexes.end()) {
+      const std::size_t cap = std::bit_ceil(std::max<std::size_t>(64, 2 * n + 2));
+      PTHSAFE_TRY_CHARGE(64 + cap * sizeof(item_index::slot));  // the map node and the slots
+      found = indexes.emplace(&d, item_index{}).first;
+      found->second.slots.resize(cap);
+      for (std::size_t i = 0; i < items.size(); i += step) found->second.insert(key_hash(*items[i]), i);
+    }
+    return found->second.find(key_hash(k), [&](std::size_t pos) { return keys_equal(*items[pos], k, key_budget); });
   }
-  void note_insert(value& d, std::size_t pos) {
+  result<void> note_insert(value& d, std::size_t pos) {
     const auto it = indexes.find(&d);
-    if (it != indexes.end()) it->second.insert(key_hash(*va::items(d)[pos]), pos);
+    if (it == indexes.end()) return {};
+    PTHSAFE_TRY_CHARGE(it->second.insert_cost());
+    it->second.insert(key_hash(*va::items(d)[pos]), pos);
+    return {};
   }
 
   result<void> set_item(value& d, value* k, value* v) {
     if (!is_hashable(*k)) return fail(errc::pickle_bad_operand, "unhashable dict key");
-    const std::size_t at = find_key(d, *k);
+    auto found = find_key(d, *k);
+    if (!found) return std::move(found).error_value();
+    const std::size_t at = *found;
     if (key_budget == 0) return key_budget_spent();
     auto& items = va::items(d);
     if (at != std::string::npos) {
@@ -472,19 +497,19 @@ struct machine::impl {
     if (auto c = charge(2); !c) return c;
     items.push_back(k);
     items.push_back(v);
-    note_insert(d, items.size() - 2);
-    return {};
+    return note_insert(d, items.size() - 2);
   }
   result<void> set_add(value& s, value* item) {
     if (!is_hashable(*item)) return fail(errc::pickle_bad_operand, "unhashable set item");
-    if (find_key(s, *item) != std::string::npos) return {};
+    auto found = find_key(s, *item);
+    if (!found) return std::move(found).error_value();
+    if (*found != std::string::npos) return {};
     if (key_budget == 0) return key_budget_spent();
     auto& items = va::items(s);
     if (items.size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
     if (auto c = charge(1); !c) return c;
     items.push_back(item);
-    note_insert(s, items.size() - 1);
-    return {};
+    return note_insert(s, items.size() - 1);
   }
 
   result<void> global(std::string module, std::string name) {
@@ -517,8 +542,6 @@ struct machine::impl {
     return push(*v);
   }
 
-#define PTHSAFE_TRY_CHARGE(n) \
-  if (!m.st_.charge(n)) return limit("max_tree_bytes", lim.max_tree_bytes)
   value** memo_slot(std::uint64_t idx) {
     if (idx < memo_dense.size()) return memo_dense[idx] ? &memo_dense[idx] : nullptr;
     const auto it = memo_sparse.find(idx);

@@ -7,6 +7,7 @@
 #include "io/cursor.hpp"
 #include "pickle/globals.hpp"
 #include "pickle/opcodes.hpp"
+#include "util/keyed_hash.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -55,7 +56,7 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
   std::optional<std::string> prev, last;
   // Strings stored in the memo right after being pushed, so that STACK_GLOBAL operands fetched
   // back with GET/BINGET/LONG_BINGET resolve too.
-  std::unordered_map<std::uint64_t, std::string> memo_strings;
+  std::unordered_map<std::uint64_t, std::string, keyed_u64_hash> memo_strings;
   std::uint64_t memo_count = 0;
   bool last_was_string = false;
   auto judge_global = [&](std::string module, std::string name, std::uint64_t at, const char* how) {

@@ -122,14 +122,18 @@ class gate {
     scan_report rep;
     // The load classifies the file (core/container: the one detection both use) and judges
     // everything it reads; the gate then judges what the load did not reach.
-    auto ck = detail::open_buffer_with_facts(file_, opts_, facts_);
     std::optional<error> main_error;
-    if (ck) {
-      rep.format = std::string(container_format_name(ck->format()));
-      for (const auto& w : ck->warnings()) add(warning_finding(w));
-    } else {
-      main_error = ck.error_value();
-      add_error(*main_error, 0);
+    {
+      // The loaded tree is released before any further pickle runs: a scan's memory is one
+      // value tree at a time, not two.
+      auto ck = detail::open_buffer_with_facts(file_, opts_, facts_);
+      if (ck) {
+        rep.format = std::string(container_format_name(ck->format()));
+        for (const auto& w : ck->warnings()) add(warning_finding(w));
+      } else {
+        main_error = ck.error_value();
+        add_error(*main_error, 0);
+      }
     }
     using detail::container_kind;
     const std::uint64_t zip_end = facts_.kind == container_kind::zip || facts_.kind == container_kind::pickle ||

@@ -9,6 +9,7 @@
 #include "io/checked.hpp"
 #include "io/cursor.hpp"
 #include "zip/directory.hpp"
+#include "util/keyed_hash.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -99,7 +100,7 @@ std::uint64_t end_of_zip(std::span<const std::byte> f) {
 
 std::vector<loose_record> enumerate_records(std::span<const std::byte> f, const limits& lim, bool sweep) {
   std::vector<loose_record> out;
-  std::unordered_set<std::uint64_t> seen;
+  std::unordered_set<std::uint64_t, keyed_u64_hash> seen;
   limits relaxed = lim;
   if (auto dir = read_directory(f, relaxed)) {
     for (const auto& e : dir->entries) {

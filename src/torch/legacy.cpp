@@ -53,10 +53,10 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   if (md.kind() != value_kind::tuple || md.items().size() != 3)
     return fail(errc::bad_persistent_id, "view_metadata must be (view_key, offset, size)");
   const auto m = md.items();
-  std::string key;
-  if (m[0]->kind() == value_kind::string) key = std::string(m[0]->text());
-  else if (m[0]->kind() == value_kind::integer && m[0]->fits_int64()) key = std::to_string(m[0]->as_int64());
-  else return fail(errc::bad_persistent_id, "view key is not a string");
+  // View keys share torch's deserialized_objects dict with root keys: same identity rules.
+  const auto identity = storage_identity(*m[0]);
+  if (!identity) return fail(errc::bad_persistent_id, "view key is not a str or an int");
+  const std::string key = m[0]->kind() == value_kind::string ? std::string(m[0]->text()) : std::to_string(m[0]->as_int64());
   for (const value* x : {m[1], m[2]})
     if (x->kind() != value_kind::integer || !x->fits_int64() || x->as_int64() < 0)
       return fail(errc::bad_persistent_id, "view offset and size must be non-negative ints");
@@ -65,14 +65,17 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   const auto len = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(m[2]->as_int64()), item);
   if (!off || !len || !range_fits(*off, *len, root.nbytes))
     return fail(errc::tensor_out_of_bounds, "storage view '" + key + "' reaches past the end of storage '" + root.key + "'");
-  if (const auto found = by_key_.find(key); found != by_key_.end()) {
+  if (const auto found = by_key_.find(*identity); found != by_key_.end()) {
     storage_record* v = found->second;
     if (v->alias_of != &root || v->alias_offset != *off || v->nbytes != *len)
       return fail(errc::bad_persistent_id, "storage view key '" + key + "' already names another storage");
     return v;
   }
-  if (!st_.charge(sizeof(storage_record) + key.size()))
+  if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  if (const auto [shown, fresh] = shown_key_.emplace(key, *identity); !fresh && shown->second != *identity)
+    return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
+                                                 "' (str) are two storages to torch but one name in pthsafe's output");
   st_.storages.emplace_back();
   storage_record* v = &st_.storages.back();
   v->key = key;
@@ -80,7 +83,7 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   v->nbytes = *len;
   v->alias_of = &root;
   v->alias_offset = *off;
-  by_key_.emplace(key, v);
+  by_key_.emplace(*identity, v);
   return v;
 }
 
@@ -114,11 +117,17 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
     if ((*keys)->kind() != value_kind::list) return bad_list("storage key list is not a list", at_keys);
     std::unordered_set<storage_record*> seen;
     for (const value* k : (*keys)->items()) {
-      if (k->kind() != value_kind::string) return bad_list("storage key list holds a non-string", at_keys);
+      // torch: `for key in deserialized_storage_keys: assert key in deserialized_objects`: the
+      // key as written, so '5' does not find a storage the pickle keyed 5 (torch asserts; the
+      // int-keyed storage would keep uninitialised memory).
+      const auto identity = torch_rebuilder::storage_identity(*k);
+      if (!identity) return bad_list("storage key list holds a key that is neither a str nor an int", at_keys);
+      const std::string shown = k->kind() == value_kind::string ? std::string(k->text()) : std::to_string(k->as_int64());
       const auto& by_key = rb.storages_by_key();
-      const auto it = by_key.find(std::string(k->text()));
+      const auto it = by_key.find(*identity);
       if (it == by_key.end() || it->second->alias_of)
-        return bad_list("storage key '" + std::string(k->text()) + "' in the key list is no storage of the pickle", at_keys);
+        return bad_list("storage key " + std::string(k->kind() == value_kind::string ? "'" + shown + "'" : shown) +
+                            " in the key list is no storage of the pickle (torch asserts)", at_keys);
       storage_record& s = *it->second;
       if (!seen.insert(&s).second) return bad_list("storage key '" + s.key + "' listed twice", at_keys);
       // int64 element count, then the bytes (torch: "storage has wrong byte size").
@@ -138,9 +147,12 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
       s.record.clear();
       pos += s.nbytes;
     }
-    for (const auto& [key, s] : rb.storages_by_key())
-      if (!s->alias_of && !s->file_offset)
-        return bad_list("storage '" + key + "' is missing from the key list: its bytes are not in the file", at_keys);
+    // In creation order (not the hash table's, which is keyed per process), so that the storage
+    // named in the error is the same on every run.
+    for (const storage_record& s : st.storages)
+      if (!s.alias_of && !s.synthetic && !s.file_offset)
+        return bad_list("storage '" + s.key + "' is missing from the key list: torch would leave its memory uninitialised",
+                        at_keys);
   }
   if (pos != size) return bad_list(std::to_string(size - pos) + " bytes follow the last storage", pos);
   st.root = *root;

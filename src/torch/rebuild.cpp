@@ -39,6 +39,9 @@ constexpr std::string_view layouts[] = {"torch.strided", "torch.sparse_coo", "to
 
 error key_budget_spent() { return make_error(errc::limit_exceeded, key_budget_message); }
 
+// Bytes a node-based hash index costs per entry (node, bucket slot, allocator overhead).
+constexpr std::uint64_t index_node_bytes = 48;
+
 }  // namespace
 
 result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim) {
@@ -142,33 +145,41 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   if (g.id == global_id::storage_class) type = static_cast<dtype>(g.param);
   else if (g.id == global_id::untyped_storage) type = dtype::uint8;
   else return fail(errc::bad_storage_type, std::string(cls.text()) + " is not a storage class");
-  std::string key;
-  if (key_v.kind() == value_kind::string) key = std::string(key_v.text());
-  else if (is_int(key_v)) key = std::to_string(key_v.as_int64());
-  else return fail(errc::bad_persistent_id, "storage key is not a string");
+  // torch keys storages by the key as written (a dict key): 5 and '5' are two storages, both
+  // read from data/5 in a zip (f"data/{key}"), and in a legacy stream only the one the key list
+  // names receives bytes. The identity keeps them apart; their shared spelling is refused below.
+  auto identity = storage_identity(key_v);
+  if (!identity) return fail(errc::bad_persistent_id, "storage key is not a str or an int");
+  std::string key = key_v.kind() == value_kind::string ? std::string(key_v.text()) : std::to_string(key_v.as_int64());
   // TorchScript constants live in constants/<key>: their keys are kept distinct from data/<key>.
-  if (prefix_ != "data/") key = prefix_ + key;
+  if (prefix_ != "data/") {
+    key = prefix_ + key;
+    *identity = prefix_ + *identity;
+  }
   if (!is_text(loc) || !valid_device(loc.text())) return fail(errc::bad_device, "invalid storage location");
   if (!is_int(numel_v) || numel_v.as_int64() < 0) return fail(errc::bad_persistent_id, "storage numel is not a non-negative int");
   const auto nbytes = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(numel_v.as_int64()), itemsize(type));
   if (!nbytes) return fail(errc::bad_persistent_id, "storage numel * itemsize overflows");
 
   storage_record* rec;
-  if (const auto found = by_key_.find(key); found != by_key_.end()) {
+  if (const auto found = by_key_.find(*identity); found != by_key_.end()) {
     rec = found->second;
     if (rec->alias_of) return fail(errc::bad_persistent_id, "storage key '" + key + "' already names a view of another storage");
     if (rec->type != type || rec->nbytes != *nbytes)
       return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
   } else {
-    if (!st_.charge(sizeof(storage_record) + 2 * key.size() + 16))
+    if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
       return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+    if (const auto [shown, fresh] = shown_key_.emplace(key, *identity); !fresh && shown->second != *identity)
+      return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
+                                                   "' (str) are two storages to torch but one name in pthsafe's output");
     if (!zip_ && placeholders_) {
       st_.storages.emplace_back();
       rec = &st_.storages.back();
       rec->key = key;
       rec->type = type;
       rec->nbytes = *nbytes;
-      by_key_.emplace(key, rec);
+      by_key_.emplace(*identity, rec);
       auto v = alloc(value_kind::storage);
       if (!v) return v;
       va::text(**v) = std::string(loc.text());
@@ -195,7 +206,7 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     rec->type = type;
     rec->nbytes = *nbytes;
     rec->entry = entry;
-    by_key_.emplace(key, rec);
+    by_key_.emplace(*identity, rec);
   }
   if (legacy_ && it[5]->kind() != value_kind::none) {
     auto view = legacy_view(*rec, *it[5]);
@@ -248,16 +259,25 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
   return *v;
 }
 
-result<value*> torch_rebuilder::copy_tensor(const value& src) {
+std::optional<std::string> torch_rebuilder::storage_identity(const value& key) {
+  if (key.kind() == value_kind::string) return "s" + std::string(key.text());
+  if (is_int(key)) return "i" + std::to_string(key.as_int64());
+  return std::nullopt;
+}
+
+result<value*> torch_rebuilder::copy_tensor(const value& src, bool keep_attrs) {
   if (st_.tensors.size() >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
-  if (!st_.charge(sizeof(tensor_record) + 16 * value_access::tensor(src)->shape.size()))
+  std::uint64_t cost = sizeof(tensor_record) + 16 * value_access::tensor(src)->shape.size();
+  if (keep_attrs)
+    for (const auto& [k, v] : src.attrs()) cost += sizeof(src.attrs()[0]) + k.size();
+  if (!st_.charge(cost))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   st_.tensors.push_back(*value_access::tensor(src));
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
   va::tensor(**v) = &st_.tensors.back();
-  va::attrs(**v).assign(src.attrs().begin(), src.attrs().end());
+  if (keep_attrs) va::attrs(**v).assign(src.attrs().begin(), src.attrs().end());
   return *v;
 }
 
@@ -275,12 +295,7 @@ result<void> torch_rebuilder::set_obj_state(value& obj, const value& state) {
     const auto items = part->items();
     for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
       if (items[i]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "attribute name is not a string");
-      auto& attrs = va::attrs(obj);
-      const std::string name(items[i]->text());
-      bool replaced = false;
-      for (auto& [k, v] : attrs)
-        if (k == name) { v = items[i + 1]; replaced = true; break; }
-      if (!replaced) attrs.emplace_back(name, items[i + 1]);
+      if (auto r = set_attr(obj, items[i]->text(), items[i + 1]); !r) return r;
     }
   }
   return {};
@@ -299,15 +314,30 @@ result<value*> torch_rebuilder::rebuild_from_type_v2(value& args) {
   if (ret->kind() != value_kind::tensor) return fail(errc::bad_rebuild_args, "_rebuild_from_type_v2 did not build a tensor");
   if (new_type.kind() != value_kind::global) return fail(errc::bad_rebuild_args, "_rebuild_from_type_v2 type is not a class");
   const global_id t = global_of(new_type).id;
-  if (t == global_id::parameter) {
-    auto copy = copy_tensor(*ret);  // as_subclass makes a new object
+  if (t == global_id::caller_allowed) {
+    // A class the caller admitted: its __setstate__ is unknown, so the state stays inert.
+    if (auto r = set_obj_state(*ret, *a[3]); !r) return std::move(r).error_value();
+    return ret;
+  }
+  if (t == global_id::tensor_class)  // torch.FloatTensor & co. are no Tensor subclasses
+    return fail(errc::bad_rebuild_args, "_rebuild_from_type_v2 to " + std::string(new_type.text()) +
+                                            ": as_subclass needs a Tensor subclass (torch raises)");
+  if (t != global_id::parameter && t != global_id::tensor)
+    return fail(errc::pickle_call_refused, "_rebuild_from_type_v2 to " + std::string(new_type.text()) + " is refused");
+  // `if type(ret) is not new_type: ret = ret.as_subclass(new_type)`: a new object over the same
+  // data (autograd flag kept, Python attributes not).
+  const bool is_param = va::tensor(*ret)->parameter;
+  if (is_param != (t == global_id::parameter)) {
+    auto copy = copy_tensor(*ret, false);
     if (!copy) return copy;
     ret = *copy;
-    const_cast<tensor_record*>(va::tensor(*ret))->parameter = true;
-  } else if (t != global_id::tensor && t != global_id::tensor_class && t != global_id::caller_allowed) {
-    return fail(errc::pickle_call_refused, "_rebuild_from_type_v2 to " + std::string(new_type.text()) + " is refused");
+    auto* rec = const_cast<tensor_record*>(va::tensor(*ret));
+    rec->parameter = t == global_id::parameter;
+    if (rec->requires_grad) rec->leaf = false;  // as_subclass is an alias: a view in the graph
   }
-  if (auto r = set_obj_state(*ret, *a[3]); !r) return std::move(r).error_value();
+  // torch 2.x applies the state whatever the type (torch 1.x returned func(*args) unchanged for
+  // new_type Tensor, and its weights_only unpickler refuses this function altogether).
+  if (auto r = apply_tensor_state(*ret, *a[3]); !r) return std::move(r).error_value();
   return ret;
 }
 
@@ -338,21 +368,14 @@ result<value*> torch_rebuilder::reduce(value& callable, value& args) {
       auto t = make_tensor(*a[0], *a[1], *a[2], *a[3], v3, type);
       if (!t) return t;
       auto* rec = const_cast<tensor_record*>(va::tensor(**t));
+      if (auto r = check_requires_grad(*rec, a[4]->as_bool()); !r) return std::move(r).error_value();
       rec->requires_grad = a[4]->as_bool();
-      if (n == base + 1 && a[base]->kind() != value_kind::none) {
-        const value& meta = *a[base];
-        if (!is_dict(meta)) return fail(errc::bad_rebuild_args, "tensor metadata is not a dict");
-        const auto items = meta.items();
-        for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
-          const value& k = *items[i];
-          const value& v = *items[i + 1];
-          if (k.kind() != value_kind::string || v.kind() != value_kind::boolean)
-            return fail(errc::bad_rebuild_args, "tensor metadata must map names to bools");
-          if (k.text() == "conj") rec->conj = v.as_bool();
-          else if (k.text() == "neg") rec->neg = v.as_bool();
-          else return fail(errc::unsupported_feature, "tensor metadata key '" + std::string(k.text()) + "' is not supported");
-        }
-      }
+      if (n == base + 1)
+        if (auto r = apply_conj_neg(*rec, *a[base]); !r) return std::move(r).error_value();
+      // tensor._backward_hooks = backward_hooks: torch.save writes an empty OrderedDict; hooks
+      // would be installed on the loaded tensor.
+      if (const value& hooks = *a[5]; !(hooks.kind() == value_kind::none || (is_dict(hooks) && hooks.items().empty())))
+        return fail(errc::tensor_state_refused, std::string(callable.text()) + " installs backward hooks");
       return t;
     }
     case global_id::rebuild_parameter:
@@ -361,13 +384,18 @@ result<value*> torch_rebuilder::reduce(value& callable, value& args) {
       if (n != (with_state ? 4u : 3u)) return fail(errc::bad_rebuild_args, std::string(callable.text()) + ": wrong argument count");
       if (a[0]->kind() != value_kind::tensor || a[1]->kind() != value_kind::boolean)
         return fail(errc::bad_rebuild_args, "Parameter needs a tensor and a bool");
-      auto p = copy_tensor(*a[0]);
+      if (auto r = check_requires_grad(*va::tensor(*a[0]), a[1]->as_bool()); !r) return std::move(r).error_value();
+      // param._backward_hooks = backward_hooks (then, with state, _set_obj_state(param, state)).
+      if (const value& hooks = *a[2]; !(hooks.kind() == value_kind::none || (is_dict(hooks) && hooks.items().empty())))
+        return fail(errc::tensor_state_refused, std::string(callable.text()) + " installs backward hooks");
+      auto p = copy_tensor(*a[0], false);  // Parameter(data) is a new object
       if (!p) return p;
       auto* rec = const_cast<tensor_record*>(va::tensor(**p));
       rec->parameter = true;
+      rec->leaf = true;  // Parameter(data) detaches
       rec->requires_grad = a[1]->as_bool();
       if (with_state)
-        if (auto r = set_obj_state(**p, *a[3]); !r) return std::move(r).error_value();
+        if (auto r = apply_tensor_state(**p, *a[3]); !r) return std::move(r).error_value();
       return p;
     }
     case global_id::rebuild_from_type_v2: return rebuild_from_type_v2(args);
@@ -410,6 +438,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
     case global_id::torchscript_class: {
       auto v = alloc(value_kind::object);
       if (!v) return v;
+      if (!st_.charge(name.size() + 2 * sizeof(value*)))
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       va::text(**v) = name;
       va::items(**v).push_back(&args);
       return v;
@@ -423,6 +453,10 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (n != 1) return fail(errc::bad_rebuild_args, name + " takes at most 1 argument");
       const value& src = *a[0];
       auto& out = va::items(**v);
+      // Copies of a (possibly shared) container are charged before they are made: a 100-byte
+      // file can otherwise call OrderedDict(d) on one large dict a thousand times.
+      if (!st_.charge(src.items().size() * (is_dict(src) ? sizeof(value*) : 2 * sizeof(value*) + index_node_bytes)))
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       if (is_dict(src)) {
         out.assign(src.items().begin(), src.items().end());
       } else if (g.id == global_id::ordered_dict && is_seq(src)) {
@@ -457,6 +491,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       const value& src = *a[0];
       if (!is_seq(src) && src.kind() != value_kind::set && src.kind() != value_kind::frozenset)
         return fail(errc::bad_rebuild_args, "set needs a sequence");
+      if (!st_.charge(src.items().size() * (sizeof(value*) + index_node_bytes)))
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       auto& out = va::items(**v);
       std::unordered_multimap<std::uint64_t, const value*> index;
       std::uint64_t& budget = st_.key_budget;
@@ -493,6 +529,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (n != 1 || !(is_seq(*a[0]) || a[0]->kind() == value_kind::size)) return fail(errc::bad_rebuild_args, "torch.Size needs a sequence");
       for (const value* it : a[0]->items())
         if (!is_int(*it)) return fail(errc::bad_rebuild_args, "torch.Size items must be ints");
+      if (!st_.charge(a[0]->items().size() * sizeof(value*)))
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       auto v = alloc(value_kind::size);
       if (!v) return v;
       va::items(**v).assign(a[0]->items().begin(), a[0]->items().end());
@@ -536,6 +574,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       for (auto& ch : enc) ch = static_cast<char>(ch == '_' ? '-' : std::tolower(static_cast<unsigned char>(ch)));
       std::string out;
       const std::string_view s = a[0]->text();
+      if (!st_.charge(s.size()))  // the encoded copy is never longer than the UTF-8 text
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       if (enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1" || enc == "iso8859-1" || enc == "l1") {
         // Decode UTF-8 code points; each must fit one byte.
         for (std::size_t i = 0; i < s.size();) {
@@ -567,9 +607,21 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       va::small(**v) = flag_bytearray;
       if (newobj || n == 0) return v;
       const value& src = *a[0];
+      // bytearray(n) makes n bytes and bytearray(b) copies b: charged before they exist. From a
+      // list of ints each item is charged a pointer's worth: the walk over them is the cost.
+      const std::uint64_t made = n != 1                              ? 0
+                                 : src.kind() == value_kind::bytes   ? src.text().size()
+                                 : is_seq(src)                       ? src.items().size() * sizeof(value*)
+                                 : is_int(src) && src.as_int64() > 0 ? static_cast<std::uint64_t>(src.as_int64())
+                                                                     : 0;
+      if (made > opts_.limits.max_string_bytes)
+        return fail(errc::limit_exceeded, "limit max_string_bytes (" + std::to_string(opts_.limits.max_string_bytes) + ") exceeded");
+      if (!st_.charge(made))
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       if (n == 1 && src.kind() == value_kind::bytes) {
         va::text(**v) = std::string(src.text());
       } else if (n == 1 && is_seq(src)) {
+        va::text(**v).reserve(src.items().size());
         for (const value* it : src.items()) {
           if (!is_int(*it) || it->as_int64() < 0 || it->as_int64() > 255) return fail(errc::bad_rebuild_args, "bytearray items must be 0..255");
           va::text(**v).push_back(static_cast<char>(it->as_int64()));
@@ -586,10 +638,12 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
     case global_id::parameter: {
       if (n < 1 || n > 2 || a[0]->kind() != value_kind::tensor || (n == 2 && a[1]->kind() != value_kind::boolean))
         return fail(errc::unsupported_feature, "Parameter(...) needs (tensor[, requires_grad])");
-      auto p = copy_tensor(*a[0]);
+      if (auto r = check_requires_grad(*va::tensor(*a[0]), n == 2 ? a[1]->as_bool() : true); !r) return std::move(r).error_value();
+      auto p = copy_tensor(*a[0], false);
       if (!p) return p;
       auto* rec = const_cast<tensor_record*>(va::tensor(**p));
       rec->parameter = true;
+      rec->leaf = true;  // Parameter(data) detaches
       rec->requires_grad = n == 2 ? a[1]->as_bool() : true;
       return p;
     }
@@ -599,6 +653,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (n != 0) return fail(errc::unsupported_feature, name + " with arguments is not supported");
       // torch.Tensor() / torch.FloatTensor(): an empty 1-D tensor (legacy files then BUILD it).
       if (st_.tensors.size() >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
+      if (!st_.charge(sizeof(tensor_record) + 16))
+        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       tensor_record t;
       t.type = g.id == global_id::tensor_class ? static_cast<dtype>(g.param) : dtype::float32;
       t.shape = {0};

@@ -9,6 +9,7 @@
 
 #include "core/state.hpp"
 #include "pickle/machine.hpp"
+#include "util/keyed_hash.hpp"
 
 namespace pthsafe::detail {
 
@@ -35,8 +36,13 @@ class torch_rebuilder final : public call_target {
     torchscript_ = true;
     prefix_ = std::move(prefix);
   }
-  /// Every storage created so far, by key (views included).
-  const std::unordered_map<std::string, storage_record*>& storages_by_key() const noexcept { return by_key_; }
+  /// Storages by the identity torch keys them by: the persistent id's key as written, so that
+  /// the int 5 and the str '5' stay two storages (storage_identity()). Views included.
+  using storage_map = std::unordered_map<std::string, storage_record*, keyed_string_hash, std::equal_to<>>;
+  const storage_map& storages_by_key() const noexcept { return by_key_; }
+  /// The identity of a storage key value ("s" + text for str, "i" + decimal for int), or
+  /// nullopt for a kind pthsafe does not accept as a key.
+  static std::optional<std::string> storage_identity(const value& key);
 
   result<value*> reduce(value& callable, value& args) override;
   result<value*> newobj(value& cls, value& args) override;
@@ -49,9 +55,17 @@ class torch_rebuilder final : public call_target {
   result<value*> alloc(value_kind k);
   result<value*> make_tensor(const value& storage, const value& offset, const value& size, const value& stride,
                              bool has_dtype, dtype type);
-  result<value*> copy_tensor(const value& t);
+  // as_subclass / Parameter(): a new tensor object over the same data; `keep_attrs` copies the
+  // Python attributes (a new object made by as_subclass starts without them).
+  result<value*> copy_tensor(const value& t, bool keep_attrs = true);
   result<value*> rebuild_from_type_v2(value& args);
   result<void> set_obj_state(value& obj, const value& state);
+  // tensor_state.cpp: torch 2.x's _set_obj_state on a tensor, attribute by attribute.
+  result<void> apply_tensor_state(value& t, const value& state);
+  result<void> set_tensor_attr(value& t, std::string_view name, const value& v);
+  result<void> set_attr(value& obj, std::string_view name, const value* v);
+  result<void> check_requires_grad(const tensor_record& t, bool requires_grad);
+  result<void> apply_conj_neg(tensor_record& t, const value& meta);
   result<value*> call_class(global_ref g, value& callable, value& args, bool newobj);
   // A fresh tensor record (charged to the limits) and the value that holds it.
   result<tensor_record*> new_tensor_record();
@@ -79,8 +93,19 @@ class torch_rebuilder final : public call_target {
   bool legacy_ = false;
   bool torchscript_ = false;
   std::string prefix_ = "data/";
-  std::unordered_map<std::string, storage_record*> by_key_;
+  storage_map by_key_;
+  // Display key ("5") -> identity ("i5" / "s5"): two identities that print alike are refused.
+  std::unordered_map<std::string, std::string, keyed_string_hash, std::equal_to<>> shown_key_;
+  // Indexed attribute names of objects with many attributes (set_attr).
+  using attr_map = std::unordered_map<std::string, std::size_t, keyed_string_hash, std::equal_to<>>;
+  std::unordered_map<const value*, attr_map> attr_index_;
 };
+
+/// torch's isDifferentiableType: floating and complex dtypes (requires_grad is refused on others).
+bool can_require_grad(dtype t) noexcept;
+/// dtypes whose negative bit pthsafe applies when it reports values (inspect's apply_bits); a
+/// neg bit on any other dtype is refused (bool: torch loads it but cannot read its values).
+bool neg_readable(dtype t) noexcept;
 
 /// Checks a view against its storage (policy.md "Tensors"); fills numel. Packed quantized
 /// types (quint4x2, quint2x4) hold several elements per byte: their extent is counted in

@@ -1,10 +1,12 @@
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 #include "core/state.hpp"
 #include "torch/quantized.hpp"
 #include "pthsafe/json.hpp"
 #include "util/json.hpp"
+#include "util/keyed_hash.hpp"
 #include "util/sha256.hpp"
 
 namespace pthsafe {
@@ -93,12 +95,24 @@ struct walker {
   json_writer& w;
   bool digests;
   std::uint64_t budget;
+  std::uint64_t max_bytes;
+
+  // Checked before a value is written, with `ahead` the most its own text can add (a str
+  // escapes to at most 6 bytes a byte, bytes are hex), so that no single value overshoots.
+  result<void> room(std::uint64_t ahead) const {
+    if (w.text().size() > max_bytes || ahead > max_bytes - w.text().size())
+      return make_error(errc::limit_exceeded, "limit max_output_bytes (" + std::to_string(max_bytes) +
+                                                  ") exceeded while writing JSON (shared references repeat values)");
+    return {};
+  }
 
   result<void> write(const value& v) {
     if (budget == 0)
       return make_error(errc::limit_exceeded, "limit max_walk_nodes exceeded while writing JSON (shared subtrees expand "
                                               "to more values than the walk budget)");
     --budget;
+    const bool textual = v.kind() == value_kind::string || v.kind() == value_kind::bytes || v.kind() == value_kind::integer;
+    if (auto r = room(256 + (textual ? 6 * v.text().size() : 0)); !r) return r;
     w.begin_object().key("type").str(value_kind_name(v.kind()));
     switch (v.kind()) {
       case value_kind::none: break;
@@ -194,7 +208,7 @@ struct walker {
     w.key("parameter").boolean(t.is_parameter());
     if (t.has_storage()) w.key("storage").str(t.storage().key());
     if (digests && t.has_storage()) {
-      const std::string d = tensor_sha256(t);
+      const std::string& d = digest(t);
       if (!d.empty()) w.key("sha256").str(d);
     }
     if (!t.subclass().empty()) w.key("subclass").str(t.subclass());
@@ -220,6 +234,22 @@ struct walker {
     }
   }
 
+  // A digest is a function of the elements' address, type, geometry and sign bits: a tensor
+  // referenced a million times through the memo is hashed once, not a million times.
+  std::unordered_map<std::string, std::string, detail::keyed_string_hash, std::equal_to<>> digest_cache;
+  const std::string& digest(const tensor_view& t) {
+    std::string key;
+    auto put = [&](std::uint64_t x) { key.append(reinterpret_cast<const char*>(&x), sizeof x); };
+    put(reinterpret_cast<std::uintptr_t>(t.data()));
+    put(static_cast<std::uint64_t>(t.element_type()) | (std::uint64_t{t.is_conj()} << 8) | (std::uint64_t{t.is_neg()} << 9));
+    for (auto x : t.shape()) put(static_cast<std::uint64_t>(x));
+    put(~std::uint64_t{0});
+    for (auto x : t.strides()) put(static_cast<std::uint64_t>(x));
+    auto it = digest_cache.find(key);
+    if (it == digest_cache.end()) it = digest_cache.emplace(std::move(key), tensor_sha256(t)).first;
+    return it->second;
+  }
+
   void component(const char* name, const tensor_view& t) {
     w.key(name).begin_object().key("type").str("tensor");
     tensor_fields(t);
@@ -230,6 +260,7 @@ struct walker {
     if (v.attrs().empty()) return {};
     w.key("attrs").begin_object();
     for (const auto& [name, val] : v.attrs()) {
+      if (auto r = room(256 + 6 * name.size()); !r) return r;
       w.key(name);
       if (auto r = write(*val); !r) return r;
     }
@@ -246,7 +277,7 @@ result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
   w.key("format").str(container_format_name(ck.format()));
   w.key("byteorder").str(ck.big_endian() ? "big" : "little");
   w.key("root");
-  walker wk{w, with_digests && ck.mode() != load_mode::metadata, ck.walk_budget()};
+  walker wk{w, with_digests && ck.mode() != load_mode::metadata, ck.walk_budget(), ck.output_budget(), {}};
   if (auto r = wk.write(ck.root()); !r) return std::move(r).error_value();
   if (const value* c = ck.constants()) {  // TorchScript: constants.pkl (an extra field)
     w.key("constants");

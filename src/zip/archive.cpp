@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/checked.hpp"
+#include "util/keyed_hash.hpp"
 
 namespace pthsafe::detail {
 
@@ -54,14 +55,24 @@ bool name_is_clean(std::string_view n) {
 // equated: that happens only with MZ_ZIP_FLAG_IGNORE_PATH, which torch never passes).
 char fold(char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch; }
 
-// FNV-1a over the bytes of a name, optionally case-folded; fed piece by piece so that
-// find() can hash "root" + "/" + rel without building the string.
+// Keyed SipHash over the bytes of a name, optionally case-folded; fed piece by piece so that
+// find() can hash "root" + "/" + rel without building the string. Names are file content: an
+// unkeyed hash (FNV) lets a directory of colliding names make the index quadratic.
 struct name_hash {
-  std::uint64_t h = 1469598103934665603ULL;
+  siphash13 h{0x6e616d65};
   void add(std::string_view s, bool folded) {
-    for (char ch : s) h = (h ^ static_cast<unsigned char>(folded ? fold(ch) : ch)) * 1099511628211ULL;
+    if (!folded) {
+      h.add(s);
+      return;
+    }
+    char buf[64];
+    for (std::size_t at = 0; at < s.size(); at += sizeof buf) {
+      const std::size_t n = std::min(sizeof buf, s.size() - at);
+      for (std::size_t i = 0; i < n; ++i) buf[i] = fold(s[at + i]);
+      h.add(std::string_view(buf, n));
+    }
   }
-  std::size_t slot(std::size_t mask) const { return static_cast<std::size_t>(h ^ (h >> 29)) & mask; }
+  std::size_t slot(std::size_t mask) const { return static_cast<std::size_t>(h.finish()) & mask; }
 };
 
 bool equal_folded(std::string_view a, std::string_view b) {

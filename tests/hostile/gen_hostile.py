@@ -1261,6 +1261,121 @@ def gen_tar_polyglots():
         "zeroed: tarfile refuses it, torch reads it as legacy", src)
 
 
+def torch_refuses_weights_only(data):
+    try:
+        torch.load(io.BytesIO(data), weights_only=True)
+    except Exception:
+        return
+    raise AssertionError("torch.load(weights_only=True) accepted a file meant to be refused")
+
+
+def legacy_stream(main, keys, data):
+    """A legacy (0.1.10-1.5) stream around a hand-made main pickle: magic, 1001, sys_info, main,
+    the key-list pickle, then the size-prefixed storage bytes."""
+    sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    return (pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) + pickle.dumps(1001, protocol=2)
+            + pickle.dumps(sys_info, protocol=2) + main + pickle.dumps(keys, protocol=2) + data)
+
+
+def legacy_tensors(keys):
+    """{'t0': tensor over FloatStorage keys[0] (2 floats), ...} with 6-tuple persistent ids."""
+    body = PROTO2 + EMPTY_DICT + MARK
+    for i, k in enumerate(keys):
+        pid = MARK + uni("storage") + glob("torch", "FloatStorage") + enc(k) + uni("cpu") + integer(2) + NONE + TUPLE
+        body += (uni("t%d" % i) + glob("torch._utils", "_rebuild_tensor_v2") + MARK + pid + BINPERSID + integer(0)
+                 + enc((2,)) + enc((1,)) + NEWFALSE + glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE
+                 + TUPLE + REDUCE)
+    return body + SETITEMS + STOP
+
+
+def legacy_block(values):
+    return struct.pack("<q", len(values)) + struct.pack("<%df" % len(values), *values)
+
+
+class _FromTypeV2:
+    def __init__(self, t, new_type, state):
+        self.t, self.new_type, self.state = t, new_type, state
+
+    def __reduce__(self):
+        func, args = self.t._reduce_ex_internal(2)
+        return (torch._tensor._rebuild_from_type_v2, (func, self.new_type, args, self.state))
+
+
+def gen_rebuild_semantics():
+    """Issues 9 and 16: torch's own semantics for storage keys, tensor states, conj/neg bits,
+    copies made by allowed callables, and keys chosen to collide in an unkeyed hash."""
+    # Legacy storage keys are dict keys as written: 5 and '5' are two storages.
+    data = legacy_stream(legacy_tensors([5, 6]), ["5", 6], legacy_block([1, 2]) + legacy_block([3, 4]))
+    torch_refuses_weights_only(data)
+    add("legacy_key_list_other_type.pt", data, "malformed", "legacy_bad_storage_list",
+        "legacy key list names '5' where the pickle keyed the storage 5 (torch asserts)", "issue 16 §3")
+    data = legacy_stream(legacy_tensors([5, "5"]), ["5"], legacy_block([1, 2]))
+    add("legacy_int_and_str_key.pt", data, "malformed", "bad_persistent_id",
+        "legacy tensors keyed 5 and '5', key list ['5']: torch gives the first uninitialised memory", "issue 16 §3")
+    data = legacy_stream(legacy_tensors([5, 6]), [5, 6], legacy_block([1, 2]) + legacy_block([3, 4]))
+    torch_loads_weights_only(data)
+    add("legacy_int_keys_benign.pt", data, "safe", None, "legacy storages keyed by ints, int key list (torch loads it)",
+        "issue 16 §3")
+    pkl = (PROTO2 + EMPTY_DICT + MARK + uni("a") + tensor_expr(2, (2,), (1,), key="0") + uni("b")
+           + tensor_expr(2, (2,), (1,), key="0").replace(uni("0"), integer(0)) + SETITEMS + STOP)
+    add("zip_key_int_and_str.pt", tensor_zip(pkl, struct.pack("<2f", 1, 2)), "malformed", "bad_persistent_id",
+        "zip tensors keyed 0 and '0': two storages to torch, one name in pthsafe's output", "issue 16 §3")
+
+    # _rebuild_from_type_v2 states are applied by setattr (torch 2.x).
+    g = torch.Generator().manual_seed(5)
+    f = torch.randn(4, generator=g)
+    data = torch_bytes({"w": _FromTypeV2(f, torch.nn.Parameter, {"data": torch.randn(2, 3, generator=g)})})
+    torch_loads_weights_only(data)
+    add("state_data_swap.pt", data, "safe", None,
+        "Parameter whose saved state replaces its data (torch 2.x loads the [2, 3] tensor; so does pthsafe)", "issue 9 §3")
+    data = torch_bytes({"w": _FromTypeV2(f, torch.Tensor, {"real": torch.zeros(4)})})
+    torch_loads_weights_only(data)
+    add("state_real_overwrites.pt", data, "unsafe", "tensor_state_refused",
+        "state sets Tensor.real: torch overwrites the values through the property", "issue 9 §3")
+    data = torch_bytes({"w": _FromTypeV2(f, torch.Tensor, {"__deepcopy__": torch._utils._rebuild_tensor_v2})})
+    torch_loads_weights_only(data)
+    add("state_shadows_dunder.pt", data, "unsafe", "tensor_state_refused",
+        "state installs __deepcopy__ on the tensor: copy.deepcopy would call an allowed global", "issue 9 §3")
+    data = torch_bytes({"w": _FromTypeV2(torch.arange(3), torch.Tensor, {"requires_grad": True})})
+    torch_refuses_weights_only(data)
+    add("state_requires_grad_int.pt", data, "malformed", "bad_rebuild_args",
+        "state sets requires_grad on an int64 tensor (torch raises)", "issue 9 §3")
+    pkl = tensor_pickle(2, (2,), (1,)).replace(
+        glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + TUPLE,
+        glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + EMPTY_DICT + uni("conj") + NEWTRUE + SETITEM + TUPLE)
+    data = tensor_zip(pkl, struct.pack("<2f", 1, 2))
+    torch_refuses_weights_only(data)
+    add("conj_on_float.pt", data, "malformed", "bad_rebuild_args",
+        "_rebuild_tensor_v2 metadata sets the conj bit of a float32 tensor (torch 2.x asserts)", "issue 16 §4")
+
+    # Copies made by allowed callables are charged before they happen.
+    add("bytearray_n_bomb.pkl", PROTO2 + MARK + (glob("builtins", "bytearray") + b"J\x00\x00\x00\x08\x85R") * 10
+        + b"l" + STOP, "malformed", "limit_exceeded", "bytearray(2**27) ten times from 200 bytes", "issue 9 §4")
+    data = (PROTO2 + MARK + integer(7) * 50000 + TUPLE + put(0) + POP + MARK
+            + (glob("torch", "Size") + get(0) + b"\x85R" + POP) * 1000 + b"1" + NONE + STOP)
+    add("size_copy_bomb.pkl", data, "malformed", "limit_exceeded",
+        "torch.Size(t) of one shared 50,000-item tuple, 1,000 times (400 MB of copies)", "issue 9 §4")
+
+    # Ints chosen so that the unkeyed hash pthsafe used to have put every key in one slot.
+    mask64 = (1 << 64) - 1
+
+    def unmix(h):
+        h ^= h >> 33
+        h = (h * pow(0xc4ceb9fe1a85ec53, -1, 1 << 64)) & mask64
+        h ^= h >> 33
+        h = (h * pow(0xff51afd7ed558ccd, -1, 1 << 64)) & mask64
+        return h ^ (h >> 33)
+
+    keys, k = [], 1
+    while len(keys) < 10000:
+        x = unmix(unmix(k << 22))
+        if x < (1 << 63):
+            keys.append(x)
+        k += 1
+    add("colliding_int_keys.pkl", PROTO2 + EMPTY_DICT + MARK + b"".join(integer(x) + NONE for x in keys) + SETITEMS + STOP,
+        "safe", None, "10,000 dict keys colliding in pthsafe's former unkeyed hash (now keyed: linear)", "issue 9 §5")
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -1273,6 +1388,7 @@ def main():
     gen_output()
     gen_benign()
     gen_tar_polyglots()
+    gen_rebuild_semantics()
     total = sum(os.path.getsize(os.path.join(OUT, c["file"])) for c in CASES)
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(CASES, f, indent=1, ensure_ascii=False)

@@ -1,0 +1,91 @@
+#include "util/keyed_hash.hpp"
+
+#include <array>
+#include <bit>
+#include <random>
+
+namespace pthsafe::detail {
+namespace {
+
+struct process_key {
+  std::uint64_t k0, k1;
+};
+
+// Drawn once, on first use, from the system's entropy source (std::random_device reads
+// getrandom / /dev/urandom on the platforms pthsafe builds on).
+const process_key& key() noexcept {
+  static const process_key k = [] {
+    std::random_device rd;
+    auto word = [&] { return (std::uint64_t{rd()} << 32) ^ std::uint64_t{rd()}; };
+    const std::uint64_t a = word();
+    return process_key{a, word()};
+  }();
+  return k;
+}
+
+inline void round(std::uint64_t& v0, std::uint64_t& v1, std::uint64_t& v2, std::uint64_t& v3) noexcept {
+  v0 += v1; v1 = std::rotl(v1, 13); v1 ^= v0; v0 = std::rotl(v0, 32);
+  v2 += v3; v3 = std::rotl(v3, 16); v3 ^= v2;
+  v0 += v3; v3 = std::rotl(v3, 21); v3 ^= v0;
+  v2 += v1; v1 = std::rotl(v1, 17); v1 ^= v2; v2 = std::rotl(v2, 32);
+}
+
+}  // namespace
+
+siphash13::siphash13(std::uint64_t tag) noexcept {
+  const process_key& k = key();
+  const std::uint64_t k1 = k.k1 ^ tag;  // a per-domain key: equal bytes under two tags differ
+  v0_ = k.k0 ^ 0x736f6d6570736575ULL;
+  v1_ = k1 ^ 0x646f72616e646f6dULL;
+  v2_ = k.k0 ^ 0x6c7967656e657261ULL;
+  v3_ = k1 ^ 0x7465646279746573ULL;
+}
+
+void siphash13::block(std::uint64_t m) noexcept {
+  v3_ ^= m;
+  round(v0_, v1_, v2_, v3_);  // one compression round (the "1" of 1-3)
+  v0_ ^= m;
+}
+
+void siphash13::add(std::string_view bytes) noexcept {
+  for (unsigned char c : bytes) {
+    buf_ |= std::uint64_t{c} << (8 * buffered_);
+    if (++buffered_ == 8) {
+      block(buf_);
+      buf_ = 0;
+      buffered_ = 0;
+    }
+  }
+  total_ += bytes.size();
+}
+
+void siphash13::add_u64(std::uint64_t x) noexcept {
+  std::array<char, 8> b;
+  for (int i = 0; i < 8; ++i) b[static_cast<std::size_t>(i)] = static_cast<char>(x >> (8 * i));
+  add(std::string_view(b.data(), b.size()));
+}
+
+std::uint64_t siphash13::finish() const noexcept {
+  std::uint64_t v0 = v0_, v1 = v1_, v2 = v2_, v3 = v3_;
+  const std::uint64_t m = buf_ | (total_ << 56);  // last block: remaining bytes, length byte
+  v3 ^= m;
+  round(v0, v1, v2, v3);
+  v0 ^= m;
+  v2 ^= 0xff;
+  for (int i = 0; i < 3; ++i) round(v0, v1, v2, v3);  // three finalisation rounds
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+std::uint64_t keyed_hash(std::string_view bytes, std::uint64_t tag) noexcept {
+  siphash13 h(tag);
+  h.add(bytes);
+  return h.finish();
+}
+
+std::uint64_t keyed_hash_u64(std::uint64_t x, std::uint64_t tag) noexcept {
+  siphash13 h(tag);
+  h.add_u64(x);
+  return h.finish();
+}
+
+}  // namespace pthsafe::detail
