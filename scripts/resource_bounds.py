@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Hostile 64 MiB inputs against `pthsafe scan`: prints seconds and peak RSS for each.
+"""Hostile 64 MiB inputs against `pthsafe scan` (and tiny expanding ones against `inspect`,
+`inspect --json` and `load --json`): prints seconds and peak RSS for each.
 
 With --check (the ctest `resource_bounds`), fails when a scan crashes (signal), says "safe", or
 peaks above 256 MiB resident. Times are printed, never asserted (timings are not tests).
 Files are generated one at a time in a temporary directory and deleted after use."""
-import argparse, os, struct, subprocess, sys, tempfile, time
+import argparse, os, struct, sys, tempfile, time
 
 M = 64 << 20
 PROTO = b"\x80\x02"
@@ -145,7 +146,7 @@ ATTACKS = {
     "MARK flood": lambda: fill(b"("),
     "distinct LONG_BINPUT indices": memo_puts,
     "255-byte LONG1 ints + POP": lambda: fill(b"\x8a\xff" + b"\x01" * 255 + b"0"),
-    "billion laughs via memo (legal: safe)": laughs,
+    "billion laughs via memo": laughs,
     "4 GiB BINUNICODE length": lambda: PROTO + b"X\xff\xff\xff\xff" + b"a" * (M - 16),
     "deep list nesting (EMPTY_LIST, APPEND)": lambda: fill(b"]a", prefix=b"]"),
     "equal dict keys of shared tuples": equal_shared_keys,
@@ -161,6 +162,35 @@ ATTACKS = {
 }
 
 
+def shared_bytearray():
+    # ~100 bytes: bytearray(2**20) once, then a list referencing it 2**20 times through the memo
+    # (doubling lists). Written out, it is 2 TiB of hex; the output limits must stop it.
+    body = b"c__builtin__\nbytearray\nJ\x00\x00\x10\x00\x85Rq\x00"
+    for i in range(20):
+        body += b"(h%ch%clq%c" % (i, i, i + 1)
+    return PROTO + body + b"."
+
+
+# Output commands on inputs that expand when written: they must stop within the same bounds (a
+# refusal is fine: exit 2); only a crash or an RSS overrun fails.
+OUTPUT_ATTACKS = {
+    "billion laughs via memo": laughs,
+    "1 MiB bytearray shared 2**20 times": shared_bytearray,
+}
+
+
+def run(cli, argv, path, d):
+    t = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        out = os.open(os.path.join(d, "out.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(out, 1)
+        os.execv(cli, [cli] + argv + [path])
+    _, status, ru = os.wait4(pid, 0)
+    return status, time.monotonic() - t, ru.ru_maxrss / 1024
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
@@ -173,16 +203,7 @@ def main():
         for name, make in ATTACKS.items():
             with open(path, "wb") as f:
                 f.write(make())
-            t = time.monotonic()
-            pid = os.fork()
-            if pid == 0:
-                os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-                out = os.open(os.path.join(d, "out.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-                os.dup2(out, 1)
-                os.execv(a.cli, [a.cli, "scan", path])
-            _, status, ru = os.wait4(pid, 0)
-            secs = time.monotonic() - t
-            rss_mib = ru.ru_maxrss / 1024
+            status, secs, rss_mib = run(a.cli, ["scan"], path, d)
             text = open(os.path.join(d, "out.txt"), errors="replace").read()
             verdict = text.split(": ", 1)[1].split()[0] if ": " in text else "?"
             legal = "(legal: safe)" in name or "; safe)" in name
@@ -193,7 +214,19 @@ def main():
             failures += not ok
             print(f"{name:40} {verdict:10} {secs:8.2f} {rss_mib:13.0f}{'' if ok else '   FAIL'}")
             os.remove(path)
-    print(f"{len(ATTACKS) - failures} passed, {failures} failed")
+        for name, make in OUTPUT_ATTACKS.items():
+            with open(path, "wb") as f:
+                f.write(make())
+            for argv in (["inspect"], ["inspect", "--json"], ["load", "--json"]):
+                status, secs, rss_mib = run(a.cli, argv, path, d)
+                ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, 1, 2) and rss_mib <= 256
+                failures += not ok
+                label = f"{' '.join(argv)}: {name}"
+                print(f"{label:40} {'exit ' + str(os.WEXITSTATUS(status)) if os.WIFEXITED(status) else 'signal':10} "
+                      f"{secs:8.2f} {rss_mib:13.0f}{'' if ok else '   FAIL'}")
+            os.remove(path)
+        total = len(ATTACKS) + 3 * len(OUTPUT_ATTACKS)
+    print(f"{total - failures} passed, {failures} failed")
     return 1 if (a.check and failures) else 0
 
 

@@ -50,36 +50,49 @@ std::string scalar_text(const value& v) {
   }
 }
 
+// The tree is bounded like the JSON document: a memo-shared subtree is printed once per path
+// that reaches it, so a small file could otherwise ask for gigabytes of lines (1 Mi lines of
+// 2 KiB indentation). Past the limit the printer stops and the command fails.
 struct printer {
-  std::uint64_t tensors = 0, budget = 1u << 20;
+  std::uint64_t tensors = 0, lines_left = 1u << 20, bytes_left = 0;
+  bool stopped = false;
+
+  template <class... A>
+  void emit(const char* fmt, A... a) {
+    const int n = std::snprintf(nullptr, 0, fmt, a...);
+    if (n < 0 || static_cast<std::uint64_t>(n) > bytes_left || lines_left == 0) { stopped = true; return; }
+    bytes_left -= static_cast<std::uint64_t>(n);
+    --lines_left;
+    std::printf(fmt, a...);
+  }
+
   void line(const std::string& path, const value& v, int depth) {
-    if (budget == 0) return;
-    --budget;
+    if (stopped) return;
     const std::string indent(static_cast<std::size_t>(depth) * 2, ' ');
     const std::string label = path.empty() ? "<root>" : shown(path);
     switch (v.kind()) {
       case value_kind::tensor: {
         const tensor_view t = v.as_tensor();
         ++tensors;
-        std::printf("%s%s: %s%s %s %s %llu bytes%s\n", indent.c_str(), label.c_str(), t.is_parameter() ? "Parameter " : "",
-                    std::string(dtype_name(t.element_type())).c_str(), shape_text(t).c_str(), shown(t.device()).c_str(),
-                    static_cast<unsigned long long>(t.nbytes()), t.requires_grad() ? " requires_grad" : "");
+        emit("%s%s: %s%s %s %s %llu bytes%s\n", indent.c_str(), label.c_str(), t.is_parameter() ? "Parameter " : "",
+             std::string(dtype_name(t.element_type())).c_str(), shape_text(t).c_str(), shown(t.device()).c_str(),
+             static_cast<unsigned long long>(t.nbytes()), t.requires_grad() ? " requires_grad" : "");
         return;
       }
       case value_kind::dict: case value_kind::ordered_dict: {
-        std::printf("%s%s: %s (%zu items)\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), v.size());
+        emit("%s%s: %s (%zu items)\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), v.size());
         const auto items = v.items();
-        for (std::size_t i = 0; i + 1 < items.size(); i += 2) line(scalar_text(*items[i]), *items[i + 1], depth + 1);
+        for (std::size_t i = 0; i + 1 < items.size() && !stopped; i += 2) line(scalar_text(*items[i]), *items[i + 1], depth + 1);
         for (const auto& [name, a] : v.attrs()) line("." + name, *a, depth + 1);
         return;
       }
       case value_kind::tuple: case value_kind::list: case value_kind::set: case value_kind::frozenset: case value_kind::size: {
-        std::printf("%s%s: %s (%zu items)\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), v.size());
-        for (std::size_t i = 0; i < v.items().size(); ++i) line("[" + std::to_string(i) + "]", *v.items()[i], depth + 1);
+        emit("%s%s: %s (%zu items)\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), v.size());
+        for (std::size_t i = 0; i < v.items().size() && !stopped; ++i) line("[" + std::to_string(i) + "]", *v.items()[i], depth + 1);
         return;
       }
       default:
-        std::printf("%s%s: %s %s\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), shown(scalar_text(v)).c_str());
+        emit("%s%s: %s %s\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), shown(scalar_text(v)).c_str());
     }
   }
 };
@@ -117,7 +130,13 @@ int cmd_inspect(const std::vector<std::string>& args) {
               std::string(container_format_name(ck->format())).c_str(), shown(ck->archive_name()).c_str(),
               ck->big_endian() ? "big" : "little");
   printer p;
+  p.bytes_left = ck->output_budget();
   p.line("", ck->root(), 0);
+  if (p.stopped) {
+    std::fflush(stdout);
+    return report(file, make_error(errc::limit_exceeded, "limit max_output_bytes (" + std::to_string(ck->output_budget()) +
+                                                             " bytes) or 1 Mi lines: the tree expands past it through shared references"));
+  }
   std::printf("total: %zu tensors, %zu storages, %llu bytes\n", ck->tensor_count(), ck->storage_count(),
               static_cast<unsigned long long>(ck->storage_bytes()));
   return 0;

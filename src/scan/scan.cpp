@@ -16,6 +16,7 @@
 #include "scan/opcode_walk.hpp"
 #include "scan/zip_sweep.hpp"
 #include "torch/rebuild.hpp"
+#include "util/expansion.hpp"
 
 namespace pthsafe {
 
@@ -44,6 +45,13 @@ constexpr int max_pickles_per_record = 64;
 
 // The global or opcode an error names ("GLOBAL os.system ...", "opcode INST ...").
 std::string subject_of(const error& e) {
+  // Only codes whose message names a global, an opcode or a call target have a subject ("ends
+  // inside an opcode or before STOP" names none).
+  switch (e.code) {
+    case errc::pickle_global_refused: case errc::pickle_global_blocked: case errc::pickle_opcode_refused:
+    case errc::pickle_opcode_not_torch: case errc::pickle_unknown_opcode: case errc::pickle_call_refused: break;
+    default: return {};
+  }
   for (const char* lead : {"GLOBAL ", "opcode ", "REDUCE on ", "NEWOBJ on "}) {
     const auto at = e.message.find(lead);
     if (at == std::string::npos) continue;
@@ -130,6 +138,9 @@ class gate {
       if (ck) {
         rep.format = std::string(container_format_name(ck->format()));
         for (const auto& w : ck->warnings()) add(warning_finding(w));
+        // A memo "billion laughs" loads (shared references, as CPython builds them) but no
+        // description of it can be written: malformed, where the load's own JSON walk stops.
+        if (auto r = detail::check_expansion(*ck); !r) add_error(r.error_value(), 0);
       } else {
         main_error = ck.error_value();
         add_error(*main_error, 0);

@@ -5,6 +5,7 @@
 #include "core/state.hpp"
 #include "torch/quantized.hpp"
 #include "pthsafe/json.hpp"
+#include "util/expansion.hpp"
 #include "util/json.hpp"
 #include "util/keyed_hash.hpp"
 #include "util/sha256.hpp"
@@ -272,6 +273,8 @@ struct walker {
 }  // namespace
 
 result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
+  // Refused before a byte is written when shared references expand past the budgets.
+  if (auto r = detail::check_expansion(ck); !r) return std::move(r).error_value();
   json_writer w;
   w.begin_object();
   w.key("format").str(container_format_name(ck.format()));
