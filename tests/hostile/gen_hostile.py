@@ -899,8 +899,9 @@ def gen_resources():
         for k in range(n):
             out += POP + get(base + k) + get(base + k) + b"\x86" + put(base + k + 1)
         return out
-    add("shared_tuple_dict_key.pkl", pk(EMPTY_DICT + chain(0, 64) + integer(1) + SETITEM), "safe", None,
-        "dict key of shared tuples, 2^64 paths (benign: hashed once per node)", "peers §2d")
+    add("shared_tuple_dict_key.pkl", pk(EMPTY_DICT + chain(0, 64) + integer(1) + SETITEM), "malformed", L,
+        "dict key of shared tuples, 2^64 paths: loads (hashed once per node), but written out it expands past the "
+        "walk budget, so a scan says malformed as inspect --json refuses it", "peers §2d; policy Output")
     add("equal_shared_tuple_keys.pkl", pk(EMPTY_DICT + chain(0, 64) + integer(1) + SETITEM + chain(100, 64) + integer(2) + SETITEM),
         "malformed", L, "two equal dict keys of shared tuples built apart: 2^64 comparisons (CPython hangs)", "peers §2d")
     row = MARK + get(0) * 3000 + b"t"
