@@ -75,13 +75,18 @@ elseif(MODE STREQUAL "abi")
   list(JOIN classes "|" class_alt)
   set(exported "")
   foreach(line ${symbols})
-    # "<address> <type> <name>": only pthsafe's own names; std:: instantiations over public
-    # types are exported by the compiler and belong to no API.
-    if(NOT line MATCHES "^[0-9a-f]+ [A-Za-z] pthsafe::([a-z0-9_]+)(::)?")
+    # "<address> <type> <name>": only pthsafe's own names. std:: instantiations over public
+    # types are exported by the compiler and belong to no API; demangled, some start with their
+    # return type ("pthsafe::value** std::__fill_n_a<...>"), which the "::", "(" or "[" after
+    # the first name tells apart.
+    if(NOT line MATCHES "^[0-9a-f]+ [A-Za-z] pthsafe::([a-z0-9_]+)(::|\\(|\\[)")
       continue()
     endif()
     set(name "${CMAKE_MATCH_1}")
-    set(scope "${CMAKE_MATCH_2}")
+    set(scope "")
+    if(CMAKE_MATCH_2 STREQUAL "::")
+      set(scope "::")
+    endif()
     if(scope AND NOT name MATCHES "^(${class_alt})$")
       message(FATAL_ERROR "${lib} exports an internal symbol: ${line}")
     elseif(NOT scope AND NOT name IN_LIST functions)
