@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pthsafe/error.hpp"
+#include "pthsafe/export.hpp"
 #include "pthsafe/options.hpp"
 #include "pthsafe/tensor.hpp"
 #include "pthsafe/value.hpp"
@@ -22,13 +23,13 @@ namespace detail { struct checkpoint_state; }
 /// stream (torch 0.1.10-1.5 or _use_new_zipfile_serialization=False), a TorchScript archive
 /// (only with load_options::allow_torchscript), or a bare pickle without storages.
 enum class container_format : std::uint8_t { zip, legacy, torchscript, pickle };
-std::string_view container_format_name(container_format f) noexcept;  ///< "zip", "legacy", ...
+PTHSAFE_API std::string_view container_format_name(container_format f) noexcept;  ///< "zip", "legacy", ...
 
 /// A loaded checkpoint. Owns the file mapping (or a reference to the caller's buffer), the
 /// storages, the tensors and the value tree; every view it hands out borrows from it.
 /// Obtained only from open()/open_buffer(), which validate the whole file before returning:
 /// a checkpoint that exists is consistent. Move-only.
-class checkpoint {
+class PTHSAFE_API checkpoint {
  public:
   /// Opens and loads `path`. The file is mapped read-only; in load_mode::mmap the mapping
   /// stays alive as long as this object. Errors: any errc (io_*, zip_*, pickle_*, ...).

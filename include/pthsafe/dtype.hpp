@@ -7,6 +7,8 @@
 #include <optional>
 #include <string_view>
 
+#include "pthsafe/export.hpp"
+
 namespace pthsafe {
 
 /// Every dtype a torch checkpoint can hold tensors of.
@@ -24,13 +26,13 @@ enum class dtype : std::uint8_t {
 inline constexpr int dtype_count = 32;
 
 /// Bytes per element (complex32 = 4, complex128 = 16, packed sub-byte types = 1).
-std::size_t itemsize(dtype t) noexcept;
+PTHSAFE_API std::size_t itemsize(dtype t) noexcept;
 /// torch's name without "torch." ("float32", "bool", "float8_e4m3fn", ...).
-std::string_view dtype_name(dtype t) noexcept;
+PTHSAFE_API std::string_view dtype_name(dtype t) noexcept;
 /// Inverse of dtype_name; nullopt when unknown.
-std::optional<dtype> dtype_from_name(std::string_view name) noexcept;
+PTHSAFE_API std::optional<dtype> dtype_from_name(std::string_view name) noexcept;
 /// True for complex types (byte-swapped as two halves).
-bool is_complex(dtype t) noexcept;
+PTHSAFE_API bool is_complex(dtype t) noexcept;
 
 /// IEEE 754 binary16, stored as its bits. Converts to float exactly.
 struct float16 {

@@ -12,6 +12,8 @@
 #include <utility>
 #include <variant>
 
+#include "pthsafe/export.hpp"
+
 namespace pthsafe {
 
 /// How a failure is judged. The CLI maps these to exit codes (policy.md):
@@ -113,14 +115,14 @@ enum class errc : std::uint16_t {
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.
-std::string_view errc_name(errc code) noexcept;
+PTHSAFE_API std::string_view errc_name(errc code) noexcept;
 /// One-line description of what the code means.
-std::string_view errc_description(errc code) noexcept;
+PTHSAFE_API std::string_view errc_description(errc code) noexcept;
 /// The class of a code (how CLI and scan judge it).
-error_class classify(errc code) noexcept;
+PTHSAFE_API error_class classify(errc code) noexcept;
 
 /// A failure: what, where (record name, byte offset) and a human message.
-struct error {
+struct PTHSAFE_API error {
   errc code = errc::ok;
   std::string record;         ///< archive record ("model/data.pkl"), or "" for the file itself
   std::uint64_t offset = 0;   ///< byte offset within `record` (or the file when record is "")

@@ -6,6 +6,7 @@
 
 #include "pthsafe/checkpoint.hpp"
 #include "pthsafe/error.hpp"
+#include "pthsafe/export.hpp"
 #include "pthsafe/scan.hpp"
 
 namespace pthsafe {
@@ -14,15 +15,15 @@ namespace pthsafe {
 /// digests need the bytes, so `ck` must not be in load_mode::metadata when `with_digests`.
 /// Shared subtrees are written once per reference; the walk is bounded by
 /// limits::max_walk_nodes. Errors: limit_exceeded.
-result<std::string> inspect_json(const checkpoint& ck, bool with_digests = true);
+PTHSAFE_API result<std::string> inspect_json(const checkpoint& ck, bool with_digests = true);
 
 /// SHA-256 of a tensor's elements in row-major logical order, little-endian, with the
 /// conjugate and negative bits applied (inspect-json.md "sha256"). Empty string when the
 /// tensor has no loaded bytes.
-std::string tensor_sha256(const tensor_view& t);
+PTHSAFE_API std::string tensor_sha256(const tensor_view& t);
 
 /// The JSON document of one scan report (used by `pthsafe scan --json`).
-std::string scan_report_json(const std::string& path, const scan_report& r);
+PTHSAFE_API std::string scan_report_json(const std::string& path, const scan_report& r);
 
 }  // namespace pthsafe
 
@@ -36,6 +37,6 @@ struct scanned_file {
 
 /// A SARIF 2.1.0 log of scan results (one run, tool "pthsafe", one rule per rule id seen, one
 /// result per error or warning finding) in the shape GitHub code scanning accepts.
-std::string sarif_log(const std::vector<scanned_file>& files);
+PTHSAFE_API std::string sarif_log(const std::vector<scanned_file>& files);
 
 }  // namespace pthsafe

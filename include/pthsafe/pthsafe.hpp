@@ -28,6 +28,7 @@
 #include "pthsafe/checkpoint.hpp"
 #include "pthsafe/dtype.hpp"
 #include "pthsafe/error.hpp"
+#include "pthsafe/export.hpp"
 #include "pthsafe/options.hpp"
 #include "pthsafe/scan.hpp"
 #include "pthsafe/tensor.hpp"
@@ -35,5 +36,5 @@
 
 namespace pthsafe {
 /// Library version, "MAJOR.MINOR.PATCH".
-const char* version() noexcept;
+PTHSAFE_API const char* version() noexcept;
 }  // namespace pthsafe

@@ -12,16 +12,17 @@
 #include <vector>
 
 #include "pthsafe/error.hpp"
+#include "pthsafe/export.hpp"
 #include "pthsafe/options.hpp"
 
 namespace pthsafe {
 
 /// policy.md: safe -> exit 0, unsafe -> exit 1, malformed -> exit 2.
 enum class verdict : std::uint8_t { safe, unsafe, malformed };
-std::string_view verdict_name(verdict v) noexcept;  ///< "safe", "unsafe", "malformed"
+PTHSAFE_API std::string_view verdict_name(verdict v) noexcept;  ///< "safe", "unsafe", "malformed"
 
 enum class severity : std::uint8_t { note, warning, error };
-std::string_view severity_name(severity s) noexcept;
+PTHSAFE_API std::string_view severity_name(severity s) noexcept;
 
 /// One reason behind a verdict.
 struct finding {
@@ -40,8 +41,8 @@ struct scan_report {
 };
 
 /// Scans a file. Never fails: an unreadable file is reported malformed, never safe.
-scan_report scan_file(const std::string& path, const load_options& opts = {});
+PTHSAFE_API scan_report scan_file(const std::string& path, const load_options& opts = {});
 /// Scans a caller's buffer (not retained after the call).
-scan_report scan_buffer(std::span<const std::byte> bytes, const load_options& opts = {});
+PTHSAFE_API scan_report scan_buffer(std::span<const std::byte> bytes, const load_options& opts = {});
 
 }  // namespace pthsafe

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "pthsafe/dtype.hpp"
+#include "pthsafe/export.hpp"
 
 namespace pthsafe {
 
@@ -17,18 +18,18 @@ namespace detail { struct tensor_record; struct storage_record; }
 /// data are component tensors (indices, values) reached through tensor_view.
 enum class tensor_layout : std::uint8_t { strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc };
 /// torch's name without "torch." ("strided", "sparse_coo", "sparse_csr", ...).
-std::string_view layout_name(tensor_layout l) noexcept;
+PTHSAFE_API std::string_view layout_name(tensor_layout l) noexcept;
 
 /// Quantization scheme of a quantized tensor (torch.qscheme) as torch reports it once loaded:
 /// per-channel tensors whose zero points are floating point are per_channel_affine_float_qparams
 /// whatever scheme the file names (torch writes that scheme as per_channel_affine).
 enum class quant_scheme : std::uint8_t { none, per_tensor_affine, per_channel_affine, per_channel_affine_float_qparams };
 /// torch's name without "torch." ("per_tensor_affine", ...); "none" for unquantized tensors.
-std::string_view quant_scheme_name(quant_scheme q) noexcept;
+PTHSAFE_API std::string_view quant_scheme_name(quant_scheme q) noexcept;
 
 /// One storage (a `data/<key>` record): the bytes tensors view.
 /// Borrowed from the checkpoint that owns it; valid while that checkpoint lives.
-class storage_view {
+class PTHSAFE_API storage_view {
  public:
   std::string_view key() const noexcept;     ///< the storage key ("0", "1", ...)
   std::string_view record() const noexcept;  ///< full record name ("model/data/0")
@@ -49,7 +50,7 @@ class storage_view {
 /// A tensor: dtype, geometry and the storage it views. Every view handed out has been checked:
 /// sizes, strides and offset are non-negative and every element lies inside the storage.
 /// Borrowed from the owning checkpoint; valid while that checkpoint lives.
-class tensor_view {
+class PTHSAFE_API tensor_view {
  public:
   dtype element_type() const noexcept;
   std::span<const std::int64_t> shape() const noexcept;

@@ -16,6 +16,7 @@
 
 #include "pthsafe/dtype.hpp"
 #include "pthsafe/error.hpp"
+#include "pthsafe/export.hpp"
 #include "pthsafe/tensor.hpp"
 
 namespace pthsafe {
@@ -35,11 +36,11 @@ enum class value_kind : std::uint8_t {
 };
 
 /// Name used in inspect --json ("none", "bool", "int", "OrderedDict", ...).
-std::string_view value_kind_name(value_kind k) noexcept;
+PTHSAFE_API std::string_view value_kind_name(value_kind k) noexcept;
 
 namespace detail { struct value_access; }
 
-class value {
+class PTHSAFE_API value {
  public:
   value_kind kind() const noexcept { return kind_; }
   bool is(value_kind k) const noexcept { return kind_ == k; }

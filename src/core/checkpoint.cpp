@@ -1,4 +1,5 @@
 #include "pthsafe/checkpoint.hpp"
+#include "pthsafe/pthsafe.hpp"  // version(): its PTHSAFE_API declaration
 
 #include <algorithm>
 #include <charconv>

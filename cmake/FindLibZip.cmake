@@ -1,5 +1,10 @@
-# FindLibZip: locates libzip (Debian's libzip-dev ships a CMake package only in newer releases,
-# and its pkg-config file is the portable way). Defines the imported target LibZip::LibZip.
+# FindLibZip: locates libzip and defines the imported target LibZip::LibZip.
+#
+# Used both by pthsafe's own build and, installed next to pthsafeConfig.cmake, by consumers of a
+# static libpthsafe.a (which must link libzip themselves). libzip's own CMake package
+# (libzip::zip) is not used: older distributions do not ship it, and the one that newer ones ship
+# does not declare its dependencies for a static libzip ("doesn't work as-is", says its config).
+# pkg-config's libzip.pc is the portable source; find_path/find_library are the fallback.
 find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND)
   pkg_check_modules(PC_LIBZIP QUIET libzip)
