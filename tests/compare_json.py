@@ -9,7 +9,7 @@ both values (or the usage / read / parse error).
 Rules:
   * objects must have exactly the same keys;
   * numbers are compared by kind and value: a JSON float (written with a '.' or an exponent,
-    as inspect-json.md requires: 1.0, -0.0, 1e+300) never equals a JSON integer (1, -0), and the
+    as docs/inspect-json.md requires: 1.0, -0.0, 1e+300) never equals a JSON integer (1, -0), and the
     sign of a zero is significant (-0.0 != 0.0); booleans are never equal to numbers;
   * strings compare exactly (so "nan"/"inf"/"-inf" are compared as strings);
   * the "items" of a value whose "type" is "set" or "frozenset" are compared

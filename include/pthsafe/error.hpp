@@ -16,7 +16,7 @@
 
 namespace pthsafe {
 
-/// How a failure is judged. The CLI maps these to exit codes (policy.md):
+/// How a failure is judged. The CLI maps these to exit codes (docs/policy.md):
 /// refused -> 1 ("unsafe" for a scan), malformed -> 2, io -> 2, usage -> 2.
 enum class error_class : std::uint8_t {
   refused,    ///< the file is well-formed but asks for something outside the policy

@@ -1,4 +1,4 @@
-// pthsafe/json.hpp - the canonical JSON description of a checkpoint (spec: inspect-json.md).
+// pthsafe/json.hpp - the canonical JSON description of a checkpoint (spec: docs/inspect-json.md).
 #pragma once
 
 #include <string>
@@ -18,7 +18,7 @@ namespace pthsafe {
 PTHSAFE_API result<std::string> inspect_json(const checkpoint& ck, bool with_digests = true);
 
 /// SHA-256 of a tensor's elements in row-major logical order, little-endian, with the
-/// conjugate and negative bits applied (inspect-json.md "sha256"). Empty string when the
+/// conjugate and negative bits applied (docs/inspect-json.md "sha256"). Empty string when the
 /// tensor has no loaded bytes.
 PTHSAFE_API std::string tensor_sha256(const tensor_view& t);
 

@@ -17,7 +17,7 @@
 
 namespace pthsafe {
 
-/// policy.md: safe -> exit 0, unsafe -> exit 1, malformed -> exit 2.
+/// docs/policy.md: safe -> exit 0, unsafe -> exit 1, malformed -> exit 2.
 enum class verdict : std::uint8_t { safe, unsafe, malformed };
 PTHSAFE_API std::string_view verdict_name(verdict v) noexcept;  ///< "safe", "unsafe", "malformed"
 

@@ -15,7 +15,7 @@ const char* help =
     "usage: pthsafe inspect [--json] [--mmap [--refuse-copy]] [--torchscript] [--allow-global M.N]\n"
     "                       [--strict-torch] FILE\n"
     "Prints the checkpoint's object tree: one line per value, tensors with dtype, shape, device\n"
-    "and bytes, totals at the end. --json prints the canonical document (inspect-json.md) on\n"
+    "and bytes, totals at the end. --json prints the canonical document (docs/inspect-json.md) on\n"
     "stdout. --mmap loads zero-copy (same output); --refuse-copy fails instead of copying a\n"
     "storage that cannot be mapped (deflated, big-endian, misaligned legacy). --torchscript reads\n"
     "the tensors of a TorchScript archive (never its code). Exit: 0 ok, 1 refused by policy,\n"

@@ -20,7 +20,7 @@ int cmd_load(const std::vector<std::string>& args);
 /// the CLI prints goes through this (a file name found by `scan -r` is as hostile as a record's).
 inline std::string shown(std::string_view s) { return detail::text_escape(s); }
 
-/// Exit status for an error (policy.md): refused -> 1, everything else -> 2.
+/// Exit status for an error (docs/policy.md): refused -> 1, everything else -> 2.
 int exit_code(const error& e);
 /// Prints "pthsafe: <file>: <error line>" on stderr and returns exit_code(e).
 int report(const std::string& file, const error& e);

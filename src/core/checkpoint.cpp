@@ -135,7 +135,7 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   }
   const auto pkl = a.find("data.pkl");
   if (!pkl) return make_error(errc::missing_record, "no data.pkl record", root + "/data.pkl");
-  // policy.md: a pickle record whose CRC does not match is refused (other readers would reject it).
+  // docs/policy.md: a pickle record whose CRC does not match is refused (other readers would reject it).
   if (auto r = a.verify_crc(*pkl, opts.limits); !r) return r;
   std::vector<std::byte> scratch;
   auto bytes = record_bytes(a, *pkl, scratch, opts.limits);

@@ -107,7 +107,7 @@ bool can_require_grad(dtype t) noexcept;
 /// neg bit on any other dtype is refused (bool: torch loads it but cannot read its values).
 bool neg_readable(dtype t) noexcept;
 
-/// Checks a view against its storage (policy.md "Tensors"); fills numel. Packed quantized
+/// Checks a view against its storage (docs/policy.md "Tensors"); fills numel. Packed quantized
 /// types (quint4x2, quint2x4) hold several elements per byte: their extent is counted in
 /// elements and rounded up to bytes. Errors: tensor_bad_geometry, tensor_out_of_bounds.
 result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim);

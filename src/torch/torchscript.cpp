@@ -1,6 +1,6 @@
 // TorchScript archives (torch.jit.save; C++ torch::jit::save and torch::pickle_save), read only
 // for their data and only when the caller asks (load_options::allow_torchscript). The pickles
-// follow the C++ Pickler's conventions (pth-format.md §5):
+// follow the C++ Pickler's conventions (torch's C++ pickler (torch/csrc/jit/serialization)):
 //  * storage classes carry C++ ScalarType names, so new dtypes appear as
 //    `torch.Float8_e4m3fnStorage`, `torch.UInt16Storage`, `torch.ComplexHalfStorage`, ...;
 //  * `torch.jit._pickle.build_*list` and `restore_type_tag` wrap containers and return them;

@@ -176,7 +176,7 @@ struct walker {
     return {};
   }
 
-  // The fields of a tensor object (inspect-json.md), plus, as extra fields the contract allows:
+  // The fields of a tensor object (docs/inspect-json.md), plus, as extra fields the contract allows:
   // sparse tensors' "layout", "is_coalesced" and component tensors (no storage or digest of
   // their own); quantized tensors' "qscheme" and parameters; wrapper subclasses' "subclass".
   void tensor_fields(const tensor_view& t) {

@@ -24,7 +24,7 @@ archive::~archive() = default;
 
 namespace {
 
-// policy.md "Containers": a gate must see what torch sees, so names that different readers or
+// docs/policy.md "Containers": a gate must see what torch sees, so names that different readers or
 // extractors would resolve differently are refused. torch (miniz) and CPython's zipfile look
 // records up by their stored bytes and never resolve a path; extractors do (zipfile.extract,
 // unzip, hand-written loops), so a name must stay inside the folder it is extracted to on POSIX

@@ -25,7 +25,7 @@ collections.OrderedDict, after the py2 name mapping, which pthsafe applies at ev
 torch >= 2.7 does; no persistent_load), and by `pthsafe inspect --json FILE`. Rules:
 
   * both CPython unpicklers return equal objects (compared as pthsafe's JSON document,
-    shared/spec/inspect-json.md, with tests/compare_json.py semantics): pthsafe must print that
+    docs/inspect-json.md, with tests/compare_json.py semantics): pthsafe must print that
     document, or refuse (exit 1/2) for a reason docs/format.md / README list as deliberate
     (non-canonical text operands, FRAME rules, REDUCE/NEWOBJ arguments that are not a tuple,
     cycles, limits, bytes after STOP, refused opcodes, SETITEM(S)/APPEND(S)/ADDITEMS/BUILD/calls
@@ -155,7 +155,7 @@ def float_value(x):
 
 
 def to_doc(obj):
-    """The JSON value pthsafe would print for a CPython object (inspect-json.md)."""
+    """The JSON value pthsafe would print for a CPython object (docs/inspect-json.md)."""
     budget = [CONVERT_BUDGET]
     path = set()
     old = sys.get_int_max_str_digits()

@@ -403,7 +403,7 @@ def gen_gadgets():
         ("os_system.pkl", "pkl", call("os", "system", CMD), B, "os.system", "peers §2a; torch blocklist sys/os/posix/nt"),
         ("posix_system.pt", "zip", call("posix", "system", CMD), B, "posix.system (alias of os)", "peers §2a submodule/alias names"),
         ("nt_system.pt", "pkl", call("nt", "system", CMD), B, "nt.system (Windows alias of os)", "peers §2a submodule/alias names"),
-        ("sys_modules.pkl", "pkl", glob("sys", "modules"), B, "sys.modules handle", "pth-format §3.4 blocklist"),
+        ("sys_modules.pkl", "pkl", glob("sys", "modules"), B, "sys.modules handle", "torch _weights_only_unpickler.py GLOBAL handling blocklist"),
         ("subprocess_popen.pth", "zip", call("subprocess", "Popen", ["sh", "-c", CMD]), G, "subprocess.Popen", "peers §2a"),
         ("subprocess_check_output.pkl", "pkl", call("subprocess", "check_output", CMD), G, "subprocess.check_output", "peers §2a"),
         ("builtins_eval.pkl", "pkl", call("builtins", "eval", f"__import__('os').system({CMD!r})"), G, "builtins.eval", "peers §2a"),
@@ -446,15 +446,15 @@ def gen_gadgets():
         ("distutils_write_file.pkl", "pkl", call("distutils.file_util", "write_file", "/tmp/pthsafe-hostile", ["x"]), G, "distutils.file_util.write_file", "peers §2a alias names"),
         ("multiprocessing_spawnv.pkl", "pkl", call("multiprocessing.util", "spawnv_passfds", "/bin/sh", ["sh", "-c", CMD], ()), G, "multiprocessing.util.spawnv_passfds", "fickling GHSA-q5qq-mvfm-j35x"),
         ("uuid_get_command_stdout.pkl", "pkl", call("uuid", "_get_command_stdout", "sh", "-c", CMD), G, "uuid._get_command_stdout (calls Popen)", "peers §2a"),
-        ("rebuild_from_numpy.pt", "zip", call("torch._utils", "_rebuild_device_tensor_from_numpy", Raw(NONE), Raw(NONE), "xla", False), G, "torch._utils._rebuild_device_tensor_from_numpy (needs numpy; refused by policy)", "policy.md Globals"),
-        ("rebuild_xla_tensor.pt", "zip", call("torch._utils", "_rebuild_xla_tensor", Raw(NONE), Raw(NONE), "xla", False), G, "torch._utils._rebuild_xla_tensor (never allowlisted)", "pth-format §3.2"),
-        ("py2_builtin_eval.pkl", "pkl", call("__builtin__", "eval", f"__import__('os').system({CMD!r})"), G, "py2 name __builtin__.eval (maps to builtins.eval)", "peers §2a; pth-format §3.4 IMPORT_MAPPING"),
-        ("py2_copy_reg_reconstructor.pkl", "pkl", call("copy_reg", "_reconstructor", Raw(glob("subprocess", "Popen")), Raw(glob("__builtin__", "object")), Raw(NONE)), G, "py2 name copy_reg._reconstructor (maps to copyreg)", "pth-format §3.4 IMPORT_MAPPING"),
-        ("py2_builtin_getattr.pt", "zip", callv(glob("__builtin__", "getattr") + MARK + call("__builtin__", "__import__", "os") + uni("system") + TUPLE + REDUCE, CMD), G, "py2 name __builtin__.getattr/__import__", "pth-format §3.4"),
+        ("rebuild_from_numpy.pt", "zip", call("torch._utils", "_rebuild_device_tensor_from_numpy", Raw(NONE), Raw(NONE), "xla", False), G, "torch._utils._rebuild_device_tensor_from_numpy (needs numpy; refused by policy)", "docs/policy.md Globals"),
+        ("rebuild_xla_tensor.pt", "zip", call("torch._utils", "_rebuild_xla_tensor", Raw(NONE), Raw(NONE), "xla", False), G, "torch._utils._rebuild_xla_tensor (never allowlisted)", "torch _weights_only_unpickler.py allowlist"),
+        ("py2_builtin_eval.pkl", "pkl", call("__builtin__", "eval", f"__import__('os').system({CMD!r})"), G, "py2 name __builtin__.eval (maps to builtins.eval)", "peers §2a; torch _weights_only_unpickler.py GLOBAL handling IMPORT_MAPPING"),
+        ("py2_copy_reg_reconstructor.pkl", "pkl", call("copy_reg", "_reconstructor", Raw(glob("subprocess", "Popen")), Raw(glob("__builtin__", "object")), Raw(NONE)), G, "py2 name copy_reg._reconstructor (maps to copyreg)", "torch _weights_only_unpickler.py GLOBAL handling IMPORT_MAPPING"),
+        ("py2_builtin_getattr.pt", "zip", callv(glob("__builtin__", "getattr") + MARK + call("__builtin__", "__import__", "os") + uni("system") + TUPLE + REDUCE, CMD), G, "py2 name __builtin__.getattr/__import__", "torch _weights_only_unpickler.py GLOBAL handling"),
         ("dotted_builtins_subclasses.pkl", "pkl", call("builtins", "print.__class__.__base__.__subclasses__"), G, "dotted attribute chain from builtins (print.__class__.__base__.__subclasses__)", "modelscan#338"),
         ("dotted_pathlib_os_system.pkl", "pkl", call("pathlib", "os.system", CMD), G, "dotted name: pathlib + os.system", "fickling GHSA-5j3x-jp52-966f"),
-        ("dotted_ordereddict_attr.pkl", "pkl", callv(glob("collections", "OrderedDict.__init__.__globals__.get"), "sys"), G, "dotted name rooted at an allowed global (collections.OrderedDict.<attr>)", "policy.md Globals (no attribute walking)"),
-        ("dotted_torch_attr.pt", "zip", callv(glob("torch", "Tensor.__reduce_ex__.__globals__.get"), "sys"), G, "dotted name rooted at an allowed global (torch.Tensor.<attr>)", "policy.md Globals (no attribute walking)"),
+        ("dotted_ordereddict_attr.pkl", "pkl", callv(glob("collections", "OrderedDict.__init__.__globals__.get"), "sys"), G, "dotted name rooted at an allowed global (collections.OrderedDict.<attr>)", "docs/policy.md Globals (no attribute walking)"),
+        ("dotted_torch_attr.pt", "zip", callv(glob("torch", "Tensor.__reduce_ex__.__globals__.get"), "sys"), G, "dotted name rooted at an allowed global (torch.Tensor.<attr>)", "docs/policy.md Globals (no attribute walking)"),
         ("scanner_self_disable.pkl", "pkl", call("fickling", "always_check_safety") + POP + call("os", "system", CMD), G, "scanner self-disable import (fickling) before the payload", "fickling GHSA-fphw-536r-4p88"),
     ]
     for name, kind, body, rule, tech, src in items:
@@ -467,7 +467,7 @@ def gen_gadgets():
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Linear(2, 2))
     add("whole_module_torch_save.pt", torch_bytes(model), "unsafe", G,
-        "torch.save(nn.Module) (class globals torch.nn.modules.*)", "pth-format §3.2; mlcommons/inference#2056 class")
+        "torch.save(nn.Module) (class globals torch.nn.modules.*)", "torch _weights_only_unpickler.py allowlist; mlcommons/inference#2056 class")
 
 
 def gen_vm():
@@ -512,37 +512,37 @@ def gen_vm():
     add("inst_os_system.pkl", b"(" + enc(CMD) + b"ios\nsystem\n.", "unsafe", OR,
         "INST os.system (protocol 0 call opcode)", "peers §2b INST/OBJ", alt=[{"verdict": "unsafe", "rule": B}])
     add("inst_allowed_class.pkl", b"(icollections\nOrderedDict\n.", "unsafe", OR,
-        "INST on an allowed class (the opcode itself is refused)", "pth-format §3.3")
+        "INST on an allowed class (the opcode itself is refused)", "torch _weights_only_unpickler.py")
     add("obj_allowed_class.pkl", PROTO2 + MARK + glob("collections", "OrderedDict") + b"o" + STOP, "unsafe", OR,
-        "OBJ on an allowed class", "pth-format §3.3")
+        "OBJ on an allowed class", "torch _weights_only_unpickler.py")
     add("obj_popen_pop.pkl", PROTO2 + MARK + glob("subprocess", "Popen") + enc(["sh", "-c", CMD]) + b"o" + POP + EMPTY_DICT + STOP,
         "unsafe", G, "OBJ subprocess.Popen followed by POP (call vanishes from an AST)", "fickling GHSA-mxhj-88fx-4pcv")
     add("newobj_popen_pop.pkl", PROTO2 + glob("subprocess", "Popen") + enc((["sh", "-c", CMD],)) + NEWOBJ + POP + EMPTY_DICT + STOP,
         "unsafe", G, "NEWOBJ subprocess.Popen followed by POP", "fickling GHSA-mxhj-88fx-4pcv")
     add("newobj_ex.pkl", b"\x80\x04" + glob("collections", "OrderedDict") + EMPTY_TUPLE + EMPTY_DICT + b"\x92" + STOP,
-        "unsafe", OR, "NEWOBJ_EX (protocol 4 keyword construction)", "pth-format §3.3")
+        "unsafe", OR, "NEWOBJ_EX (protocol 4 keyword construction)", "torch _weights_only_unpickler.py")
     for n, op in (("ext1", b"\x82" + u8(1)), ("ext2", b"\x83" + u16(0x1234)), ("ext4", b"\x84" + u32(0x7FFFFFFF))):
         add(f"{n}.pkl", PROTO2 + op + enc((CMD,)) + REDUCE + STOP, "unsafe", OR,
             f"{n.upper()} (copyreg extension registry as call target)", "ModelAudit #623; huggingface/transformers#18801")
-    add("persid_text.pkl", b"Pos.system\n.", "unsafe", OR, "PERSID (text persistent id)", "policy.md Opcodes")
+    add("persid_text.pkl", b"Pos.system\n.", "unsafe", OR, "PERSID (text persistent id)", "docs/policy.md Opcodes")
     add("binpersid_module.pt", tensor_zip(PROTO2 + enc(("module", "Linear", "x.py", "import os")) + BINPERSID + STOP, None),
-        "unsafe", "pickle_persid_refused", "BINPERSID ('module', ...) legacy nn.Module source", "pth-format §3.8")
+        "unsafe", "pickle_persid_refused", "BINPERSID ('module', ...) legacy nn.Module source", "torch serialization.py legacy_load")
     add("binpersid_int.pkl", PROTO2 + integer(7) + BINPERSID + STOP, "unsafe", "pickle_persid_refused",
-        "BINPERSID with an int id", "pth-format §3.3")
+        "BINPERSID with an int id", "torch _weights_only_unpickler.py")
     add("newobj_device_no_build.pkl", PROTO2 + glob("torch", "device") + EMPTY_TUPLE + NEWOBJ + STOP, "unsafe",
         "pickle_call_refused", "NEWOBJ on an allowed C class without arguments or BUILD",
-        "pth-format §3.9 (test_weights_only_newobj_requires_build)",
+        "torch's published weights_only fixes (test_weights_only_newobj_requires_build)",
         alt=[{"verdict": "malformed", "rule": "bad_rebuild_args"}])
     add("reduce_on_dtype.pkl", PROTO2 + glob("torch", "float32") + EMPTY_TUPLE + REDUCE + STOP, "unsafe", "pickle_call_refused",
-        "REDUCE on an allowed non-callable (torch.float32)", "policy.md Opcodes")
+        "REDUCE on an allowed non-callable (torch.float32)", "docs/policy.md Opcodes")
     add("build_on_dict.pkl", PROTO2 + EMPTY_DICT + enc({"__class__": 1}) + BUILD + STOP, "unsafe", "pickle_build_refused",
-        "BUILD on a plain dict", "policy.md Opcodes; modelscan#85 (BUILD setattr)")
+        "BUILD on a plain dict", "docs/policy.md Opcodes; modelscan#85 (BUILD setattr)")
     add("build_on_list.pkl", PROTO2 + EMPTY_LIST + enc(({}, {"append": 1})) + BUILD + STOP, "unsafe", "pickle_build_refused",
-        "BUILD with slot state on a list", "policy.md Opcodes")
+        "BUILD with slot state on a list", "docs/policy.md Opcodes")
     add("append_on_dict.pkl", PROTO2 + EMPTY_DICT + integer(1) + APPEND + STOP, "unsafe", "pickle_append_refused",
-        "APPEND on a dict", "policy.md Opcodes")
+        "APPEND on a dict", "docs/policy.md Opcodes")
     add("appends_on_set.pkl", PROTO2 + glob("builtins", "set") + EMPTY_TUPLE + REDUCE + MARK + integer(1) + APPENDS + STOP,
-        "unsafe", "pickle_append_refused", "APPENDS on a set (allowed global, wrong container)", "pth-format §3.3")
+        "unsafe", "pickle_append_refused", "APPENDS on a set (allowed global, wrong container)", "torch _weights_only_unpickler.py")
     add("setitem_on_list.pkl", PROTO2 + EMPTY_LIST + integer(0) + integer(1) + SETITEM + STOP, "unsafe", "pickle_setitem_refused",
         "SETITEM on a list", "CVE-2026-24747 (GHSA-63cw-57p8-fm3p)")
     add("setitems_on_size.pkl", PROTO2 + glob("torch", "Size") + enc(((2, 3),)) + REDUCE + MARK + integer(0) + integer(9) + SETITEMS + STOP,
@@ -558,17 +558,17 @@ def gen_vm():
     # Payload after a malformed point on which CPython's readers disagree.
     add("octal_int_then_payload.pkl", b"I0777\n0" + call("os", "system", CMD) + STOP,
         "unsafe", B, "text INT '0777' (C strtol base 0 reads 511, pickle.py raises), then a payload",
-        "PickleFuzzer arXiv 2605.15084; policy.md")
+        "PickleFuzzer arXiv 2605.15084; docs/policy.md")
     add("reduce_list_args_then_payload.pkl", PROTO2 + glob("builtins", "set") + EMPTY_LIST + REDUCE + POP + call("os", "system", CMD) + STOP,
         "unsafe", B, "REDUCE whose args are a list (pickle.py calls, _pickle raises), then a payload",
-        "PickleFuzzer arXiv 2605.15084; policy.md")
+        "PickleFuzzer arXiv 2605.15084; docs/policy.md")
     add("underscore_int_then_payload.pkl", b"I1_000\n0" + call("posix", "system", CMD) + STOP,
-        "unsafe", B, "text INT with an underscore, then a payload", "PickleFuzzer; policy.md")
+        "unsafe", B, "text INT with an underscore, then a payload", "PickleFuzzer; docs/policy.md")
     add("frame_overrun_then_payload.pkl", b"\x80\x04\x95" + u64(10_000) + call("os", "system", CMD) + STOP,
         "unsafe", B, "FRAME longer than the data, payload inside", "fickling FRAME length analysis; peers §2b")
     body = call("os", "system", CMD) + STOP
     add("frame_straddle_payload.pkl", b"\x80\x04\x95" + u64(5) + body, "unsafe", B,
-        "FRAME ends inside the GLOBAL operand of the payload", "policy.md (operands straddling a FRAME end)")
+        "FRAME ends inside the GLOBAL operand of the payload", "docs/policy.md (operands straddling a FRAME end)")
     add("second_proto_then_payload.pkl", PROTO2 + EMPTY_DICT + POP + b"\x80\x05" + call("os", "system", CMD) + STOP,
         "unsafe", B, "misplaced second PROTO, then a payload", "fickling DuplicateProto/MisplacedProto")
 
@@ -590,15 +590,15 @@ def gen_vm():
     # Bytes after STOP: a second pickle.
     benign = pickle.dumps({"a": 1}, protocol=2)
     add("after_stop_pickle.pkl", benign + SYSTEM, "unsafe", B, "malicious pickle after the STOP of a benign one",
-        "policy.md (bytes after STOP scanned)")
+        "docs/policy.md (bytes after STOP scanned)")
     add("after_stop_junk.pkl", benign + b"garbage\x00\x01", "malformed", "pickle_trailing_data", "junk after STOP",
-        "policy.md")
+        "docs/policy.md")
     add("after_stop_benign.pkl", benign + benign, "malformed", "pickle_trailing_data", "two benign pickles back to back",
-        "policy.md")
+        "docs/policy.md")
 
 
 def gen_containers():
-    """peers.md §2c: container tricks, and the CVE fixes of pth-format.md §3.9."""
+    """peers.md §2c: container tricks, and the CVE fixes of torch's published weights_only fixes."""
     B, G = "pickle_global_blocked", "pickle_global_refused"
     sd = base_state_dict(2)
     tb = torch_bytes(sd)
@@ -615,7 +615,7 @@ def gen_containers():
 
     # Hidden pickles in records torch never reads.
     add("extra_record_pickle.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("archive/extra/payload.pkl", SYSTEM)]),
-        "unsafe", B, "malicious pickle in an extra record", "ModelAudit PR #1043/#1098; policy.md")
+        "unsafe", B, "malicious pickle in an extra record", "ModelAudit PR #1043/#1098; docs/policy.md")
     p0 = pickle.dumps(type("X", (), {"__reduce__": lambda s: (eval, ("1",))})(), protocol=0)
     add("extra_record_noext_proto0.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("archive/model_config", p0)]),
         "unsafe", G, "protocol 0 pickle in an extensionless extra record", "ModelAudit PR #1098; peers §2c")
@@ -627,7 +627,7 @@ def gen_containers():
     add("extra_record_late_payload.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("archive/aux.pkl", big_first)]),
         "unsafe", B, "payload beyond the first 4 KiB of an extra pickle record", "ModelAudit PR #1654 review")
     add("no_data_pkl_only_payload.pt", with_recs([R("archive/payload.pkl", SYSTEM), R("archive/version", b"3\n")]),
-        "unsafe", B, "archive without data.pkl whose only pickle is malicious", "policy.md (every pickle examined)")
+        "unsafe", B, "archive without data.pkl whose only pickle is malicious", "docs/policy.md (every pickle examined)")
 
     # Duplicate names.
     dp = [r for r in base if r.name.endswith("/data.pkl")][0]
@@ -637,29 +637,29 @@ def gen_containers():
     add("dup_data_pkl_last_evil.pt", with_recs([R(dp.name, orig)] + rest + [R(dp.name, evil)]), "unsafe", B,
         "duplicate data.pkl, the last one malicious", "google/saferpickle PR #42")
     add("dup_data_pkl_benign.pt", with_recs([R(dp.name, orig), R(dp.name, orig)] + rest), "malformed", "zip_duplicate_name",
-        "duplicate data.pkl, both benign and identical", "policy.md Containers")
+        "duplicate data.pkl, both benign and identical", "docs/policy.md Containers")
     add("case_dup_evil.pt", with_recs([R(dp.name, orig)] + rest + [R("archive/DATA.PKL", evil)]), "unsafe", B,
         "case-only duplicate archive/DATA.PKL holds the payload (miniz lookup may be case-insensitive)",
-        "pth-format §1.1 (miniz locate_file); peers §2c")
+        "torch inline_container.cc (miniz) (miniz locate_file); peers §2c")
     add("case_dup_benign.pt", with_recs([R(dp.name, orig)] + rest + [R("archive/Data.pkl", orig)]), "malformed",
-        "zip_duplicate_name", "case-only duplicate of data.pkl, benign", "policy.md Containers")
+        "zip_duplicate_name", "case-only duplicate of data.pkl, benign", "docs/policy.md Containers")
     add("dup_storage_record.pt", with_recs([Rec(r.name, r.data) for r in base]
                                            + [R([r.name for r in base if "/data/0" in r.name][0], b"\x00" * 24)]),
-        "malformed", "zip_duplicate_name", "duplicate data/0 storage record", "policy.md Containers")
+        "malformed", "zip_duplicate_name", "duplicate data/0 storage record", "docs/policy.md Containers")
 
     # Two top folders.
     add("two_roots_second_evil.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("zzz/data.pkl", evil), R("zzz/version", b"3\n")]),
-        "unsafe", B, "second top folder with a malicious data.pkl", "pth-format §1.1; gopickle basename collision")
+        "unsafe", B, "second top folder with a malicious data.pkl", "torch inline_container.cc (miniz); gopickle basename collision")
     add("two_roots_first_evil.pt", with_recs([R("aaa/data.pkl", evil), R("aaa/version", b"3\n")] + [Rec(r.name, r.data) for r in base]),
-        "unsafe", B, "first top folder (the one torch picks) malicious, second benign", "pth-format §1.1")
+        "unsafe", B, "first top folder (the one torch picks) malicious, second benign", "torch inline_container.cc (miniz)")
     add("two_roots_benign.pt", with_recs([Rec(r.name, r.data) for r in base] + [R("other/data.pkl", orig), R("other/version", b"3\n")]),
-        "malformed", "zip_multiple_roots", "two top folders, both benign", "policy.md Containers")
+        "malformed", "zip_multiple_roots", "two top folders, both benign", "docs/policy.md Containers")
 
     # CRC, local/central disagreement, flags.
     add("bad_crc_evil.pt", with_recs([R(r.name, evil if r is dp else r.data, crc=(0xDEADBEEF if r is dp else None)) for r in base]),
         "unsafe", B, "malicious data.pkl with a wrong CRC (torch never checks CRCs)", "CVE-2025-10156; picklescan malicious1_crc.zip")
     add("bad_crc_benign.pt", with_recs([R(r.name, r.data, crc=(0xDEADBEEF if r is dp else None)) for r in base]),
-        "malformed", "zip_crc_mismatch", "benign data.pkl with a wrong CRC", "CVE-2025-10156; policy.md")
+        "malformed", "zip_crc_mismatch", "benign data.pkl with a wrong CRC", "CVE-2025-10156; docs/policy.md")
     add("local_name_mismatch_benign.pt", with_recs([R(r.name, r.data, local_name=("archive/data.pkx" if r is dp else r.name)) for r in base]),
         "malformed", "zip_local_header", "local header name differs from the central directory", "CVE-2025-1944 (GHSA-7q5r-7gvp-wc82)")
     add("local_name_mismatch_evil.pt", with_recs([R(r.name, evil if r is dp else r.data, local_name=("archive/zzzz.pkl" if r is dp else r.name)) for r in base]),
@@ -669,12 +669,12 @@ def gen_containers():
     add("encrypted_flag_local_evil.pt", with_recs([R(r.name, evil if r is dp else r.data, local_flags=(0x0809 if r is dp else 0x0808)) for r in base]),
         "unsafe", B, "encryption flag in the local header only, malicious data.pkl", "CVE-2025-1945")
     add("method_mismatch_benign.pt", with_recs([R(r.name, r.data, method_central=(8 if r is dp else 0)) for r in base]),
-        "malformed", "zip_local_header", "central says deflate, local says stored", "policy.md Containers",
+        "malformed", "zip_local_header", "central says deflate, local says stored", "docs/policy.md Containers",
         alt=[{"verdict": "malformed", "rule": "zip_inflate_failed"}, {"verdict": "malformed", "rule": "zip_parser_disagree"},
              {"verdict": "malformed", "rule": "zip_libzip_rejected"}])
     add("unsupported_method.pt", with_recs([R(r.name, r.data, method_central=(12 if r is dp else 0), method_local=(12 if r is dp else 0)) for r in base]),
         "malformed", "zip_unsupported_method", "data.pkl with compression method 12 (bzip2) in the directory",
-        "policy.md Containers", alt=[{"verdict": "malformed", "rule": "zip_local_header"}])
+        "docs/policy.md Containers", alt=[{"verdict": "malformed", "rule": "zip_local_header"}])
 
     # Fail-open iteration: a corrupt member before data.pkl (modelscan#354).
     bad = Rec("archive/aaa_corrupt", b"x" * 64, method=8)
@@ -691,9 +691,9 @@ def gen_containers():
     add("appended_pickle.pt", with_recs(base, append=SYSTEM), "unsafe", B,
         "malicious pickle appended after the zip (polyglot)", "peers §2c polyglots; fickling polyglot")
     add("prepended_pickle.pt", with_recs(base, prepend=SYSTEM), "unsafe", B,
-        "malicious pickle prepended to a zip: torch.load takes the legacy pickle path", "pth-format §0; peers §2c polyglots")
+        "malicious pickle prepended to a zip: torch.load takes the legacy pickle path", "torch serialization.py load(); peers §2c polyglots")
     add("prepended_junk.pt", with_recs(base, prepend=b"\x00" * 100), "malformed", "not_a_checkpoint",
-        "100 bytes prepended to a valid zip (zip readers still find the EOCD)", "pth-format §0 (torch needs PK at offset 0)",
+        "100 bytes prepended to a valid zip (zip readers still find the EOCD)", "torch serialization.py load() (torch needs PK at offset 0)",
         alt=[{"verdict": "malformed", "rule": "zip_bad_eocd"}, {"verdict": "malformed", "rule": "zip_out_of_bounds"}])
 
     # Zip64 lies.
@@ -709,19 +709,19 @@ def gen_containers():
         alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"}, {"verdict": "malformed", "rule": "zip_bad_central_entry"},
              {"verdict": "malformed", "rule": "storage_size_mismatch"}, {"verdict": "malformed", "rule": "zip_local_header"}])
     add("offset_out_of_bounds.pt", with_recs([R(r.name, r.data, offset=(10**9 if r is st else None)) for r in base]),
-        "malformed", "zip_out_of_bounds", "local header offset beyond the end of the file", "policy.md Containers",
+        "malformed", "zip_out_of_bounds", "local header offset beyond the end of the file", "docs/policy.md Containers",
         alt=[{"verdict": "malformed", "rule": "zip_libzip_rejected"}, {"verdict": "malformed", "rule": "zip_local_header"},
              {"verdict": "malformed", "rule": "zip_bad_central_entry"}])
     first_off = 0
     add("overlapping_records.pt", with_recs([R(r.name, r.data, offset=(first_off if r.name.endswith("/version") else None)) for r in base]),
-        "malformed", "zip_overlap", "two central entries share one local header", "policy.md Containers",
+        "malformed", "zip_overlap", "two central entries share one local header", "docs/policy.md Containers",
         alt=[{"verdict": "malformed", "rule": "zip_local_header"}, {"verdict": "malformed", "rule": "zip_libzip_rejected"}])
     for fname, badname, tech in (("name_dotdot.pt", "archive/../evil.pkl", "'..' component"),
                                  ("name_backslash.pt", "archive\\data\\1", "backslash in a name"),
                                  ("name_absolute.pt", "/archive/extra", "absolute path"),
                                  ("name_nul.pt", "archive/ex\x00tra", "NUL in a name")):
         add(fname, with_recs([Rec(r.name, r.data) for r in base] + [R(badname, b"x")]), "malformed", "zip_bad_name",
-            f"member name with {tech}", "peers §2c path traversal; policy.md",
+            f"member name with {tech}", "peers §2c path traversal; docs/policy.md",
             alt=[{"verdict": "malformed", "rule": "zip_multiple_roots"}, {"verdict": "malformed", "rule": "zip_libzip_rejected"}])
 
     # Deflate bombs (small files, huge inflation; no big bytes on disk).
@@ -743,21 +743,21 @@ def gen_containers():
     add("deflate_bomb_data_pkl.pt", with_recs(recs), "malformed", "zip_inflate_limit",
         "data.pkl itself deflated 16 MiB -> 16 KiB", "peers §2c compression bombs")
 
-    # CVE-2026-24747 and tensor geometry (pth-format §3.6 / §3.9).
+    # CVE-2026-24747 and tensor geometry (torch _utils.py rebuild checks / §3.9).
     f4 = lambda n: struct.pack(f"<{n}f", *range(n))  # noqa: E731
     add("storage_numel_gt_record.pt", tensor_zip(tensor_pickle(1 << 20, [1 << 20], [1]), f4(4)), "malformed", "storage_size_mismatch",
         "persistent id declares 1 Mi floats, record holds 4", "CVE-2026-24747 (GHSA-63cw-57p8-fm3p) part 2")
     add("storage_numel_lt_record.pt", tensor_zip(tensor_pickle(2, [2], [1]), f4(4)), "malformed", "storage_size_mismatch",
-        "persistent id declares 2 floats, record holds 4", "pth-format §1.7 (2.10+ record size check)")
+        "persistent id declares 2 floats, record holds 4", "torch inline_container.cc (miniz) (2.10+ record size check)")
     add("tensor_view_oob.pt", tensor_zip(tensor_pickle(4, [10], [1]), f4(4)), "malformed", "tensor_out_of_bounds",
-        "view of 10 elements on a 4-element storage", "pytorch/pytorch#183381; pth-format §3.6")
+        "view of 10 elements on a 4-element storage", "pytorch/pytorch#183381; torch _utils.py rebuild checks")
     add("tensor_offset_oob.pt", tensor_zip(tensor_pickle(4, [2], [1], offset=3), f4(4)), "malformed", "tensor_out_of_bounds",
         "storage offset 3 + 2 elements on a 4-element storage", "pytorch/pytorch#183381")
     add("tensor_stride_overflow.pt", tensor_zip(tensor_pickle(4, [4, 2], [2**62, 1]), f4(4)), "malformed", "tensor_out_of_bounds",
         "stride 2^62 (extent overflows int64)", "pytorch/pytorch#181310 / #183381",
         alt=[{"verdict": "malformed", "rule": "tensor_bad_geometry"}])
     add("tensor_negative_stride.pt", tensor_zip(tensor_pickle(4, [2], [-1], offset=1), f4(4)), "malformed", "tensor_bad_geometry",
-        "negative stride", "pth-format §3.6")
+        "negative stride", "torch _utils.py rebuild checks")
     add("tensor_numel_overflow.pt", tensor_zip(tensor_pickle(2**62, [2**31, 2**31], [2**31, 1]), f4(4)), "malformed", "storage_size_mismatch",
         "numel x itemsize overflows (2^62 floats)", "pytorch/pytorch#181310",
         alt=[{"verdict": "malformed", "rule": "tensor_bad_geometry"}, {"verdict": "malformed", "rule": "limit_exceeded"},
@@ -770,7 +770,7 @@ def gen_containers():
         "SETITEMS on a rebuilt tensor", "CVE-2026-24747 part 1")
     add("storage_two_dtypes.pt", tensor_zip(PROTO2 + EMPTY_LIST + MARK + tensor_expr(4, [4], [1])
                                             + tensor_expr(2, [2], [1], storage="DoubleStorage") + APPENDS + STOP, f4(4)), "malformed", "storage_dtype_conflict",
-        "one storage key used as float32[4] and float64[2]", "pth-format §2.2",
+        "one storage key used as float32[4] and float64[2]", "torch serialization.py persistent_id",
         alt=[{"verdict": "malformed", "rule": "storage_size_mismatch"}])
 
     # Quantized and sparse tensors whose geometry lies (torch-made, then patched / saved unchecked).
@@ -798,7 +798,7 @@ def gen_containers():
     except Exception:
         pass
     add("qtensor_axis_oob.pt", bad_axis, "malformed", "quantizer_invalid",
-        "per-channel quantized tensor with axis 5 on a 2-D tensor", "pth-format §3.9 (qtensor axis/length checks)")
+        "per-channel quantized tensor with axis 5 on a 2-D tensor", "torch's published weights_only fixes (qtensor axis/length checks)")
 
     # TorchScript, tar, legacy, preview.
     torch.manual_seed(3)
@@ -825,7 +825,7 @@ def gen_containers():
     add("legacy_tar.pt", tbuf.getvalue(), "unsafe", "tar_format", "pre-0.1.10 tar checkpoint",
         "CVE-2025-32434 (tar path, PR #145020)")
     add("preview_pytorch1.pt", b"PYTORCH1" + b"\x00" * 56, "unsafe", "preview_archive", "PYTORCH1 preview archive",
-        "pth-format §1.1")
+        "torch inline_container.cc (miniz)")
     add("gzip_wrapped_pickle.pt", gzip.compress(SYSTEM, mtime=0), "malformed", "not_a_checkpoint",
         "gzip-wrapped malicious pickle (.pt.gz unwrapped by user code)", "modelscan PR #345; picklescan PR #68")
 
@@ -866,15 +866,15 @@ def gen_containers():
     legacy = b"".join(parts) + tail
     torch_loads_weights_only(legacy)
     add("legacy_benign.pt", legacy, "safe", None, "legacy 0.1.10-1.5 stacked-pickle file made by torch (benign)",
-        "pth-format §3.8; policy.md Containers (legacy read)")
+        "torch serialization.py legacy_load; docs/policy.md Containers (legacy read)")
     add("legacy_main_evil.pt", b"".join(parts[:3]) + inject(parts[3], call("os", "system", CMD)) + parts[4] + tail, "unsafe", B,
-        "legacy file with a payload in the main pickle", "pth-format §3.8")
+        "legacy file with a payload in the main pickle", "torch serialization.py legacy_load")
     add("legacy_magic_eval.pt", pk(call("builtins", "eval", "0x1950a86a20f9469cfc6c")) + b"".join(parts[1:]) + tail, "unsafe", G,
         "legacy magic number computed by eval instead of a literal", "picklescan pytorch_magic_bypass.pt; peers §2b")
     add("legacy_sysinfo_evil.pt", b"".join(parts[:2]) + inject(parts[2], call("posix", "system", CMD)) + b"".join(parts[3:]) + tail,
-        "unsafe", B, "legacy file with a payload in the sys_info pickle", "policy.md (each pickle of a legacy file)")
+        "unsafe", B, "legacy file with a payload in the sys_info pickle", "docs/policy.md (each pickle of a legacy file)")
     add("legacy_keys_evil.pt", b"".join(parts[:4]) + inject(parts[4], call("subprocess", "Popen", ["sh", "-c", CMD])) + tail,
-        "unsafe", G, "legacy file with a payload in the storage-keys pickle", "policy.md (each pickle of a legacy file)")
+        "unsafe", G, "legacy file with a payload in the storage-keys pickle", "docs/policy.md (each pickle of a legacy file)")
 
 
 def gen_resources():
@@ -958,7 +958,7 @@ def gen_resources():
         alt=[{"verdict": "malformed", "rule": "not_a_checkpoint"}])
     # CPython's two unpicklers and torch's weights_only all return 1 here: a warning, not an error.
     add("pending_mark_at_stop.pkl", PROTO2 + MARK + integer(1) + STOP, "safe", None,
-        "STOP with an unclosed MARK", "pth-format §6", warnings=["stack_not_empty_at_stop"],
+        "STOP with an unclosed MARK", "docs/format.md", warnings=["stack_not_empty_at_stop"],
         alt=[{"verdict": "malformed", "rule": "pickle_pending_mark"}])
 
 
@@ -1066,11 +1066,11 @@ def gen_benign():
                         Rec("archive/.data/serialization_id", b"0" * 40)])
     torch_loads_weights_only(data)
     add("benign_extra_text_record.pt", data, "safe", None, "an extra plain-text record (reported, not a pickle)",
-        "policy.md Containers", warnings=["extra_record"])
+        "docs/policy.md Containers", warnings=["extra_record"])
     data = build_zip([Rec(r.name, r.data, method=8) for r in records_of(torch_bytes(base_state_dict(11)))])
     torch_loads_weights_only(data)
     add("benign_deflated_records.pt", data, "safe", None, "every record re-zipped with deflate (ratio < 250)",
-        "pth-format §1.4")
+        "torch inline_container.cc (miniz)")
     bare = pickle.dumps({"epoch": 7, "names": ["a", "b"], "lr": 0.1, "flags": (True, None)}, protocol=2)
     add("benign_bare_pickle.pkl", bare, "safe", None, "bare protocol-2 pickle of plain values", "benign")
     add("benign_proto0_values.pkl", pickle.dumps({"a": [1, 2.5, "x"], "b": None}, protocol=0), "safe", None,
@@ -1178,7 +1178,7 @@ def gen_zip_tail():
     add("root_with_colon.pt", data, "safe", None, "top folder 's:42' (file saved as s:42.pth)", "issue 9 §6")
     add("root_drive_absolute.pt", build_zip([Rec("C:/" + r.name.split("/", 1)[1], r.data) for r in base]),
         "malformed", "zip_bad_name", "top folder 'C:' (drive-absolute on Windows: an extractor writes to C:\\)",
-        "policy.md Containers")
+        "docs/policy.md Containers")
 
     # Small records whose reading depends on the torch version (issue 16 §4). torch 1.13 and
     # 2.15: version " 3", "3abc", "+3", "-18446744073709551615" (stoull wraps it to 1) load;

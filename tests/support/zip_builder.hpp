@@ -1,7 +1,7 @@
 // tests/support/zip_builder.hpp - builds zip archives in memory, the way torch.save writes them,
 // with a knob for every field a hostile file can lie about.
 //
-// torch's writer (miniz, `PyTorchStreamWriter`; spec/pth-format.md section 1) produces:
+// torch's writer (miniz, `PyTorchStreamWriter`; torch inline_container.cc (miniz)) produces:
 //   per record: local header (version-needed 0, flags 0x0808, method 0, time/date 0, CRC and
 //               sizes 0), name, an "FB" extra field padding the data to a 64-byte boundary, the
 //               data, then a 16-byte data descriptor `PK\7\8 crc csize usize`;
