@@ -269,6 +269,9 @@ result<void> read_container(checkpoint_state& st, const load_options& opts, load
                         "and unpickles its members): refused, torch >= 2.6 refuses it under weights_only too");
     case container_kind::preview:
       return make_error(errc::preview_archive, "pre-1.0 preview archive (PYTORCH1): refused, as torch refuses it");
+    case container_kind::mobile:
+      return make_error(errc::torchscript_archive,
+                        "TorchScript flatbuffer module ('PTMF' at offset 4): torch.jit.load runs its code; refused");
     case container_kind::pickle:
       if (facts.legacy) return read_legacy(st, opts);
       {

@@ -27,6 +27,10 @@ bool pickler_writes_first(unsigned char b) noexcept {
 }
 
 container_id detect_container(std::span<const std::byte> file, const load_options& opts) {
+  // torch.jit.load's getFileFormat tests bytes 4..7 before the zip magic: a pickle (or anything)
+  // carrying "PTMF" there is a flatbuffer module to it. A zip cannot (flags 0x464D set bit 0,
+  // encryption, which the zip layer refuses), so testing first loses nothing.
+  if (file.size() >= 8 && std::memcmp(file.data() + 4, "PTMF", 4) == 0) return {container_kind::mobile, false};
   if (starts_with(file, "PK\3\4", 4)) return {container_kind::zip, false};
   if (tarfile_would_open(file) || has_ustar_magic(file)) return {container_kind::tar, false};
   if (starts_with(file, "PYTORCH1", 8)) return {container_kind::preview, false};

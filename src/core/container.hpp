@@ -2,6 +2,8 @@
 // (core/checkpoint) and the gate (scan/scan) both call these functions, so they cannot classify
 // a file differently.
 //
+// torch.jit.load (1.13 and 2.x) first: "PTMF" at bytes 4..7 -> flatbuffer (mobile) module, whose
+// code it runs; such a file is TorchScript whatever else it parses as.
 // torch.load (1.13 and 2.x) on a path: PK\3\4 at offset 0 -> zip reader; otherwise
 // `tarfile.open(mode="r:")`, and only if that raises TarError the pickle stream: the first
 // pickle must *unpickle to* the legacy magic number (compared by value, not by bytes), else
@@ -25,6 +27,8 @@ enum class container_kind : std::uint8_t {
   zip,      ///< PK\3\4 at offset 0 (torch's _is_zipfile)
   tar,      ///< CPython's tarfile would open it (core/tar_probe.hpp), or `ustar` magic
   preview,  ///< "PYTORCH1": the pre-1.0 preview archive
+  mobile,   ///< "PTMF" at offset 4: a TorchScript flatbuffer module, which torch.jit.load
+            ///< recognises before anything else and whose methods it runs
   pickle,   ///< a legacy stream (by the magic's value), or a pickle a pickler could have written
   none,     ///< none of these
 };

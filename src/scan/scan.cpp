@@ -158,6 +158,11 @@ class gate {
         rep.format = "tar";
         break;
       case container_kind::preview: break;
+      case container_kind::mobile:
+        // torch.jit.load reads it as a flatbuffer module and runs its methods: unsafe whatever
+        // else the bytes parse as (a pickle, say); nothing else is judged.
+        rep.format = "torchscript";
+        break;
       case container_kind::zip: scan_zip(true, zip_end, main_error); break;
       case container_kind::pickle:
         if (zip_end) scan_zip(false, zip_end, main_error);

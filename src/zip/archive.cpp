@@ -75,6 +75,19 @@ struct name_hash {
   std::size_t slot(std::size_t mask) const { return static_cast<std::size_t>(h.finish()) & mask; }
 };
 
+// miniz's mz_zip_reader_is_file_a_directory: a name ending in '/' or the DOS directory bit in
+// the external attributes, whatever the "made by" system. Extracting such an entry copies
+// nothing and still succeeds, so torch would hand out its unfilled (uninitialised) buffer.
+bool miniz_directory(const zip_entry& e) {
+  return (!e.name.empty() && e.name.back() == '/') || (e.external_attr & 0x10) != 0;
+}
+
+bool ascii(std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
 bool equal_folded(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -117,6 +130,26 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   while (cap < ents.size() * 2) cap *= 2;
   const std::size_t mask = cap - 1;
   a->by_name_.assign(cap, 0);
+  // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
+  // both decodings are one-to-one, but mixing them lets two different byte strings decode to
+  // the same name (an unflagged "\xc3\x87" is cp437 "\u251c\u00e7", the UTF-8 of a flagged
+  // "\u251c\u00e7"), and zipfile then reads one record where torch reads the other.
+  int utf8_names = 0, cp437_names = 0;
+  for (const auto& e : ents) {
+    if (ascii(e.name)) continue;
+    ((e.flags & 0x0800) ? utf8_names : cp437_names) = 1;
+    if (utf8_names && cp437_names)
+      return make_error(errc::zip_duplicate_name,
+                        "non-ASCII entry names both with and without the UTF-8 flag: zipfile decodes them two ways, "
+                        "so different names can read as one",
+                        std::string(e.name), e.central_offset);
+  }
+  for (const auto& e : ents)
+    if (miniz_directory(e) && (e.comp_size != 0 || e.uncomp_size != 0))
+      return make_error(errc::zip_bad_name,
+                        "directory entry (name ends in '/' or DOS directory attribute) that holds data: torch's miniz "
+                        "extracts nothing from it and reads uninitialised memory",
+                        std::string(e.name), e.central_offset);
   // One index over case-folded names: miniz finds records case-insensitively, so two names equal
   // after folding are one name to torch (and which of them it returns depends on its sort).
   for (std::size_t i = 0; i < ents.size(); ++i) {

@@ -172,6 +172,7 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     d.bytes(name_len, e.name);
     e.flags = flags;
     e.method = method;
+    e.external_attr = ext_attr;
     e.crc = crc;
     e.comp_size = csize32;
     e.uncomp_size = usize32;

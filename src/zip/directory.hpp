@@ -18,6 +18,7 @@ struct zip_entry {
   std::string_view name;          // view into the file's bytes
   std::uint16_t flags = 0;
   std::uint16_t method = 0;
+  std::uint32_t external_attr = 0;  // miniz treats bit 0x10 (DOS directory) as "a directory"
   std::uint32_t crc = 0;
   std::uint64_t comp_size = 0;
   std::uint64_t uncomp_size = 0;
