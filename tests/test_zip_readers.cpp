@@ -157,7 +157,8 @@ TEST_CASE("TorchScript is recognised as torch.jit.load recognises it") {
   for (const char* code : {"archive/code/__torch__/m.py", "archive/CODE/m.py", "archive/cOdE/"}) {
     CAPTURE(code);
     auto c = base();
-    c.add(code, "x = 1\n");
+    // A directory entry ("cOdE/") is empty: one holding data is refused before (zip_bad_name).
+    c.add(code, std::string_view(code).back() == '/' ? "" : "x = 1\n");
     CHECK(open_code(c.build()) == errc::torchscript_code);
     CHECK(open_code(c.build(), ts) == errc::ok);  // asked for: code/ is never read
     const auto r = pthsafe::scan_buffer(c.build());

@@ -386,6 +386,17 @@ class gate {
       // Storage folder: after a complete data.pkl, the records it referenced are data and any
       // other data/<key> is an extra record like any other; before that (data.pkl refused or
       // never reached) only a complete pickle there is judged as one.
+      if (rel.rfind("code/", 0) == 0) {
+        // TorchScript source (any case: miniz folds it): some reader compiles and runs it, in a
+        // well-formed archive or not, so it is judged wherever a record is found.
+        finding f;
+        f.rule = std::string(errc_name(errc::torchscript_code));
+        f.severity = severity::error;
+        f.record = r.name;
+        f.offset = r.offset;
+        f.message = "TorchScript code record: torch.jit.load compiles and runs it";
+        add(std::move(f));
+      }
       const bool in_storage_folder = rel.rfind("data/", 0) == 0;
       if (starts_with_zip && facts_.main_pickle_ran && referenced_storage(r.name)) continue;
       const bool storage_by_structure = in_storage_folder && !(starts_with_zip && facts_.main_pickle_ran);
