@@ -2,7 +2,7 @@
 # Installs, builds, and runs the main job on the small checkpoint that ships in the repo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPTHSAFE_BUILD_TESTS=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 ck=tests/fixtures/state_dict.pth

@@ -4,8 +4,12 @@
 # torch the differential suites compare with (/usr/bin/python3); python3-venv lets
 # scripts/setup-torch-venv.sh make the venv of the second (pip's torch 2.x).
 set -euo pipefail
-pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3 libzip-dev zlib1g-dev libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev
-      python3-torch python3-numpy python3-venv)
+# `install-deps.sh build` installs only what building and running the CLI needs (scripts/demo.sh).
+pkgs=(cmake g++ make pkg-config libzip-dev zlib1g-dev)
+if [ "${1:-all}" != build ]; then
+  pkgs+=(clang libclang-rt-14-dev python3 libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev
+         python3-torch python3-numpy python3-venv)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
