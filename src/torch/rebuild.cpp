@@ -713,6 +713,8 @@ result<void> torch_rebuilder::build(value& inst, value& state) {
       return {};
     case value_kind::tensor: {
       auto* rec = const_cast<tensor_record*>(va::tensor(inst));
+      // Tensor.__setstate__ starts with `if not self.is_leaf: raise RuntimeError`, whatever the state.
+      if (!rec->leaf) return fail(errc::bad_rebuild_args, "__setstate__ can be only called on leaf Tensors (torch raises)");
       if (rec->parameter) {
         // Parameter.__setstate__ (Tensor.__setstate__): leaf tensors only; legacy 4-tuple set_;
         // 5-tuple Variable: `self.data = state[0]`, then state = (state[3], state[4], state[2]);
@@ -721,7 +723,6 @@ result<void> torch_rebuilder::build(value& inst, value& state) {
         if (state.kind() != value_kind::tuple) return fail(errc::bad_rebuild_args, "Parameter state is not a tuple");
         const auto s = state.items();
         if (s.size() == 3 || s.size() == 5) {
-          if (!rec->leaf) return fail(errc::bad_rebuild_args, "__setstate__ can be only called on leaf Tensors (torch raises)");
           if (s.size() == 5)
             if (auto r = set_tensor_attr(inst, "data", *s[0]); !r) return r;
           const value& rg = s.size() == 3 ? *s[0] : *s[3];
