@@ -284,6 +284,7 @@ enum class corruption {
   qtensor_requires_grad,
   param_build_backward_hooks,
   param_build_requires_grad_on_int,
+  param_build_not_leaf,
   odict_build_shadows_keys,
   odict_build_dunder_name,
   counter_build_shadows_method,
@@ -560,6 +561,7 @@ constexpr case_def catalogue[] = {
     CASE(qtensor_requires_grad, bad_rebuild_args),
     CASE(param_build_backward_hooks, tensor_state_refused),
     CASE(param_build_requires_grad_on_int, bad_rebuild_args),
+    CASE(param_build_not_leaf, bad_rebuild_args),
     CASE(odict_build_shadows_keys, object_state_refused),
     CASE(odict_build_dunder_name, object_state_refused),
     CASE(counter_build_shadows_method, object_state_refused),
@@ -1542,6 +1544,18 @@ built make(corruption c) {
       return storage_case(param_build("FloatStorage", true, true, tensor_hook), "0", 8);
     case C::param_build_requires_grad_on_int:
       return storage_case(param_build("LongStorage", false, true, empty_hooks), "0", 16);
+    case C::param_build_not_leaf: {
+      // as_subclass(Parameter) of a tensor that requires grad is no leaf: __setstate__ raises.
+      pickle_writer w = started();
+      w.empty_dict().binunicode("w").global("torch._tensor", "_rebuild_from_type_v2").mark();
+      w.global("torch._utils", "_rebuild_tensor_v2").global("torch.nn.parameter", "Parameter").mark();
+      persid(w, "FloatStorage", "0", "cpu", 2);
+      w.integer(0).integer(2).tuple1().integer(1).tuple1().newtrue();
+      empty_hooks(w);
+      w.tuple().none().tuple().reduce();
+      w.mark().newtrue().none().none().tuple().build().setitem().stop();
+      return storage_case(w.take(), "0", 8);
+    }
     case C::odict_build_shadows_keys:  // sd.keys() / dict(sd) would see the shadowing attribute
       return pickle_case(dict_build_attr("OrderedDict", "keys"));
     case C::odict_build_dunder_name:
