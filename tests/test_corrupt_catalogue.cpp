@@ -279,6 +279,15 @@ enum class corruption {
   rebuild_v2_backward_hooks,
   metadata_conj_on_float,
   metadata_neg_on_bool,
+  // ---- states torch applies that a raw reading misses (red team B) ------------------------------
+  qtensor_backward_hooks,
+  qtensor_requires_grad,
+  param_build_backward_hooks,
+  param_build_requires_grad_on_int,
+  param_build_not_leaf,
+  odict_build_shadows_keys,
+  odict_build_dunder_name,
+  counter_build_shadows_method,
   limit_tree_bytes_bytearray_n,
   limit_tree_bytes_size_copies,
   limit_tree_bytes_ordered_dict_copies,
@@ -548,6 +557,14 @@ constexpr case_def catalogue[] = {
     CASE(rebuild_v2_backward_hooks, tensor_state_refused),
     CASE(metadata_conj_on_float, bad_rebuild_args),
     CASE(metadata_neg_on_bool, unsupported_feature),
+    CASE(qtensor_backward_hooks, tensor_state_refused),
+    CASE(qtensor_requires_grad, bad_rebuild_args),
+    CASE(param_build_backward_hooks, tensor_state_refused),
+    CASE(param_build_requires_grad_on_int, bad_rebuild_args),
+    CASE(param_build_not_leaf, bad_rebuild_args),
+    CASE(odict_build_shadows_keys, object_state_refused),
+    CASE(odict_build_dunder_name, object_state_refused),
+    CASE(counter_build_shadows_method, object_state_refused),
     CASE(limit_tree_bytes_bytearray_n, limit_exceeded, scan::by_class, "max_tree_bytes"),
     CASE(limit_tree_bytes_size_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
     CASE(limit_tree_bytes_ordered_dict_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
@@ -641,6 +658,44 @@ bytes rebuild_v2(const std::string& cls, bool requires_grad, void (*hooks)(pickl
   return w.take();
 }
 void empty_hooks(pickle_writer& w) { w.global("collections", "OrderedDict").empty_tuple().reduce(); }
+void tensor_hook(pickle_writer& w) { w.empty_dict().integer(0).global("torch", "Tensor").setitem(); }
+/// {'q': _rebuild_qtensor(<QInt8Storage "0", 2 items>, 0, (2,), (1,), (per_tensor_affine, 0.5, 0),
+/// requires_grad, hooks)} as the whole data.pkl.
+bytes rebuild_qtensor(bool requires_grad, void (*hooks)(pickle_writer&)) {
+  pickle_writer w = started();
+  w.empty_dict().binunicode("q").global("torch._utils", "_rebuild_qtensor").mark();
+  persid(w, "QInt8Storage", "0", "cpu", 2);
+  w.integer(0).integer(2).tuple1().integer(1).tuple1();
+  w.mark().global("torch", "per_tensor_affine").binfloat(0.5).integer(0).tuple().boolean(requires_grad);
+  hooks(w);
+  w.tuple().reduce().setitem().stop();
+  return w.take();
+}
+/// {'w': _rebuild_parameter(<tensor of `cls`>, requires_grad, OrderedDict())} then BUILD with the
+/// Tensor.__setstate__ 3-tuple (state_requires_grad, None, hooks).
+bytes param_build(const std::string& cls, bool requires_grad, bool state_requires_grad, void (*hooks)(pickle_writer&)) {
+  pickle_writer w = started();
+  w.empty_dict().binunicode("w").global("torch._utils", "_rebuild_parameter").mark();
+  w.global("torch._utils", "_rebuild_tensor_v2").mark();
+  persid(w, cls, "0", "cpu", 2);
+  w.integer(0).integer(2).tuple1().integer(1).tuple1().newfalse();
+  empty_hooks(w);
+  w.tuple().reduce().boolean(requires_grad);
+  empty_hooks(w);
+  w.tuple().reduce();
+  w.mark().boolean(state_requires_grad).none();
+  hooks(w);
+  w.tuple().build().setitem().stop();
+  return w.take();
+}
+/// `cls`() with one item, then BUILD {name: OrderedDict}: the attribute shadows what the class defines.
+bytes dict_build_attr(std::string_view cls, std::string_view name) {
+  pickle_writer w = started();
+  w.global("collections", cls).empty_tuple().reduce().binunicode("a").integer(1).setitem();
+  w.empty_dict().binunicode("_metadata").empty_dict().setitem();  // real state_dicts carry it: accepted
+  w.binunicode(name).global("collections", "OrderedDict").setitem().build().stop();
+  return w.take();
+}
 /// A legacy (0.1.10-1.5) stream: magic, 1001, sys_info, then `main` and `keys` (whole pickles,
 /// each ending in STOP), then `data`.
 bytes legacy_stream(const bytes& main, const bytes& keys, const bytes& data) {
@@ -1481,6 +1536,32 @@ built make(corruption c) {
       return storage_case(rebuild_v2("FloatStorage", false, empty_hooks, [](pickle_writer& w) {
         w.empty_dict().binunicode("conj").newfalse().setitem();
       }), "0", 8);
+    case C::qtensor_backward_hooks:  // the 7th argument becomes tensor._backward_hooks
+      return storage_case(rebuild_qtensor(false, tensor_hook), "0", 2);
+    case C::qtensor_requires_grad:  // torch raises: a qint8 tensor cannot require gradients
+      return storage_case(rebuild_qtensor(true, empty_hooks), "0", 2);
+    case C::param_build_backward_hooks:  // Tensor.__setstate__: requires_grad, _, _backward_hooks = state
+      return storage_case(param_build("FloatStorage", true, true, tensor_hook), "0", 8);
+    case C::param_build_requires_grad_on_int:
+      return storage_case(param_build("LongStorage", false, true, empty_hooks), "0", 16);
+    case C::param_build_not_leaf: {
+      // as_subclass(Parameter) of a tensor that requires grad is no leaf: __setstate__ raises.
+      pickle_writer w = started();
+      w.empty_dict().binunicode("w").global("torch._tensor", "_rebuild_from_type_v2").mark();
+      w.global("torch._utils", "_rebuild_tensor_v2").global("torch.nn.parameter", "Parameter").mark();
+      persid(w, "FloatStorage", "0", "cpu", 2);
+      w.integer(0).integer(2).tuple1().integer(1).tuple1().newtrue();
+      empty_hooks(w);
+      w.tuple().none().tuple().reduce();
+      w.mark().newtrue().none().none().tuple().build().setitem().stop();
+      return storage_case(w.take(), "0", 8);
+    }
+    case C::odict_build_shadows_keys:  // sd.keys() / dict(sd) would see the shadowing attribute
+      return pickle_case(dict_build_attr("OrderedDict", "keys"));
+    case C::odict_build_dunder_name:
+      return pickle_case(dict_build_attr("OrderedDict", "__class__"));
+    case C::counter_build_shadows_method:
+      return pickle_case(dict_build_attr("Counter", "most_common"));
     case C::metadata_neg_on_bool:
       return storage_case(rebuild_v2("BoolStorage", false, empty_hooks, [](pickle_writer& w) {
         w.empty_dict().binunicode("neg").newtrue().setitem();

@@ -200,6 +200,47 @@ TEST_CASE("quantized tensors: scheme, parameters, integer representation") {
   CHECK(pthsafe::quant_scheme_name(quant_scheme::per_channel_affine_float_qparams) == "per_channel_affine_float_qparams");
 }
 
+// Red team B §1: torch's quantizer holds scales.to(kDouble) and zero_points.to(kLong), so a neg
+// bit is applied and a bool is 0/1. The files are the hostile corpus's (tests/hostile/gen_hostile.py
+// asserts torch's values when it writes them).
+std::string hostile(const char* name) { return std::string(PTHSAFE_FIXTURES) + "/../hostile/files/" + name; }
+
+TEST_CASE("quantized per-channel parameters are the values torch's quantizer holds") {
+  auto neg = pthsafe::checkpoint::open(hostile("qtensor_neg_scales.pt"));
+  REQUIRE_MESSAGE(neg, neg.error_value().to_string());
+  auto json = pthsafe::inspect_json(*neg);
+  REQUIRE(json);
+  CHECK(json->find("\"q_scales\":[-0.25,-0.5]") != std::string::npos);
+  CHECK(json->find("\"q_zero_points\":[1,2]") != std::string::npos);
+  auto bz = pthsafe::checkpoint::open(hostile("qtensor_bool_zp.pt"));
+  REQUIRE_MESSAGE(bz, bz.error_value().to_string());
+  json = pthsafe::inspect_json(*bz);
+  REQUIRE(json);
+  CHECK(json->find("\"q_scales\":[0.25,0.5]") != std::string::npos);
+  CHECK(json->find("\"q_zero_points\":[1,1]") != std::string::npos);
+}
+
+TEST_CASE("_rebuild_from_type_v2 with a data state on torch.Tensor: torch 2.x's tensor, and a scan warning") {
+  auto ck = pthsafe::checkpoint::open(hostile("from_type_v2_data.pt"));
+  REQUIRE_MESSAGE(ck, ck.error_value().to_string());
+  auto w = ck->find_tensor("w");
+  REQUIRE(w);
+  float v[4];
+  REQUIRE(w->numel() == 4);
+  REQUIRE(w->data());
+  std::memcpy(v, w->data(), sizeof v);
+  CHECK(v[0] == 666.0f);
+  CHECK(v[3] == 666.0f);
+  const auto rep = pthsafe::scan_file(hostile("from_type_v2_data.pt"));
+  CHECK(rep.verdict == pthsafe::verdict::safe);
+  bool warned = false;
+  for (const auto& f : rep.findings) warned |= f.rule == "tensor_state_version_dependent";
+  CHECK(warned);
+  // A Parameter-typed state swap is torch 2.x and 1.13 alike: no warning.
+  const auto swap = pthsafe::scan_file(hostile("state_data_swap.pt"));
+  for (const auto& f : swap.findings) CHECK(f.rule != "tensor_state_version_dependent");
+}
+
 TEST_CASE("sparse tensors: layouts and components") {
   for (auto m : all_modes) {
     auto ck = pthsafe::checkpoint::open(fixture("sparse.pt"), with_mode(m));

@@ -112,6 +112,9 @@ enum class errc : std::uint16_t {
   /// a saved tensor state (_rebuild_from_type_v2, _rebuild_parameter_with_state) sets an attribute
   /// torch's Tensor class defines (a property, descriptor or method) that pthsafe does not interpret
   tensor_state_refused,
+  /// a BUILD state on an OrderedDict or Counter sets an attribute the class defines (`keys`,
+  /// `items`, `values`, ...: the mapping then shows other contents than iteration) or a dunder
+  object_state_refused,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

@@ -80,6 +80,8 @@ finding warning_finding(const std::string& w) {
     f.subject = f.message.substr(7, f.message.find(':') - 7);
   } else if (f.message.rfind("byteorder ", 0) == 0) {
     f.rule = "byteorder_version_dependent";
+  } else if (f.message.rfind("tensor state applied by ", 0) == 0) {
+    f.rule = "tensor_state_version_dependent";
   } else {
     f.rule = "stack_not_empty_at_stop";
   }

@@ -43,35 +43,45 @@ T load(const std::byte* p) {
 
 }  // namespace
 
+// The values torch's quantizer holds come from `scales.to(kDouble)` / `zero_points.to(kLong)`
+// (or `.to(kFloat)`): the copy kernel casts first and then applies a pending negative bit in the
+// destination dtype, so the sign flip happens after widening (an int32 -2^31 becomes +2^31, an
+// int64 -2^63 wraps). A bool casts by truth: any non-zero byte is 1. The conjugate bit cannot reach
+// here: it is only accepted on complex tensors, which are not parameter dtypes.
 double element_as_double(const tensor_view& t, std::uint64_t i) noexcept {
   const std::byte* p = element_ptr(t, i);
+  double d;
   switch (t.element_type()) {
-    case dtype::float64: return load<double>(p);
-    case dtype::float32: return load<float>(p);
-    case dtype::float16: return float16{load<std::uint16_t>(p)}.to_float();
-    case dtype::bfloat16: return bfloat16{load<std::uint16_t>(p)}.to_float();
+    case dtype::float64: d = load<double>(p); break;
+    case dtype::float32: d = load<float>(p); break;
+    case dtype::float16: d = float16{load<std::uint16_t>(p)}.to_float(); break;
+    case dtype::bfloat16: d = bfloat16{load<std::uint16_t>(p)}.to_float(); break;
     default: return static_cast<double>(element_as_int(t, i));
   }
+  return t.is_neg() ? -d : d;
 }
 
 std::int64_t element_as_int(const tensor_view& t, std::uint64_t i) noexcept {
   const std::byte* p = element_ptr(t, i);
+  std::int64_t v;
   switch (t.element_type()) {
-    case dtype::int64: return load<std::int64_t>(p);
-    case dtype::int32: return load<std::int32_t>(p);
-    case dtype::int16: return load<std::int16_t>(p);
-    case dtype::int8: return load<std::int8_t>(p);
-    case dtype::uint8: case dtype::boolean: return load<std::uint8_t>(p);
-    case dtype::uint16: return load<std::uint16_t>(p);
-    case dtype::uint32: return load<std::uint32_t>(p);
-    case dtype::uint64: return static_cast<std::int64_t>(load<std::uint64_t>(p));  // torch wraps too
+    case dtype::int64: v = load<std::int64_t>(p); break;
+    case dtype::int32: v = load<std::int32_t>(p); break;
+    case dtype::int16: v = load<std::int16_t>(p); break;
+    case dtype::int8: v = load<std::int8_t>(p); break;
+    case dtype::uint8: v = load<std::uint8_t>(p); break;
+    case dtype::boolean: v = load<std::uint8_t>(p) != 0; break;
+    case dtype::uint16: v = load<std::uint16_t>(p); break;
+    case dtype::uint32: v = load<std::uint32_t>(p); break;
+    case dtype::uint64: v = static_cast<std::int64_t>(load<std::uint64_t>(p)); break;  // torch wraps too
     case dtype::float64: case dtype::float32: case dtype::float16: case dtype::bfloat16:
     {
-      const double d = element_as_double(t, i);  // only reached for odd files: avoid UB casts
+      const double d = element_as_double(t, i);  // sign already applied; only odd files: avoid UB casts
       return d > -9.2e18 && d < 9.2e18 ? static_cast<std::int64_t>(d) : 0;
     }
     default: return 0;  // not a parameter dtype (checked when the tensor was rebuilt)
   }
+  return t.is_neg() ? static_cast<std::int64_t>(std::uint64_t{0} - static_cast<std::uint64_t>(v)) : v;
 }
 
 std::vector<double> qparam_doubles(const tensor_view& t, bool to_float32) {
@@ -228,7 +238,14 @@ result<value*> torch_rebuilder::rebuild_qtensor(value& args) {
   auto t = make_tensor(*a[0], *a[1], *a[2], *a[3], false, dtype::uint8);
   if (!t) return t;
   auto* rec = const_cast<tensor_record*>(va::tensor(**t));
+  // torch: `tensor.requires_grad = requires_grad` (raises for a quantized dtype, which is not
+  // floating) and `tensor._backward_hooks = backward_hooks`, refused as on every other rebuild.
+  if (auto r = check_requires_grad(*rec, a[5]->as_bool()); !r) return std::move(r).error_value();
   rec->requires_grad = a[5]->as_bool();
+  if (const value& hooks = *a[6];
+      !(hooks.kind() == value_kind::none ||
+        ((hooks.kind() == value_kind::dict || hooks.kind() == value_kind::ordered_dict) && hooks.items().empty())))
+    return fail(errc::tensor_state_refused, "_rebuild_qtensor installs backward hooks");
   rec->qscheme = qs;
   rec->q_scale = scale;
   rec->q_zero_point = zero_point;

@@ -26,7 +26,8 @@ constexpr bool is_quantized_dtype(dtype t) noexcept {
 namespace pthsafe::detail {
 
 /// Element `i` of a loaded 1-D tensor as a double / int64 (floating, integer and bool dtypes;
-/// float16 and bfloat16 widened exactly). Callers check the dtype first.
+/// float16 and bfloat16 widened exactly), as torch's quantizer holds it: the negative bit applied
+/// after widening, a bool as 0/1. Callers check the dtype first.
 double element_as_double(const tensor_view& t, std::uint64_t i) noexcept;
 std::int64_t element_as_int(const tensor_view& t, std::uint64_t i) noexcept;
 

@@ -18,6 +18,18 @@ bool is_seq(const value& v) { return v.kind() == value_kind::tuple || v.kind() =
 bool is_text(const value& v) { return v.kind() == value_kind::string || v.kind() == value_kind::bytes; }
 bool is_dict(const value& v) { return v.kind() == value_kind::dict || v.kind() == value_kind::ordered_dict; }
 
+// dir(dict) | dir(OrderedDict) | dir(Counter): an instance attribute of one of these names
+// shadows the method (`keys`, `items`, `values`, `get`, `copy`, ...), so consumers of the same
+// mapping disagree on its contents; dunders would change how Python treats the object.
+constexpr std::string_view dict_class_attrs[] = {
+#include "torch/dict_class_attrs.inc"
+};
+
+bool dict_class_defines(std::string_view name) {
+  if (name.size() >= 4 && name.starts_with("__") && name.ends_with("__")) return true;
+  return std::binary_search(std::begin(dict_class_attrs), std::end(dict_class_attrs), name);
+}
+
 // torch device strings: "<type>" or "<type>:<index>", type lowercase identifier.
 bool valid_device(std::string_view s) {
   const auto colon = s.find(':');
@@ -295,6 +307,10 @@ result<void> torch_rebuilder::set_obj_state(value& obj, const value& state) {
     const auto items = part->items();
     for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
       if (items[i]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "attribute name is not a string");
+      if (is_dict(obj) && dict_class_defines(items[i]->text()))
+        return fail(errc::object_state_refused, "BUILD state sets `" + std::string(items[i]->text().substr(0, 80)) +
+                                                    "` on a " + (obj.kind() == value_kind::ordered_dict ? std::string("collections.OrderedDict") : std::string(obj.dict_class())) +
+                                                    ", which the class defines (the attribute would shadow it)");
       if (auto r = set_attr(obj, items[i]->text(), items[i + 1]); !r) return r;
     }
   }
@@ -327,6 +343,18 @@ result<value*> torch_rebuilder::rebuild_from_type_v2(value& args) {
   // `if type(ret) is not new_type: ret = ret.as_subclass(new_type)`: a new object over the same
   // data (autograd flag kept, Python attributes not).
   const bool is_param = va::tensor(*ret)->parameter;
+  // torch 1.13's _rebuild_from_type_v2 starts with `if new_type is Tensor: return func(*args)`:
+  // the state is dropped and a Parameter stays a Parameter. torch 2.x applies both, so when the
+  // state sets a class attribute (`data`: other weights; `requires_grad`) or func built a
+  // Parameter, the two versions return different tensors. Current torch is what pthsafe reads;
+  // the gate says once per pickle that older torch reads something else. (A state of plain
+  // Python attributes only loses those attributes in 1.13: no warning.)
+  if (t == global_id::tensor && (is_param || tensor_state_sets_class_attr(*a[3])) && !warned_state_version_) {
+    warned_state_version_ = true;
+    st_.warnings.push_back((m_ ? m_->record() : std::string()) + "@" + std::to_string(m_ ? m_->opcode_offset() : 0) +
+                           ": tensor state applied by _rebuild_from_type_v2 to torch.Tensor: torch 2.x applies it, "
+                           "torch 1.13 returns func(*args) unchanged and reads another object");
+  }
   if (is_param != (t == global_id::parameter)) {
     auto copy = copy_tensor(*ret, false);
     if (!copy) return copy;
@@ -335,8 +363,8 @@ result<value*> torch_rebuilder::rebuild_from_type_v2(value& args) {
     rec->parameter = t == global_id::parameter;
     if (rec->requires_grad) rec->leaf = false;  // as_subclass is an alias: a view in the graph
   }
-  // torch 2.x applies the state whatever the type (torch 1.x returned func(*args) unchanged for
-  // new_type Tensor, and its weights_only unpickler refuses this function altogether).
+  // torch 2.x applies the state whatever the type (torch 1.13's weights_only unpickler refuses
+  // this function altogether; its full unpickler drops the state, warned above).
   if (auto r = apply_tensor_state(*ret, *a[3]); !r) return std::move(r).error_value();
   return ret;
 }
@@ -685,22 +713,22 @@ result<void> torch_rebuilder::build(value& inst, value& state) {
       return {};
     case value_kind::tensor: {
       auto* rec = const_cast<tensor_record*>(va::tensor(inst));
+      // Tensor.__setstate__ starts with `if not self.is_leaf: raise RuntimeError`, whatever the state.
+      if (!rec->leaf) return fail(errc::bad_rebuild_args, "__setstate__ can be only called on leaf Tensors (torch raises)");
       if (rec->parameter) {
-        // Parameter.__setstate__ (Tensor.__setstate__): legacy 4-tuple set_, 5-tuple Variable,
-        // else (requires_grad, _, hooks).
+        // Parameter.__setstate__ (Tensor.__setstate__): leaf tensors only; legacy 4-tuple set_;
+        // 5-tuple Variable: `self.data = state[0]`, then state = (state[3], state[4], state[2]);
+        // then `self.requires_grad, _, self._backward_hooks = state`. Each assignment goes through
+        // the same setter rules as _set_obj_state (bool, leaf and dtype checks; hooks refused).
         if (state.kind() != value_kind::tuple) return fail(errc::bad_rebuild_args, "Parameter state is not a tuple");
         const auto s = state.items();
         if (s.size() == 3 || s.size() == 5) {
+          if (s.size() == 5)
+            if (auto r = set_tensor_attr(inst, "data", *s[0]); !r) return r;
           const value& rg = s.size() == 3 ? *s[0] : *s[3];
-          if (s.size() == 5) {
-            if (s[0]->kind() != value_kind::tensor) return fail(errc::bad_rebuild_args, "Variable state data is not a tensor");
-            tensor_record copy = *va::tensor(*s[0]);
-            copy.parameter = true;
-            *rec = copy;
-          }
-          if (rg.kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "requires_grad is not a bool");
-          rec->requires_grad = rg.as_bool();
-          return {};
+          const value& hooks = *s[2];
+          if (auto r = set_tensor_attr(inst, "requires_grad", rg); !r) return r;
+          return set_tensor_attr(inst, "_backward_hooks", hooks);
         }
         if (s.size() != 4) return fail(errc::bad_rebuild_args, "Parameter state has " + std::to_string(s.size()) + " items");
       }

@@ -92,6 +92,8 @@ class torch_rebuilder final : public call_target {
   bool placeholders_ = false;
   bool legacy_ = false;
   bool torchscript_ = false;
+  // A tensor_state_version_dependent warning was given for this pickle (once is enough).
+  bool warned_state_version_ = false;
   std::string prefix_ = "data/";
   storage_map by_key_;
   // Display key ("5") -> identity ("i5" / "s5"): two identities that print alike are refused.
@@ -100,6 +102,11 @@ class torch_rebuilder final : public call_target {
   using attr_map = std::unordered_map<std::string, std::size_t, keyed_string_hash, std::equal_to<>>;
   std::unordered_map<const value*, attr_map> attr_index_;
 };
+
+/// True when a _set_obj_state state (a dict, or a (dict, slots) pair) names an attribute torch's
+/// Tensor class defines (`data`, `requires_grad`, ...): applying it changes the tensor itself, not
+/// just its Python attributes.
+bool tensor_state_sets_class_attr(const value& state) noexcept;
 
 /// torch's isDifferentiableType: floating and complex dtypes (requires_grad is refused on others).
 bool can_require_grad(dtype t) noexcept;

@@ -50,6 +50,21 @@ std::optional<bool> truthy(const value& v) {
 
 }  // namespace
 
+bool tensor_state_sets_class_attr(const value& state) noexcept {
+  const value* parts[2] = {&state, nullptr};
+  if (state.kind() == value_kind::tuple && state.items().size() == 2) {
+    parts[0] = state.items()[0];
+    parts[1] = state.items()[1];
+  }
+  for (const value* part : parts) {
+    if (!part || !is_dict_kind(*part)) continue;
+    const auto items = part->items();
+    for (std::size_t i = 0; i + 1 < items.size(); i += 2)
+      if (items[i]->kind() == value_kind::string && class_defines(items[i]->text())) return true;
+  }
+  return false;
+}
+
 bool can_require_grad(dtype t) noexcept {
   switch (t) {
     case dtype::float64: case dtype::float32: case dtype::float16: case dtype::bfloat16:

@@ -1377,6 +1377,104 @@ def gen_rebuild_semantics():
         "safe", None, "10,000 dict keys colliding in pthsafe's former unkeyed hash (now keyed: linear)", "issue 9 §5")
 
 
+def gen_tensor_state_semantics():
+    """Red team B (findings 1-5): values torch derives from a tensor or mapping that a raw reading
+    of the file does not give (quantizer parameters with the neg bit or bool zero points), and
+    states that install hooks, shadow mapping methods or differ between torch versions."""
+    def rb_tensor(key, numel, storage="FloatStorage", rg=NEWFALSE, hooks=None, metadata=None):
+        pid = MARK + uni("storage") + glob("torch", storage) + uni(key) + uni("cpu") + integer(numel) + TUPLE
+        hooks = hooks if hooks is not None else glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE
+        return (glob("torch._utils", "_rebuild_tensor_v2") + MARK + pid + BINPERSID + integer(0) + enc((numel,))
+                + enc((1,)) + rg + hooks + (metadata or b"") + TUPLE + REDUCE)
+
+    def zipped(pkl, storages):
+        recs = [Rec("archive/data.pkl", pkl), Rec("archive/byteorder", b"little")]
+        recs += [Rec(f"archive/data/{k}", v) for k, v in storages]
+        recs += [Rec("archive/version", b"3\n"), Rec("archive/.data/serialization_id", b"0" * 40)]
+        return build_zip(recs)
+
+    qdata = bytes([10, 20, 30, 40, 50, 60])
+    ohooks = glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + integer(0) + glob("torch", "Tensor") + SETITEM
+
+    def qtensor(params, rg=NEWFALSE, hooks=None):
+        pid = MARK + uni("storage") + glob("torch", "QInt8Storage") + uni("0") + uni("cpu") + integer(6) + TUPLE
+        hooks = hooks if hooks is not None else glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE
+        return (glob("torch._utils", "_rebuild_qtensor") + MARK + pid + BINPERSID + integer(0) + enc((2, 3))
+                + enc((3, 1)) + params + rg + hooks + TUPLE + REDUCE)
+
+    def per_channel(scales, zps):
+        return MARK + glob("torch", "per_channel_affine") + scales + zps + integer(0) + TUPLE
+
+    neg = EMPTY_DICT + uni("neg") + NEWTRUE + SETITEM
+    # Finding 1: torch's quantizer holds scales.to(kDouble) / zero_points.to(kLong), with the neg bit
+    # applied and bools cast by truth; pthsafe now reports those values (checked in inspect --json).
+    data = zipped(pk(EMPTY_DICT + uni("q") + qtensor(per_channel(rb_tensor("1", 2, metadata=neg),
+                                                                    rb_tensor("2", 2, "LongStorage"))) + SETITEM),
+                  [("0", qdata), ("1", struct.pack("<2f", 0.25, 0.5)), ("2", struct.pack("<2q", 1, 2))])
+    q = torch.load(io.BytesIO(data), weights_only=True)["q"]
+    assert q.q_per_channel_scales().tolist() == [-0.25, -0.5]
+    add("qtensor_neg_scales.pt", data, "safe", None,
+        "per-channel scales with the neg bit: torch's quantizer holds [-0.25, -0.5] (so does pthsafe)", "red team B §1")
+    data = zipped(pk(EMPTY_DICT + uni("q") + qtensor(per_channel(rb_tensor("1", 2), rb_tensor("2", 2, "BoolStorage")))
+                     + SETITEM), [("0", qdata), ("1", struct.pack("<2f", 0.25, 0.5)), ("2", bytes([2, 255]))])
+    q = torch.load(io.BytesIO(data), weights_only=True)["q"]
+    assert q.q_per_channel_zero_points().tolist() == [1, 1]
+    add("qtensor_bool_zp.pt", data, "safe", None,
+        "bool zero points stored as bytes 02 ff: torch's zero_points.to(kLong) gives [1, 1] (so does pthsafe)",
+        "red team B §1")
+    # Finding 2: _rebuild_qtensor's 7th argument is assigned to tensor._backward_hooks.
+    per_tensor = MARK + glob("torch", "per_tensor_affine") + b"G" + struct.pack(">d", 0.5) + integer(0) + TUPLE
+    data = zipped(pk(EMPTY_DICT + uni("q") + qtensor(per_tensor, hooks=ohooks) + SETITEM), [("0", qdata)])
+    torch_loads_weights_only(data)
+    add("qtensor_hooks.pt", data, "unsafe", "tensor_state_refused",
+        "_rebuild_qtensor backward_hooks = OrderedDict({0: torch.Tensor}): torch installs the hook", "red team B §2")
+    data = zipped(pk(EMPTY_DICT + uni("q") + qtensor(per_tensor, rg=NEWTRUE) + SETITEM), [("0", qdata)])
+    torch_refuses_weights_only(data)
+    add("qtensor_requires_grad.pt", data, "malformed", "bad_rebuild_args",
+        "_rebuild_qtensor with requires_grad=True: torch raises for a qint8 tensor", "red team B §2")
+    # Finding 3: Parameter BUILD (Tensor.__setstate__) with (requires_grad, _, hooks).
+    f4 = struct.pack("<4f", 1, 2, 3, 4)
+    param = glob("torch._utils", "_rebuild_parameter") + MARK + rb_tensor("0", 4) + NEWTRUE + glob(
+        "collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + TUPLE + REDUCE
+    data = zipped(pk(EMPTY_DICT + uni("w") + param + MARK + NEWTRUE + NONE + ohooks + TUPLE + BUILD + SETITEM),
+                  [("0", f4)])
+    torch_loads_weights_only(data)
+    add("param_build_hooks.pt", data, "unsafe", "tensor_state_refused",
+        "Parameter BUILD (True, None, OrderedDict({0: torch.Tensor})): Tensor.__setstate__ installs the hook",
+        "red team B §3")
+    iparam = glob("torch._utils", "_rebuild_parameter") + MARK + rb_tensor("0", 2, "LongStorage") + NEWFALSE + glob(
+        "collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + TUPLE + REDUCE
+    data = zipped(pk(EMPTY_DICT + uni("w") + iparam + MARK + NEWTRUE + NONE + NONE + TUPLE + BUILD + SETITEM),
+                  [("0", struct.pack("<2q", 1, 2))])
+    torch_refuses_weights_only(data)
+    add("param_build_requires_grad_int.pt", data, "malformed", "bad_rebuild_args",
+        "int64 Parameter BUILD (True, None, None): torch raises on requires_grad for an int dtype", "red team B §3")
+    # Finding 4: torch 2.x applies a `data` state to new_type Tensor; torch 1.13 returns func(*args).
+    args = (MARK + MARK + uni("storage") + glob("torch", "FloatStorage") + uni("0") + uni("cpu") + integer(4) + TUPLE
+            + BINPERSID + integer(0) + enc((4,)) + enc((1,)) + NEWFALSE + glob("collections", "OrderedDict")
+            + EMPTY_TUPLE + REDUCE + TUPLE)
+    t = (glob("torch._tensor", "_rebuild_from_type_v2") + MARK + glob("torch._utils", "_rebuild_tensor_v2")
+         + glob("torch", "Tensor") + args + EMPTY_DICT + uni("data") + rb_tensor("1", 4) + SETITEM + TUPLE + REDUCE)
+    data = zipped(pk(EMPTY_DICT + uni("w") + t + SETITEM), [("0", f4), ("1", struct.pack("<4f", 666, 666, 666, 666))])
+    assert torch.load(io.BytesIO(data), weights_only=True)["w"].tolist() == [666.0] * 4
+    add("from_type_v2_data.pt", data, "safe", None,
+        "_rebuild_from_type_v2(torch.Tensor, state {'data': other}): torch 2.x reads other, torch 1.13 the args",
+        "red team B §4", warnings=["tensor_state_version_dependent"])
+    # Finding 5: OrderedDict BUILD attributes that shadow the mapping's own methods.
+    od = glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + uni("w") + rb_tensor("0", 4) + SETITEM
+    state = EMPTY_DICT + MARK + b"".join(uni(n) + glob("collections", "OrderedDict") for n in ("keys", "items", "values"))
+    data = zipped(pk(od + state + SETITEMS + BUILD), [("0", f4)])
+    sd = torch.load(io.BytesIO(data), weights_only=True)
+    assert list(sd) == ["w"] and dict(sd) == {}
+    add("odict_shadow_keys.pt", data, "unsafe", "object_state_refused",
+        "OrderedDict BUILD {'keys': OrderedDict, ...}: sd.keys() and load_state_dict see an empty mapping",
+        "red team B §5")
+    cnt = glob("collections", "Counter") + EMPTY_TUPLE + REDUCE + uni("a") + integer(1) + SETITEM
+    data = pk(cnt + EMPTY_DICT + uni("most_common") + glob("collections", "OrderedDict") + SETITEM + BUILD)
+    add("counter_shadow_method.pkl", data, "unsafe", "object_state_refused",
+        "Counter BUILD {'most_common': OrderedDict}: shadows the class's method", "red team B §5")
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -1390,6 +1488,7 @@ def main():
     gen_benign()
     gen_tar_polyglots()
     gen_rebuild_semantics()
+    gen_tensor_state_semantics()
     total = sum(os.path.getsize(os.path.join(OUT, c["file"])) for c in CASES)
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(CASES, f, indent=1, ensure_ascii=False)
