@@ -45,6 +45,8 @@ enum class corruption {
   tar_v7_base256_checksum,
   tar_zero_first_block,
   legacy_bad_header,
+  legacy_magic_frame_past_stop,
+  flatbuffer_module,
   legacy_magic_no_proto_bad_header,
   legacy_magic_text_long_bad_header,
   unclassified_then_payload,
@@ -128,6 +130,9 @@ enum class corruption {
   name_empty,
   duplicate_name,
   duplicate_name_case_only,
+  name_utf8_flag_mixed,
+  directory_attr_with_data,
+  directory_name_with_data,
   multiple_roots,
   no_root_folder,
   no_entries,
@@ -220,6 +225,8 @@ enum class corruption {
   limit_dims,
   limit_pickle_bytes,
   pickle_trailing_data,
+  pickle_frame_past_stop,
+  legacy_sys_info_frame_past_stop,
   strict_short_binunicode,
   strict_memoize,
   strict_frame,
@@ -302,6 +309,7 @@ enum class scan : std::uint8_t {
   by_class,   ///< unsafe for an error_class::refused code, malformed for any other
   safe,       ///< only a load that places storages can notice the error (scans read no storage bytes)
   unsafe,     ///< the gate finds something refused beyond the first error (see the row's comment)
+  deflated,   ///< malformed as storage_deflated: the scan reads no storage bytes, but a deflated storage is malformed
 };
 
 struct case_def {
@@ -323,6 +331,11 @@ constexpr case_def catalogue[] = {
     CASE(tar_v7_base256_checksum, tar_format),
     CASE(tar_zero_first_block, tar_format),
     CASE(legacy_bad_header, legacy_bad_header),
+    // The magic pickle's FRAME runs past its STOP: not the magic to pthsafe, so a bare pickle
+    // whose STOP lies inside its frame.
+    CASE(legacy_magic_frame_past_stop, pickle_stop_inside_frame),
+    // 'PTMF' at offset 4: torch.jit.load reads a flatbuffer module (unsafe to the gate).
+    CASE(flatbuffer_module, torchscript_archive),
     CASE(legacy_magic_no_proto_bad_header, legacy_bad_header),
     CASE(legacy_magic_text_long_bad_header, legacy_bad_header),
     // 0x8a (LONG1 5) starts no pickle a pickler writes: not a checkpoint; the gate still reads
@@ -407,13 +420,16 @@ constexpr case_def catalogue[] = {
     CASE(name_empty, zip_bad_name),
     CASE(duplicate_name, zip_duplicate_name),
     CASE(duplicate_name_case_only, zip_duplicate_name),
+    CASE(name_utf8_flag_mixed, zip_duplicate_name),
+    CASE(directory_attr_with_data, zip_bad_name),
+    CASE(directory_name_with_data, zip_bad_name),
     CASE(multiple_roots, zip_multiple_roots),
     CASE(no_root_folder, zip_no_root_folder),
     CASE(no_entries, zip_no_root_folder),
     CASE(crc_mismatch_data_pkl, zip_crc_mismatch),
     CASE(crc_mismatch_deflated_data_pkl, zip_crc_mismatch),
     CASE(crc_mismatch_storage_verified, zip_crc_mismatch, scan::safe),
-    CASE(mmap_copy_refused_deflated, mmap_copy_refused, scan::safe),
+    CASE(mmap_copy_refused_deflated, mmap_copy_refused, scan::deflated),
     CASE(inflate_ratio_storage_small_limit, zip_inflate_limit, scan::by_class, "max_compression_ratio"),
     CASE(inflate_ratio_storage_default_limit, zip_inflate_limit, scan::by_class, "max_compression_ratio (250)"),
     CASE(inflate_size_storage, zip_inflate_limit, scan::by_class, "max_inflated_bytes"),
@@ -498,6 +514,8 @@ constexpr case_def catalogue[] = {
     CASE(limit_dims, limit_exceeded, scan::by_class, "max_dims"),
     CASE(limit_pickle_bytes, limit_exceeded, scan::by_class, "max_pickle_bytes"),
     CASE(pickle_trailing_data, pickle_trailing_data),
+    CASE(pickle_frame_past_stop, pickle_stop_inside_frame),
+    CASE(legacy_sys_info_frame_past_stop, pickle_stop_inside_frame),
     CASE(strict_short_binunicode, pickle_opcode_not_torch),
     CASE(strict_memoize, pickle_opcode_not_torch),
     CASE(strict_frame, pickle_opcode_not_torch),
@@ -811,6 +829,17 @@ built make(corruption c) {
       append(b, w.take());
       return {b};
     }
+    case C::legacy_magic_frame_past_stop: {
+      // pickle.dumps(0x1950a86a20f9469cfc6c, protocol=4) framed, the frame running 3 bytes on.
+      pickle_writer w;
+      w.proto(4).frame(16).raw("\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"sv).stop().raw("N.N"sv);
+      return {w.take()};
+    }
+    case C::flatbuffer_module: {
+      // MARK, SHORT_BINBYTES of 5 bytes holding "PTMF" at offset 4: a pickle to pickle.load, a
+      // flatbuffer module to torch.jit.load.
+      return {to_bytes("(C\x05\0PTMFt."sv)};
+    }
     case C::legacy_bad_header: {
       // pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) - torch's legacy MAGIC_NUMBER - then a
       // protocol-version pickle of 3 where torch writes 1001.
@@ -1080,6 +1109,25 @@ built make(corruption c) {
     case C::name_empty: { auto z = good_zip(); z.add("", "x"); return zip_case(z); }
     case C::duplicate_name: { auto z = good_zip(); z.add(rec("version"), "3\n"); return zip_case(z); }
     case C::duplicate_name_case_only: { auto z = good_zip(); z.add(rec("VERSION"), "3\n"); return zip_case(z); }
+    case C::name_utf8_flag_mixed: {
+      // zipfile decodes the unflagged "\xc3\x87" as cp437 "\u251c\u00e7", the name the flagged
+      // entry spells in UTF-8: one name to zipfile, two to miniz.
+      auto z = good_zip();
+      z.add(rec("extra/\xe2\x94\x9c\xc3\xa7"), "x");  // torch's flags 0x0808: UTF-8 set
+      z.add(rec("extra/\xc3\x87"), "y").flags = 0x0008;
+      return zip_case(z);
+    }
+    case C::directory_attr_with_data: {
+      // miniz: the DOS directory bit makes data/0 a directory; extracting it copies nothing.
+      auto z = good_zip();
+      z.record(rec("data/0")).external_attr = 0x10;
+      return zip_case(z);
+    }
+    case C::directory_name_with_data: {
+      auto z = good_zip();
+      z.add(rec("data/1/"), float32_ramp(2));
+      return zip_case(z);
+    }
     case C::multiple_roots: { auto z = good_zip(); z.add("other/data.pkl", good_pickle()); return zip_case(z); }
     case C::no_root_folder: { auto z = good_zip(); z.rename(rec("data.pkl"), "data.pkl"); return zip_case(z); }
     case C::no_entries: {
@@ -1309,6 +1357,31 @@ built make(corruption c) {
       bytes p = good_pickle();
       append(p, "junk");
       return pickle_case(p);
+    }
+    case C::pickle_frame_past_stop: {
+      pickle_writer w;
+      w.proto(4).frame(4).none().stop().raw("N."sv);
+      return pickle_case(w.data());
+    }
+    case C::legacy_sys_info_frame_past_stop: {
+      // sys_info is `PROTO 4, FRAME, EMPTY_DICT, STOP` and its frame swallows the main pickle:
+      // CPython reads the next pickle at the frame's end, pthsafe refuses the stream.
+      auto int5 = [](pickle_writer& w) { w.integer(5); };
+      auto int6 = [](pickle_writer& w) { w.integer(6); };
+      const unsigned char magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+      bytes b(reinterpret_cast<const std::byte*>(magic), reinterpret_cast<const std::byte*>(magic) + sizeof magic);
+      append(b, proto2("M\xe9\x03."sv));
+      const bytes main = legacy_two_tensors(int5, int6);
+      pickle_writer s;
+      s.proto(4).frame(2 + main.size()).empty_dict().stop();
+      append(b, s.take());
+      append(b, main);
+      pickle_writer k = started();
+      k.mark().integer(5).integer(6).list().stop();
+      append(b, k.take());
+      append(b, legacy_block());
+      append(b, legacy_block());
+      return {b};
     }
     case C::strict_short_binunicode: {
       pickle_writer w = started();
@@ -1623,11 +1696,39 @@ built make(corruption c) {
 pthsafe::verdict expected_verdict(const case_def& d) {
   if (d.scan_says == scan::safe) return pthsafe::verdict::safe;
   if (d.scan_says == scan::unsafe) return pthsafe::verdict::unsafe;
+  if (d.scan_says == scan::deflated) return pthsafe::verdict::malformed;
   return pthsafe::classify(d.expected) == pthsafe::error_class::refused ? pthsafe::verdict::unsafe
                                                                          : pthsafe::verdict::malformed;
 }
 
 }  // namespace
+
+TEST_CASE("a deflated storage record loads inflated with a warning and scans malformed") {
+  // torch.load inflates it; torch.load(mmap=True) reads the compressed bytes as the tensor.
+  const bytes b = torch_checkpoint(good_pickle(), {{"0", float32_ramp(6), true}}).build();
+  auto ck = pthsafe::checkpoint::open_buffer(b);
+  REQUIRE_MESSAGE(ck, ck.error_value().to_string());
+  auto t = ck->find_tensor("w");
+  REQUIRE(t);
+  REQUIRE(t->data() != nullptr);
+  CHECK(std::memcmp(t->data(), float32_ramp(6).data(), 24) == 0);
+  bool warned = false;
+  for (const auto& w : ck->warnings()) warned = warned || w.find("deflated storage record") != std::string::npos;
+  CHECK(warned);
+  const auto rep = pthsafe::scan_buffer(b);
+  CHECK(rep.verdict == pthsafe::verdict::malformed);
+  REQUIRE(!rep.findings.empty());
+  CHECK(rep.findings[0].rule == "storage_deflated");
+  CHECK(rep.findings[0].record == "archive/data/0");
+  // A deflated data.pkl or version record is read the same way by every torch mode: still safe.
+  zip_builder z;
+  z.add_deflated(rec("data.pkl"), good_pickle());
+  z.add_deflated(rec("version"), to_bytes("3\n"));
+  z.add(rec("data/0"), float32_ramp(6));
+  const bytes other = z.build();
+  REQUIRE(pthsafe::checkpoint::open_buffer(other));
+  CHECK(pthsafe::scan_buffer(other).verdict == pthsafe::verdict::safe);
+}
 
 TEST_CASE("baseline archives of the catalogue load") {
   SUBCASE("torch style") {
@@ -1714,7 +1815,8 @@ TEST_CASE("corrupt-input catalogue: exact error codes") {
     CHECK_MESSAGE(report.verdict == expected_verdict(d), "scan said " << pthsafe::verdict_name(report.verdict));
     if (d.scan_says != scan::safe) {
       REQUIRE_FALSE(report.findings.empty());
-      CHECK(report.findings.front().rule == pthsafe::errc_name(d.expected));
+      CHECK(report.findings.front().rule ==
+            pthsafe::errc_name(d.scan_says == scan::deflated ? errc::storage_deflated : d.expected));
       CHECK(report.findings.front().severity == pthsafe::severity::error);
     }
   }
@@ -1743,6 +1845,7 @@ TEST_CASE("catalogue covers every zip, record, pickle and torch code that a file
       errc::bad_rebuild_args, errc::bad_dtype, errc::bad_device, errc::tensor_bad_geometry,
       errc::tensor_out_of_bounds, errc::unsupported_feature, errc::mmap_copy_refused,
       errc::zip_eocd_in_comment, errc::zip_ambiguous_eocd, errc::torchscript_code, errc::bad_storage_alignment_record,
+      errc::pickle_stop_inside_frame,
   };
   for (errc code : must) {
     CAPTURE(pthsafe::errc_name(code));

@@ -545,6 +545,20 @@ TEST_CASE("FRAME") {
     const bytes b = p4().frame(1000).none().stop().take();
     CHECK(load(b).code() == errc::pickle_truncated);
   }
+  SUBCASE("bytes after STOP inside the frame are refused: readers disagree where the next pickle starts") {
+    // FRAME 4 holds N, STOP and two bytes: pickle.py resumes at the frame's end, a peek()ing
+    // _pickle right after STOP.
+    const bytes b = p4().frame(4).none().stop().raw("N.").take();
+    auto r = load(b);
+    CHECK(r.code() == errc::pickle_stop_inside_frame);
+    CHECK(r.error_value().offset == 12);  // the STOP
+  }
+  SUBCASE("a frame that ends at STOP loads and the pickle ends there") {
+    const bytes b = p4().frame(2).none().stop().take();
+    auto ck = load(b);
+    REQUIRE(ck);
+    CHECK(ck->root().kind() == value_kind::none);
+  }
   SUBCASE("consecutive frames") {
     const bytes b = p4().frame(1).none().frame(1).pop().frame(2).integer(4).stop().take();
     // The second frame holds only POP; the third holds BININT1's opcode and operand; STOP follows.
@@ -800,4 +814,41 @@ TEST_CASE("inspect JSON stops at max_output_bytes when shared references repeat 
   auto doc2 = pthsafe::inspect_json(*ck2);
   REQUIRE(doc2);
   CHECK(doc2->size() > 100 * 200000);
+}
+
+// A FRAME open at STOP: the gate judges both next pickles, the one at the frame's end
+// (pickle.py, _pickle read()ing the frame) and the one right after STOP (_pickle peek()ing it).
+TEST_CASE("scan: a FRAME past STOP is malformed and both next pickles are judged") {
+  auto has_rule = [](const pthsafe::scan_report& rep, const char* rule) {
+    for (const auto& f : rep.findings)
+      if (f.rule == rule) return true;
+    return false;
+  };
+  const bytes benign = p2().none().stop().take();
+  const bytes evil = p2().global("os", "system").stop().take();
+  SUBCASE("the payload at the frame's end") {
+    bytes b = p4().frame(2 + benign.size()).none().stop().take();
+    pthsafe_test::append(b, benign);
+    pthsafe_test::append(b, evil);
+    const auto rep = pthsafe::scan_buffer(b);
+    CHECK(rep.verdict == pthsafe::verdict::unsafe);
+    CHECK(has_rule(rep, "pickle_stop_inside_frame"));
+    CHECK(has_rule(rep, "pickle_global_blocked"));
+  }
+  SUBCASE("the payload inside the frame, after STOP") {
+    bytes b = p4().frame(2 + evil.size()).none().stop().take();
+    pthsafe_test::append(b, evil);
+    pthsafe_test::append(b, benign);
+    const auto rep = pthsafe::scan_buffer(b);
+    CHECK(rep.verdict == pthsafe::verdict::unsafe);
+    CHECK(has_rule(rep, "pickle_global_blocked"));
+  }
+  SUBCASE("benign on both sides: malformed") {
+    bytes b = p4().frame(2 + benign.size()).none().stop().take();
+    pthsafe_test::append(b, benign);
+    pthsafe_test::append(b, benign);
+    const auto rep = pthsafe::scan_buffer(b);
+    CHECK(rep.verdict == pthsafe::verdict::malformed);
+    CHECK(has_rule(rep, "pickle_stop_inside_frame"));
+  }
 }

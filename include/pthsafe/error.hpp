@@ -115,6 +115,12 @@ enum class errc : std::uint16_t {
   /// a BUILD state on an OrderedDict or Counter sets an attribute the class defines (`keys`,
   /// `items`, `values`, ...: the mapping then shows other contents than iteration) or a dunder
   object_state_refused,
+  /// bytes follow STOP inside the FRAME open at STOP: CPython's unpickler skips them or not,
+  /// depending on the frame's size and the file object, so the next pickle has two starts
+  pickle_stop_inside_frame,
+  /// a storage record is deflated: torch.load inflates it, torch.load(mmap=True) reads its
+  /// compressed bytes as the tensor (two torch read modes, two sets of weights)
+  storage_deflated,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

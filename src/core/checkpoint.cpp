@@ -155,6 +155,17 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
     st.constants = *consts;
     st.format = container_format::torchscript;
   }
+  // torch.load inflates a deflated storage record; torch.load(mmap=True) slices the file at the
+  // record's data offset for nbytes and reads the compressed stream (and what follows it) as the
+  // tensor. The load inflates, as the default torch.load does; the gate calls it malformed.
+  for (const auto& s : st.storages) {
+    if (!s.entry) continue;
+    const auto& e = a.entries()[*s.entry];
+    if (e.method == 8)
+      st.warnings.push_back(std::string(e.name) + "@" + std::to_string(e.data_offset) +
+                            ": deflated storage record: torch.load inflates it, torch.load(mmap=True) reads its "
+                            "compressed bytes as the tensor");
+  }
   return {};
 }
 

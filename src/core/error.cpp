@@ -8,7 +8,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 75> table{{
+constexpr std::array<errc_info, 77> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -84,8 +84,10 @@ constexpr std::array<errc_info, 75> table{{
     {"bad_storage_alignment_record", error_class::malformed, ".storage_alignment is not what torch >= 2.7's int() accepts (every load fails)"},
     {"tensor_state_refused", error_class::refused, "a saved tensor state sets an attribute of torch's Tensor class that pthsafe does not interpret"},
     {"object_state_refused", error_class::refused, "a BUILD state on an OrderedDict or Counter sets an attribute its class defines (shadows keys/items/values) or a dunder"},
+    {"pickle_stop_inside_frame", error_class::malformed, "bytes after STOP inside its FRAME: the next pickle starts there or at the frame's end, by reader"},
+    {"storage_deflated", error_class::malformed, "deflated storage record: torch.load(mmap=True) reads its compressed bytes"},
 }};
-static_assert(static_cast<std::size_t>(errc::object_state_refused) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::storage_deflated) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {

@@ -854,6 +854,15 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
       case op_class::torch: break;
     }
     if (code == op::STOP) {
+      // CPython's pickler ends the last frame right after STOP. Bytes after STOP inside the
+      // frame are read by no unpickler, and where the next pickle starts depends on the reader:
+      // _pickle read()s a frame of 8 KiB or more (and any frame of a file without peek()),
+      // pickle.py always does, so they resume at the frame's end; _pickle peek()s smaller frames
+      // of a buffered file and resumes right after STOP.
+      if (frame_end && c.pos() < frame_end)
+        return fail(errc::pickle_stop_inside_frame, std::to_string(frame_end - c.pos()) +
+                                                        " bytes follow STOP inside its FRAME: CPython resumes at the "
+                                                        "frame's end or after STOP, by reader");
       PTHSAFE_ASSIGN(root, pop());
       if (!stack.empty() || !marks.empty())
         m.st_.warnings.push_back(m.record_ + "@" + std::to_string(m.op_pos_) +

@@ -59,6 +59,7 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
   std::unordered_map<std::uint64_t, std::string, keyed_u64_hash> memo_strings;
   std::uint64_t memo_count = 0;
   bool last_was_string = false;
+  std::uint64_t frame_end = 0;  // 0: no FRAME open
   auto judge_global = [&](std::string module, std::string name, std::uint64_t at, const char* how) {
     map_py2_name(module, name);
     const std::string full = module + "." + name;
@@ -100,6 +101,13 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
       }
     }
     if (!ok) break;  // truncated: nothing further can run
+    if (code == op::FRAME) {
+      std::uint64_t n = 0;
+      for (int k = 0; k < 8; ++k) n |= std::uint64_t(static_cast<unsigned char>(operand[static_cast<std::size_t>(k)])) << (8 * k);
+      // A frame longer than the bytes left fails every reader at FRAME: the walk judges the
+      // bytes as if unframed, the next pickle (if any) still starts after STOP.
+      frame_end = n <= c.remaining() ? c.pos() + n : 0;
+    }
     auto memo_index = [&]() -> std::optional<std::uint64_t> {
       if (code == op::BINPUT || code == op::BINGET) return static_cast<unsigned char>(operand[0]);
       if (code == op::LONG_BINPUT || code == op::LONG_BINGET) {
@@ -161,10 +169,13 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
     }
     if (code == op::STOP) {
       out.reached_stop = true;
-      break;
+      out.after_stop = c.pos();
+      out.end = frame_end > c.pos() ? frame_end : c.pos();
+      return out;
     }
   }
   out.end = c.pos();
+  out.after_stop = out.end;
   return out;
 }
 

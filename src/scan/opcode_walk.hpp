@@ -16,7 +16,12 @@ namespace pthsafe::detail {
 
 struct walk_result {
   std::vector<finding> findings;   ///< refusals only (unsafe)
-  std::uint64_t end = 0;           ///< offset after STOP, or where the walk had to stop
+  /// where the next pickle starts: after STOP, or the end of the FRAME open at STOP (CPython's
+  /// pickle.py, and _pickle for frames it read() whole); where the walk had to stop otherwise
+  std::uint64_t end = 0;
+  /// offset after STOP (equal to `end` unless a FRAME runs past STOP: then [after_stop, end) is
+  /// what _pickle, peek()ing a small frame of a buffered file, reads as the next pickle)
+  std::uint64_t after_stop = 0;
   bool reached_stop = false;
 };
 

@@ -216,6 +216,7 @@ class Rec:
         self.offset_override = kw.get("offset")        # central directory's local header offset
         self.method_central = kw.get("method_central", method)
         self.method_local = kw.get("method_local", method)
+        self.ext_attr = kw.get("ext_attr", 0)          # central external attributes (0x10: DOS dir)
         self.payload = None                            # filled by the writer (compressed bytes)
 
 
@@ -256,7 +257,7 @@ def build_zip(records, prepend=b"", append=b"", zip64_eocd_patch=None, eocd_patc
         name = r.name.encode()
         out += b"PK\x01\x02" + u16(0) + u16(0) + u16(r.central_flags) + u16(r.method_central) + u16(0) + u16(0)
         out += u32(crc) + u32(csize32) + u32(usize32) + u16(len(name)) + u16(len(extra)) + u16(0)
-        out += u16(0) + u16(0) + u32(0) + u32(off) + name + extra
+        out += u16(0) + u16(0) + u32(r.ext_attr) + u32(off) + name + extra
     cd_size = len(out) - base - cd_start
     n = len(records)
     z64 = {"made_by": 0x031E, "needed": 0x2D, "entries": n, "entries_total": n, "cd_size": cd_size,
@@ -1067,9 +1068,11 @@ def gen_benign():
     torch_loads_weights_only(data)
     add("benign_extra_text_record.pt", data, "safe", None, "an extra plain-text record (reported, not a pickle)",
         "docs/policy.md Containers", warnings=["extra_record"])
-    data = build_zip([Rec(r.name, r.data, method=8) for r in records_of(torch_bytes(base_state_dict(11)))])
+    data = build_zip([Rec(r.name, r.data, method=0 if "/data/" in r.name else 8)
+                      for r in records_of(torch_bytes(base_state_dict(11)))])
     torch_loads_weights_only(data)
-    add("benign_deflated_records.pt", data, "safe", None, "every record re-zipped with deflate (ratio < 250)",
+    add("benign_deflated_records.pt", data, "safe", None,
+        "every record but the storages re-zipped with deflate (ratio < 250); every torch mode reads them alike",
         "torch inline_container.cc (miniz)")
     bare = pickle.dumps({"epoch": 7, "names": ["a", "b"], "lr": 0.1, "flags": (True, None)}, protocol=2)
     add("benign_bare_pickle.pkl", bare, "safe", None, "bare protocol-2 pickle of plain values", "benign")
@@ -1473,6 +1476,89 @@ def gen_tensor_state_semantics():
     data = pk(cnt + EMPTY_DICT + uni("most_common") + glob("collections", "OrderedDict") + SETITEM + BUILD)
     add("counter_shadow_method.pkl", data, "unsafe", "object_state_refused",
         "Counter BUILD {'most_common': OrderedDict}: shadows the class's method", "red team B §5")
+def legacy_pickles(obj):
+    """torch.save(obj) in the legacy format, split into its five pickles and the storage tail."""
+    raw = torch_bytes(obj, _use_new_zipfile_serialization=False, pickle_protocol=2)
+    parts, pos = [], 0
+    for _ in range(5):
+        f = io.BytesIO(raw[pos:])
+        for _op in pickletools.genops(f):
+            pass  # genops stops after STOP: f.tell() is the end of this pickle
+        parts.append(raw[pos:pos + f.tell()])
+        pos += f.tell()
+    return parts, raw[pos:]
+
+
+class _System:
+    def __reduce__(self):
+        return (os.system, (CMD,))
+
+
+def gen_container_layer():
+    """Red team A (container layer): where a pickle ends, which torch read mode reads which
+    bytes, and what torch.jit.load / miniz / zipfile take a record or a file for. Checked with
+    torch 2.15 (venv) and torch 1.13 (/usr/bin/python3) when the cases were written."""
+    # Legacy sys_info pickle whose FRAME (>= 8 KiB: _pickle read()s it) runs past its STOP: CPython
+    # resumes at the frame's end (pickles 4-5 with a payload); bytes after STOP inside the frame
+    # are a benign pickle 4-5 and one uint8 storage covering the rest of the file.
+    n_benign = 9000
+    evil_parts, evil_tail = legacy_pickles({"weight": torch.full((4,), 7.0), "x": _System()})
+    region_b = evil_parts[3] + evil_parts[4] + evil_tail
+    ben_parts, _ = legacy_pickles({"weight": torch.zeros(n_benign, dtype=torch.uint8)})
+    region_a = ben_parts[3] + ben_parts[4] + struct.pack("<q", n_benign)
+    frame_body = EMPTY_DICT + STOP + region_a + b"\0" * (n_benign - len(region_b))
+    assert len(frame_body) >= 8192
+    sys_info = b"\x80\x04\x95" + u64(len(frame_body)) + frame_body
+    add("legacy_frame_past_stop.pt", evil_parts[0] + evil_parts[1] + sys_info + region_b, "unsafe",
+        "pickle_global_blocked", "legacy sys_info FRAME runs past STOP: torch resumes at the frame's end, "
+        "where a payload pickle sits (torch 1.13 torch.load runs it)", "red team A §1; CPython _pickle load_frame",
+        warnings=["pickle_stop_inside_frame"])
+    # The same frame in a bare pickle, payload inside the frame after STOP (_pickle peek()s a
+    # small frame of a buffered file and reads it next).
+    tail = pk(call("os", "system", CMD))
+    add("bare_frame_tail_payload.pkl", b"\x80\x04\x95" + u64(2 + len(tail)) + NONE + STOP + tail, "unsafe",
+        "pickle_global_blocked", "FRAME open at STOP holds a payload pickle (read next by a peek()ing _pickle)",
+        "red team A §1", warnings=["pickle_stop_inside_frame"])
+
+    base = records_of(torch_bytes({"w": torch.arange(64, dtype=torch.float32)}))
+    # A deflated storage: torch.load inflates it, torch.load(mmap=True) slices the compressed bytes.
+    data = build_zip([Rec(r.name, r.data, method=8 if r.name.endswith("/data/0") else 0) for r in base])
+    torch_loads_weights_only(data)
+    add("deflated_storage.pt", data, "malformed", "storage_deflated",
+        "deflated storage record: torch.load(mmap=True) reads the deflate stream as the tensor", "red team A §4")
+    # miniz directories: the DOS directory attribute, or a name ending in '/'.
+    data = build_zip([Rec(r.name, r.data, ext_attr=0x10 if r.name.endswith("/data/0") else 0) for r in base])
+    add("dir_attr_storage.pt", data, "malformed", "zip_bad_name",
+        "storage record with the DOS directory attribute: miniz extracts nothing (uninitialised tensor)", "red team A §3")
+    recs = []
+    for r in base:
+        if r.name.endswith("/data.pkl"):
+            assert r.data.count(b"X\x01\x00\x00\x000") == 1
+            recs.append(Rec(r.name, r.data.replace(b"X\x01\x00\x00\x000", b"X\x02\x00\x00\x000/")))
+        else:
+            recs.append(Rec(r.name + "/" if r.name.endswith("/data/0") else r.name, r.data))
+    add("dir_name_storage.pt", build_zip(recs), "malformed", "zip_bad_name",
+        "storage key '0/': record data/0/ is a directory to miniz (uninitialised tensor)", "red team A §3")
+    # A UTF-8 flagged "\u251c\u00e7" and an unflagged b"\xc3\x87": one name to zipfile (cp437), two to miniz.
+    recs = []
+    for r in base:
+        if r.name.endswith("/data.pkl"):
+            k = "\u251c\u00e7".encode()
+            recs.append(Rec(r.name, r.data.replace(b"X\x01\x00\x00\x000", b"X" + u32(len(k)) + k)))
+        elif r.name.endswith("/data/0"):
+            root = r.name.split("/")[0]
+            recs.append(Rec(root + "/data/\u251c\u00e7", r.data))
+            recs.append(Rec(root + "/data/\u00c7", struct.pack("<64f", *([-1.0] * 64)), local_flags=0x0008,
+                            central_flags=0x0008))
+        else:
+            recs.append(Rec(r.name, r.data))
+    add("zipfile_name_alias.pt", build_zip(recs), "malformed", "zip_duplicate_name",
+        "non-ASCII names with and without the UTF-8 flag: zipfile reads another record under the storage's name",
+        "red team A §6; CPython zipfile _decodeExtra/cp437")
+    # 'PTMF' at offset 4 (MARK, SHORT_BINBYTES "\0PTMF"): torch.jit.load reads a flatbuffer module.
+    add("flatbuffer_magic_pickle.pkl", b"(C\x05\x00PTMF" + b"t" + STOP, "unsafe", "torchscript_archive",
+        "a pickle whose bytes 4..7 are 'PTMF': torch.jit.load's getFileFormat takes it for a flatbuffer module",
+        "red team A §2; torch/csrc/jit/mobile/file_format.h")
 
 
 def main():
@@ -1489,6 +1575,7 @@ def main():
     gen_tar_polyglots()
     gen_rebuild_semantics()
     gen_tensor_state_semantics()
+    gen_container_layer()
     total = sum(os.path.getsize(os.path.join(OUT, c["file"])) for c in CASES)
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(CASES, f, indent=1, ensure_ascii=False)

@@ -120,6 +120,7 @@ struct zip_record {
   std::optional<std::uint64_t> central_local_offset;  ///< absolute offset of the local header
   std::optional<std::uint16_t> central_name_len;       ///< lie about the name length (bytes unchanged)
   std::optional<std::uint16_t> central_disk_start;
+  std::uint32_t external_attr = 0;  ///< external attributes (0x10: DOS directory bit)
   bytes central_extra;              ///< raw bytes appended to the central extra field
   bool zip64_extra = false;         ///< write sizes and offset as 0xffffffff + a 0x0001 extra field
   std::size_t zip64_extra_drop = 0; ///< leave this many bytes off the end of that extra field
@@ -300,7 +301,7 @@ class zip_builder {
       put_u16(out, 0);  // comment
       put_u16(out, r.central_disk_start ? *r.central_disk_start : 0);
       put_u16(out, 0);  // internal attributes
-      put_u32(out, 0);  // external attributes
+      put_u32(out, r.external_attr);
       put_u32(out, big_l ? 0xffffffffu : static_cast<std::uint32_t>(loff));
       append(out, cname);
       append(out, extra);
