@@ -136,7 +136,40 @@ def attribute_flood():
             b"ccollections\nOrderedDict\n)R}(" + names + b"utR.")
 
 
+def equal_big_int_keys(opcode, width):
+    # Two distinct but equal big ints (memo 0 and 1) used as one dict key again and again: each
+    # 4-byte SETITEM compares them. Decimal conversion per comparison made 88 KB take 93 s.
+    raw = b"\xff" * (width - 1) + b"\x7f"
+    big = opcode + (struct.pack("<I", width) if opcode == b"\x8b" else bytes([width])) + raw
+    return fill(b"h\x01Ns", prefix=b"}" + big + b"q\x00Ns" + big + b"q\x01Ns")
+
+
+def equal_long_str_keys():
+    # The same with two equal 1 MiB strings: each comparison reads a MiB.
+    s = b"X" + struct.pack("<I", 1 << 20) + b"k" * (1 << 20)
+    return fill(b"h\x01Ns", prefix=b"}" + s + b"q\x00Ns" + s + b"q\x01Ns")
+
+
+def equal_frozenset_keys():
+    # Two equal frozensets of 100,000 ints used as one dict key: each comparison indexes one.
+    ints = b"".join(b"J" + struct.pack("<i", i) for i in range(100000))
+    f1, f2 = b"(" + ints + b"\x91q\x00", b"(" + ints + b"\x91q\x01"
+    return PROTO.replace(b"\x02", b"\x04") + fill(b"h\x01Ns", prefix=f1 + b"0" + f2 + b"0}h\x00Ns")[len(PROTO):]
+
+
+def small_lists(n):
+    # n one-item lists in one list: per-node costs the tree budget must see (allocator blocks,
+    # spare capacity, the walkers' maps), or 1.45 M of them (5.8 MB) peak past 256 MiB.
+    return PROTO + b"]" + b"]Naa" * n + b"."
+
+
 ATTACKS = {
+    "1-item lists in one list": lambda: fill(b"]Naa", prefix=b"]"),
+    "1.45 M 1-item lists (5.8 MB)": lambda: small_lists(1_450_000),
+    "equal 4096-byte LONG4 keys": lambda: equal_big_int_keys(b"\x8b", 4096),
+    "equal 255-byte LONG1 keys": lambda: equal_big_int_keys(b"\x8a", 255),
+    "equal 1 MiB str keys": equal_long_str_keys,
+    "equal 100,000-int frozenset keys": equal_frozenset_keys,
     "empty lists + POP (node flood)": lambda: fill(b"]0"),
     "tuples + POP": lambda: fill(b")0"),
     "floats + POP": lambda: fill(b"G\x00\x00\x00\x00\x00\x00\x00\x000"),
@@ -173,7 +206,17 @@ def shared_bytearray():
 
 # Output commands on inputs that expand when written: they must stop within the same bounds (a
 # refusal is fine: exit 2); only a crash or an RSS overrun fails.
+def attr_name_fanout():
+    # An OrderedDict whose one attribute name is 100,000 bytes, referenced 400,000 times: the
+    # text tree printed the whole name on every visit (40 GB); JSON counts names' bytes too.
+    name = b"A" * 100000
+    od = b"ccollections\nOrderedDict\n)R}(X" + struct.pack("<I", len(name)) + name + b"Nubq\x00"
+    return PROTO + b"]" + od + b"a(" + b"h\x00" * 400000 + b"e."
+
+
 OUTPUT_ATTACKS = {
+    "100 KB attribute name shared 400,000 times": attr_name_fanout,
+    "1.45 M 1-item lists": lambda: small_lists(1_450_000),
     "billion laughs via memo": laughs,
     "1 MiB bytearray shared 2**20 times": shared_bytearray,
 }

@@ -361,6 +361,67 @@ TEST_CASE("dict keys: 1, 1.0 and True are one key; the later value wins, the fir
     CHECK(item(d, 1).second->as_int64() == 4);
     CHECK(item(d, 2).second->as_int64() == 5);
   }
+  SUBCASE("big ints equal whatever opcode made them, and equal the floats that hold them exactly") {
+    const bytes b = p2()
+                        .empty_dict()
+                        .mark()
+                        .long1(raw("\x00\x00\x00\x00\x00\x00\x00\x00\x01"sv)).integer(1)   // 2**64
+                        .binfloat(18446744073709551616.0).integer(3)                    // 2.0**64
+                        .long1(raw("\x00\x00\x00\x00\x00\x00\x00\x00\xff"sv)).integer(4)   // -2**64
+                        .binfloat(-18446744073709551616.0).integer(5)
+                        .long1(raw("\x01\x00\x00\x00\x00\x00\x00\x00\x01"sv)).integer(6)   // 2**64 + 1
+                        .op(pk::LONG).raw("1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160L\n").integer(7)                        // int(1e300)
+                        .binfloat(1e300).integer(8)
+                        .binfloat(9223372036854775808.0).integer(9)                       // 2.0**63
+                        .long1(raw("\x00\x00\x00\x00\x00\x00\x00\x80\x00"sv)).integer(10)  // 2**63
+                        .setitems()
+                        .stop()
+                        .take();
+    auto ck = load(b);
+    REQUIRE(ck);
+    const value& d = ck->root();
+    // CPython: {2**64: 3, -2**64: 5, 2**64 + 1: 6, int(1e300): 8, 2.0**63: 10}
+    REQUIRE(d.size() == 5);
+    CHECK(item(d, 0).first->int_decimal() == "18446744073709551616");
+    CHECK(item(d, 0).second->as_int64() == 3);
+    CHECK(item(d, 1).first->int_decimal() == "-18446744073709551616");
+    CHECK(item(d, 1).second->as_int64() == 5);
+    CHECK(item(d, 2).first->int_decimal() == "18446744073709551617");
+    CHECK(item(d, 2).second->as_int64() == 6);
+    CHECK(item(d, 3).first->int_decimal() == "1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160");  // a text big int prints its digits
+    CHECK(item(d, 3).second->as_int64() == 8);
+    CHECK(item(d, 4).first->kind() == value_kind::floating);
+    CHECK(item(d, 4).second->as_int64() == 10);
+  }
+  SUBCASE("equal big ints and long strings compared again and again spend the key budget by their size") {
+    // d[K1] = None, then d[K2] = None 20,000 times, K1 == K2 but distinct: each comparison
+    // reads the whole value, so it costs its size (64 bytes a unit), not one unit.
+    const std::string big_int = std::string(4095, '\xff') + "\x7f";
+    const std::string long_text(4096, 'k');
+    for (int kind = 0; kind < 2; ++kind) {
+      pickle_writer w = p2();
+      w.empty_dict();
+      for (int i = 0; i < 2; ++i) {
+        if (kind == 0) w.op(pk::LONG4).u32(4096).raw(big_int); else w.binunicode(long_text);
+        w.binput(static_cast<std::uint8_t>(i)).none().setitem();
+      }
+      for (int i = 0; i < 20000; ++i) w.binget(1).none().setitem();
+      const bytes b = w.stop().take();
+      auto r = load(b);
+      REQUIRE(!r);
+      CHECK(r.code() == errc::limit_exceeded);
+      CHECK(r.error_value().message.find("max_key_compare_nodes") != std::string::npos);
+    }
+    // 500 repeats are within the budget: the dict holds one key.
+    pickle_writer w = p2();
+    w.empty_dict();
+    for (int i = 0; i < 2; ++i) w.op(pk::LONG4).u32(4096).raw(big_int).binput(static_cast<std::uint8_t>(i)).none().setitem();
+    for (int i = 0; i < 500; ++i) w.binget(1).none().setitem();
+    const bytes ok = w.stop().take();
+    auto ck = load(ok);
+    REQUIRE(ck);
+    CHECK(ck->root().size() == 1);
+  }
   SUBCASE("unhashable keys are refused") {
     const bytes list_key = p2().empty_dict().empty_list().integer(1).setitem().stop().take();
     const bytes dict_key = p2().empty_dict().empty_dict().integer(1).setitem().stop().take();

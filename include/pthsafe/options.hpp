@@ -26,11 +26,15 @@ struct limits {
   std::uint32_t max_mark_depth = 100000;
   /// Most memo entries. Stops memo floods (each entry costs a hash-map slot).
   std::uint64_t max_memo_entries = std::uint64_t{1} << 22;  // 4 Mi
-  /// Most bytes the value tree may take while unpickling: every value node, string payload,
-  /// container slot and tensor record is charged (None, bools and small ints are shared, not
-  /// created). A state_dict costs about 1 KiB per tensor. Stops floods of cheap opcodes
-  /// (64 MiB of EMPTY_LIST/POP would otherwise build 32 M nodes).
-  std::uint64_t max_tree_bytes = std::uint64_t{192} << 20;  // 192 MiB
+  /// Most bytes the value tree may take while unpickling: every value node, string payload
+  /// (with its heap block), container slot (16 bytes: the pointer and the spare capacity of a
+  /// growing vector), container heap block, hash-index slot, tensor record and entry of the
+  /// tree check's map is charged (None, bools and small ints are shared, not created), so the
+  /// charge follows the real heap use. A torch 2.x state_dict costs about 2.3 KiB per tensor
+  /// charged (about 3 KiB resident with its zip directory): 128 MiB holds ~57,000 tensors; raise
+  /// it for bigger state_dicts. Stops floods of cheap opcodes (64 MiB of EMPTY_LIST/POP would
+  /// otherwise build 32 M nodes) and keeps any input of 64 MiB under 256 MiB resident.
+  std::uint64_t max_tree_bytes = std::uint64_t{128} << 20;  // 128 MiB
   /// Longest single str / bytes value. Stops 4 GiB BINUNICODE lengths (checked before reading).
   std::uint64_t max_string_bytes = std::uint64_t{1} << 28;  // 256 MiB
   /// Widest integer, in bytes of two's complement (LONG1 max is 255; LONG4 / text INT can be huge).
@@ -55,11 +59,16 @@ struct limits {
   std::uint64_t max_walk_nodes = std::uint64_t{1} << 26;  // 64 Mi
   /// Most bytes a serialisation of the value tree (inspect --json) may produce. Stops shared
   /// references to one large str / bytes value from expanding into gigabytes of output (each
-  /// reference repeats it; bytes are written as hex, twice their size).
-  std::uint64_t max_output_bytes = std::uint64_t{128} << 20;  // 128 MiB
+  /// reference repeats it; bytes are written as hex, twice their size; attribute names and big
+  /// ints' digits count too). The JSON document is built in memory beside the tree, so this and
+  /// max_tree_bytes together bound inspect --json's resident size.
+  std::uint64_t max_output_bytes = std::uint64_t{64} << 20;  // 64 MiB
   /// Most nodes that comparing dict keys and set items may visit while one pickle runs, lowered
   /// to 4 per pickle byte + 256. Two equal keys built apart from shared tuples (t = (t, t) nested
-  /// 64 deep) compare in exponential time otherwise; CPython hangs on them.
+  /// 64 deep) compare in exponential time otherwise; CPython hangs on them. Comparisons that
+  /// read more than a node are charged what they read: big ints, str and bytes 1 unit per 64
+  /// bytes, frozensets of more than 8 items 6 units an item (equal 4 KiB ints used as one key
+  /// 20,000 times took 93 s when each comparison cost 1).
   std::uint64_t max_key_compare_nodes = std::uint64_t{1} << 24;  // 16 Mi
 };
 

@@ -27,6 +27,13 @@ std::string shape_text(const tensor_view& t) {
   return s + "]";
 }
 
+// Long text is cut to 80 characters (whole UTF-8 sequences) in the tree: a name printed on
+// every visit of a shared subtree would otherwise repeat all of its bytes each time.
+std::string clipped(std::string_view s) {
+  const std::size_t cut = detail::utf8_prefix(s, 80);
+  return std::string(s.substr(0, cut)) + (cut < s.size() ? "..." : "");
+}
+
 std::string scalar_text(const value& v) {
   switch (v.kind()) {
     case value_kind::none: return "None";
@@ -41,10 +48,7 @@ std::string scalar_text(const value& v) {
       detail::append_double(s, im);
       return s + "j)";
     }
-    case value_kind::string: {
-      const std::size_t cut = detail::utf8_prefix(v.text(), 80);
-      return "'" + std::string(v.text().substr(0, cut)) + (cut < v.text().size() ? "...'" : "'");
-    }
+    case value_kind::string: return "'" + clipped(v.text()) + "'";
     case value_kind::bytes: return "bytes[" + std::to_string(v.text().size()) + "]";
     default: return std::string(v.text());
   }
@@ -83,7 +87,10 @@ struct printer {
         emit("%s%s: %s (%zu items)\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), v.size());
         const auto items = v.items();
         for (std::size_t i = 0; i + 1 < items.size() && !stopped; i += 2) line(scalar_text(*items[i]), *items[i + 1], depth + 1);
-        for (const auto& [name, a] : v.attrs()) line("." + name, *a, depth + 1);
+        for (const auto& [name, a] : v.attrs()) {
+          if (stopped) break;
+          line("." + clipped(name), *a, depth + 1);
+        }
         return;
       }
       case value_kind::tuple: case value_kind::list: case value_kind::set: case value_kind::frozenset: case value_kind::size: {

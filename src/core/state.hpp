@@ -96,7 +96,7 @@ struct value_access {
 inline constexpr std::uint8_t flag_bytearray = 1;  // bytes value that is a bytearray (unhashable)
 inline constexpr std::uint8_t flag_int_raw = 2;    // big integer kept as two's complement bytes
 inline constexpr std::uint8_t flag_unhashable = 4;  // tuple holding an unhashable item (set when built)
-inline constexpr std::uint8_t flag_hash_cached = 8; // tuple/frozenset whose key_hash sits in f_'s bits
+inline constexpr std::uint8_t flag_hash_cached = 8; // tuple/frozenset/int/str/bytes whose key_hash sits in f_'s bits
 
 /// Values with stable addresses, in chunks growing from 64 to 4096 values: one allocation per
 /// chunk, where std::deque made one per 512-byte block (4 values) - 250,000 allocations for a

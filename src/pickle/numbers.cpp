@@ -82,6 +82,67 @@ std::string decimal_from_le_bytes(std::string_view b) {
   return s;
 }
 
+namespace {
+// Two's complement of a magnitude (little-endian, one spare high byte), then the minimal form.
+std::string signed_minimal(std::string mag, bool negative) {
+  mag.push_back('\0');
+  if (negative) {
+    unsigned carry = 1;
+    for (char& c : mag) {
+      const unsigned v = (~static_cast<unsigned char>(c) & 0xffu) + carry;
+      c = static_cast<char>(v & 0xff);
+      carry = v >> 8;
+    }
+  }
+  py_int r = int_from_le_bytes(mag);
+  if (!r.raw.empty()) return r.raw;
+  // Fits int64 (callers pass only values beyond it): its 8 bytes.
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((static_cast<std::uint64_t>(r.small) >> (8 * i)) & 0xff);
+  return out;
+}
+}  // namespace
+
+std::string le_bytes_from_decimal(std::string_view t) {
+  const bool negative = !t.empty() && t.front() == '-';
+  if (negative) t.remove_prefix(1);
+  std::vector<std::uint32_t> limbs;  // magnitude, least significant first
+  std::size_t i = 0;
+  while (i < t.size()) {
+    const std::size_t len = std::min<std::size_t>(9, t.size() - i);
+    std::uint32_t chunk = 0, scale = 1;
+    for (std::size_t j = 0; j < len; ++j, ++i) {
+      chunk = chunk * 10 + static_cast<std::uint32_t>(t[i] - '0');
+      scale *= 10;
+    }
+    std::uint64_t carry = chunk;
+    for (auto& l : limbs) {
+      const std::uint64_t v = std::uint64_t(l) * scale + carry;
+      l = static_cast<std::uint32_t>(v);
+      carry = v >> 32;
+    }
+    if (carry) limbs.push_back(static_cast<std::uint32_t>(carry));
+  }
+  std::string mag;
+  mag.reserve(limbs.size() * 4);
+  for (std::uint32_t l : limbs)
+    for (int b = 0; b < 4; ++b) mag.push_back(static_cast<char>((l >> (8 * b)) & 0xff));
+  return signed_minimal(std::move(mag), negative);
+}
+
+std::string le_bytes_from_integral_double(double d) {
+  const bool negative = d < 0;
+  int e = 0;
+  const double m = std::frexp(std::fabs(d), &e);  // |d| = m * 2^e, 0.5 <= m < 1
+  std::uint64_t mant = static_cast<std::uint64_t>(std::ldexp(m, 53));
+  int shift = e - 53;  // |d| = mant * 2^shift
+  while (shift < 0) { mant >>= 1; ++shift; }  // integral: the dropped bits are zero
+  std::string mag(static_cast<std::size_t>(shift / 8) + 8, '\0');
+  const std::uint64_t wide = mant << (shift % 8);  // at most 53 + 7 bits
+  for (int b = 0; b < 8; ++b) mag[static_cast<std::size_t>(shift / 8 + b)] = static_cast<char>((wide >> (8 * b)) & 0xff);
+  return signed_minimal(std::move(mag), negative);
+}
+
 bool int_from_decimal(std::string_view t, py_int& out) {
   std::string_view digits = t;
   const bool negative = !digits.empty() && digits.front() == '-';

@@ -21,6 +21,15 @@ py_int int_from_le_bytes(std::string_view bytes);
 /// Decimal text of a little-endian two's complement integer.
 std::string decimal_from_le_bytes(std::string_view bytes);
 
+/// Minimal little-endian two's complement bytes of canonical decimal text (the form LONG1 and
+/// LONG4 keep): big ints from text opcodes are converted once, when pushed, so that comparing
+/// and hashing any two big ints is a byte comparison.
+std::string le_bytes_from_decimal(std::string_view text);
+
+/// Minimal little-endian two's complement bytes of a finite double with an integer value (the
+/// int it equals in Python: 2.0**64 == 2**64).
+std::string le_bytes_from_integral_double(double d);
+
 /// Canonical decimal text "-?(0|[1-9][0-9]*)" of at most 4300 digits (CPython's int string
 /// limit) to a py_int. False for anything else: forms on which CPython's C and Python
 /// unpicklers disagree (leading zeros: octal for strtol, an error for int(x, 0)), underscores,

@@ -53,10 +53,12 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
   cursor c(p, start);
   // The last two string operands pushed, for resolving STACK_GLOBAL statically; memo stores and
   // protocol framing between them do not break the pair.
-  std::optional<std::string> prev, last;
+  // Views into the pickle, never copies: a memo GET of a 1 MiB string per 4 bytes of pickle
+  // copied a MiB each time (64 MiB of them ran for minutes).
+  std::optional<std::string_view> prev, last;
   // Strings stored in the memo right after being pushed, so that STACK_GLOBAL operands fetched
   // back with GET/BINGET/LONG_BINGET resolve too.
-  std::unordered_map<std::uint64_t, std::string, keyed_u64_hash> memo_strings;
+  std::unordered_map<std::uint64_t, std::string_view, keyed_u64_hash> memo_strings;
   std::uint64_t memo_count = 0;
   bool last_was_string = false;
   std::uint64_t frame_end = 0;  // 0: no FRAME open
@@ -150,11 +152,11 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
       }
     } else if (code == op::SHORT_BINUNICODE || code == op::BINUNICODE || code == op::BINUNICODE8) {
       prev = std::move(last);
-      last = std::string(operand);
+      last = operand;
       last_was_string = true;
     } else if (code == op::STACK_GLOBAL) {
       if (prev && last) {
-        judge_global(*prev, *last, at, "STACK_GLOBAL");
+        judge_global(std::string(*prev), std::string(*last), at, "STACK_GLOBAL");
       } else {
         out.findings.push_back(refusal("pickle_global_refused", record, at, "STACK_GLOBAL",
                                        "STACK_GLOBAL with operands that cannot be resolved without running the pickle"));

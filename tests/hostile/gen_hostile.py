@@ -910,6 +910,22 @@ def gen_resources():
         pk(EMPTY_DICT + NONE + put(0) + POP + row + put(1) + POP + MARK + get(1) * 3000 + b"t" + integer(1) + SETITEM
            + row + put(2) + POP + MARK + get(2) * 3000 + b"t" + integer(2) + SETITEM),
         "malformed", L, "dict keys ((None,)*3000,)*3000 twice: 9e6 identical-item comparisons from 24 KB", "peers §2d")
+    # Equal big ints (or long strings) built apart, used as one key 20,000 times: each SETITEM
+    # compares them in full. Decimal conversion per comparison made this 93 s; comparisons are
+    # byte compares now, charged to the key budget by their size.
+    big = b"\x8b" + i32(4096) + b"\xff" * 4095 + b"\x7f"
+    add("equal_bigint_keys_repeated.pkl", pk(EMPTY_DICT + big + put(0) + NONE + SETITEM + big + put(1) + NONE + SETITEM
+                                            + (get(1) + NONE + SETITEM) * 20000), "malformed", L,
+        "two equal 4096-byte LONG4 ints as one dict key, 20,000 SETITEMs (88 KB)", "redteam-b 6")
+    text = uni("k" * 4096)
+    add("equal_long_str_keys_repeated.pkl", pk(EMPTY_DICT + text + put(0) + NONE + SETITEM + text + put(1) + NONE + SETITEM
+                                               + (get(1) + NONE + SETITEM) * 20000), "malformed", L,
+        "two equal 4 KiB strings as one dict key, 20,000 SETITEMs", "redteam-b 6 (same class)")
+    # An OrderedDict whose attribute name is 100 KB, shared 1,400 times: 140 MB of names when
+    # written out, past max_output_bytes (the expansion estimate counts attribute names).
+    od = glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + EMPTY_DICT + MARK + uni("A" * 100000) + NONE + b"u" + BUILD
+    add("attr_name_fanout.pkl", pk(EMPTY_LIST + od + put(0) + APPEND + MARK + get(0) * 1400 + APPENDS), "malformed", L,
+        "a 100 KB attribute name shared 1,400 times (text inspect printed it whole each time)", "redteam-b 8")
     add("mark_flood_1e6.pkl", PROTO2 + MARK * 1_000_000 + STOP, "malformed", L, "10^6 nested MARKs",
         "peers §2d deep nesting")
     add("binunicode_4gib.pkl", PROTO2 + b"X" + u32(0xFFFFFFFF) + b"abc" + STOP, "malformed", L,
