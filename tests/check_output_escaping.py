@@ -106,16 +106,16 @@ def zip_with(names_data, top):
     """A torch-layout zip (stored records under one top folder) written by zipfile; names are
     bytes, patched in after writing so that they may be anything."""
     buf = io.BytesIO()
-    placeholders = {}
+    stand_ins = {}
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         for i, (name, data) in enumerate(names_data):
             full = top + b"/" + name
             ph = bytes([ord("A") + i]) * len(full)  # one letter per record: no placeholder inside another
             assert len(ph) == len(full)
-            placeholders[ph] = full
+            stand_ins[ph] = full
             z.writestr(ph.decode(), data)
     raw = buf.getvalue()
-    for ph, full in placeholders.items():
+    for ph, full in stand_ins.items():
         assert raw.count(ph) == 2
         raw = raw.replace(ph, full)
     return raw

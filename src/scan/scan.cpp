@@ -335,10 +335,10 @@ class gate {
   // continues there) and the one right after STOP (what _pickle reads when it peek()ed the
   // frame). The ranges are disjoint from the rest of the walk, so every byte is walked once.
   void walk_rest(std::span<const std::byte> bytes, std::uint64_t pos, const std::string& record) {
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> todo{{pos, bytes.size()}};
-    while (!todo.empty()) {
-      auto [at, hi] = todo.back();
-      todo.pop_back();
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> pending{{pos, bytes.size()}};
+    while (!pending.empty()) {
+      auto [at, hi] = pending.back();
+      pending.pop_back();
       const auto part = bytes.first(static_cast<std::size_t>(hi));
       while (at < hi) {
         auto w = detail::walk_opcodes(part, at, record, opts_);
@@ -346,7 +346,7 @@ class gate {
           if (f.rule != "pickle_opcode_refused" || f.subject == "INST" || f.subject == "OBJ" || f.subject == "NEWOBJ_EX")
             add(std::move(f));
         if (!w.reached_stop || w.end <= at) break;
-        if (w.after_stop < w.end) todo.emplace_back(w.after_stop, w.end);
+        if (w.after_stop < w.end) pending.emplace_back(w.after_stop, w.end);
         at = w.end;
       }
     }
