@@ -110,7 +110,7 @@ def zip_with(names_data, top):
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         for i, (name, data) in enumerate(names_data):
             full = top + b"/" + name
-            ph = bytes([ord("A") + i]) * len(full)  # one letter per record: no placeholder inside another
+            ph = bytes([ord("A") + i]) * len(full)  # one letter per record: no stand-in inside another
             assert len(ph) == len(full)
             stand_ins[ph] = full
             z.writestr(ph.decode(), data)
