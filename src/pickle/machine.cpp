@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "io/cursor.hpp"
-#include "pickle/numbers.hpp"
+#include "util/numbers.hpp"
 #include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
 #include "util/keyed_hash.hpp"

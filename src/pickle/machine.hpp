@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 #include "pickle/globals.hpp"
 #include "pthsafe/error.hpp"
 #include "pthsafe/options.hpp"

@@ -2,7 +2,7 @@
 // interpreted and every view checked, so nothing is read for a file that will be refused.
 #pragma once
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 #include "pthsafe/options.hpp"
 
 namespace pthsafe::detail {

@@ -7,8 +7,8 @@
 #include <string>
 #include <tuple>
 
-#include "core/container.hpp"
-#include "core/state.hpp"
+#include "load/container.hpp"
+#include "model/state.hpp"
 #include "io/source.hpp"
 #include "pickle/machine.hpp"
 #include "pickle/opcodes.hpp"
@@ -16,7 +16,7 @@
 #include "scan/opcode_walk.hpp"
 #include "scan/zip_sweep.hpp"
 #include "torch/rebuild.hpp"
-#include "util/expansion.hpp"
+#include "model/expansion.hpp"
 
 namespace pthsafe {
 

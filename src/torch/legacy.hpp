@@ -1,7 +1,7 @@
 // Reading the legacy (torch 0.1.10-1.5) stacked-pickle format.
 #pragma once
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 #include "pthsafe/options.hpp"
 
 namespace pthsafe::detail {

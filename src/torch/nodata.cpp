@@ -8,7 +8,7 @@
 // Geometry is checked as for any tensor (non-negative, no overflow); there is no storage bound.
 #include <limits>
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 #include "torch/rebuild.hpp"
 
 namespace pthsafe::detail {

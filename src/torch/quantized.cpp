@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 #include "io/checked.hpp"
 #include "torch/rebuild.hpp"
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 #include "pickle/machine.hpp"
 #include "util/keyed_hash.hpp"
 

@@ -2,7 +2,7 @@
 // needs the index data.
 #pragma once
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 
 namespace pthsafe::detail {
 

@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 
 namespace pthsafe::detail {
 

@@ -981,7 +981,7 @@ def gen_resources():
 
 def gen_output():
     """policy "Output": names that drive a terminal (ESC sequences, C1 CSI, bidi overrides) or are
-    not UTF-8. The verdict must not depend on them; tests/check_output_escaping.py checks that
+    not UTF-8. The verdict must not depend on them; tests/cli/check_output_escaping.py checks that
     every printer escapes them."""
     G = "pickle_global_refused"
     add("escape_global.pkl", pk(call("os\x1b[2J\u009b", "sys\u202etem", CMD)), "unsafe", G,

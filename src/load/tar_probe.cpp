@@ -1,4 +1,4 @@
-#include "core/tar_probe.hpp"
+#include "load/tar_probe.hpp"
 
 #include <cstdint>
 #include <cstring>

@@ -1,5 +1,5 @@
-#include "core/state.hpp"
-#include "torch/quantized.hpp"
+#include "model/state.hpp"
+#include "model/dtype_facts.hpp"
 #include "pthsafe/tensor.hpp"
 
 namespace pthsafe {

@@ -7,7 +7,7 @@ message.text and a physical location whose artifactLocation.uri names the file a
 has startLine >= 1. Prints "N passed, M failed"."""
 import json, os, subprocess, sys
 
-here = os.path.dirname(os.path.abspath(__file__))
+here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/
 failures = []
 checks = 0
 

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/container.hpp"
-#include "core/tar_probe.hpp"
+#include "load/container.hpp"
+#include "load/tar_probe.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "support/pickle_builder.hpp"
 

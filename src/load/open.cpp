@@ -6,8 +6,8 @@
 #include <string>
 #include <cstring>
 
-#include "core/container.hpp"
-#include "core/state.hpp"
+#include "load/container.hpp"
+#include "model/state.hpp"
 #include "pickle/machine.hpp"
 #include "pickle/opcodes.hpp"
 #include "place/placement.hpp"

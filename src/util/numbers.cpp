@@ -1,4 +1,4 @@
-#include "pickle/numbers.hpp"
+#include "util/numbers.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,10 +1,10 @@
-#include "core/container.hpp"
+#include "load/container.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "core/state.hpp"
-#include "core/tar_probe.hpp"
+#include "model/state.hpp"
+#include "load/tar_probe.hpp"
 #include "pickle/machine.hpp"
 #include "pickle/opcodes.hpp"
 #include "torch/rebuild.hpp"

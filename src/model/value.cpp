@@ -1,8 +1,8 @@
 #include <array>
 #include <charconv>
 
-#include "core/state.hpp"
-#include "pickle/numbers.hpp"
+#include "model/state.hpp"
+#include "util/numbers.hpp"
 #include "pthsafe/value.hpp"
 
 namespace pthsafe {

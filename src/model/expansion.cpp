@@ -1,4 +1,4 @@
-#include "util/expansion.hpp"
+#include "model/expansion.hpp"
 
 #include <string>
 #include <unordered_map>

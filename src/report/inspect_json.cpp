@@ -2,10 +2,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/state.hpp"
+#include "model/state.hpp"
 #include "torch/quantized.hpp"
 #include "pthsafe/json.hpp"
-#include "util/expansion.hpp"
+#include "model/expansion.hpp"
 #include "util/json.hpp"
 #include "util/keyed_hash.hpp"
 #include "util/sha256.hpp"
