@@ -52,8 +52,8 @@ bool read_local(std::span<const std::byte> f, std::uint64_t at, std::uint64_t co
                 const limits& lim, loose_record& r) {
   if (!sig_at(f, at, "PK\3\4") || !range_fits(at, 30, f.size())) return false;
   cursor c(f, at + 4);
-  std::uint16_t needed, flags, method, t, d, name_len, extra_len;
-  std::uint32_t crc, csize, usize;
+  std::uint16_t needed = 0, flags = 0, method = 0, t = 0, d = 0, name_len = 0, extra_len = 0;
+  std::uint32_t crc = 0, csize = 0, usize = 0;
   c.u16(needed); c.u16(flags); c.u16(method); c.u16(t); c.u16(d); c.u32(crc); c.u32(csize); c.u32(usize);
   c.u16(name_len); c.u16(extra_len);
   std::string_view name;
