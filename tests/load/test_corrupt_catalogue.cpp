@@ -25,6 +25,7 @@
 #include <string>
 
 #include "pthsafe/pthsafe.hpp"
+#include "support/allocation_probe.hpp"
 #include "support/pickle_builder.hpp"
 #include "zip/archive.hpp"
 
@@ -2016,63 +2017,12 @@ TEST_CASE("the builders write exactly the bytes torch writes") {
 
 // ---- check before allocate --------------------------------------------------------------------
 //
-// The largest single allocation made through operator new while a file is opened. The whole test
-// executable shares this replacement; it only records sizes while `g_track` is set. Sanitizer
-// builds keep their own operator new (it checks new/delete pairing) and skip the measurement.
-
-#if defined(__SANITIZE_ADDRESS__)
-#define PTHSAFE_TEST_COUNT_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PTHSAFE_TEST_COUNT_ALLOCATIONS 0
-#endif
-#endif
-#ifndef PTHSAFE_TEST_COUNT_ALLOCATIONS
-#define PTHSAFE_TEST_COUNT_ALLOCATIONS 1
-#endif
+// The largest single allocation made through operator new while a file is opened
+// (support/allocation_probe.hpp).
 
 namespace {
-std::atomic<bool> g_track{false};
-std::atomic<std::size_t> g_largest{0};
-}  // namespace
-
-#if PTHSAFE_TEST_COUNT_ALLOCATIONS
-namespace {
-void* counted_alloc(std::size_t n) noexcept {
-  if (g_track.load(std::memory_order_relaxed)) {
-    std::size_t cur = g_largest.load(std::memory_order_relaxed);
-    while (n > cur && !g_largest.compare_exchange_weak(cur, n, std::memory_order_relaxed)) {
-    }
-  }
-  return std::malloc(n ? n : 1);
-}
-}  // namespace
-void* operator new(std::size_t n) {
-  if (void* p = counted_alloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  if (void* p = counted_alloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-#endif
-
-namespace {
-std::size_t largest_allocation_while(const std::function<void()>& f) {
-  g_largest = 0;
-  g_track = true;
-  f();
-  g_track = false;
-  return g_largest;
-}
+using pthsafe_test::largest_allocation_while;
+constexpr bool count_allocations = pthsafe_test::allocation_probe_enabled;
 /// A 10-byte pickle, deflated, whose directory entry claims `claim` uncompressed bytes.
 bytes size_lie(const std::string& record, std::uint64_t claim) {
   pickle_writer w;
@@ -2087,7 +2037,7 @@ bytes size_lie(const std::string& record, std::uint64_t claim) {
 }
 }  // namespace
 
-TEST_CASE("limits hold for the bytes a baseline load allocates" * doctest::skip(!PTHSAFE_TEST_COUNT_ALLOCATIONS)) {
+TEST_CASE("limits hold for the bytes a baseline load allocates" * doctest::skip(!count_allocations)) {
   // Sanity of the measurement: a valid 24-byte-storage checkpoint allocates nothing big.
   const bytes file = good_zip().build();
   const std::size_t largest = largest_allocation_while([&] { CHECK(pthsafe::checkpoint::open_buffer(file)); });
@@ -2099,7 +2049,7 @@ TEST_CASE("limits hold for the bytes a baseline load allocates" * doctest::skip(
 // refused from the directory alone: neither load nor scan may size a buffer from the claim first
 // (a ~300-byte file used to make both zero-fill up to max_inflated_bytes before refusing it).
 TEST_CASE("a deflated record's claimed size is checked before it is allocated" *
-          doctest::skip(!PTHSAFE_TEST_COUNT_ALLOCATIONS)) {
+          doctest::skip(!count_allocations)) {
   for (const std::string record : {"data.pkl", "version"}) {
     CAPTURE(record);
     const bytes file = size_lie(record, std::uint64_t{64} << 20);  // claims 64 MiB from 10 bytes
