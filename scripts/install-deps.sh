@@ -7,7 +7,7 @@ set -euo pipefail
 # `install-deps.sh build` installs only what building and running the CLI needs (scripts/demo.sh).
 pkgs=(cmake g++ make pkg-config libzip-dev zlib1g-dev)
 if [ "${1:-all}" != build ]; then
-  pkgs+=(clang libclang-rt-14-dev python3 libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev
+  pkgs+=(clang clang-tidy libclang-rt-14-dev python3 libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev
          python3-torch python3-numpy python3-venv)
 fi
 missing=()
