@@ -1,4 +1,5 @@
 // pthsafe load [--mmap] [--touch] [--json] FILE
+#include <array>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,7 +36,7 @@ std::uint64_t touch(std::span<const std::byte> b) {
   for (; i + 32 <= b.size(); i += 32)
     for (int k = 0; k < 4; ++k) {
       std::uint64_t w;
-      std::memcpy(&w, b.data() + i + 8 * k, 8);
+      std::memcpy(&w, b.data() + i + std::size_t{8} * static_cast<std::size_t>(k), 8);
       acc[k] += w;
     }
   std::uint64_t sum = acc[0] + acc[1] + acc[2] + acc[3];
@@ -87,12 +88,12 @@ memory_figures read_memory() {
   memory_figures m;
   std::FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return m;
-  char line[256];
-  while (std::fgets(line, sizeof line, f)) {
+  std::array<char, 256> line{};
+  while (std::fgets(line.data(), static_cast<int>(line.size()), f)) {
     unsigned long long kb = 0;
-    if (std::sscanf(line, "VmHWM: %llu kB", &kb) == 1) m.peak = kb * 1024;
-    else if (std::sscanf(line, "RssAnon: %llu kB", &kb) == 1) m.anon = kb * 1024;
-    else if (std::sscanf(line, "RssFile: %llu kB", &kb) == 1) m.file = kb * 1024;
+    if (std::sscanf(line.data(), "VmHWM: %llu kB", &kb) == 1) m.peak = kb * 1024;
+    else if (std::sscanf(line.data(), "RssAnon: %llu kB", &kb) == 1) m.anon = kb * 1024;
+    else if (std::sscanf(line.data(), "RssFile: %llu kB", &kb) == 1) m.file = kb * 1024;
   }
   std::fclose(f);
   return m;

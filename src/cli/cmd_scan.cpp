@@ -1,4 +1,5 @@
 // pthsafe scan [-r] [--json|--sarif] [--strict-torch] [--allow-global M.N] PATH...
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -27,13 +28,13 @@ const char* help =
 // Content sniffing for directory walks: what some reader would take for a checkpoint.
 bool looks_scannable(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
-  char head[264] = {};
-  in.read(head, sizeof head);
+  std::array<char, 264> head{};
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
   const auto n = in.gcount();
   if (n <= 0) return false;
-  if (n >= 4 && std::memcmp(head, "PK\3\4", 4) == 0) return true;
+  if (n >= 4 && std::memcmp(head.data(), "PK\3\4", 4) == 0) return true;
   if (static_cast<unsigned char>(head[0]) == 0x80) return true;  // PROTO: binary pickles, legacy magic
-  if (n >= 262 && std::memcmp(head + 257, "ustar", 5) == 0) return true;
+  if (n >= 262 && std::memcmp(head.data() + 257, "ustar", 5) == 0) return true;
   // Protocol 0/1 pickles start with an opcode and end with STOP.
   const std::string_view opens = "(}]cdlI)NSVFGJKLMUXTabhjqprstu";
   if (opens.find(head[0]) == std::string_view::npos) return false;

@@ -1,6 +1,7 @@
 // A bounds-tracking reader over untrusted bytes. Every read checks the bytes remaining first.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -26,7 +27,9 @@ class cursor {
     pos_ += n;
     return true;
   }
-  bool u8(std::uint8_t& v) noexcept { return fixed(&v, 1); }
+  // Integer reads store 0 when the bytes are missing, so a value is never left indeterminate
+  // (callers that bound the whole header first read several fields before testing one result).
+  bool u8(std::uint8_t& v) noexcept { return le(v); }
   bool u16(std::uint16_t& v) noexcept { return le(v); }
   bool u32(std::uint32_t& v) noexcept { return le(v); }
   bool u64(std::uint64_t& v) noexcept { return le(v); }
@@ -52,10 +55,11 @@ class cursor {
  private:
   template <class T>
   bool le(T& v) noexcept {
-    unsigned char b[sizeof(T)];
-    if (!fixed(b, sizeof(T))) return false;
+    std::array<unsigned char, sizeof(T)> b{};
+    v = 0;
+    if (!fixed(b.data(), b.size())) return false;
     T r = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) r |= T(b[i]) << (8 * i);
+    for (std::size_t i = 0; i < sizeof(T); ++i) r = static_cast<T>(r | static_cast<T>(T(b[i]) << (8 * i)));
     v = r;
     return true;
   }

@@ -142,7 +142,7 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
       const auto idx = memo_index();
       const auto it = idx ? memo_strings.find(*idx) : memo_strings.end();
       if (it != memo_strings.end()) {
-        prev = std::move(last);
+        prev = last;
         last = it->second;
         last_was_string = true;
       } else {
@@ -151,7 +151,7 @@ walk_result walk_opcodes(std::span<const std::byte> p, std::uint64_t start, cons
         last_was_string = false;
       }
     } else if (code == op::SHORT_BINUNICODE || code == op::BINUNICODE || code == op::BINUNICODE8) {
-      prev = std::move(last);
+      prev = last;
       last = operand;
       last_was_string = true;
     } else if (code == op::STACK_GLOBAL) {

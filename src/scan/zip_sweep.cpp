@@ -16,8 +16,8 @@ namespace {
 
 constexpr std::uint64_t scan_inflate_cap = std::uint64_t{64} << 20;
 
-bool sig_at(std::span<const std::byte> f, std::uint64_t at, const char (&sig)[5]) {
-  return at + 4 <= f.size() && std::memcmp(f.data() + at, sig, 4) == 0;
+bool sig_at(std::span<const std::byte> f, std::uint64_t at, std::string_view sig) {
+  return at + 4 <= f.size() && std::memcmp(f.data() + at, sig.data(), 4) == 0;
 }
 
 bool inflate_raw(std::span<const std::byte> in, std::uint64_t declared, const limits& lim, std::vector<std::byte>& out) {

@@ -1,5 +1,6 @@
 #include "util/escape.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -109,9 +110,9 @@ std::size_t utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {
 void append_double(std::string& out, double v) {
   if (std::isnan(v)) { out += "nan"; return; }
   if (std::isinf(v)) { out += v > 0 ? "inf" : "-inf"; return; }
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
+  std::array<char, 32> buf{};
+  const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+  const std::string_view text(buf.data(), static_cast<std::size_t>(r.ptr - buf.data()));
   out += text;
   if (text.find_first_of(".en") == std::string_view::npos) out += ".0";
 }

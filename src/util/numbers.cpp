@@ -139,7 +139,7 @@ std::string le_bytes_from_integral_double(double d) {
   while (shift < 0) { mant >>= 1; ++shift; }  // integral: the dropped bits are zero
   std::string mag(static_cast<std::size_t>(shift / 8) + 8, '\0');
   const std::uint64_t wide = mant << (shift % 8);  // at most 53 + 7 bits
-  for (int b = 0; b < 8; ++b) mag[static_cast<std::size_t>(shift / 8 + b)] = static_cast<char>((wide >> (8 * b)) & 0xff);
+  for (int b = 0; b < 8; ++b) mag[static_cast<std::size_t>(shift / 8) + static_cast<std::size_t>(b)] = static_cast<char>((wide >> (8 * b)) & 0xff);
   return signed_minimal(std::move(mag), negative);
 }
 

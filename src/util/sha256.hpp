@@ -18,8 +18,8 @@ class sha256 {
 
  private:
   void block(const std::uint8_t* p) noexcept;
-  std::uint32_t h_[8];
-  std::uint8_t buf_[64];
+  std::array<std::uint32_t, 8> h_;
+  std::array<std::uint8_t, 64> buf_{};
   std::size_t used_ = 0;
   std::uint64_t total_ = 0;
 };
