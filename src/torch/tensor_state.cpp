@@ -7,6 +7,7 @@
 // a read-only descriptor (torch raises) or a method the attribute would shadow. pthsafe
 // interprets `data`, `requires_grad`, `grad`/`_grad` (None only) and `_backward_hooks` (None or
 // empty) with torch's validation, and refuses every other class-defined or dunder name.
+#include <array>
 #include <algorithm>
 #include <complex>
 #include <string_view>
@@ -51,7 +52,7 @@ std::optional<bool> truthy(const value& v) {
 }  // namespace
 
 bool tensor_state_sets_class_attr(const value& state) noexcept {
-  const value* parts[2] = {&state, nullptr};
+  std::array<const value*, 2> parts = {&state, nullptr};
   if (state.kind() == value_kind::tuple && state.items().size() == 2) {
     parts[0] = state.items()[0];
     parts[1] = state.items()[1];
@@ -149,7 +150,7 @@ result<void> torch_rebuilder::set_tensor_attr(value& t, std::string_view name, c
 result<void> torch_rebuilder::apply_tensor_state(value& t, const value& state) {
   // torch._utils._set_obj_state: a tuple must be (dict_state, slots_state); each part is
   // applied when truthy, and must then be a dict (anything else raises in `.items()`).
-  const value* parts[2] = {&state, nullptr};
+  std::array<const value*, 2> parts = {&state, nullptr};
   if (state.kind() == value_kind::tuple) {
     if (state.items().size() != 2) return fail(errc::bad_rebuild_args, "Invalid serialized state: a tuple state has 2 items");
     parts[0] = state.items()[0];
