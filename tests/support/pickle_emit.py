@@ -55,8 +55,9 @@ STACK_GLOBAL = b"\x93"
 MEMOIZE = b"\x94"
 
 
-def glob(mod, name):                      # GLOBAL
-    return b"c" + mod.encode() + b"\n" + name.encode() + b"\n"
+def glob(mod, name):                      # GLOBAL (str, or bytes spelled exactly)
+    def raw(s): return s if isinstance(s, bytes) else s.encode()
+    return b"c" + raw(mod) + b"\n" + raw(name) + b"\n"
 
 
 def uni(s):                               # BINUNICODE
