@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "output_checks.hpp"
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -7,8 +7,11 @@ peaks above 256 MiB resident. Times are printed, never asserted (timings are not
 Files are generated one at a time in a temporary directory and deleted after use."""
 import argparse, os, struct, sys, tempfile, time
 
+sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "support"))
+from pickle_emit import PROTO2 as PROTO, long_binget, long_binput  # noqa: E402  (tests/support/pickle_emit.py)
+
 M = 64 << 20
-PROTO = b"\x80\x02"
 
 
 def fill(unit, prefix=b"", suffix=b"."):
@@ -20,7 +23,7 @@ def memo_puts():
     body = bytearray(b"N")
     i = 0
     while len(body) < M - 16:
-        body += b"r" + struct.pack("<I", i)
+        body += long_binput(i)
         i += 1
     return PROTO + bytes(body) + b"."
 
@@ -36,12 +39,10 @@ def laughs():
 def equal_shared_keys():
     # Two equal dict keys of shared tuples (t = (t, t), 64 levels) built apart, after 64 MiB of
     # padding: comparing them is 2^64 steps; the key-comparison budget stops it.
-    def put(i): return b"r" + struct.pack("<I", i)
-    def get(i): return b"j" + struct.pack("<I", i)
     def chain(base):
-        out = b")" + put(base)
+        out = b")" + long_binput(base)
         for k in range(64):
-            out += b"0" + get(base + k) + get(base + k) + b"\x86" + put(base + k + 1)
+            out += b"0" + long_binget(base + k) + long_binget(base + k) + b"\x86" + long_binput(base + k + 1)
         return out
     tail = b"}" + chain(0) + b"K\x01s" + chain(100) + b"K\x02s."
     pad = M - len(PROTO) - len(tail) - 10

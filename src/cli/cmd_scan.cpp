@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 
 namespace pthsafe::cli {

@@ -1,6 +1,7 @@
 // The global allowlist: torch's default weights_only allowlist, resolved to an enum.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@ enum class global_id : std::uint8_t {
   jit_restore_type_tag,  // torch.jit._pickle.restore_type_tag(container, type_str): the container
   torchscript_class,     // __torch__.*: a scripted class, kept inert like caller_allowed
 };
+/// Number of global_id values (tables indexed by global_id have this size).
+inline constexpr std::size_t global_id_count = static_cast<std::size_t>(global_id::torchscript_class) + 1;
 
 struct global_ref {
   global_id id;

@@ -4,7 +4,7 @@
 
 #include "model/state.hpp"
 #include "torch/quantized.hpp"
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "model/expansion.hpp"
 #include "util/json.hpp"
 #include "util/keyed_hash.hpp"

@@ -1,6 +1,6 @@
 #include <map>
 
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "util/json.hpp"
 

@@ -6,53 +6,14 @@
 
 #include "io/checked.hpp"
 #include "pickle/text.hpp"
+#include "torch/arg_kinds.hpp"
 #include "torch/quantized.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
 
 using va = value_access;
-
-bool is_int(const value& v) { return v.kind() == value_kind::integer && v.fits_int64(); }
-bool is_seq(const value& v) { return v.kind() == value_kind::tuple || v.kind() == value_kind::list; }
-bool is_text(const value& v) { return v.kind() == value_kind::string || v.kind() == value_kind::bytes; }
-bool is_dict(const value& v) { return v.kind() == value_kind::dict || v.kind() == value_kind::ordered_dict; }
-
-// dir(dict) | dir(OrderedDict) | dir(Counter): an instance attribute of one of these names
-// shadows the method (`keys`, `items`, `values`, `get`, `copy`, ...), so consumers of the same
-// mapping disagree on its contents; dunders would change how Python treats the object.
-constexpr std::string_view dict_class_attrs[] = {
-#include "torch/dict_class_attrs.inc"
-};
-
-bool dict_class_defines(std::string_view name) {
-  if (name.size() >= 4 && name.starts_with("__") && name.ends_with("__")) return true;
-  return std::binary_search(std::begin(dict_class_attrs), std::end(dict_class_attrs), name);
-}
-
-// torch device strings: "<type>" or "<type>:<index>", type lowercase identifier.
-bool valid_device(std::string_view s) {
-  const auto colon = s.find(':');
-  const std::string_view type = s.substr(0, colon);
-  if (type.empty() || type.size() > 64) return false;
-  for (char c : type)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  if (type[0] >= '0' && type[0] <= '9') return false;
-  if (colon == std::string_view::npos) return true;
-  const std::string_view idx = s.substr(colon + 1);
-  if (idx.empty() || idx.size() > 9) return false;
-  for (char c : idx)
-    if (c < '0' || c > '9') return false;
-  return !(idx.size() > 1 && idx[0] == '0');
-}
-
-constexpr std::string_view layouts[] = {"torch.strided", "torch.sparse_coo", "torch.sparse_csr", "torch.sparse_csc",
-                                        "torch.sparse_bsr", "torch.sparse_bsc", "torch._mkldnn", "torch.jagged"};
-
-error key_budget_spent() { return make_error(errc::limit_exceeded, key_budget_message); }
-
-// Bytes a node-based hash index costs per entry (node, bucket slot, allocator overhead).
-constexpr std::uint64_t index_node_bytes = 48;
 
 }  // namespace
 
@@ -293,30 +254,6 @@ result<value*> torch_rebuilder::copy_tensor(const value& src, bool keep_attrs) {
   return *v;
 }
 
-result<void> torch_rebuilder::set_obj_state(value& obj, const value& state) {
-  const value* dict_state = &state;
-  const value* slots = nullptr;
-  if (state.kind() == value_kind::tuple) {
-    if (state.items().size() != 2) return fail(errc::bad_rebuild_args, "object state tuple must have 2 items");
-    dict_state = state.items()[0];
-    slots = state.items()[1];
-  }
-  for (const value* part : {dict_state, slots}) {
-    if (!part || part->kind() == value_kind::none) continue;
-    if (!is_dict(*part)) return fail(errc::bad_rebuild_args, "object state is not a dict");
-    const auto items = part->items();
-    for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
-      if (items[i]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "attribute name is not a string");
-      if (is_dict(obj) && dict_class_defines(items[i]->text()))
-        return fail(errc::object_state_refused, "BUILD state sets `" + std::string(items[i]->text().substr(0, 80)) +
-                                                    "` on a " + (obj.kind() == value_kind::ordered_dict ? std::string("collections.OrderedDict") : std::string(obj.dict_class())) +
-                                                    ", which the class defines (the attribute would shadow it)");
-      if (auto r = set_attr(obj, items[i]->text(), items[i + 1]); !r) return r;
-    }
-  }
-  return {};
-}
-
 result<value*> torch_rebuilder::rebuild_from_type_v2(value& args) {
   const auto a = args.items();
   if (a.size() != 4) return fail(errc::bad_rebuild_args, "_rebuild_from_type_v2 takes 4 arguments");
@@ -324,15 +261,13 @@ result<value*> torch_rebuilder::rebuild_from_type_v2(value& args) {
   const value& new_type = *a[1];
   value& inner_args = const_cast<value&>(*a[2]);
   if (inner_args.kind() != value_kind::tuple) return fail(errc::bad_rebuild_args, "_rebuild_from_type_v2 args is not a tuple");
-  auto built = reduce(func, inner_args);
-  if (!built) return built;
-  value* ret = *built;
+  PTHSAFE_ASSIGN(value* ret, reduce(func, inner_args));
   if (ret->kind() != value_kind::tensor) return fail(errc::bad_rebuild_args, "_rebuild_from_type_v2 did not build a tensor");
   if (new_type.kind() != value_kind::global) return fail(errc::bad_rebuild_args, "_rebuild_from_type_v2 type is not a class");
   const global_id t = global_of(new_type).id;
   if (t == global_id::caller_allowed) {
     // A class the caller admitted: its __setstate__ is unknown, so the state stays inert.
-    if (auto r = set_obj_state(*ret, *a[3]); !r) return std::move(r).error_value();
+    PTHSAFE_TRY(set_obj_state(*ret, *a[3]));
     return ret;
   }
   if (t == global_id::tensor_class)  // torch.FloatTensor & co. are no Tensor subclasses
@@ -356,398 +291,132 @@ result<value*> torch_rebuilder::rebuild_from_type_v2(value& args) {
                            "torch 1.13 returns func(*args) unchanged and reads another object");
   }
   if (is_param != (t == global_id::parameter)) {
-    auto copy = copy_tensor(*ret, false);
-    if (!copy) return copy;
-    ret = *copy;
+    PTHSAFE_ASSIGN(ret, copy_tensor(*ret, false));
     auto* rec = const_cast<tensor_record*>(va::tensor(*ret));
     rec->parameter = t == global_id::parameter;
     if (rec->requires_grad) rec->leaf = false;  // as_subclass is an alias: a view in the graph
   }
   // torch 2.x applies the state whatever the type (torch 1.13's weights_only unpickler refuses
   // this function altogether; its full unpickler drops the state, warned above).
-  if (auto r = apply_tensor_state(*ret, *a[3]); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(apply_tensor_state(*ret, *a[3]));
   return ret;
 }
 
-result<value*> torch_rebuilder::reduce(value& callable, value& args) {
-  if (callable.kind() != value_kind::global)
-    return fail(errc::pickle_call_refused, "REDUCE on a " + std::string(value_kind_name(callable.kind())) + ", which is not callable");
-  const global_ref g = global_of(callable);
-  const auto a = args.items();
+result<value*> torch_rebuilder::call_rebuild_tensor(const call& c) {
+  const auto a = c.args.items();
+  if (a.size() != 4) return fail(errc::bad_rebuild_args, "_rebuild_tensor takes 4 arguments");
+  return make_tensor(*a[0], *a[1], *a[2], *a[3], false, dtype::uint8);
+}
+
+result<value*> torch_rebuilder::call_rebuild_tensor_v2(const call& c) {
+  const auto a = c.args.items();
   const std::size_t n = a.size();
-  switch (g.id) {
-    case global_id::rebuild_tensor:
-      if (n != 4) return fail(errc::bad_rebuild_args, "_rebuild_tensor takes 4 arguments");
-      return make_tensor(*a[0], *a[1], *a[2], *a[3], false, dtype::uint8);
-    case global_id::rebuild_tensor_v2:
-    case global_id::rebuild_tensor_v3: {
-      const bool v3 = g.id == global_id::rebuild_tensor_v3;
-      const std::size_t base = v3 ? 7 : 6;
-      if (n != base && n != base + 1)
-        return fail(errc::bad_rebuild_args, std::string(callable.text()) + " takes " + std::to_string(base) + " or " +
-                                                std::to_string(base + 1) + " arguments");
-      dtype type = dtype::uint8;
-      if (v3) {
-        if (a[6]->kind() != value_kind::dtype || value_access::i(const_cast<value&>(*a[6])) < 0)
-          return fail(errc::bad_dtype, "_rebuild_tensor_v3 dtype is not a tensor dtype");
-        type = a[6]->as_dtype();
-      }
-      if (a[4]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "requires_grad is not a bool");
-      auto t = make_tensor(*a[0], *a[1], *a[2], *a[3], v3, type);
-      if (!t) return t;
-      auto* rec = const_cast<tensor_record*>(va::tensor(**t));
-      if (auto r = check_requires_grad(*rec, a[4]->as_bool()); !r) return std::move(r).error_value();
-      rec->requires_grad = a[4]->as_bool();
-      if (n == base + 1)
-        if (auto r = apply_conj_neg(*rec, *a[base]); !r) return std::move(r).error_value();
-      // tensor._backward_hooks = backward_hooks: torch.save writes an empty OrderedDict; hooks
-      // would be installed on the loaded tensor.
-      if (const value& hooks = *a[5]; !(hooks.kind() == value_kind::none || (is_dict(hooks) && hooks.items().empty())))
-        return fail(errc::tensor_state_refused, std::string(callable.text()) + " installs backward hooks");
-      return t;
-    }
-    case global_id::rebuild_parameter:
-    case global_id::rebuild_parameter_with_state: {
-      const bool with_state = g.id == global_id::rebuild_parameter_with_state;
-      if (n != (with_state ? 4u : 3u)) return fail(errc::bad_rebuild_args, std::string(callable.text()) + ": wrong argument count");
-      if (a[0]->kind() != value_kind::tensor || a[1]->kind() != value_kind::boolean)
-        return fail(errc::bad_rebuild_args, "Parameter needs a tensor and a bool");
-      if (auto r = check_requires_grad(*va::tensor(*a[0]), a[1]->as_bool()); !r) return std::move(r).error_value();
-      // param._backward_hooks = backward_hooks (then, with state, _set_obj_state(param, state)).
-      if (const value& hooks = *a[2]; !(hooks.kind() == value_kind::none || (is_dict(hooks) && hooks.items().empty())))
-        return fail(errc::tensor_state_refused, std::string(callable.text()) + " installs backward hooks");
-      auto p = copy_tensor(*a[0], false);  // Parameter(data) is a new object
-      if (!p) return p;
-      auto* rec = const_cast<tensor_record*>(va::tensor(**p));
-      rec->parameter = true;
-      rec->leaf = true;  // Parameter(data) detaches
-      rec->requires_grad = a[1]->as_bool();
-      if (with_state)
-        if (auto r = apply_tensor_state(**p, *a[3]); !r) return std::move(r).error_value();
-      return p;
-    }
-    case global_id::rebuild_from_type_v2: return rebuild_from_type_v2(args);
-    case global_id::rebuild_qtensor: return rebuild_qtensor(args);
-    case global_id::rebuild_sparse_tensor: return rebuild_sparse(args, false);
-    case global_id::rebuild_sparse_csr_tensor: return rebuild_sparse(args, true);
-    case global_id::rebuild_meta_tensor_no_storage: return rebuild_meta(args);
-    case global_id::rebuild_wrapper_subclass: return rebuild_wrapper_subclass(args);
-    case global_id::rebuild_device_tensor_from_cpu_tensor: return rebuild_device_from_cpu(args);
-    case global_id::rebuild_device_tensor_from_numpy:
-      return fail(errc::pickle_call_refused, std::string(callable.text()) + " needs numpy arrays; refused by policy");
-    case global_id::jit_build_list:
-      // torch.jit._pickle.build_*list(data) returns data.
-      if (n != 1 || a[0]->kind() != value_kind::list) return fail(errc::bad_rebuild_args, std::string(callable.text()) + " needs one list");
-      return const_cast<value*>(a[0]);
-    case global_id::jit_restore_type_tag:
-      // restore_type_tag(value, type_str) returns value: the tag only matters to TorchScript.
-      if (n != 2 || a[1]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "restore_type_tag needs (value, str)");
-      return const_cast<value*>(a[0]);
-    default: return call_class(g, callable, args, false);
+  const bool v3 = c.g.id == global_id::rebuild_tensor_v3;
+  const std::size_t base = v3 ? 7 : 6;
+  if (n != base && n != base + 1)
+    return fail(errc::bad_rebuild_args, std::string(c.callable.text()) + " takes " + std::to_string(base) + " or " +
+                                            std::to_string(base + 1) + " arguments");
+  dtype type = dtype::uint8;
+  if (v3) {
+    if (a[6]->kind() != value_kind::dtype || value_access::i(const_cast<value&>(*a[6])) < 0)
+      return fail(errc::bad_dtype, "_rebuild_tensor_v3 dtype is not a tensor dtype");
+    type = a[6]->as_dtype();
   }
+  if (a[4]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "requires_grad is not a bool");
+  PTHSAFE_ASSIGN(value* t, make_tensor(*a[0], *a[1], *a[2], *a[3], v3, type));
+  auto* rec = const_cast<tensor_record*>(va::tensor(*t));
+  PTHSAFE_TRY(check_requires_grad(*rec, a[4]->as_bool()));
+  rec->requires_grad = a[4]->as_bool();
+  if (n == base + 1) PTHSAFE_TRY(apply_conj_neg(*rec, *a[base]));
+  // tensor._backward_hooks = backward_hooks: torch.save writes an empty OrderedDict; hooks
+  // would be installed on the loaded tensor.
+  if (const value& hooks = *a[5]; !(hooks.kind() == value_kind::none || (is_dict(hooks) && hooks.items().empty())))
+    return fail(errc::tensor_state_refused, std::string(c.callable.text()) + " installs backward hooks");
+  return t;
 }
 
-result<value*> torch_rebuilder::newobj(value& cls, value& args) {
-  if (cls.kind() != value_kind::global)
-    return fail(errc::pickle_call_refused, "NEWOBJ on a " + std::string(value_kind_name(cls.kind())) + ", which is not a class");
-  return call_class(global_of(cls), cls, args, true);
+result<value*> torch_rebuilder::call_rebuild_parameter(const call& c) {
+  const auto a = c.args.items();
+  const bool with_state = c.g.id == global_id::rebuild_parameter_with_state;
+  if (a.size() != (with_state ? 4u : 3u)) return fail(errc::bad_rebuild_args, std::string(c.callable.text()) + ": wrong argument count");
+  if (a[0]->kind() != value_kind::tensor || a[1]->kind() != value_kind::boolean)
+    return fail(errc::bad_rebuild_args, "Parameter needs a tensor and a bool");
+  PTHSAFE_TRY(check_requires_grad(*va::tensor(*a[0]), a[1]->as_bool()));
+  // param._backward_hooks = backward_hooks (then, with state, _set_obj_state(param, state)).
+  if (const value& hooks = *a[2]; !(hooks.kind() == value_kind::none || (is_dict(hooks) && hooks.items().empty())))
+    return fail(errc::tensor_state_refused, std::string(c.callable.text()) + " installs backward hooks");
+  PTHSAFE_ASSIGN(value* p, copy_tensor(*a[0], false));  // Parameter(data) is a new object
+  auto* rec = const_cast<tensor_record*>(va::tensor(*p));
+  rec->parameter = true;
+  rec->leaf = true;  // Parameter(data) detaches
+  rec->requires_grad = a[1]->as_bool();
+  if (with_state) PTHSAFE_TRY(apply_tensor_state(*p, *a[3]));
+  return p;
 }
 
-// Calls (REDUCE) or __new__ (NEWOBJ) of the allowed classes, with the semantics Python gives them.
-result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value& args, bool newobj) {
-  const auto a = args.items();
+result<value*> torch_rebuilder::call_parameter(const call& c) {
+  const auto a = c.args.items();
   const std::size_t n = a.size();
-  const std::string name(callable.text());
-  auto refuse = [&] {
-    return fail(errc::pickle_call_refused, std::string(newobj ? "NEWOBJ" : "REDUCE") + " on " + name + " is refused");
-  };
-  switch (g.id) {
-    case global_id::caller_allowed:
-    case global_id::torchscript_class: {
-      auto v = alloc(value_kind::object);
-      if (!v) return v;
-      if (!st_.charge(name.size() + 2 * sizeof(value*)))
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      va::text(**v) = name;
-      va::items(**v).push_back(&args);
-      return v;
-    }
-    case global_id::ordered_dict:
-    case global_id::counter: {
-      auto v = alloc(g.id == global_id::ordered_dict ? value_kind::ordered_dict : value_kind::dict);
-      if (!v) return v;
-      if (g.id == global_id::counter) va::text(**v) = "collections.Counter";
-      if (newobj || n == 0) return v;  // __new__ ignores its arguments
-      if (n != 1) return fail(errc::bad_rebuild_args, name + " takes at most 1 argument");
-      const value& src = *a[0];
-      auto& out = va::items(**v);
-      // Copies of a (possibly shared) container are charged before they are made: a 100-byte
-      // file can otherwise call OrderedDict(d) on one large dict a thousand times.
-      if (!st_.charge(src.items().size() * (is_dict(src) ? sizeof(value*) : 2 * sizeof(value*) + index_node_bytes)))
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      if (is_dict(src)) {
-        out.assign(src.items().begin(), src.items().end());
-      } else if (g.id == global_id::ordered_dict && is_seq(src)) {
-        // Keys looked up by hash: 100,000 pairs must not cost 10^10 comparisons.
-        std::unordered_multimap<std::uint64_t, std::size_t> index;
-        std::uint64_t& budget = st_.key_budget;
-        for (const value* pair : src.items()) {
-          if (!is_seq(*pair) || pair->items().size() != 2) return fail(errc::bad_rebuild_args, "OrderedDict items must be pairs");
-          const value* key = pair->items()[0];
-          if (!is_hashable(*key)) return fail(errc::bad_rebuild_args, "unhashable OrderedDict key");
-          const std::uint64_t h = key_hash(*key);
-          bool dup = false;
-          for (auto [lo, hi] = index.equal_range(h); lo != hi && !dup; ++lo)
-            if (keys_equal(*out[lo->second], *key, budget)) { out[lo->second + 1] = pair->items()[1]; dup = true; }
-          if (budget == 0) return key_budget_spent();
-          if (!dup) {
-            index.emplace(h, out.size());
-            out.push_back(key);
-            out.push_back(pair->items()[1]);
-          }
-        }
-      } else {
-        return fail(errc::unsupported_feature, name + " from a " + std::string(value_kind_name(src.kind())) + " is not supported");
-      }
-      return v;
-    }
-    case global_id::set: {
-      auto v = alloc(value_kind::set);
-      if (!v) return v;
-      if (newobj || n == 0) return v;
-      if (n != 1) return fail(errc::bad_rebuild_args, "set takes at most 1 argument");
-      const value& src = *a[0];
-      if (!is_seq(src) && src.kind() != value_kind::set && src.kind() != value_kind::frozenset)
-        return fail(errc::bad_rebuild_args, "set needs a sequence");
-      if (!st_.charge(src.items().size() * (sizeof(value*) + index_node_bytes)))
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      auto& out = va::items(**v);
-      std::unordered_multimap<std::uint64_t, const value*> index;
-      std::uint64_t& budget = st_.key_budget;
-      for (const value* it : src.items()) {
-        if (!is_hashable(*it)) return fail(errc::bad_rebuild_args, "unhashable set item");
-        const std::uint64_t h = key_hash(*it);
-        bool dup = false;
-        for (auto [lo, hi] = index.equal_range(h); lo != hi && !dup; ++lo) dup = keys_equal(*lo->second, *it, budget);
-        if (budget == 0) return key_budget_spent();
-        if (!dup) {
-          index.emplace(h, it);
-          out.push_back(it);
-        }
-      }
-      return v;
-    }
-    case global_id::complex: {
-      if (n > 2) return fail(errc::bad_rebuild_args, "complex takes at most 2 arguments");
-      double parts[2] = {0, 0};
-      for (std::size_t i = 0; i < n; ++i) {
-        const value& x = *a[i];
-        if (x.kind() == value_kind::floating) parts[i] = x.as_double();
-        else if (x.kind() == value_kind::boolean) parts[i] = x.as_bool();
-        else if (is_int(x)) parts[i] = static_cast<double>(x.as_int64());
-        else return fail(errc::bad_rebuild_args, "complex parts must be real numbers");
-      }
-      auto v = alloc(value_kind::complex);
-      if (!v) return v;
-      va::f(**v) = parts[0];
-      va::g(**v) = parts[1];
-      return v;
-    }
-    case global_id::size: {
-      if (n != 1 || !(is_seq(*a[0]) || a[0]->kind() == value_kind::size)) return fail(errc::bad_rebuild_args, "torch.Size needs a sequence");
-      for (const value* it : a[0]->items())
-        if (!is_int(*it)) return fail(errc::bad_rebuild_args, "torch.Size items must be ints");
-      if (!st_.charge(a[0]->items().size() * sizeof(value*)))
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      auto v = alloc(value_kind::size);
-      if (!v) return v;
-      va::items(**v).assign(a[0]->items().begin(), a[0]->items().end());
-      return v;
-    }
-    case global_id::device: {
-      if (newobj) return refuse();
-      std::string text;
-      if (n == 1 && a[0]->kind() == value_kind::string) {
-        text = std::string(a[0]->text());
-      } else if (n == 2 && a[0]->kind() == value_kind::string && is_int(*a[1]) && a[1]->as_int64() >= 0) {
-        text = std::string(a[0]->text()) + ":" + std::to_string(a[1]->as_int64());
-      } else {
-        return fail(errc::bad_device, "torch.device needs (type[, index])");
-      }
-      if (!valid_device(text)) return fail(errc::bad_device, "invalid device '" + text + "'");
-      auto v = alloc(value_kind::device);
-      if (!v) return v;
-      va::text(**v) = text;
-      return v;
-    }
-    case global_id::get_layout: {
-      if (newobj) return refuse();
-      if (n != 1 || a[0]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "_get_layout needs a name");
-      for (auto l : layouts)
-        if (l == a[0]->text()) {
-          auto v = alloc(value_kind::layout);
-          if (!v) return v;
-          va::text(**v) = std::string(l);
-          return v;
-        }
-      return fail(errc::bad_rebuild_args, "unknown layout '" + std::string(a[0]->text()) + "'");
-    }
-    case global_id::codecs_encode: {
-      if (newobj) return refuse();
-      if (n < 1 || n > 3 || a[0]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "_codecs.encode needs a str");
-      std::string enc = n >= 2 && a[1]->kind() == value_kind::string ? std::string(a[1]->text()) : std::string("utf-8");
-      if (n >= 2 && a[1]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "encoding is not a str");
-      if (n == 3 && (a[2]->kind() != value_kind::string || a[2]->text() != "strict"))
-        return fail(errc::unsupported_feature, "only strict encoding errors are supported");
-      for (auto& ch : enc) ch = static_cast<char>(ch == '_' ? '-' : std::tolower(static_cast<unsigned char>(ch)));
-      std::string out;
-      const std::string_view s = a[0]->text();
-      if (!st_.charge(s.size()))  // the encoded copy is never longer than the UTF-8 text
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      if (enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1" || enc == "iso8859-1" || enc == "l1") {
-        // Decode UTF-8 code points; each must fit one byte.
-        for (std::size_t i = 0; i < s.size();) {
-          const unsigned char c = static_cast<unsigned char>(s[i]);
-          if (c < 0x80) { out.push_back(static_cast<char>(c)); ++i; continue; }
-          if ((c & 0xe0) == 0xc0 && i + 1 < s.size()) {
-            const unsigned cp = ((c & 0x1fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3fu);
-            if (cp <= 0xff) { out.push_back(static_cast<char>(cp)); i += 2; continue; }
-          }
-          return fail(errc::bad_rebuild_args, "string cannot be encoded as latin-1");
-        }
-      } else if (enc == "utf-8" || enc == "utf8" || enc == "ascii") {
-        if (!valid_utf8(s, false)) return fail(errc::bad_rebuild_args, "string holds lone surrogates");
-        if (enc == "ascii")
-          for (char ch : s)
-            if (static_cast<unsigned char>(ch) >= 0x80) return fail(errc::bad_rebuild_args, "string is not ASCII");
-        out.assign(s);
-      } else {
-        return fail(errc::unsupported_feature, "encoding '" + enc + "' is not supported");
-      }
-      auto v = alloc(value_kind::bytes);
-      if (!v) return v;
-      va::text(**v) = std::move(out);
-      return v;
-    }
-    case global_id::bytearray: {
-      auto v = alloc(value_kind::bytes);
-      if (!v) return v;
-      va::small(**v) = flag_bytearray;
-      if (newobj || n == 0) return v;
-      const value& src = *a[0];
-      // bytearray(n) makes n bytes and bytearray(b) copies b: charged before they exist. From a
-      // list of ints each item is charged a pointer's worth: the walk over them is the cost.
-      const std::uint64_t made = n != 1                              ? 0
-                                 : src.kind() == value_kind::bytes   ? src.text().size()
-                                 : is_seq(src)                       ? src.items().size() * sizeof(value*)
-                                 : is_int(src) && src.as_int64() > 0 ? static_cast<std::uint64_t>(src.as_int64())
-                                                                     : 0;
-      if (made > opts_.limits.max_string_bytes)
-        return fail(errc::limit_exceeded, "limit max_string_bytes (" + std::to_string(opts_.limits.max_string_bytes) + ") exceeded");
-      if (!st_.charge(made))
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      if (n == 1 && src.kind() == value_kind::bytes) {
-        va::text(**v) = std::string(src.text());
-      } else if (n == 1 && is_seq(src)) {
-        va::text(**v).reserve(src.items().size());
-        for (const value* it : src.items()) {
-          if (!is_int(*it) || it->as_int64() < 0 || it->as_int64() > 255) return fail(errc::bad_rebuild_args, "bytearray items must be 0..255");
-          va::text(**v).push_back(static_cast<char>(it->as_int64()));
-        }
-      } else if (n == 1 && is_int(src) && src.as_int64() >= 0) {
-        if (static_cast<std::uint64_t>(src.as_int64()) > opts_.limits.max_string_bytes)
-          return fail(errc::limit_exceeded, "limit max_string_bytes (" + std::to_string(opts_.limits.max_string_bytes) + ") exceeded");
-        va::text(**v).assign(static_cast<std::size_t>(src.as_int64()), '\0');
-      } else {
-        return fail(errc::unsupported_feature, "bytearray from these arguments is not supported");
-      }
-      return v;
-    }
-    case global_id::parameter: {
-      if (n < 1 || n > 2 || a[0]->kind() != value_kind::tensor || (n == 2 && a[1]->kind() != value_kind::boolean))
-        return fail(errc::unsupported_feature, "Parameter(...) needs (tensor[, requires_grad])");
-      if (auto r = check_requires_grad(*va::tensor(*a[0]), n == 2 ? a[1]->as_bool() : true); !r) return std::move(r).error_value();
-      auto p = copy_tensor(*a[0], false);
-      if (!p) return p;
-      auto* rec = const_cast<tensor_record*>(va::tensor(**p));
-      rec->parameter = true;
-      rec->leaf = true;  // Parameter(data) detaches
-      rec->requires_grad = n == 2 ? a[1]->as_bool() : true;
-      return p;
-    }
-    case global_id::tensor:
-    case global_id::tensor_class: {
-      if (g.sparse) return fail(errc::unsupported_feature, "sparse legacy tensor classes are not supported yet");
-      if (n != 0) return fail(errc::unsupported_feature, name + " with arguments is not supported");
-      // torch.Tensor() / torch.FloatTensor(): an empty 1-D tensor (legacy files then BUILD it).
-      if (st_.tensors.size() >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
-      if (!st_.charge(sizeof(tensor_record) + 16))
-        return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      tensor_record t;
-      t.type = g.id == global_id::tensor_class ? static_cast<dtype>(g.param) : dtype::float32;
-      t.shape = {0};
-      t.stride = {1};
-      t.device = "cpu";
-      st_.tensors.push_back(std::move(t));
-      auto v = alloc(value_kind::tensor);
-      if (!v) return v;
-      va::tensor(**v) = &st_.tensors.back();
-      return v;
-    }
-    default: return refuse();
-  }
+  if (n < 1 || n > 2 || a[0]->kind() != value_kind::tensor || (n == 2 && a[1]->kind() != value_kind::boolean))
+    return fail(errc::unsupported_feature, "Parameter(...) needs (tensor[, requires_grad])");
+  PTHSAFE_TRY(check_requires_grad(*va::tensor(*a[0]), n == 2 ? a[1]->as_bool() : true));
+  PTHSAFE_ASSIGN(value* p, copy_tensor(*a[0], false));
+  auto* rec = const_cast<tensor_record*>(va::tensor(*p));
+  rec->parameter = true;
+  rec->leaf = true;  // Parameter(data) detaches
+  rec->requires_grad = n == 2 ? a[1]->as_bool() : true;
+  return p;
 }
 
-result<void> torch_rebuilder::build(value& inst, value& state) {
-  switch (inst.kind()) {
-    case value_kind::ordered_dict:
-    case value_kind::dict: {
-      if (inst.kind() == value_kind::dict && inst.dict_class().empty())
-        return fail(errc::pickle_build_refused, "BUILD on a plain dict");
-      if (!is_dict(state)) return fail(errc::bad_rebuild_args, "OrderedDict state is not a dict");
-      return set_obj_state(inst, state);
+result<value*> torch_rebuilder::call_empty_tensor(const call& c) {
+  if (c.g.sparse) return fail(errc::unsupported_feature, "sparse legacy tensor classes are not supported yet");
+  if (!c.args.items().empty())
+    return fail(errc::unsupported_feature, std::string(c.callable.text()) + " with arguments is not supported");
+  // torch.Tensor() / torch.FloatTensor(): an empty 1-D tensor (legacy files then BUILD it).
+  if (st_.tensors.size() >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
+  if (!st_.charge(sizeof(tensor_record) + 16))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  tensor_record t;
+  t.type = c.g.id == global_id::tensor_class ? static_cast<dtype>(c.g.param) : dtype::float32;
+  t.shape = {0};
+  t.stride = {1};
+  t.device = "cpu";
+  st_.tensors.push_back(std::move(t));
+  PTHSAFE_ASSIGN(value* v, alloc(value_kind::tensor));
+  va::tensor(*v) = &st_.tensors.back();
+  return v;
+}
+
+result<void> torch_rebuilder::build_tensor(value& inst, const value& state) {
+  auto* rec = const_cast<tensor_record*>(va::tensor(inst));
+  // Tensor.__setstate__ starts with `if not self.is_leaf: raise RuntimeError`, whatever the state.
+  if (!rec->leaf) return fail(errc::bad_rebuild_args, "__setstate__ can be only called on leaf Tensors (torch raises)");
+  if (rec->parameter) {
+    // Parameter.__setstate__ (Tensor.__setstate__): leaf tensors only; legacy 4-tuple set_;
+    // 5-tuple Variable: `self.data = state[0]`, then state = (state[3], state[4], state[2]);
+    // then `self.requires_grad, _, self._backward_hooks = state`. Each assignment goes through
+    // the same setter rules as _set_obj_state (bool, leaf and dtype checks; hooks refused).
+    if (state.kind() != value_kind::tuple) return fail(errc::bad_rebuild_args, "Parameter state is not a tuple");
+    const auto s = state.items();
+    if (s.size() == 3 || s.size() == 5) {
+      if (s.size() == 5) PTHSAFE_TRY(set_tensor_attr(inst, "data", *s[0]));
+      const value& rg = s.size() == 3 ? *s[0] : *s[3];
+      const value& hooks = *s[2];
+      PTHSAFE_TRY(set_tensor_attr(inst, "requires_grad", rg));
+      return set_tensor_attr(inst, "_backward_hooks", hooks);
     }
-    case value_kind::object:
-      if (inst.items().size() > 1) return fail(errc::pickle_build_refused, "object built twice");
-      va::items(inst).push_back(&state);
-      return {};
-    case value_kind::tensor: {
-      auto* rec = const_cast<tensor_record*>(va::tensor(inst));
-      // Tensor.__setstate__ starts with `if not self.is_leaf: raise RuntimeError`, whatever the state.
-      if (!rec->leaf) return fail(errc::bad_rebuild_args, "__setstate__ can be only called on leaf Tensors (torch raises)");
-      if (rec->parameter) {
-        // Parameter.__setstate__ (Tensor.__setstate__): leaf tensors only; legacy 4-tuple set_;
-        // 5-tuple Variable: `self.data = state[0]`, then state = (state[3], state[4], state[2]);
-        // then `self.requires_grad, _, self._backward_hooks = state`. Each assignment goes through
-        // the same setter rules as _set_obj_state (bool, leaf and dtype checks; hooks refused).
-        if (state.kind() != value_kind::tuple) return fail(errc::bad_rebuild_args, "Parameter state is not a tuple");
-        const auto s = state.items();
-        if (s.size() == 3 || s.size() == 5) {
-          if (s.size() == 5)
-            if (auto r = set_tensor_attr(inst, "data", *s[0]); !r) return r;
-          const value& rg = s.size() == 3 ? *s[0] : *s[3];
-          const value& hooks = *s[2];
-          if (auto r = set_tensor_attr(inst, "requires_grad", rg); !r) return r;
-          return set_tensor_attr(inst, "_backward_hooks", hooks);
-        }
-        if (s.size() != 4) return fail(errc::bad_rebuild_args, "Parameter state has " + std::to_string(s.size()) + " items");
-      }
-      // torch.Tensor BUILD: inst.set_(storage, offset, size, stride).
-      if (state.kind() != value_kind::tuple || state.items().size() != 4)
-        return fail(errc::unsupported_feature, "legacy tensor state must be (storage, offset, size, stride)");
-      const auto s = state.items();
-      auto t = make_tensor(*s[0], *s[1], *s[2], *s[3], false, dtype::uint8);
-      if (!t) return std::move(t).error_value();
-      const bool param = rec->parameter, rg = rec->requires_grad;
-      *rec = *va::tensor(**t);
-      rec->parameter = param;
-      rec->requires_grad = rg;
-      return {};
-    }
-    default:
-      return fail(errc::pickle_build_refused,
-                  "BUILD on a " + std::string(value_kind_name(inst.kind())) + "; only Tensor, Parameter and OrderedDict are built");
+    if (s.size() != 4) return fail(errc::bad_rebuild_args, "Parameter state has " + std::to_string(s.size()) + " items");
   }
+  // torch.Tensor BUILD: inst.set_(storage, offset, size, stride).
+  if (state.kind() != value_kind::tuple || state.items().size() != 4)
+    return fail(errc::unsupported_feature, "legacy tensor state must be (storage, offset, size, stride)");
+  const auto s = state.items();
+  PTHSAFE_ASSIGN(value* t, make_tensor(*s[0], *s[1], *s[2], *s[3], false, dtype::uint8));
+  const bool param = rec->parameter, rg = rec->requires_grad;
+  *rec = *va::tensor(*t);
+  rec->parameter = param;
+  rec->requires_grad = rg;
+  return {};
 }
 
 }  // namespace pthsafe::detail

@@ -44,6 +44,14 @@ class torch_rebuilder final : public call_target {
   /// nullopt for a kind pthsafe does not accept as a key.
   static std::optional<std::string> storage_identity(const value& key);
 
+  /// One REDUCE or NEWOBJ of an allowed global, as its handler (dispatch.cpp) receives it.
+  struct call {
+    global_ref g;
+    value& callable;  // the global called
+    value& args;      // its argument tuple
+    bool newobj;      // cls.__new__(cls, *args) rather than callable(*args)
+  };
+
   result<value*> reduce(value& callable, value& args) override;
   result<value*> newobj(value& cls, value& args) override;
   result<void> build(value& inst, value& state) override;
@@ -59,14 +67,39 @@ class torch_rebuilder final : public call_target {
   // Python attributes (a new object made by as_subclass starts without them).
   result<value*> copy_tensor(const value& t, bool keep_attrs = true);
   result<value*> rebuild_from_type_v2(value& args);
+  // dispatch.cpp: the route of every global_id to its handler; BUILD by the kind built.
+  result<value*> dispatch(const call& c);
+  result<value*> refuse(const call& c) const;
+  // rebuild.cpp: tensors and parameters.
+  result<value*> call_rebuild_tensor(const call& c);
+  result<value*> call_rebuild_tensor_v2(const call& c);  // _rebuild_tensor_v2 and _v3
+  result<value*> call_rebuild_parameter(const call& c);  // with and without state
+  result<value*> call_parameter(const call& c);          // Parameter(tensor[, requires_grad])
+  result<value*> call_empty_tensor(const call& c);       // torch.Tensor(), torch.FloatTensor()
+  result<void> build_tensor(value& inst, const value& state);
+  // containers.cpp: OrderedDict, Counter, set; caller-allowed and TorchScript objects.
+  result<value*> call_mapping(const call& c);
+  result<value*> call_set(const call& c);
+  result<value*> call_object(const call& c);
+  result<void> build_mapping(value& inst, const value& state);
+  result<void> build_object(value& inst, value& state);
   result<void> set_obj_state(value& obj, const value& state);
+  // scalars.cpp: complex, bytearray, _codecs.encode, torch.Size, torch.device, _get_layout.
+  result<value*> call_complex(const call& c);
+  result<value*> call_bytearray(const call& c);
+  result<value*> call_encode(const call& c);
+  result<value*> call_size(const call& c);
+  result<value*> call_device(const call& c);
+  result<value*> call_layout(const call& c);
+  // torchscript.cpp: torch.jit._pickle helpers, which return their argument.
+  result<value*> call_jit_build_list(const call& c);
+  result<value*> call_restore_type_tag(const call& c);
   // tensor_state.cpp: torch 2.x's _set_obj_state on a tensor, attribute by attribute.
   result<void> apply_tensor_state(value& t, const value& state);
   result<void> set_tensor_attr(value& t, std::string_view name, const value& v);
   result<void> set_attr(value& obj, std::string_view name, const value* v);
   result<void> check_requires_grad(const tensor_record& t, bool requires_grad);
   result<void> apply_conj_neg(tensor_record& t, const value& meta);
-  result<value*> call_class(global_ref g, value& callable, value& args, bool newobj);
   // A fresh tensor record (charged to the limits) and the value that holds it.
   result<tensor_record*> new_tensor_record();
   result<value*> tensor_value(tensor_record* t);
@@ -118,6 +151,10 @@ bool neg_readable(dtype t) noexcept;
 /// types (quint4x2, quint2x4) hold several elements per byte: their extent is counted in
 /// elements and rounded up to bytes. Errors: tensor_bad_geometry, tensor_out_of_bounds.
 result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim);
+
+/// torch device strings: "<type>" or "<type>:<index>", type a lowercase identifier
+/// (scalars.cpp; also checks storage locations).
+bool valid_device(std::string_view s);
 
 /// Integers from a pickle value that must be a tuple, list or torch.Size of ints.
 bool int_sequence(const value& v, std::vector<std::int64_t>& out);

@@ -51,3 +51,22 @@ std::optional<global_ref> torch_rebuilder::resolve_global(std::string_view full)
 }
 
 }  // namespace pthsafe::detail
+
+namespace pthsafe::detail {
+
+// torch.jit._pickle.build_{int,double,bool,tensor}list(data) returns data.
+result<value*> torch_rebuilder::call_jit_build_list(const call& c) {
+  const auto a = c.args.items();
+  if (a.size() != 1 || a[0]->kind() != value_kind::list)
+    return fail(errc::bad_rebuild_args, std::string(c.callable.text()) + " needs one list");
+  return const_cast<value*>(a[0]);
+}
+
+// restore_type_tag(value, type_str) returns value: the tag only matters to TorchScript.
+result<value*> torch_rebuilder::call_restore_type_tag(const call& c) {
+  const auto a = c.args.items();
+  if (a.size() != 2 || a[1]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "restore_type_tag needs (value, str)");
+  return const_cast<value*>(a[0]);
+}
+
+}  // namespace pthsafe::detail

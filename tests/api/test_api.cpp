@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "support/pickle_builder.hpp"
 

@@ -18,11 +18,14 @@ import json
 import os
 import pickle
 import re
-import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
+
+sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from pickle_emit import EMPTY_TUPLE, PROTO2, REDUCE, STOP, glob  # noqa: E402  (tests/support/pickle_emit.py)
 
 failures = []
 checks = 0
@@ -79,7 +82,7 @@ def parse_json(data, what):
 
 def opcodes_global(module, name):
     """PROTO 2, GLOBAL module\\nname\\n, EMPTY_TUPLE, REDUCE, STOP: raw bytes, no validation."""
-    return b"\x80\x02c" + module + b"\n" + name + b"\n)R."
+    return PROTO2 + glob(module, name) + EMPTY_TUPLE + REDUCE + STOP
 
 
 # Dict keys / values, their exact text escapes (pickle strings are decoded with surrogatepass).

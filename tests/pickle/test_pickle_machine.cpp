@@ -10,7 +10,7 @@
 #include <limits>
 #include <string>
 
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "support/pickle_builder.hpp"
 #include "util/keyed_hash.hpp"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 
 namespace {

@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "pickle/text.hpp"
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "support/pickle_builder.hpp"
 #include "util/escape.hpp"

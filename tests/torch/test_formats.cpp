@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "pthsafe/json.hpp"
+#include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 
 using pthsafe::container_format;

@@ -1,7 +1,11 @@
-// pthsafe/json.hpp - the canonical JSON description of a checkpoint (spec: docs/inspect-json.md).
+// pthsafe/report.hpp - every report pthsafe writes: the inspect tree (text), the canonical JSON
+// description of a checkpoint (spec: docs/inspect-json.md), tensor digests, and scan reports as
+// JSON and SARIF. All are bounded: a small file cannot ask for unbounded output.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pthsafe/checkpoint.hpp"
@@ -10,6 +14,16 @@
 #include "pthsafe/scan.hpp"
 
 namespace pthsafe {
+
+/// The `pthsafe inspect` tree of `ck`: one line per value ("<indent><path>: <description>\n"),
+/// tensors with dtype, shape, device and bytes, then one "total: ..." line. Each line is passed
+/// to `write` as soon as it is made. A memo-shared subtree is printed once per path that reaches
+/// it, so the tree is bounded: at most checkpoint::output_budget() bytes and 2^20 lines (the
+/// total line not counted). Past either the lines that fit have been written and the call fails
+/// with limit_exceeded. Works in every load_mode (it reads no tensor bytes).
+PTHSAFE_API result<void> inspect_text(const checkpoint& ck, const std::function<void(std::string_view)>& write);
+/// The same tree as one string (nothing of it on failure).
+PTHSAFE_API result<std::string> inspect_text(const checkpoint& ck);
 
 /// The `pthsafe inspect --json` document for `ck`: {"format","byteorder","root"}. Tensor
 /// digests need the bytes, so `ck` must not be in load_mode::metadata when `with_digests`.
