@@ -284,7 +284,7 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   if (st->zip) facts.root = std::string(st->zip->root());
   for (const auto& s : st->storages)
     if (!s.record.empty()) facts.storage_records.push_back(s.record);
-  if (!read) return std::move(read).error_value();
+  PTHSAFE_TRY(std::move(read));  // after the facts above, which a failed read reports too
   // Keep the tensor table in tree order and place only what the tree reaches.
   std::vector<const tensor_record*> reach_t;
   std::vector<storage_record*> reach_s;

@@ -101,8 +101,7 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
     PTHSAFE_ASSIGN(auto proto, run_at(st, plain, opts, pos));
     if (proto->kind() != value_kind::integer || !proto->fits_int64() || proto->as_int64() != protocol_version)
       return bad_header("invalid protocol version (torch writes 1001)", at_proto);
-    auto sys_info = run_at(st, plain, opts, pos);  // little_endian / type_sizes: torch ignores them
-    if (!sys_info) return std::move(sys_info).error_value();
+    PTHSAFE_TRY(run_at(st, plain, opts, pos));  // sys_info (little_endian / type_sizes): torch ignores it
   }
   torch_rebuilder rb(st, nullptr, opts);
   rb.use_legacy_ids();
