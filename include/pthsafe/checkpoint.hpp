@@ -29,6 +29,14 @@ PTHSAFE_API std::string_view container_format_name(container_format f) noexcept;
 /// storages, the tensors and the value tree; every view it hands out borrows from it.
 /// Obtained only from open()/open_buffer(), which validate the whole file before returning:
 /// a checkpoint that exists is consistent. Move-only.
+///
+/// Lifetime rules (docs/api.md), enforced where the compiler can:
+///  - every member returning a view (root, constants, archive_name, tensor, storage, find,
+///    find_tensor, warnings) is callable on an lvalue only: on a temporary checkpoint the view
+///    would dangle, so `checkpoint::open(p)->root()`, `checkpoint::open(p).value().root()` and
+///    `std::move(ck).tensor(0)` do not compile;
+///  - a moved-from checkpoint may only be assigned to or destroyed: any other member throws
+///    precondition_error("checkpoint: used after move").
 class PTHSAFE_API checkpoint {
  public:
   /// Opens and loads `path`. The file is mapped read-only; in load_mode::mmap the mapping
@@ -43,51 +51,65 @@ class PTHSAFE_API checkpoint {
   checkpoint& operator=(checkpoint&&) noexcept;
   ~checkpoint();
 
+  // Every member below throws precondition_error on a moved-from checkpoint.
+
   /// The unpickled object (a state_dict is an ordered_dict of str -> tensor). TorchScript
   /// archives: data.pkl, the scripted module as an inert object whose state holds its
   /// attributes (parameters, buffers, submodules).
-  const value& root() const noexcept;
+  const value& root() const&;
+  const value& root() const&& = delete;
   /// TorchScript archives (load_options::allow_torchscript): the tuple of constants.pkl, whose
   /// tensors are the records constants/<key> (storage keys "constants/<key>"). Null otherwise.
-  const value* constants() const noexcept;
-  container_format format() const noexcept;
-  bool big_endian() const noexcept;            ///< byteorder record said "big"
-  std::string_view archive_name() const noexcept;  ///< top folder of the zip ("model", "archive")
-  load_mode mode() const noexcept;
+  const value* constants() const&;
+  const value* constants() const&& = delete;
+  container_format format() const;
+  bool big_endian() const;                  ///< byteorder record said "big"
+  /// Top folder of the zip ("model", "archive"); empty for other containers.
+  std::string_view archive_name() const&;
+  std::string_view archive_name() const&& = delete;
+  load_mode mode() const;
 
   /// Every tensor of the tree, in pickle order (one entry per rebuild call).
-  std::size_t tensor_count() const noexcept;
-  tensor_view tensor(std::size_t i) const noexcept;
+  std::size_t tensor_count() const;
+  /// Requires i < tensor_count() (precondition_error otherwise).
+  tensor_view tensor(std::size_t i) const&;
+  tensor_view tensor(std::size_t i) const&& = delete;
   /// Every distinct storage, in first-reference order.
-  std::size_t storage_count() const noexcept;
-  storage_view storage(std::size_t i) const noexcept;
+  std::size_t storage_count() const;
+  /// Requires i < storage_count() (precondition_error otherwise).
+  storage_view storage(std::size_t i) const&;
+  storage_view storage(std::size_t i) const&& = delete;
   /// Sum of storage bytes (each shared storage counted once).
-  std::uint64_t storage_bytes() const noexcept;
+  std::uint64_t storage_bytes() const;
 
   /// Looks a value up by key path: components separated by '/', each a dict key (string keys,
   /// or decimal for integer keys) or a list/tuple index. "model/fc.weight" finds
   /// root["model"]["fc.weight"]; a key containing '/' is found whole when it exists at that
   /// level. Through an inert object (a caller-allowed class, a TorchScript module) a path goes
   /// into its BUILD state: "lin/weight" of a scripted module. Errors: not_found.
-  result<const value*> find(std::string_view path) const;
+  result<const value*> find(std::string_view path) const&;
+  result<const value*> find(std::string_view path) const&& = delete;
   /// find() that also requires a tensor. Errors: not_found, type_mismatch.
-  result<tensor_view> find_tensor(std::string_view path) const;
+  result<tensor_view> find_tensor(std::string_view path) const&;
+  result<tensor_view> find_tensor(std::string_view path) const&& = delete;
 
   /// The most value visits a walker of root() should make, counting a shared subtree once per
   /// path to it: limits::max_walk_nodes, lowered to 16 visits per value the file created (plus
   /// 64 Ki) so that memo "billion laughs" stay cheap to refuse. inspect_json honours it.
-  std::uint64_t walk_budget() const noexcept;
+  std::uint64_t walk_budget() const;
   /// The most bytes a serialisation of root() should write: limits::max_output_bytes. Shared
   /// references to one large str or bytes value repeat it in the output (a 100-byte file can
   /// reference a 100 MB bytearray thousands of times), so node counts alone do not bound it.
-  std::uint64_t output_budget() const noexcept;
+  std::uint64_t output_budget() const;
 
   /// Warnings collected while loading (e.g. "opcode FRAME: torch weights_only would refuse").
-  std::span<const std::string> warnings() const noexcept;
+  std::span<const std::string> warnings() const&;
+  std::span<const std::string> warnings() const&& = delete;
 
  private:
   checkpoint() = default;
   friend struct detail::checkpoint_state;
+  const detail::checkpoint_state& state() const;  // s_, or precondition_error after a move
   std::unique_ptr<detail::checkpoint_state> s_;
 };
 

@@ -2,11 +2,19 @@
 //
 // Every fallible call returns result<T>: either a value or an `error` that carries a stable code,
 // the archive record it concerns (e.g. "model/data.pkl") and the byte offset inside that record
-// (or inside the file, for container errors). Nothing in pthsafe throws for bad input; exceptions
-// escape only from the allocator (std::bad_alloc) when the process is genuinely out of memory.
+// (or inside the file, for container errors). Nothing in pthsafe throws for bad input: a file,
+// however hostile, yields an `error` value. Exceptions mean a programming error in the caller
+// (docs/api.md):
+//   - bad_result_access: value(), operator* or operator-> of a result that holds an error, or
+//     error_value() of one that holds a value;
+//   - precondition_error: an API call whose documented precondition does not hold (as_tensor()
+//     on a dict, storage() of a tensor without one, tensor(i) out of range, a moved-from
+//     checkpoint, ...); what() names the rule, e.g. "tensor_view::storage(): requires has_storage()".
+// Both derive from std::logic_error. std::bad_alloc escapes when the process is out of memory.
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -143,7 +151,46 @@ struct PTHSAFE_API error {
   std::string to_string() const;
 };
 
+/// Thrown by result<T>'s value(), operator* and operator-> when it holds an error (error()
+/// is that error), and by error_value() when it holds a value (error() is then a default
+/// error, code errc::ok). A programming error: test has_value() (or operator bool) first.
+class PTHSAFE_API bad_result_access : public std::logic_error {
+ public:
+  explicit bad_result_access(pthsafe::error e);
+  ~bad_result_access() override;  // out of line: the library holds the vtable and typeinfo
+  const pthsafe::error& error() const noexcept { return e_; }
+
+ private:
+  pthsafe::error e_;
+};
+
+/// Thrown when a call's documented precondition does not hold (a programming error, never a
+/// property of the file: a file that loads satisfies every invariant the views promise).
+/// what() names the call and the rule: "tensor_view::storage(): requires has_storage()".
+class PTHSAFE_API precondition_error : public std::logic_error {
+ public:
+  explicit precondition_error(const char* rule);
+  ~precondition_error() override;  // out of line: the library holds the vtable and typeinfo
+};
+
+namespace detail {
+// Inline (not exported): the classes they throw carry the ABI.
+[[noreturn]] inline void throw_bad_result_access(const error* e) { throw bad_result_access(e ? *e : error{}); }
+[[noreturn]] inline void throw_precondition(const char* rule) { throw precondition_error(rule); }
+/// Checks a precondition: throws precondition_error(rule) when `ok` is false.
+inline void require(bool ok, const char* rule) {
+  if (!ok) [[unlikely]] throw_precondition(rule);
+}
+}  // namespace detail
+
 /// Either a T or an error. [[nodiscard]] so a failure cannot be silently dropped.
+///
+/// Access is checked: value(), operator* and operator-> on an error throw bad_result_access
+/// (carrying the error), error_value() on a value likewise. References into a result live as
+/// long as the result, so no accessor hands one out from a temporary: operator* and
+/// operator-> on an rvalue are deleted (`open(p)->root()` does not compile), and value() on an
+/// rvalue moves the T out and returns it by value (`open(p).value()` is a checkpoint, not a
+/// reference into a dying result).
 template <class T>
 class [[nodiscard]] result {
  public:
@@ -151,18 +198,37 @@ class [[nodiscard]] result {
   result(error e) : v_(std::in_place_index<1>, std::move(e)) {}          // NOLINT: implicit
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-  T& operator*() & { return std::get<0>(v_); }
-  const T& operator*() const& { return std::get<0>(v_); }
-  const error& error_value() const& { return std::get<1>(v_); }
-  error&& error_value() && { return std::get<1>(std::move(v_)); }
-  errc code() const noexcept { return has_value() ? errc::ok : std::get<1>(v_).code; }
+
+  /// The value; throws bad_result_access when this holds an error.
+  T& value() & { check_value(); return *std::get_if<0>(&v_); }
+  const T& value() const& { check_value(); return *std::get_if<0>(&v_); }
+  /// Moves the value out (safe on a temporary: the caller owns what it gets).
+  T value() && { check_value(); return std::move(*std::get_if<0>(&v_)); }
+  T value() const&& = delete;
+
+  /// As value(); only on an lvalue (a pointer into a temporary result would dangle).
+  T* operator->() & { check_value(); return std::get_if<0>(&v_); }
+  const T* operator->() const& { check_value(); return std::get_if<0>(&v_); }
+  T* operator->() && = delete;
+  const T* operator->() const&& = delete;
+  T& operator*() & { check_value(); return *std::get_if<0>(&v_); }
+  const T& operator*() const& { check_value(); return *std::get_if<0>(&v_); }
+  T& operator*() && = delete;
+  const T& operator*() const&& = delete;
+
+  /// The error; throws bad_result_access when this holds a value.
+  const error& error_value() const& { check_error(); return *std::get_if<1>(&v_); }
+  error error_value() && { check_error(); return std::move(*std::get_if<1>(&v_)); }
+  error error_value() const&& = delete;
+  errc code() const noexcept { return has_value() ? errc::ok : std::get_if<1>(&v_)->code; }
 
  private:
+  void check_value() const {
+    if (v_.index() != 0) [[unlikely]] detail::throw_bad_result_access(std::get_if<1>(&v_));
+  }
+  void check_error() const {
+    if (v_.index() != 1) [[unlikely]] detail::throw_bad_result_access(nullptr);
+  }
   std::variant<T, error> v_;
 };
 
@@ -174,11 +240,20 @@ class [[nodiscard]] result<void> {
   result(error e) : e_(std::move(e)), failed_(true) {}  // NOLINT: implicit
   bool has_value() const noexcept { return !failed_; }
   explicit operator bool() const noexcept { return !failed_; }
-  const error& error_value() const& { return e_; }
-  error&& error_value() && { return std::move(e_); }
+  /// Nothing to return; throws bad_result_access when this holds an error.
+  void value() const {
+    if (failed_) [[unlikely]] detail::throw_bad_result_access(&e_);
+  }
+  /// The error; throws bad_result_access on success.
+  const error& error_value() const& { check_error(); return e_; }
+  error error_value() && { check_error(); return std::move(e_); }
+  error error_value() const&& = delete;
   errc code() const noexcept { return failed_ ? e_.code : errc::ok; }
 
  private:
+  void check_error() const {
+    if (!failed_) [[unlikely]] detail::throw_bad_result_access(nullptr);
+  }
   error e_;
   bool failed_ = false;
 };

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "pthsafe/dtype.hpp"
+#include "pthsafe/error.hpp"
 #include "pthsafe/export.hpp"
 
 namespace pthsafe {
@@ -49,7 +50,10 @@ class PTHSAFE_API storage_view {
 
 /// A tensor: dtype, geometry and the storage it views. Every view handed out has been checked:
 /// sizes, strides and offset are non-negative and every element lies inside the storage.
-/// Borrowed from the owning checkpoint; valid while that checkpoint lives.
+/// Borrowed from the owning checkpoint; valid while that checkpoint lives (a tensor_view is a
+/// handle: the spans it returns point into the checkpoint, not into the view, so a temporary
+/// view is safe to read through). Members marked "requires" throw precondition_error when
+/// called outside their precondition; the rest never throw.
 class PTHSAFE_API tensor_view {
  public:
   dtype element_type() const noexcept;
@@ -69,7 +73,8 @@ class PTHSAFE_API tensor_view {
   bool is_conj() const noexcept;          ///< conjugate bit: stored data is the un-conjugated buffer
   bool is_neg() const noexcept;           ///< negative bit: stored data is the un-negated buffer
   bool has_storage() const noexcept;      ///< false for meta, sparse and wrapper-subclass tensors
-  storage_view storage() const noexcept;  ///< requires has_storage()
+  /// The storage it views. Requires has_storage(): throws precondition_error otherwise.
+  storage_view storage() const;
   /// Address of element [0,...,0] (storage bytes + offset * itemsize); null when no bytes are
   /// loaded (metadata mode, meta tensors) or the tensor is empty.
   const std::byte* data() const noexcept;
@@ -82,31 +87,38 @@ class PTHSAFE_API tensor_view {
   // its dense shape and element_type() its values' dtype.
   tensor_layout layout() const noexcept;
   bool is_sparse() const noexcept { return layout() != tensor_layout::strided; }
+  // Each accessor below throws precondition_error (naming the rule) when its layout
+  // requirement does not hold: a dense tensor has no components.
   /// COO: indices, int64 [sparse_dim, nnz]. CSR/BSR: crow_indices. CSC/BSC: ccol_indices.
   /// Requires is_sparse().
-  tensor_view sparse_indices() const noexcept;
-  /// CSR/BSR: col_indices. CSC/BSC: row_indices. Requires a compressed layout.
-  tensor_view sparse_plain_indices() const noexcept;
+  tensor_view sparse_indices() const;
+  /// CSR/BSR: col_indices. CSC/BSC: row_indices. Requires a compressed layout (not COO).
+  tensor_view sparse_plain_indices() const;
   /// The values: [nnz, dense...] (COO, CSR, CSC) or [nnz, block..., dense...] (BSR, BSC).
-  tensor_view sparse_values() const noexcept;
+  /// Requires is_sparse().
+  tensor_view sparse_values() const;
   /// COO: 1 / 0 when the file records is_coalesced (torch >= 2.1 does), -1 when it does not.
-  int sparse_coalesced() const noexcept;
+  /// Requires layout() == sparse_coo.
+  int sparse_coalesced() const;
 
   // ---- quantized tensors (torch._utils._rebuild_qtensor) ------------------------------------
   // The view, storage and data() are the integer representation (qint8, quint8, qint32; for
   // quint4x2 / quint2x4 the packed bytes, two or four values per byte).
   bool is_quantized() const noexcept { return qscheme() != quant_scheme::none; }
   quant_scheme qscheme() const noexcept;
-  double q_scale() const noexcept;             ///< per_tensor_affine
-  std::int64_t q_zero_point() const noexcept;  ///< per_tensor_affine
-  std::int64_t q_axis() const noexcept;        ///< per-channel schemes: 0 <= axis < ndim()
+  // The parameters below belong to one scheme each; asking a tensor of another scheme (or an
+  // unquantized one) throws precondition_error naming the scheme required.
+  double q_scale() const;             ///< requires qscheme() == per_tensor_affine
+  std::int64_t q_zero_point() const;  ///< requires qscheme() == per_tensor_affine
+  std::int64_t q_axis() const;        ///< requires a per-channel scheme; 0 <= axis < ndim()
   /// Per-channel schemes: the scales tensor (1-D, shape()[q_axis()] elements) as the file holds
   /// it. torch converts it to float64 (per_channel_affine) or float32 (float qparams) on load;
-  /// lists in the file are converted here exactly as torch converts them.
-  tensor_view q_per_channel_scales() const noexcept;
+  /// lists in the file are converted here exactly as torch converts them. Requires a
+  /// per-channel scheme.
+  tensor_view q_per_channel_scales() const;
   /// Per-channel schemes: the zero points (integer for per_channel_affine, which torch converts
-  /// to int64; floating for float qparams, converted to float32).
-  tensor_view q_per_channel_zero_points() const noexcept;
+  /// to int64; floating for float qparams, converted to float32). Requires a per-channel scheme.
+  tensor_view q_per_channel_zero_points() const;
 
   // ---- tensors without data -----------------------------------------------------------------
   /// _rebuild_wrapper_subclass: the subclass's "module.Name" (a caller-allowed global); such a

@@ -40,29 +40,58 @@ PTHSAFE_API std::string_view value_kind_name(value_kind k) noexcept;
 
 namespace detail { struct value_access; }
 
+/// One node. Accessors that read one kind's payload (as_bool, as_int64, as_double, as_complex,
+/// as_dtype, int_decimal, as_tensor) require that kind and throw precondition_error naming the
+/// rule otherwise (a programming error: test kind() first). The members returning views into
+/// the node (text, items, attrs, dict_class) are callable on an lvalue only: nodes live in
+/// their checkpoint, and a view of a temporary copy would dangle.
 class PTHSAFE_API value {
  public:
   value_kind kind() const noexcept { return kind_; }
   bool is(value_kind k) const noexcept { return kind_ == k; }
 
   // ---- scalars ------------------------------------------------------------------------
-  bool as_bool() const noexcept { return small_ != 0; }            ///< boolean
+  /// Requires kind() == boolean.
+  bool as_bool() const {
+    detail::require(kind_ == value_kind::boolean, "value::as_bool(): requires kind() == boolean");
+    return small_ != 0;
+  }
   /// integer: true when it fits int64 (then as_int64 is exact).
   bool fits_int64() const noexcept { return kind_ == value_kind::integer && text_.empty(); }
-  std::int64_t as_int64() const noexcept { return i_; }             ///< integer (if fits_int64)
-  std::string int_decimal() const;                                  ///< integer, any size
-  double as_double() const noexcept { return f_; }                  ///< floating; complex real
-  std::complex<double> as_complex() const noexcept { return {f_, g_}; }
+  /// Requires fits_int64() (an integer beyond int64 has no int64 value: use int_decimal()).
+  std::int64_t as_int64() const {
+    detail::require(fits_int64(), "value::as_int64(): requires fits_int64()");
+    return i_;
+  }
+  std::string int_decimal() const;  ///< any integer, in decimal; requires kind() == integer
+  /// floating: the value; complex: the real part. Requires kind() floating or complex.
+  double as_double() const {
+    detail::require(kind_ == value_kind::floating || kind_ == value_kind::complex,
+                    "value::as_double(): requires kind() == floating or complex");
+    return f_;
+  }
+  /// complex: the value; floating: the value + 0i. Requires kind() complex or floating.
+  std::complex<double> as_complex() const {
+    detail::require(kind_ == value_kind::floating || kind_ == value_kind::complex,
+                    "value::as_complex(): requires kind() == complex or floating");
+    return {f_, g_};
+  }
   /// string: UTF-8 (lone surrogates kept as CESU-style 3-byte sequences, like "surrogatepass");
-  /// bytes: raw bytes; dtype/device/layout/qscheme/global/object: the name.
-  std::string_view text() const noexcept { return text_; }
-  /// dtype values: the element type.
-  pthsafe::dtype as_dtype() const noexcept { return static_cast<pthsafe::dtype>(i_); }
+  /// bytes: raw bytes; dtype/device/layout/qscheme/global/object: the name. Never throws;
+  /// for other kinds the text is not part of the API (an integer's: use int_decimal()).
+  std::string_view text() const& noexcept { return text_; }
+  std::string_view text() const&& = delete;
+  /// dtype values: the element type. Requires kind() == dtype.
+  pthsafe::dtype as_dtype() const {
+    detail::require(kind_ == value_kind::dtype, "value::as_dtype(): requires kind() == dtype");
+    return static_cast<pthsafe::dtype>(i_);
+  }
 
   // ---- containers ---------------------------------------------------------------------
   /// tuple, list, set, frozenset, size: the items. dict, ordered_dict: keys and values
   /// interleaved (k0, v0, k1, v1, ...). object: (args[, state]).
-  std::span<const value* const> items() const noexcept { return items_; }
+  std::span<const value* const> items() const& noexcept { return items_; }
+  std::span<const value* const> items() const&& = delete;
   std::size_t size() const noexcept {
     return (kind_ == value_kind::dict || kind_ == value_kind::ordered_dict) ? items_.size() / 2
                                                                            : items_.size();
@@ -71,16 +100,17 @@ class PTHSAFE_API value {
   const value* find(std::string_view key) const noexcept;
   /// Attributes set by BUILD (an OrderedDict's `_metadata`) or on a tensor (subclass state,
   /// Parameter state); empty when none.
-  std::span<const std::pair<std::string, const value*>> attrs() const noexcept { return attrs_; }
+  std::span<const std::pair<std::string, const value*>> attrs() const& noexcept { return attrs_; }
+  std::span<const std::pair<std::string, const value*>> attrs() const&& = delete;
   /// A dict's class when it is a subclass the policy maps to dict ("collections.Counter").
-  std::string_view dict_class() const noexcept {
+  std::string_view dict_class() const& noexcept {
     return kind_ == value_kind::dict ? std::string_view(text_) : std::string_view();
   }
+  std::string_view dict_class() const&& = delete;
 
   // ---- tensors ------------------------------------------------------------------------
-  /// tensor: the view. Calling it on another kind is a programming error (checked: returns
-  /// a view of nothing only in debug builds' assert).
-  tensor_view as_tensor() const noexcept;
+  /// tensor: the view. Requires kind() == tensor (precondition_error otherwise).
+  tensor_view as_tensor() const;
 
  private:
   friend struct detail::value_access;

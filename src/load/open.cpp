@@ -15,28 +15,13 @@
 #include "torch/rebuild.hpp"
 #include "torch/small_records.hpp"
 #include "torch/sparse.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe {
-
-std::string_view container_format_name(container_format f) noexcept {
-  switch (f) {
-    case container_format::zip: return "zip";
-    case container_format::legacy: return "legacy";
-    case container_format::torchscript: return "torchscript";
-    case container_format::pickle: return "pickle";
-  }
-  return "unknown";
-}
 
 const char* version() noexcept { return PTHSAFE_VERSION; }
 
 namespace detail {
-
-checkpoint checkpoint_state::make_checkpoint(std::unique_ptr<checkpoint_state> s) {
-  checkpoint c;
-  c.s_ = std::move(s);
-  return c;
-}
 
 namespace {
 
@@ -49,7 +34,7 @@ result<std::span<const std::byte>> record_bytes(const archive& zip, std::size_t 
     return make_error(errc::limit_exceeded, "limit max_pickle_bytes (" + std::to_string(lim.max_pickle_bytes) + ") exceeded",
                       std::string(e.name));
   scratch.resize(static_cast<std::size_t>(e.uncomp_size));
-  if (auto r = zip.extract(entry, scratch.data(), lim); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(zip.extract(entry, scratch.data(), lim));
   return std::span<const std::byte>(scratch);
 }
 
@@ -64,8 +49,7 @@ result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<co
   machine m(st, rebuilder, opts, record);
   rebuilder.attach(&m);
   std::uint64_t end = 0;
-  auto root = m.run(bytes, end);
-  if (!root) return root;
+  PTHSAFE_ASSIGN(value* root, m.run(bytes, end));
   if (ran_to_stop) *ran_to_stop = true;
   if (end != bytes.size())
     return make_error(errc::pickle_trailing_data, std::to_string(bytes.size() - end) + " bytes follow STOP", record, end);
@@ -73,9 +57,8 @@ result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<co
 }
 
 result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts& facts) {
-  auto zip = archive::open(st.src.bytes(), opts.limits);
-  if (!zip) return std::move(zip).error_value();
-  st.zip = std::move(*zip);
+  PTHSAFE_ASSIGN(auto zip, archive::open(st.src.bytes(), opts.limits));
+  st.zip = std::move(zip);
   const archive& a = *st.zip;
   const std::string root(a.root());
   // Every name below is looked up as torch's miniz looks it up (archive::find folds ASCII case),
@@ -98,9 +81,8 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   if (!ver) return make_error(errc::missing_record, "no version record", root + "/version");
   {
     std::vector<std::byte> scratch;
-    auto b = record_bytes(a, *ver, scratch, opts.limits);
-    if (!b) return std::move(b).error_value();
-    const std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
+    PTHSAFE_ASSIGN(auto b, record_bytes(a, *ver, scratch, opts.limits));
+    const std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
     // torch 1.13 and 2.x: std::stoull, then 1 <= version <= kMaxSupportedFileFormatVersion (10).
     const auto v = torch_stoull(text);
     if (!v || *v < 1 || *v > 10)
@@ -109,9 +91,8 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   }
   if (const auto bo = a.find("byteorder")) {
     std::vector<std::byte> scratch;
-    auto b = record_bytes(a, *bo, scratch, opts.limits);
-    if (!b) return std::move(b).error_value();
-    const std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
+    PTHSAFE_ASSIGN(auto b, record_bytes(a, *bo, scratch, opts.limits));
+    const std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
     if (text == "big") {
       st.big_endian = true;
       // torch >= 2.1 swaps every storage; torch 1.13-2.0 never read the record and return the
@@ -125,9 +106,8 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   }
   if (const auto al = a.find(".storage_alignment")) {
     std::vector<std::byte> scratch;
-    auto b = record_bytes(a, *al, scratch, opts.limits);
-    if (!b) return std::move(b).error_value();
-    const std::string_view text(reinterpret_cast<const char*>(b->data()), b->size());
+    PTHSAFE_ASSIGN(auto b, record_bytes(a, *al, scratch, opts.limits));
+    const std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
     if (!python_int_accepts(text))
       return make_error(errc::bad_storage_alignment_record,
                         ".storage_alignment is not an int() literal: every torch >= 2.7 load raises ValueError",
@@ -136,23 +116,19 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   const auto pkl = a.find("data.pkl");
   if (!pkl) return make_error(errc::missing_record, "no data.pkl record", root + "/data.pkl");
   // docs/policy.md: a pickle record whose CRC does not match is refused (other readers would reject it).
-  if (auto r = a.verify_crc(*pkl, opts.limits); !r) return r;
+  PTHSAFE_TRY(a.verify_crc(*pkl, opts.limits));
   std::vector<std::byte> scratch;
-  auto bytes = record_bytes(a, *pkl, scratch, opts.limits);
-  if (!bytes) return std::move(bytes).error_value();
-  auto rootv = run_pickle(st, &a, *bytes, root + "/data.pkl", opts, torchscript ? "data/" : "", &facts.main_pickle_ran);
-  if (!rootv) return std::move(rootv).error_value();
-  st.root = *rootv;
+  PTHSAFE_ASSIGN(auto bytes, record_bytes(a, *pkl, scratch, opts.limits));
+  PTHSAFE_ASSIGN(auto rootv, run_pickle(st, &a, bytes, root + "/data.pkl", opts, torchscript ? "data/" : "", &facts.main_pickle_ran));
+  st.root = rootv;
   st.format = container_format::zip;
   if (torchscript) {  // load_options::allow_torchscript: constants.pkl too, never code/
     const auto cpkl = *a.find("constants.pkl");
-    if (auto r = a.verify_crc(cpkl, opts.limits); !r) return r;
+    PTHSAFE_TRY(a.verify_crc(cpkl, opts.limits));
     std::vector<std::byte> cscratch;
-    auto cbytes = record_bytes(a, cpkl, cscratch, opts.limits);
-    if (!cbytes) return std::move(cbytes).error_value();
-    auto consts = run_pickle(st, &a, *cbytes, root + "/constants.pkl", opts, "constants/");
-    if (!consts) return std::move(consts).error_value();
-    st.constants = *consts;
+    PTHSAFE_ASSIGN(auto cbytes, record_bytes(a, cpkl, cscratch, opts.limits));
+    PTHSAFE_ASSIGN(auto consts, run_pickle(st, &a, cbytes, root + "/constants.pkl", opts, "constants/"));
+    st.constants = consts;
     st.format = container_format::torchscript;
   }
   // torch.load inflates a deflated storage record; torch.load(mmap=True) slices the file at the
@@ -286,9 +262,8 @@ result<void> read_container(checkpoint_state& st, const load_options& opts, load
     case container_kind::pickle:
       if (facts.legacy) return read_legacy(st, opts);
       {
-        auto rootv = run_pickle(st, nullptr, b, "", opts, {}, &facts.main_pickle_ran);
-        if (!rootv) return std::move(rootv).error_value();
-        st.root = *rootv;
+        PTHSAFE_ASSIGN(auto rootv, run_pickle(st, nullptr, b, "", opts, {}, &facts.main_pickle_ran));
+        st.root = rootv;
         st.format = container_format::pickle;
       }
       return {};
@@ -309,7 +284,7 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   if (st->zip) facts.root = std::string(st->zip->root());
   for (const auto& s : st->storages)
     if (!s.record.empty()) facts.storage_records.push_back(s.record);
-  if (!read) return std::move(read).error_value();
+  PTHSAFE_TRY(std::move(read));  // after the facts above, which a failed read reports too
   // Keep the tensor table in tree order and place only what the tree reaches.
   std::vector<const tensor_record*> reach_t;
   std::vector<storage_record*> reach_s;
@@ -329,9 +304,9 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   }
   st->reach_tensors = std::move(reach_t);
   st->reach_storages = std::move(reach_s);
-  if (auto r = place_storages(*st, opts); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(place_storages(*st, opts));
   // Sparse index invariants need the index bytes (read on demand in metadata mode).
-  if (auto r = validate_sparse_tensors(*st, opts.limits); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(validate_sparse_tensors(*st, opts.limits));
   auto ck = checkpoint_state::make_checkpoint(std::move(st));
   return ck;
 }
@@ -340,10 +315,9 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
 }  // namespace detail
 
 result<checkpoint> checkpoint::open(const std::string& path, const load_options& opts) {
-  auto src = detail::source::map_file(path);
-  if (!src) return std::move(src).error_value();
+  PTHSAFE_ASSIGN(auto src, detail::source::map_file(path));
   auto st = std::make_unique<detail::checkpoint_state>();
-  st->src = std::move(*src);
+  st->src = std::move(src);
   detail::load_facts facts;
   return detail::open_impl(std::move(st), opts, facts);
 }
@@ -358,84 +332,6 @@ result<checkpoint> detail::open_buffer_with_facts(std::span<const std::byte> byt
   auto st = std::make_unique<checkpoint_state>();
   st->src = source::from_buffer(bytes);
   return open_impl(std::move(st), opts, facts);
-}
-
-checkpoint::checkpoint(checkpoint&&) noexcept = default;
-checkpoint& checkpoint::operator=(checkpoint&&) noexcept = default;
-checkpoint::~checkpoint() = default;
-
-const value& checkpoint::root() const noexcept { return *s_->root; }
-const value* checkpoint::constants() const noexcept { return s_->constants; }
-container_format checkpoint::format() const noexcept { return s_->format; }
-bool checkpoint::big_endian() const noexcept { return s_->big_endian; }
-std::string_view checkpoint::archive_name() const noexcept { return s_->zip ? s_->zip->root() : std::string_view(); }
-load_mode checkpoint::mode() const noexcept { return s_->mode; }
-std::span<const std::string> checkpoint::warnings() const noexcept { return s_->warnings; }
-std::uint64_t checkpoint::walk_budget() const noexcept {
-  const std::uint64_t created = s_->tree_bytes / sizeof(value);  // values and slots the file created
-  const std::uint64_t proportional = created > (UINT64_MAX - 65536) / 16 ? UINT64_MAX : created * 16 + 65536;
-  return std::min<std::uint64_t>(s_->lim.max_walk_nodes, proportional);
-}
-
-std::uint64_t checkpoint::output_budget() const noexcept { return s_->lim.max_output_bytes; }
-
-std::size_t checkpoint::tensor_count() const noexcept { return s_->reach_tensors.size(); }
-tensor_view checkpoint::tensor(std::size_t i) const noexcept { return tensor_view(s_->reach_tensors[i]); }
-std::size_t checkpoint::storage_count() const noexcept { return s_->reach_storages.size(); }
-storage_view checkpoint::storage(std::size_t i) const noexcept { return storage_view(s_->reach_storages[i]); }
-std::uint64_t checkpoint::storage_bytes() const noexcept {
-  std::uint64_t n = 0;
-  for (const auto* s : s_->reach_storages) n += s->nbytes;
-  return n;
-}
-
-namespace {
-bool key_matches(const value& k, std::string_view want) {
-  if (k.kind() == value_kind::string) return k.text() == want;
-  if (k.kind() == value_kind::integer) return k.int_decimal() == want;
-  return false;
-}
-const value* child(const value& v, std::string_view comp) {
-  // An inert object (caller-allowed class, TorchScript module): its BUILD state, when a dict.
-  if (v.kind() == value_kind::object) return v.items().size() > 1 ? child(*v.items()[1], comp) : nullptr;
-  if (v.kind() == value_kind::dict || v.kind() == value_kind::ordered_dict) {
-    const auto items = v.items();
-    for (std::size_t i = 0; i + 1 < items.size(); i += 2)
-      if (key_matches(*items[i], comp)) return items[i + 1];
-    return nullptr;
-  }
-  if (v.kind() == value_kind::list || v.kind() == value_kind::tuple) {
-    std::size_t idx = 0;
-    const auto [p, ec] = std::from_chars(comp.data(), comp.data() + comp.size(), idx);
-    if (ec != std::errc() || p != comp.data() + comp.size() || idx >= v.items().size()) return nullptr;
-    return v.items()[idx];
-  }
-  return nullptr;
-}
-}  // namespace
-
-result<const value*> checkpoint::find(std::string_view path) const {
-  const value* cur = s_->root;
-  std::string_view rest = path;
-  while (!rest.empty()) {
-    if (const value* whole = child(*cur, rest)) return whole;  // a key that itself contains '/'
-    const auto slash = rest.find('/');
-    const std::string_view comp = rest.substr(0, slash);
-    const value* next = child(*cur, comp);
-    if (!next) return make_error(errc::not_found, "no value at '" + std::string(path) + "'");
-    cur = next;
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-  }
-  return cur;
-}
-
-result<tensor_view> checkpoint::find_tensor(std::string_view path) const {
-  auto v = find(path);
-  if (!v) return std::move(v).error_value();
-  if ((*v)->kind() != value_kind::tensor)
-    return make_error(errc::type_mismatch, "'" + std::string(path) + "' is a " + std::string(value_kind_name((*v)->kind())) +
-                                               ", not a tensor");
-  return (*v)->as_tensor();
 }
 
 }  // namespace pthsafe

@@ -116,4 +116,16 @@ std::string error::to_string() const {
   return s;
 }
 
+namespace {
+std::string bad_access_what(const error& e) {
+  if (e.code == errc::ok) return "result::error_value(): requires !has_value()";
+  return "result::value(): requires has_value(); holds " + e.to_string();
+}
+}  // namespace
+
+bad_result_access::bad_result_access(pthsafe::error e) : std::logic_error(bad_access_what(e)), e_(std::move(e)) {}
+bad_result_access::~bad_result_access() = default;
+precondition_error::precondition_error(const char* rule) : std::logic_error(rule) {}
+precondition_error::~precondition_error() = default;
+
 }  // namespace pthsafe

@@ -46,18 +46,56 @@ bool tensor_view::is_parameter() const noexcept { return r_->parameter; }
 bool tensor_view::is_conj() const noexcept { return r_->conj; }
 bool tensor_view::is_neg() const noexcept { return r_->neg; }
 bool tensor_view::has_storage() const noexcept { return r_->storage != nullptr; }
-storage_view tensor_view::storage() const noexcept { return storage_view(r_->storage); }
+storage_view tensor_view::storage() const {
+  detail::require(r_->storage != nullptr, "tensor_view::storage(): requires has_storage()");
+  return storage_view(r_->storage);
+}
 tensor_layout tensor_view::layout() const noexcept { return r_->layout; }
-tensor_view tensor_view::sparse_indices() const noexcept { return tensor_view(r_->parts[0]); }
-tensor_view tensor_view::sparse_plain_indices() const noexcept { return tensor_view(r_->parts[1]); }
-tensor_view tensor_view::sparse_values() const noexcept { return tensor_view(r_->parts[2]); }
-int tensor_view::sparse_coalesced() const noexcept { return r_->coalesced; }
+namespace {
+bool compressed(tensor_layout l) { return l != tensor_layout::strided && l != tensor_layout::sparse_coo; }
+bool per_channel(quant_scheme q) {
+  return q == quant_scheme::per_channel_affine || q == quant_scheme::per_channel_affine_float_qparams;
+}
+}  // namespace
+tensor_view tensor_view::sparse_indices() const {
+  detail::require(r_->layout != tensor_layout::strided, "tensor_view::sparse_indices(): requires is_sparse()");
+  return tensor_view(r_->parts[0]);
+}
+tensor_view tensor_view::sparse_plain_indices() const {
+  detail::require(compressed(r_->layout),
+                  "tensor_view::sparse_plain_indices(): requires a compressed layout (sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)");
+  return tensor_view(r_->parts[1]);
+}
+tensor_view tensor_view::sparse_values() const {
+  detail::require(r_->layout != tensor_layout::strided, "tensor_view::sparse_values(): requires is_sparse()");
+  return tensor_view(r_->parts[2]);
+}
+int tensor_view::sparse_coalesced() const {
+  detail::require(r_->layout == tensor_layout::sparse_coo, "tensor_view::sparse_coalesced(): requires layout() == sparse_coo");
+  return r_->coalesced;
+}
 quant_scheme tensor_view::qscheme() const noexcept { return r_->qscheme; }
-double tensor_view::q_scale() const noexcept { return r_->q_scale; }
-std::int64_t tensor_view::q_zero_point() const noexcept { return r_->q_zero_point; }
-std::int64_t tensor_view::q_axis() const noexcept { return r_->q_axis; }
-tensor_view tensor_view::q_per_channel_scales() const noexcept { return tensor_view(r_->parts[0]); }
-tensor_view tensor_view::q_per_channel_zero_points() const noexcept { return tensor_view(r_->parts[1]); }
+double tensor_view::q_scale() const {
+  detail::require(r_->qscheme == quant_scheme::per_tensor_affine, "tensor_view::q_scale(): requires qscheme() == per_tensor_affine");
+  return r_->q_scale;
+}
+std::int64_t tensor_view::q_zero_point() const {
+  detail::require(r_->qscheme == quant_scheme::per_tensor_affine,
+                  "tensor_view::q_zero_point(): requires qscheme() == per_tensor_affine");
+  return r_->q_zero_point;
+}
+std::int64_t tensor_view::q_axis() const {
+  detail::require(per_channel(r_->qscheme), "tensor_view::q_axis(): requires a per-channel qscheme()");
+  return r_->q_axis;
+}
+tensor_view tensor_view::q_per_channel_scales() const {
+  detail::require(per_channel(r_->qscheme), "tensor_view::q_per_channel_scales(): requires a per-channel qscheme()");
+  return tensor_view(r_->parts[0]);
+}
+tensor_view tensor_view::q_per_channel_zero_points() const {
+  detail::require(per_channel(r_->qscheme), "tensor_view::q_per_channel_zero_points(): requires a per-channel qscheme()");
+  return tensor_view(r_->parts[1]);
+}
 std::string_view tensor_view::subclass() const noexcept { return r_->subclass; }
 
 std::string_view layout_name(tensor_layout l) noexcept {

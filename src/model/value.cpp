@@ -16,6 +16,7 @@ std::string_view value_kind_name(value_kind k) noexcept {
 }
 
 std::string value::int_decimal() const {
+  detail::require(kind_ == value_kind::integer, "value::int_decimal(): requires kind() == integer");
   if (text_.empty()) return std::to_string(i_);
   return (small_ & detail::flag_int_raw) ? detail::decimal_from_le_bytes(text_) : text_;
 }
@@ -27,6 +28,9 @@ const value* value::find(std::string_view key) const noexcept {
   return nullptr;
 }
 
-tensor_view value::as_tensor() const noexcept { return tensor_view(tensor_); }
+tensor_view value::as_tensor() const {
+  detail::require(kind_ == value_kind::tensor, "value::as_tensor(): requires kind() == tensor");
+  return tensor_view(tensor_);
+}
 
 }  // namespace pthsafe

@@ -9,6 +9,7 @@
 #include "util/json.hpp"
 #include "util/keyed_hash.hpp"
 #include "util/sha256.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe {
 namespace {
@@ -113,7 +114,7 @@ struct walker {
                                               "to more values than the walk budget)");
     --budget;
     const bool textual = v.kind() == value_kind::string || v.kind() == value_kind::bytes || v.kind() == value_kind::integer;
-    if (auto r = room(256 + (textual ? 6 * v.text().size() : 0)); !r) return r;
+    PTHSAFE_TRY(room(256 + (textual ? 6 * v.text().size() : 0)));
     w.begin_object().key("type").str(value_kind_name(v.kind()));
     switch (v.kind()) {
       case value_kind::none: break;
@@ -138,7 +139,7 @@ struct walker {
       case value_kind::size: {
         w.key("items").begin_array();
         for (const value* it : v.items())
-          if (auto r = write(*it); !r) return r;
+          PTHSAFE_TRY(write(*it));
         w.end_array();
         break;
       }
@@ -148,27 +149,27 @@ struct walker {
         const auto items = v.items();
         for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
           w.begin_array();
-          if (auto r = write(*items[i]); !r) return r;
-          if (auto r = write(*items[i + 1]); !r) return r;
+          PTHSAFE_TRY(write(*items[i]));
+          PTHSAFE_TRY(write(*items[i + 1]));
           w.end_array();
         }
         w.end_array();
-        if (auto r = attrs(v); !r) return r;
+        PTHSAFE_TRY(attrs(v));
         break;
       }
       case value_kind::object: {
         w.key("class").str(v.text());
         w.key("args");
-        if (auto r = write(*v.items()[0]); !r) return r;
+        PTHSAFE_TRY(write(*v.items()[0]));
         if (v.items().size() > 1) {
           w.key("state");
-          if (auto r = write(*v.items()[1]); !r) return r;
+          PTHSAFE_TRY(write(*v.items()[1]));
         }
         break;
       }
       case value_kind::tensor: {
         tensor_fields(v.as_tensor());
-        if (auto r = attrs(v); !r) return r;
+        PTHSAFE_TRY(attrs(v));
         break;
       }
     }
@@ -261,9 +262,9 @@ struct walker {
     if (v.attrs().empty()) return {};
     w.key("attrs").begin_object();
     for (const auto& [name, val] : v.attrs()) {
-      if (auto r = room(256 + 6 * name.size()); !r) return r;
+      PTHSAFE_TRY(room(256 + 6 * name.size()));
       w.key(name);
-      if (auto r = write(*val); !r) return r;
+      PTHSAFE_TRY(write(*val));
     }
     w.end_object();
     return {};
@@ -274,17 +275,17 @@ struct walker {
 
 result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
   // Refused before a byte is written when shared references expand past the budgets.
-  if (auto r = detail::check_expansion(ck); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(detail::check_expansion(ck));
   json_writer w;
   w.begin_object();
   w.key("format").str(container_format_name(ck.format()));
   w.key("byteorder").str(ck.big_endian() ? "big" : "little");
   w.key("root");
   walker wk{w, with_digests && ck.mode() != load_mode::metadata, ck.walk_budget(), ck.output_budget(), {}};
-  if (auto r = wk.write(ck.root()); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(wk.write(ck.root()));
   if (const value* c = ck.constants()) {  // TorchScript: constants.pkl (an extra field)
     w.key("constants");
-    if (auto r = wk.write(*c); !r) return std::move(r).error_value();
+    PTHSAFE_TRY(wk.write(*c));
   }
   w.end_object();
   return w.take();

@@ -17,6 +17,7 @@
 #include "scan/zip_sweep.hpp"
 #include "torch/rebuild.hpp"
 #include "model/expansion.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe {
 
@@ -236,8 +237,7 @@ class gate {
     detail::machine m(st, rb, opts_, record);
     rb.attach(&m);
     std::uint64_t end = 0;
-    auto root = m.run(bytes, end);
-    if (!root) return std::move(root).error_value();
+    PTHSAFE_TRY(m.run(bytes, end));
     for (const auto& w : st.warnings) add(warning_finding(w));
     return end;
   }

@@ -14,6 +14,7 @@
 
 #include "io/checked.hpp"
 #include "torch/rebuild.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -93,30 +94,25 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
   {
     torch_rebuilder plain(st, nullptr, opts);  // no persistent ids belong in the header pickles
     const std::uint64_t at_magic = pos;
-    auto magic = run_at(st, plain, opts, pos);
-    if (!magic) return std::move(magic).error_value();
-    if ((*magic)->kind() != value_kind::integer || (*magic)->int_decimal() != magic_decimal)
+    PTHSAFE_ASSIGN(auto magic, run_at(st, plain, opts, pos));
+    if (magic->kind() != value_kind::integer || magic->int_decimal() != magic_decimal)
       return bad_header("invalid magic number; corrupt file?", at_magic);
     const std::uint64_t at_proto = pos;
-    auto proto = run_at(st, plain, opts, pos);
-    if (!proto) return std::move(proto).error_value();
-    if ((*proto)->kind() != value_kind::integer || !(*proto)->fits_int64() || (*proto)->as_int64() != protocol_version)
+    PTHSAFE_ASSIGN(auto proto, run_at(st, plain, opts, pos));
+    if (proto->kind() != value_kind::integer || !proto->fits_int64() || proto->as_int64() != protocol_version)
       return bad_header("invalid protocol version (torch writes 1001)", at_proto);
-    auto sys_info = run_at(st, plain, opts, pos);  // little_endian / type_sizes: torch ignores them
-    if (!sys_info) return std::move(sys_info).error_value();
+    PTHSAFE_TRY(run_at(st, plain, opts, pos));  // sys_info (little_endian / type_sizes): torch ignores it
   }
   torch_rebuilder rb(st, nullptr, opts);
   rb.use_legacy_ids();
-  auto root = run_at(st, rb, opts, pos);
-  if (!root) return std::move(root).error_value();
+  PTHSAFE_ASSIGN(auto root, run_at(st, rb, opts, pos));
   const std::uint64_t at_keys = pos;
   {
     torch_rebuilder plain(st, nullptr, opts);
-    auto keys = run_at(st, plain, opts, pos);
-    if (!keys) return std::move(keys).error_value();
-    if ((*keys)->kind() != value_kind::list) return bad_list("storage key list is not a list", at_keys);
+    PTHSAFE_ASSIGN(auto keys, run_at(st, plain, opts, pos));
+    if (keys->kind() != value_kind::list) return bad_list("storage key list is not a list", at_keys);
     std::unordered_set<storage_record*> seen;
-    for (const value* k : (*keys)->items()) {
+    for (const value* k : keys->items()) {
       // torch: `for key in deserialized_storage_keys: assert key in deserialized_objects`: the
       // key as written, so '5' does not find a storage the pickle keyed 5 (torch asserts; the
       // int-keyed storage would keep uninitialised memory).
@@ -155,7 +151,7 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
                         at_keys);
   }
   if (pos != size) return bad_list(std::to_string(size - pos) + " bytes follow the last storage", pos);
-  st.root = *root;
+  st.root = root;
   st.format = container_format::legacy;
   return {};
 }

@@ -10,6 +10,7 @@
 
 #include "model/state.hpp"
 #include "torch/rebuild.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -38,10 +39,9 @@ result<value*> torch_rebuilder::rebuild_meta(value& args) {
     return fail(r.error_value().code, r.error_value().message + " (meta tensor)");
   t.device = "meta";
   t.requires_grad = a[3]->as_bool();
-  auto rec = new_tensor_record();
-  if (!rec) return std::move(rec).error_value();
-  **rec = std::move(t);
-  return tensor_value(*rec);
+  PTHSAFE_ASSIGN(auto rec, new_tensor_record());
+  *rec = std::move(t);
+  return tensor_value(rec);
 }
 
 result<value*> torch_rebuilder::rebuild_wrapper_subclass(value& args) {
@@ -69,10 +69,9 @@ result<value*> torch_rebuilder::rebuild_wrapper_subclass(value& args) {
     return fail(r.error_value().code, r.error_value().message + " (wrapper subclass)");
   t.requires_grad = a[7]->as_bool();
   t.subclass = std::string(cls.text());
-  auto rec = new_tensor_record();
-  if (!rec) return std::move(rec).error_value();
-  **rec = std::move(t);
-  return tensor_value(*rec);
+  PTHSAFE_ASSIGN(auto rec, new_tensor_record());
+  *rec = std::move(t);
+  return tensor_value(rec);
 }
 
 result<value*> torch_rebuilder::rebuild_device_from_cpu(value& args) {
@@ -91,13 +90,12 @@ result<value*> torch_rebuilder::rebuild_device_from_cpu(value& args) {
   if (a[2]->kind() != value_kind::string && a[2]->kind() != value_kind::device)
     return fail(errc::bad_device, "device tensor device is not a string");
   if (a[3]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "device tensor requires_grad is not a bool");
-  auto rec = new_tensor_record();
-  if (!rec) return std::move(rec).error_value();
-  **rec = *src;
-  (*rec)->device = std::string(a[2]->text());
-  (*rec)->requires_grad = a[3]->as_bool();
-  (*rec)->parameter = false;
-  return tensor_value(*rec);
+  PTHSAFE_ASSIGN(auto rec, new_tensor_record());
+  *rec = *src;
+  rec->device = std::string(a[2]->text());
+  rec->requires_grad = a[3]->as_bool();
+  rec->parameter = false;
+  return tensor_value(rec);
 }
 
 }  // namespace pthsafe::detail

@@ -11,6 +11,7 @@
 #include "model/state.hpp"
 #include "io/checked.hpp"
 #include "torch/rebuild.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -160,9 +161,8 @@ result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool
       std::memcpy(dst, &iv, 8);
     }
   }
-  auto rec = new_tensor_record();
-  if (!rec) return std::move(rec).error_value();
-  tensor_record& t = **rec;
+  PTHSAFE_ASSIGN(auto rec, new_tensor_record());
+  tensor_record& t = *rec;
   t.type = type;
   t.shape = {static_cast<std::int64_t>(n)};
   t.stride = {1};
@@ -224,23 +224,20 @@ result<value*> torch_rebuilder::rebuild_qtensor(value& args) {
       const dtype zt = va::tensor(*p[2])->type;
       float_q = zt == dtype::float64 || zt == dtype::float32 || zt == dtype::float16 || zt == dtype::bfloat16;
     }
-    auto sc = qparam_tensor(*p[1], true, float_q, length);
-    if (!sc) return std::move(sc).error_value();
-    auto zp = qparam_tensor(*p[2], false, float_q, length);
-    if (!zp) return std::move(zp).error_value();
-    parts[0] = *sc;
-    parts[1] = *zp;
+    PTHSAFE_ASSIGN(auto sc, qparam_tensor(*p[1], true, float_q, length));
+    PTHSAFE_ASSIGN(auto zp, qparam_tensor(*p[2], false, float_q, length));
+    parts[0] = sc;
+    parts[1] = zp;
     qs = float_q ? quant_scheme::per_channel_affine_float_qparams : quant_scheme::per_channel_affine;
   } else {
     return fail(errc::quantizer_invalid, "can't deserialize quantized tensor with qscheme " + std::string(scheme));
   }
 
-  auto t = make_tensor(*a[0], *a[1], *a[2], *a[3], false, dtype::uint8);
-  if (!t) return t;
-  auto* rec = const_cast<tensor_record*>(va::tensor(**t));
+  PTHSAFE_ASSIGN(value* t, make_tensor(*a[0], *a[1], *a[2], *a[3], false, dtype::uint8));
+  auto* rec = const_cast<tensor_record*>(va::tensor(*t));
   // torch: `tensor.requires_grad = requires_grad` (raises for a quantized dtype, which is not
   // floating) and `tensor._backward_hooks = backward_hooks`, refused as on every other rebuild.
-  if (auto r = check_requires_grad(*rec, a[5]->as_bool()); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(check_requires_grad(*rec, a[5]->as_bool()));
   rec->requires_grad = a[5]->as_bool();
   if (const value& hooks = *a[6];
       !(hooks.kind() == value_kind::none ||

@@ -19,6 +19,7 @@
 #include "io/checked.hpp"
 #include "torch/rebuild.hpp"
 #include "torch/storage_bytes.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -157,14 +158,13 @@ result<std::vector<std::int64_t>> read_indices(const checkpoint_state& st, const
   if (t.numel > t.storage->nbytes / item)
     return make_error(errc::sparse_invalid, std::string(name) + " is a view with more elements than its storage holds");
   std::vector<std::byte> scratch;
-  auto bytes = storage_le_bytes(st, *t.storage, scratch, lim);
-  if (!bytes) return std::move(bytes).error_value();
+  PTHSAFE_ASSIGN(auto bytes, storage_le_bytes(st, *t.storage, scratch, lim));
   out.reserve(static_cast<std::size_t>(t.numel));
   const std::size_t nd = t.shape.size();
   std::vector<std::int64_t> pos(nd, 0);
   std::uint64_t off = static_cast<std::uint64_t>(t.offset);
   for (std::uint64_t i = 0; i < t.numel; ++i) {
-    const std::byte* p = bytes->data() + off * item;
+    const std::byte* p = bytes.data() + off * item;
     if (item == 8) {
       std::int64_t v;
       std::memcpy(&v, p, 8);
@@ -187,13 +187,12 @@ result<std::vector<std::int64_t>> read_indices(const checkpoint_state& st, const
 }
 
 result<void> check_coo_indices(const checkpoint_state& st, const tensor_record& t, const limits& lim) {
-  auto idx = read_indices(st, *t.parts[0], "indices", lim);
-  if (!idx) return std::move(idx).error_value();
+  PTHSAFE_ASSIGN(auto idx, read_indices(st, *t.parts[0], "indices", lim));
   const auto sparse_dim = static_cast<std::size_t>(t.parts[0]->shape[0]);
   const auto nnz = static_cast<std::size_t>(t.parts[0]->shape[1]);
   for (std::size_t d = 0; d < sparse_dim; ++d) {
     for (std::size_t j = 0; j < nnz; ++j) {
-      const std::int64_t v = (*idx)[d * nnz + j];
+      const std::int64_t v = idx[d * nnz + j];
       if (v < 0) return make_error(errc::sparse_invalid, "found negative index " + std::to_string(v) + " for dim " + std::to_string(d));
       if (v >= t.shape[d])
         return make_error(errc::sparse_invalid, "size is inconsistent with indices: for dim " + std::to_string(d) + ", size is " +
@@ -206,7 +205,7 @@ result<void> check_coo_indices(const checkpoint_state& st, const tensor_record& 
     for (std::size_t j = 1; j < nnz; ++j) {
       int cmp = 0;
       for (std::size_t d = 0; d < sparse_dim && cmp == 0; ++d) {
-        const std::int64_t a = (*idx)[d * nnz + j - 1], b = (*idx)[d * nnz + j];
+        const std::int64_t a = idx[d * nnz + j - 1], b = idx[d * nnz + j];
         cmp = a < b ? -1 : a > b ? 1 : 0;
       }
       if (cmp >= 0)
@@ -220,14 +219,12 @@ result<void> check_compressed_indices(const checkpoint_state& st, const tensor_r
                                       const limits& lim) {
   const bool row = row_compressed(t.layout);
   const std::string cname = row ? "crow_indices" : "ccol_indices", pname = row ? "col_indices" : "row_indices";
-  auto cidx = read_indices(st, *t.parts[0], cname.c_str(), lim);
-  if (!cidx) return std::move(cidx).error_value();
-  auto pidx = read_indices(st, *t.parts[1], pname.c_str(), lim);
-  if (!pidx) return std::move(pidx).error_value();
+  PTHSAFE_ASSIGN(auto cidx, read_indices(st, *t.parts[0], cname.c_str(), lim));
+  PTHSAFE_ASSIGN(auto pidx, read_indices(st, *t.parts[1], pname.c_str(), lim));
   const auto clen = static_cast<std::size_t>(g.compressed_dim + 1), plen = static_cast<std::size_t>(g.nnz);
   for (std::uint64_t b = 0; b < g.batches; ++b) {
-    const std::int64_t* c = cidx->data() + b * clen;
-    const std::int64_t* p = pidx->data() + b * plen;
+    const std::int64_t* c = cidx.data() + b * clen;
+    const std::int64_t* p = pidx.data() + b * plen;
     if (c[0] != 0) return make_error(errc::sparse_invalid, "`" + cname + "[..., 0] == 0` is not satisfied.");
     if (c[clen - 1] != g.nnz) return make_error(errc::sparse_invalid, "`" + cname + "[..., -1] == nnz` is not satisfied.");
     for (std::size_t i = 1; i < clen; ++i) {
@@ -282,9 +279,8 @@ result<value*> torch_rebuilder::rebuild_sparse(value& args, bool csr_113) {
     parts[2] = d[2];
     size = d[3];
   }
-  auto rec = new_tensor_record();
-  if (!rec) return std::move(rec).error_value();
-  tensor_record& t = **rec;
+  PTHSAFE_ASSIGN(auto rec, new_tensor_record());
+  tensor_record& t = *rec;
   t.layout = layout;
   t.coalesced = coalesced;
   for (std::size_t i = 0; i < 3; ++i) {
@@ -296,7 +292,7 @@ result<value*> torch_rebuilder::rebuild_sparse(value& args, bool csr_113) {
     t.parts[i] = p;
   }
   if (!int_sequence(*size, t.shape)) return fail(errc::bad_rebuild_args, "sparse size must be a tuple of ints");
-  if (auto r = finish_sparse(t); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(finish_sparse(t));
   return tensor_value(&t);
 }
 
@@ -329,6 +325,7 @@ result<void> torch_rebuilder::finish_sparse(tensor_record& t) {
 // and (layout_int, size, requires_grad, compressed, plain, values[, hooks]) for CSR.
 result<value*> torch_rebuilder::rebuild_sparse_torchscript(value& args) {
   const auto a = args.items();
+  if (!a[0]->fits_int64()) return fail(errc::bad_rebuild_args, "TorchScript sparse layout is an int beyond int64");
   const std::int64_t code = a[0]->as_int64();
   // c10::Layout: Strided 0, Sparse 1, SparseCsr 2, Mkldnn 3, SparseCsc 4, SparseBsr 5, SparseBsc 6.
   tensor_layout layout;
@@ -343,9 +340,8 @@ result<value*> torch_rebuilder::rebuild_sparse_torchscript(value& args) {
   const std::size_t ncomp = layout == tensor_layout::sparse_coo ? 2 : 3;
   if (a.size() != 3 + ncomp && a.size() != 4 + ncomp)
     return fail(errc::bad_rebuild_args, "TorchScript _rebuild_sparse_tensor: wrong argument count");
-  auto rec = new_tensor_record();
-  if (!rec) return std::move(rec).error_value();
-  tensor_record& t = **rec;
+  PTHSAFE_ASSIGN(auto rec, new_tensor_record());
+  tensor_record& t = *rec;
   t.layout = layout;
   if (!int_sequence(*a[1], t.shape)) return fail(errc::bad_rebuild_args, "sparse size must be a tuple of ints");
   if (a[2]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "sparse requires_grad is not a bool");
@@ -361,7 +357,7 @@ result<value*> torch_rebuilder::rebuild_sparse_torchscript(value& args) {
       return fail(errc::sparse_invalid, "sparse components must be dense tensors with storage");
     t.parts[slots[i]] = p;
   }
-  if (auto r = finish_sparse(t); !r) return std::move(r).error_value();
+  PTHSAFE_TRY(finish_sparse(t));
   return tensor_value(&t);
 }
 

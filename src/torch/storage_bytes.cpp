@@ -1,6 +1,7 @@
 #include "torch/storage_bytes.hpp"
 
 #include "place/placement.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 
@@ -8,9 +9,8 @@ result<std::span<const std::byte>> storage_le_bytes(const checkpoint_state& st, 
                                                     std::vector<std::byte>& scratch, const limits& lim) {
   if (s.data) return std::span<const std::byte>(s.data, static_cast<std::size_t>(s.nbytes));
   if (s.alias_of) {
-    auto root = storage_le_bytes(st, *s.alias_of, scratch, lim);
-    if (!root) return root;
-    return root->subspan(static_cast<std::size_t>(s.alias_offset), static_cast<std::size_t>(s.nbytes));
+    PTHSAFE_ASSIGN(auto root, storage_le_bytes(st, *s.alias_of, scratch, lim));
+    return root.subspan(static_cast<std::size_t>(s.alias_offset), static_cast<std::size_t>(s.nbytes));
   }
   if (s.file_offset)  // legacy data is little-endian whatever the writer's host was
     return st.src.bytes().subspan(static_cast<std::size_t>(*s.file_offset), static_cast<std::size_t>(s.nbytes));
@@ -23,8 +23,8 @@ result<std::span<const std::byte>> storage_le_bytes(const checkpoint_state& st, 
   scratch.resize(static_cast<std::size_t>(s.nbytes));
   if (stored) {
     std::copy(stored->begin(), stored->end(), scratch.begin());
-  } else if (auto r = st.zip->extract(*s.entry, scratch.data(), lim); !r) {
-    return std::move(r).error_value();
+  } else {
+    PTHSAFE_TRY(st.zip->extract(*s.entry, scratch.data(), lim));
   }
   if (st.big_endian) byteswap_elements(scratch.data(), s.nbytes, s.type);
   return std::span<const std::byte>(scratch);

@@ -23,6 +23,7 @@ using va = value_access;
 
 constexpr std::string_view class_attrs[] = {
 #include "torch/tensor_class_attrs.inc"
+#include "util/try.hpp"
 };
 
 bool class_defines(std::string_view name) {
@@ -113,7 +114,7 @@ result<void> torch_rebuilder::set_tensor_attr(value& t, std::string_view name, c
     if (!rec->leaf)
       return fail(errc::bad_rebuild_args, "requires_grad set on a tensor that is no leaf (as_subclass of a tensor that "
                                           "requires grad); torch raises");
-    if (auto r = check_requires_grad(*rec, v.as_bool()); !r) return r;
+    PTHSAFE_TRY(check_requires_grad(*rec, v.as_bool()));
     rec->requires_grad = v.as_bool();
     return {};
   }
@@ -166,7 +167,7 @@ result<void> torch_rebuilder::apply_tensor_state(value& t, const value& state) {
     const auto items = part->items();
     for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
       if (items[i]->kind() != value_kind::string) return fail(errc::bad_rebuild_args, "attribute name is not a string (torch raises)");
-      if (auto r = set_tensor_attr(t, items[i]->text(), *items[i + 1]); !r) return r;
+      PTHSAFE_TRY(set_tensor_attr(t, items[i]->text(), *items[i + 1]));
     }
   }
   return {};
