@@ -243,7 +243,7 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
       tensors.push_back(t);
       s = t->storage;
     } else if (v->kind() == value_kind::storage) {
-      s = reinterpret_cast<storage_record*>(static_cast<std::intptr_t>(value_access::i(const_cast<value&>(*v))));
+      s = value_access::storage(*v);
     }
     if (s && seen_storage.insert(s)) storages.push_back(s);
     const auto has_parts = [](const tensor_record* t) {
@@ -308,7 +308,7 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   auto read = read_container(*st, opts, facts);
   if (st->zip) facts.root = std::string(st->zip->root());
   for (const auto& s : st->storages)
-    if (!s.record.empty()) facts.storage_records.push_back(s.record);
+    if (!s.record.empty()) facts.storage_records.push_back(std::string(s.record));
   if (!read) return std::move(read).error_value();
   // Keep the tensor table in tree order and place only what the tree reaches.
   std::vector<const tensor_record*> reach_t;

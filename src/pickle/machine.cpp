@@ -15,6 +15,7 @@
 #include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
 #include "util/keyed_hash.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -155,14 +156,11 @@ namespace {
 
 constexpr std::size_t index_threshold = 16;
 // What the tree budget charges for memory beyond the value nodes (see charge() and check_tree).
-constexpr std::uint64_t slot_bytes = 2 * sizeof(value*);
-constexpr std::uint64_t vector_block_bytes = 32;
 // One finished-node entry of check_tree's map (and of the walkers' maps after it): a 32-byte
 // heap node and its share of the bucket array, which doubles as it grows.
 constexpr std::uint64_t walk_entry_bytes = 64;
-// A std::string's heap block beyond the inline buffer: the text, its NUL, allocator header and
-// rounding.
-constexpr std::uint64_t text_bytes(std::uint64_t n) { return n > 15 ? n + 32 : 0; }
+// Text lives in the checkpoint's arena: its bytes, nothing more.
+constexpr std::uint64_t text_bytes(std::uint64_t n) { return n; }
 // Key hash -> item position for large dicts and sets: open addressing, linear probing, no
 // allocation per key (a state_dict's root holds 100,000s of keys). Several keys may share a
 // hash; lookups check each candidate with keys_equal.
@@ -359,6 +357,9 @@ bool sorted_equal(const sorted_view& a, const sorted_view& b, std::uint64_t& bud
 machine::machine(checkpoint_state& st, call_target& target, const load_options& opts, std::string record)
     : st_(st), target_(target), opts_(opts), record_(std::move(record)) {}
 
+#define PTHSAFE_TRY_CHARGE(n) \
+  if (!m.st_.charge(n)) return limit("max_tree_bytes", lim.max_tree_bytes)
+
 // The machine's working state for one run. Kept out of the header: it is an implementation detail.
 struct machine::impl {
   machine& m;
@@ -377,6 +378,7 @@ struct machine::impl {
   static constexpr std::int64_t intern_lo = -256, intern_hi = 1024;
   value* none_node = nullptr;
   value* bool_nodes[2] = {nullptr, nullptr};
+  value* empty_tuple_node = nullptr;
   std::vector<value*> int_nodes = std::vector<value*>(static_cast<std::size_t>(intern_hi - intern_lo), nullptr);
   bool warned[256] = {};
   const limits& lim;
@@ -419,7 +421,8 @@ struct machine::impl {
     auto b = take(sizeof(T));
     if (!b) return std::move(b).error_value();
     T v = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) v |= T(static_cast<unsigned char>((*b)[i])) << (8 * i);
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      v = static_cast<T>(v | static_cast<T>(std::uint64_t{static_cast<unsigned char>((*b)[i])} << (8 * i)));
     return v;
   }
 
@@ -472,31 +475,40 @@ struct machine::impl {
     if (!v) return std::move(v).error_value();
     return push(*v);
   }
-  // Container slots cost memory too: a list of a million shared Nones is 8 MB of pointers. A
-  // slot is charged what it really costs: its pointer and as much again for the spare capacity
-  // a growing vector keeps; the first slot of a container also pays for the vector's own heap
-  // block (allocator header and rounding: a 1-item list's block is 32 bytes, not 8). Charging
-  // 8 bytes a slot let 1.45 M one-item lists reach 332 MB with 192 MiB charged.
-  result<void> charge(const value& container, std::uint64_t slots) {
-    const std::uint64_t block = (container.items().empty() && slots) ? vector_block_bytes : 0;
-    if (slots > lim.max_tree_bytes / slot_bytes || !m.st_.charge(slots * slot_bytes + block))
+  // Container slots cost memory too: a list of a million shared Nones is 8 MB of pointers.
+  // Growing arrays are charged what the arena allocates when they grow (the abandoned smaller
+  // arrays stay charged: the arena never reuses them), exact ones their pointers.
+  result<void> charge_growth(const value& container, std::uint64_t slots) {
+    if (slots > lim.max_tree_bytes / sizeof(value*) || !m.st_.charge(va::grow_cost(container, static_cast<std::size_t>(slots))))
       return limit("max_tree_bytes", lim.max_tree_bytes);
     return {};
   }
+  result<void> append(value& container, std::span<value* const> items) {
+    PTHSAFE_TRY(charge_growth(container, items.size()));
+    if (!va::append(m.st_.mem, container, std::span<const value* const>(items.data(), items.size())))
+      return limit("max_container_items", lim.max_container_items);
+    return {};
+  }
 
-  result<void> push_int(const py_int& n) {
-    if (n.decimal.empty() && n.raw.empty() && n.small >= intern_lo && n.small < intern_hi) {
-      auto v = interned(int_nodes[static_cast<std::size_t>(n.small - intern_lo)], value_kind::integer, n.small, 0);
-      if (!v) return std::move(v).error_value();
-      return push(*v);
+  // BININT*: no py_int (two std::strings) per opcode.
+  result<void> push_small_int(std::int64_t x) {
+    if (x >= intern_lo && x < intern_hi) {
+      PTHSAFE_ASSIGN(value* v, interned(int_nodes[static_cast<std::size_t>(x - intern_lo)], value_kind::integer, x, 0));
+      return push(v);
     }
+    PTHSAFE_ASSIGN(value* v, alloc(value_kind::integer));
+    va::i(*v) = x;
+    return push(v);
+  }
+  result<void> push_int(const py_int& n) {
+    if (n.decimal.empty() && n.raw.empty()) return push_small_int(n.small);
     if (!m.st_.charge(text_bytes(n.raw.size() + n.decimal.size()))) return limit("max_tree_bytes", lim.max_tree_bytes);
     auto v = alloc(value_kind::integer);
     if (!v) return std::move(v).error_value();
     va::i(**v) = n.small;
     if (!n.raw.empty() || !n.decimal.empty()) {
       // One form for every big int, whatever opcode made it: keys compare by bytes.
-      va::text(**v) = n.raw.empty() ? le_bytes_from_decimal(n.decimal) : n.raw;
+      va::set_text(m.st_.mem, **v, n.raw.empty() ? std::string_view(le_bytes_from_decimal(n.decimal)) : std::string_view(n.raw));
       va::small(**v) = flag_int_raw;
     }
     return push(*v);
@@ -506,7 +518,7 @@ struct machine::impl {
     if (!m.st_.charge(text_bytes(s.size()))) return limit("max_tree_bytes", lim.max_tree_bytes);
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
-    va::text(**v).assign(s);
+    va::set_text(m.st_.mem, **v, s);
     va::small(**v) = flags;
     return push(*v);
   }
@@ -545,19 +557,20 @@ struct machine::impl {
     if (items.size() > lim.max_container_items) return limit("max_container_items", lim.max_container_items);
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
-    if (auto ch = charge(**v, items.size()); !ch) return std::move(ch).error_value();
+    PTHSAFE_TRY_CHARGE(items.size() * sizeof(value*));
     if (k == value_kind::tuple) {
       if (auto r = set_height(**v, items); !r) return std::move(r).error_value();
       for (const value* it : items)
         if (!is_hashable(*it)) { va::small(**v) |= flag_unhashable; break; }
     }
-    auto& dst = va::items(**v);
-    dst.assign(items.begin(), items.end());
+    if (k == value_kind::tuple) {
+      va::set_items(m.st_.mem, **v, std::span<const value* const>(items.data(), items.size()));
+    } else {  // lists grow (APPEND): geometric capacity from the start
+      PTHSAFE_TRY(append(**v, items));
+    }
     return *v;
   }
 
-#define PTHSAFE_TRY_CHARGE(n) \
-  if (!m.st_.charge(n)) return limit("max_tree_bytes", lim.max_tree_bytes)
   std::uint64_t& key_budget = m.st_.key_budget;
   error key_budget_spent() const {
     return fail(errc::limit_exceeded, key_budget_message);
@@ -566,7 +579,7 @@ struct machine::impl {
   // Position of key `k` among a dict's keys (even item slots), or npos. The index of a large
   // container costs 16 bytes a slot, charged to max_tree_bytes before it grows.
   result<std::size_t> find_key(value& d, const value& k) {
-    auto& items = va::items(d);
+    const auto items = d.items();
     const std::size_t step = (d.kind() == value_kind::dict || d.kind() == value_kind::ordered_dict) ? 2 : 1;
     const std::size_t n = items.size() / step;
     if (n < index_threshold) {
@@ -588,7 +601,7 @@ struct machine::impl {
     const auto it = indexes.find(&d);
     if (it == indexes.end()) return {};
     PTHSAFE_TRY_CHARGE(it->second.insert_cost());
-    it->second.insert(key_hash(*va::items(d)[pos]), pos);
+    it->second.insert(key_hash(*d.items()[pos]), pos);
     return {};
   }
 
@@ -598,16 +611,14 @@ struct machine::impl {
     if (!found) return std::move(found).error_value();
     const std::size_t at = *found;
     if (key_budget == 0) return key_budget_spent();
-    auto& items = va::items(d);
     if (at != std::string::npos) {
-      items[at + 1] = v;  // Python keeps the first key object and its position
+      va::item(d, at + 1) = v;  // Python keeps the first key object and its position
       return {};
     }
-    if (items.size() / 2 >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
-    if (auto ch = charge(d, 2); !ch) return ch;
-    items.push_back(k);
-    items.push_back(v);
-    return note_insert(d, items.size() - 2);
+    if (d.items().size() / 2 >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    value* const pair[2] = {k, v};
+    PTHSAFE_TRY(append(d, pair));
+    return note_insert(d, d.items().size() - 2);
   }
   result<void> set_add(value& s, value* item) {
     if (!is_hashable(*item)) return fail(errc::pickle_bad_operand, "unhashable set item");
@@ -615,11 +626,9 @@ struct machine::impl {
     if (!found) return std::move(found).error_value();
     if (*found != std::string::npos) return {};
     if (key_budget == 0) return key_budget_spent();
-    auto& items = va::items(s);
-    if (items.size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
-    if (auto ch = charge(s, 1); !ch) return ch;
-    items.push_back(item);
-    return note_insert(s, items.size() - 1);
+    if (s.items().size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    PTHSAFE_TRY(append(s, std::span<value* const>(&item, 1)));
+    return note_insert(s, s.items().size() - 1);
   }
 
   // The hash-sorted item array keys_equal merges (sorted_items); small sets compare directly.
@@ -631,11 +640,10 @@ struct machine::impl {
     sorted.reserve(items.size());
     for (const value* it : items) sorted.emplace_back(key_hash(*it), it);
     std::sort(sorted.begin(), sorted.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
-    std::string& out = va::text(s);
-    out.resize(16 * sorted.size());
+    char* out = va::make_text(m.st_.mem, s, 16 * sorted.size());
     for (std::size_t i = 0; i < sorted.size(); ++i) {
-      std::memcpy(out.data() + 16 * i, &sorted[i].first, 8);
-      std::memcpy(out.data() + 16 * i + 8, &sorted[i].second, sizeof(const value*));
+      std::memcpy(out + 16 * i, &sorted[i].first, 8);
+      std::memcpy(out + 16 * i + 8, &sorted[i].second, sizeof(const value*));
     }
     return {};
   }
@@ -658,12 +666,12 @@ struct machine::impl {
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
     if (k == value_kind::dtype) {
-      va::text(**v) = std::string(dtype_global_name(ref->param));
+      va::share_text(**v, dtype_global_name(ref->param));
       va::i(**v) = ref->param < dtype_count ? ref->param : -1;
     } else if (k == value_kind::qscheme) {
-      va::text(**v) = std::string(qscheme_name(ref->param));
+      va::share_text(**v, qscheme_name(ref->param));
     } else {
-      va::text(**v) = full;
+      va::set_text(m.st_.mem, **v, full);
       va::i(**v) = static_cast<std::int64_t>(static_cast<std::uint64_t>(ref->id) | (std::uint64_t(ref->param) << 8) |
                                              (std::uint64_t(ref->sparse) << 16));
     }
@@ -720,14 +728,6 @@ struct machine::impl {
   result<void> check_tree(const value* root);
 };
 
-#define PTHSAFE_TRY(expr)                                \
-  do {                                                   \
-    if (auto _r = (expr); !_r) return std::move(_r).error_value(); \
-  } while (0)
-#define PTHSAFE_ASSIGN(var, expr)                        \
-  auto var##_r = (expr);                                 \
-  if (!var##_r) return std::move(var##_r).error_value(); \
-  auto var = std::move(*var##_r)
 
 result<void> machine::impl::step(std::uint8_t code) {
   switch (code) {
@@ -737,25 +737,25 @@ result<void> machine::impl::step(std::uint8_t code) {
       return {};
     case op::NONE: return push_none();
     case op::NEWTRUE: case op::NEWFALSE: return push_bool(code == op::NEWTRUE);
-    case op::BININT: { PTHSAFE_ASSIGN(x, take_le<std::uint32_t>()); return push_int({static_cast<std::int32_t>(x), {}}); }
-    case op::BININT1: { PTHSAFE_ASSIGN(x, take_le<std::uint8_t>()); return push_int({x, {}}); }
-    case op::BININT2: { PTHSAFE_ASSIGN(x, take_le<std::uint16_t>()); return push_int({x, {}}); }
+    case op::BININT: { PTHSAFE_ASSIGN(auto x, take_le<std::uint32_t>()); return push_small_int(static_cast<std::int32_t>(x)); }
+    case op::BININT1: { PTHSAFE_ASSIGN(auto x, take_le<std::uint8_t>()); return push_small_int(x); }
+    case op::BININT2: { PTHSAFE_ASSIGN(auto x, take_le<std::uint16_t>()); return push_small_int(x); }
     case op::LONG1: case op::LONG4: {
       std::uint64_t n;
       if (code == op::LONG1) {
-        PTHSAFE_ASSIGN(x, take_le<std::uint8_t>());
+        PTHSAFE_ASSIGN(auto x, take_le<std::uint8_t>());
         n = x;
       } else {
-        PTHSAFE_ASSIGN(x, take_le<std::uint32_t>());
+        PTHSAFE_ASSIGN(auto x, take_le<std::uint32_t>());
         if (static_cast<std::int32_t>(x) < 0) return fail(errc::pickle_bad_operand, "LONG4 with a negative byte count");
         n = x;
       }
       if (n > lim.max_int_bytes) return limit("max_int_bytes", lim.max_int_bytes);
-      PTHSAFE_ASSIGN(b, take(n));
+      PTHSAFE_ASSIGN(auto b, take(n));
       return push_int(int_from_le_bytes(b));
     }
     case op::INT: case op::LONG: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       if (code == op::INT && (line == "00" || line == "01")) return push_bool(line == "01");
       if (code == op::LONG && !line.empty() && line.back() == 'L') line.remove_suffix(1);
       py_int n;
@@ -763,61 +763,71 @@ result<void> machine::impl::step(std::uint8_t code) {
       return push_int(n);
     }
     case op::BINFLOAT: {
-      PTHSAFE_ASSIGN(b, take(8));
+      PTHSAFE_ASSIGN(auto b, take(8));
       std::uint64_t bits = 0;
       for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
-      PTHSAFE_ASSIGN(v, alloc(value_kind::floating));
+      PTHSAFE_ASSIGN(auto v, alloc(value_kind::floating));
       va::f(*v) = std::bit_cast<double>(bits);
       return push(v);
     }
     case op::FLOAT: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       double d;
       if (!float_from_text(line, d)) return fail(errc::pickle_bad_text, "float operand is not repr() text");
-      PTHSAFE_ASSIGN(v, alloc(value_kind::floating));
+      PTHSAFE_ASSIGN(auto v, alloc(value_kind::floating));
       va::f(*v) = d;
       return push(v);
     }
-    case op::BINUNICODE: { PTHSAFE_ASSIGN(n, take_le<std::uint32_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
-    case op::SHORT_BINUNICODE: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
-    case op::BINUNICODE8: { PTHSAFE_ASSIGN(n, take_le<std::uint64_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
+    case op::BINUNICODE: { PTHSAFE_ASSIGN(auto n, take_le<std::uint32_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_unicode(s); }
+    case op::SHORT_BINUNICODE: { PTHSAFE_ASSIGN(auto n, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_unicode(s); }
+    case op::BINUNICODE8: { PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_unicode(s); }
     case op::UNICODE: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       std::string s;
       if (!raw_unicode_escape_decode(line, s)) return fail(errc::pickle_bad_text, "malformed raw-unicode-escape text");
       return push_text(value_kind::string, s);
     }
-    case op::SHORT_BINSTRING: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_py2_string(s); }
+    case op::SHORT_BINSTRING: { PTHSAFE_ASSIGN(auto n, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_py2_string(s); }
     case op::BINSTRING: {
-      PTHSAFE_ASSIGN(n, take_le<std::uint32_t>());
+      PTHSAFE_ASSIGN(auto n, take_le<std::uint32_t>());
       if (static_cast<std::int32_t>(n) < 0) return fail(errc::pickle_bad_operand, "BINSTRING with a negative byte count");
-      PTHSAFE_ASSIGN(s, take_sized(n));
+      PTHSAFE_ASSIGN(auto s, take_sized(n));
       return push_py2_string(s);
     }
     case op::STRING: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       if (line.size() < 2 || line.front() != line.back() || (line.front() != '\'' && line.front() != '"'))
         return fail(errc::pickle_bad_text, "STRING operand must be quoted");
       std::string s;
       if (!escape_decode(line.substr(1, line.size() - 2), s)) return fail(errc::pickle_bad_text, "malformed string escape");
       return push_py2_string(s);
     }
-    case op::BINBYTES: { PTHSAFE_ASSIGN(n, take_le<std::uint32_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
-    case op::SHORT_BINBYTES: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
-    case op::BINBYTES8: { PTHSAFE_ASSIGN(n, take_le<std::uint64_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::BINBYTES: { PTHSAFE_ASSIGN(auto n, take_le<std::uint32_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::SHORT_BINBYTES: { PTHSAFE_ASSIGN(auto n, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::BINBYTES8: { PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_text(value_kind::bytes, s); }
     case op::BYTEARRAY8: {
-      PTHSAFE_ASSIGN(n, take_le<std::uint64_t>());
-      PTHSAFE_ASSIGN(s, take_sized(n));
+      PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n));
       return push_text(value_kind::bytes, s, flag_bytearray);
     }
-    case op::EMPTY_TUPLE: { PTHSAFE_ASSIGN(v, alloc(value_kind::tuple)); return push(v); }
-    case op::EMPTY_LIST: { PTHSAFE_ASSIGN(v, alloc(value_kind::list)); return push(v); }
-    case op::EMPTY_DICT: { PTHSAFE_ASSIGN(v, alloc(value_kind::dict)); return push(v); }
-    case op::EMPTY_SET: { PTHSAFE_ASSIGN(v, alloc(value_kind::set)); return push(v); }
+    case op::EMPTY_TUPLE: {  // () is one object in CPython too; torch writes one per tensor (hooks' args)
+      PTHSAFE_ASSIGN(auto v, interned(empty_tuple_node, value_kind::tuple, 1, 0));  // height 1, as set_height gives
+      return push(v);
+    }
+    case op::EMPTY_LIST: { PTHSAFE_ASSIGN(auto v, alloc(value_kind::list)); return push(v); }
+    case op::EMPTY_DICT: { PTHSAFE_ASSIGN(auto v, alloc(value_kind::dict)); return push(v); }
+    case op::EMPTY_SET: { PTHSAFE_ASSIGN(auto v, alloc(value_kind::set)); return push(v); }
     case op::TUPLE: case op::LIST: {
       if (marks.empty()) return fail(errc::pickle_no_mark, "no MARK to pop to");
       const std::size_t at = marks.back();
-      PTHSAFE_ASSIGN(v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list,
+      PTHSAFE_ASSIGN(auto v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list,
                                        std::span<value* const>(stack).subspan(at)));
       marks.pop_back();
       stack.resize(at);
@@ -826,62 +836,58 @@ result<void> machine::impl::step(std::uint8_t code) {
     case op::TUPLE1: case op::TUPLE2: case op::TUPLE3: {
       const std::size_t n = code - op::TUPLE1 + 1;
       if (stack.size() < fence() + n) return fail(errc::pickle_stack_underflow, "tuple needs more items than the stack holds");
-      PTHSAFE_ASSIGN(v, make_container(value_kind::tuple, std::span<value* const>(stack).last(n)));
+      PTHSAFE_ASSIGN(auto v, make_container(value_kind::tuple, std::span<value* const>(stack).last(n)));
       stack.resize(stack.size() - n);
       return push(v);
     }
     case op::DICT: {
-      PTHSAFE_ASSIGN(items, pop_mark());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
       if (items.size() % 2) return fail(errc::pickle_bad_operand, "odd number of items for DICT");
-      PTHSAFE_ASSIGN(d, alloc(value_kind::dict));
+      PTHSAFE_ASSIGN(auto d, alloc(value_kind::dict));
       for (std::size_t i = 0; i < items.size(); i += 2) PTHSAFE_TRY(set_item(*d, items[i], items[i + 1]));
       return push(d);
     }
     case op::FROZENSET: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(s, alloc(value_kind::frozenset));
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto s, alloc(value_kind::frozenset));
       PTHSAFE_TRY(set_height(*s, items));
       for (value* it : items) PTHSAFE_TRY(set_add(*s, it));
       PTHSAFE_TRY(index_frozenset(*s));
       return push(s);
     }
     case op::APPEND: {
-      PTHSAFE_ASSIGN(item, pop());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto item, pop());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPEND to a non-list");
       if (target->items().size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
-      PTHSAFE_TRY(charge(*target, 1));
-      va::items(*target).push_back(item);
-      return {};
+      return append(*target, std::span<value* const>(&item, 1));
     }
     case op::APPENDS: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPENDS to a non-list");
       if (items.size() > lim.max_container_items - target->items().size())
         return limit("max_container_items", lim.max_container_items);
-      PTHSAFE_TRY(charge(*target, items.size()));
-      va::items(*target).insert(va::items(*target).end(), items.begin(), items.end());
-      return {};
+      return append(*target, items);
     }
     case op::ADDITEMS: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::set) return fail(errc::pickle_bad_operand, "ADDITEMS to a non-set");
       for (value* it : items) PTHSAFE_TRY(set_add(*target, it));
       return {};
     }
     case op::SETITEM: {
-      PTHSAFE_ASSIGN(v, pop());
-      PTHSAFE_ASSIGN(k, pop());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto v, pop());
+      PTHSAFE_ASSIGN(auto k, pop());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::dict && target->kind() != value_kind::ordered_dict)
         return fail(errc::pickle_setitem_refused, "SETITEM on a non-dict");
       return set_item(*target, k, v);
     }
     case op::SETITEMS: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::dict && target->kind() != value_kind::ordered_dict)
         return fail(errc::pickle_setitem_refused, "SETITEMS on a non-dict");
       if (items.size() % 2) return fail(errc::pickle_bad_operand, "odd number of items for SETITEMS");
@@ -891,56 +897,58 @@ result<void> machine::impl::step(std::uint8_t code) {
     case op::POP:
       // pickle.py and _pickle.c agree: with the current frame empty, POP discards the MARK.
       if (stack.size() == fence() && !marks.empty()) { marks.pop_back(); return {}; }
-      { PTHSAFE_ASSIGN(v, pop()); (void)v; }
+      { PTHSAFE_ASSIGN(auto v, pop()); (void)v; }
       return {};
-    case op::POP_MARK: { PTHSAFE_ASSIGN(items, pop_mark()); (void)items; return {}; }
-    case op::DUP: { PTHSAFE_ASSIGN(v, top()); return push(v); }
-    case op::BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_put(i); }
-    case op::LONG_BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_put(i); }
-    case op::PUT: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_put(i); }
+    case op::POP_MARK: { PTHSAFE_ASSIGN(auto items, pop_mark()); (void)items; return {}; }
+    case op::DUP: { PTHSAFE_ASSIGN(auto v, top()); return push(v); }
+    case op::BINPUT: { PTHSAFE_ASSIGN(auto i, take_le<std::uint8_t>()); return memo_put(i); }
+    case op::LONG_BINPUT: { PTHSAFE_ASSIGN(auto i, take_le<std::uint32_t>()); return memo_put(i); }
+    case op::PUT: { PTHSAFE_ASSIGN(auto line, take_line());
+      PTHSAFE_ASSIGN(auto i, decimal_index(line)); return memo_put(i); }
     case op::MEMOIZE: return memo_put(memo_count);
-    case op::BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_get(i); }
-    case op::LONG_BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_get(i); }
-    case op::GET: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_get(i); }
+    case op::BINGET: { PTHSAFE_ASSIGN(auto i, take_le<std::uint8_t>()); return memo_get(i); }
+    case op::LONG_BINGET: { PTHSAFE_ASSIGN(auto i, take_le<std::uint32_t>()); return memo_get(i); }
+    case op::GET: { PTHSAFE_ASSIGN(auto line, take_line());
+      PTHSAFE_ASSIGN(auto i, decimal_index(line)); return memo_get(i); }
     case op::GLOBAL: {
-      PTHSAFE_ASSIGN(module, take_line());
-      PTHSAFE_ASSIGN(name, take_line());
+      PTHSAFE_ASSIGN(auto module, take_line());
+      PTHSAFE_ASSIGN(auto name, take_line());
       if (!valid_utf8(module, false) || !valid_utf8(name, false)) return fail(errc::pickle_bad_text, "GLOBAL names are not UTF-8");
       return global(std::string(module), std::string(name));
     }
     case op::STACK_GLOBAL: {
-      PTHSAFE_ASSIGN(name, pop());
-      PTHSAFE_ASSIGN(module, pop());
+      PTHSAFE_ASSIGN(auto name, pop());
+      PTHSAFE_ASSIGN(auto module, pop());
       if (name->kind() != value_kind::string || module->kind() != value_kind::string)
         return fail(errc::pickle_bad_operand, "STACK_GLOBAL requires two strings");
       return global(std::string(module->text()), std::string(name->text()));
     }
     case op::REDUCE: {
-      PTHSAFE_ASSIGN(args, pop());
-      PTHSAFE_ASSIGN(callable, pop());
+      PTHSAFE_ASSIGN(auto args, pop());
+      PTHSAFE_ASSIGN(auto callable, pop());
       if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "REDUCE arguments are not a tuple");
-      PTHSAFE_ASSIGN(out, m.target_.reduce(*callable, *args));
+      PTHSAFE_ASSIGN(auto out, m.target_.reduce(*callable, *args));
       return push(out);
     }
     case op::NEWOBJ: {
-      PTHSAFE_ASSIGN(args, pop());
-      PTHSAFE_ASSIGN(cls, pop());
+      PTHSAFE_ASSIGN(auto args, pop());
+      PTHSAFE_ASSIGN(auto cls, pop());
       if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "NEWOBJ arguments are not a tuple");
-      PTHSAFE_ASSIGN(out, m.target_.newobj(*cls, *args));
+      PTHSAFE_ASSIGN(auto out, m.target_.newobj(*cls, *args));
       return push(out);
     }
     case op::BUILD: {
-      PTHSAFE_ASSIGN(state, pop());
-      PTHSAFE_ASSIGN(inst, top());
+      PTHSAFE_ASSIGN(auto state, pop());
+      PTHSAFE_ASSIGN(auto inst, top());
       return m.target_.build(*inst, *state);
     }
     case op::BINPERSID: {
-      PTHSAFE_ASSIGN(pid, pop());
-      PTHSAFE_ASSIGN(out, m.target_.persistent_load(*pid));
+      PTHSAFE_ASSIGN(auto pid, pop());
+      PTHSAFE_ASSIGN(auto out, m.target_.persistent_load(*pid));
       return push(out);
     }
     case op::PROTO: {
-      PTHSAFE_ASSIGN(p, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto p, take_le<std::uint8_t>());
       if (p > 5) return fail(errc::pickle_bad_operand, "unsupported pickle protocol " + std::to_string(p));
       return {};
     }
@@ -948,7 +956,7 @@ result<void> machine::impl::step(std::uint8_t code) {
       // pickle.py refuses a new frame while the current one still has bytes.
       if (frame_end && c.pos() < frame_end) return fail(errc::pickle_bad_operand, "FRAME before the end of the current frame");
       frame_end = 0;
-      PTHSAFE_ASSIGN(n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
       if (n > c.remaining()) return fail(errc::pickle_truncated, "FRAME is longer than the pickle");
       frame_end = n ? c.pos() + n : 0;
       return {};
@@ -992,7 +1000,7 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
         return fail(errc::pickle_stop_inside_frame, std::to_string(frame_end - c.pos()) +
                                                         " bytes follow STOP inside its FRAME: CPython resumes at the "
                                                         "frame's end or after STOP, by reader");
-      PTHSAFE_ASSIGN(root, pop());
+      PTHSAFE_ASSIGN(auto root, pop());
       if (!stack.empty() || !marks.empty())
         m.st_.warnings.push_back(m.record_ + "@" + std::to_string(m.op_pos_) +
                                  ": values or MARKs left on the stack at STOP (ignored, as CPython does)");

@@ -117,8 +117,7 @@ result<tensor_record*> torch_rebuilder::new_tensor_record() {
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
   if (!st_.charge(sizeof(tensor_record) + 16 * opts_.limits.max_dims))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  st_.tensors.emplace_back();
-  return &st_.tensors.back();
+  return &st_.new_tensor();
 }
 
 result<value*> torch_rebuilder::tensor_value(tensor_record* t) {
@@ -188,18 +187,18 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     if (!zip_ && placeholders_) {
       st_.storages.emplace_back();
       rec = &st_.storages.back();
-      rec->key = key;
+      rec->key = st_.mem.copy(key);
       rec->type = type;
       rec->nbytes = *nbytes;
       by_key_.emplace(*identity, rec);
       auto v = alloc(value_kind::storage);
       if (!v) return v;
-      va::text(**v) = std::string(loc.text());
-      va::i(**v) = reinterpret_cast<std::intptr_t>(rec);
+      va::share_text(**v, loc.text());
+      va::storage(**v) = rec;
       return *v;
     }
     std::optional<std::size_t> entry;
-    std::string record;
+    std::string_view record;
     if (!legacy_) {  // legacy storages' bytes follow the pickles; read_legacy locates them
       if (!zip_) return fail(errc::missing_record, "persistent id in a pickle without an archive");
       const std::string rel = prefix_ == "data/" ? "data/" + key : key;
@@ -209,12 +208,12 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
       if (e.uncomp_size != *nbytes)
         return fail(errc::storage_size_mismatch, "record " + std::string(e.name) + " has " + std::to_string(e.uncomp_size) +
                                                      " bytes, persistent id says " + std::to_string(*nbytes));
-      record = std::string(e.name);
+      record = e.name;
     }
     st_.storages.emplace_back();
     rec = &st_.storages.back();
-    rec->key = key;
-    rec->record = std::move(record);
+    rec->key = st_.mem.copy(key);
+    rec->record = record;
     rec->type = type;
     rec->nbytes = *nbytes;
     rec->entry = entry;
@@ -227,15 +226,15 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   }
   auto v = alloc(value_kind::storage);
   if (!v) return v;
-  va::text(**v) = std::string(loc.text());  // the location recorded for this reference
-  va::i(**v) = reinterpret_cast<std::intptr_t>(rec);
+  va::share_text(**v, loc.text());  // the location recorded for this reference
+  va::storage(**v) = rec;
   return *v;
 }
 
 result<value*> torch_rebuilder::make_tensor(const value& storage, const value& offset, const value& size,
                                             const value& stride, bool has_dtype, dtype type) {
   if (storage.kind() != value_kind::storage) return fail(errc::bad_rebuild_args, "tensor storage is not a storage");
-  auto* rec = reinterpret_cast<storage_record*>(static_cast<std::intptr_t>(value_access::i(const_cast<value&>(storage))));
+  storage_record* rec = va::storage(storage);
   if (!is_int(offset)) return fail(errc::bad_rebuild_args, "storage offset is not an int");
   if (!(is_seq(size) || size.kind() == value_kind::size) || !(is_seq(stride) || stride.kind() == value_kind::size))
     return fail(errc::bad_rebuild_args, "size and stride must be tuples");
@@ -248,26 +247,30 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
   if (has_dtype && rec->type != dtype::uint8)
     return fail(errc::bad_rebuild_args, "_rebuild_tensor_v3 needs an untyped storage");
   t.offset = offset.as_int64();
-  for (const value* s : size.items()) {
-    if (!is_int(*s)) return fail(errc::bad_rebuild_args, "size item is not an int");
-    t.shape.push_back(s->as_int64());
+  // The record and its dims live in the arena: charged before they are made.
+  if (!st_.charge(sizeof(tensor_record) + sizeof(std::int64_t) * (size.items().size() + stride.items().size())))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  t.shape = {st_.mem.make_array<std::int64_t>(size.items().size()), size.items().size()};
+  t.stride = {st_.mem.make_array<std::int64_t>(stride.items().size()), stride.items().size()};
+  for (std::size_t i = 0; i < t.shape.size(); ++i) {
+    if (!is_int(*size.items()[i])) return fail(errc::bad_rebuild_args, "size item is not an int");
+    t.shape[i] = size.items()[i]->as_int64();
   }
-  for (const value* s : stride.items()) {
-    if (!is_int(*s)) return fail(errc::bad_rebuild_args, "stride item is not an int");
-    t.stride.push_back(s->as_int64());
+  for (std::size_t i = 0; i < t.stride.size(); ++i) {
+    if (!is_int(*stride.items()[i])) return fail(errc::bad_rebuild_args, "stride item is not an int");
+    t.stride[i] = stride.items()[i]->as_int64();
   }
-  t.device = std::string(storage.text());
+  t.device = storage.text();  // the storage value's text, in the arena
   t.storage = rec;
   if (auto r = validate_view(t, rec->nbytes, opts_.limits); !r) {
     error e = std::move(r).error_value();
-    return fail(e.code, e.message + " (storage '" + rec->key + "')");
+    return fail(e.code, e.message + " (storage '" + std::string(rec->key) + "')");
   }
-  if (!st_.charge(sizeof(tensor_record) + 16 * t.shape.size()))
-    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  st_.tensors.push_back(std::move(t));
+  tensor_record& out = st_.new_tensor();
+  out = t;
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
-  va::tensor(**v) = &st_.tensors.back();
+  va::tensor(**v) = &out;
   return *v;
 }
 
@@ -285,11 +288,15 @@ result<value*> torch_rebuilder::copy_tensor(const value& src, bool keep_attrs) {
     for (const auto& [k, v] : src.attrs()) cost += sizeof(src.attrs()[0]) + k.size();
   if (!st_.charge(cost))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  st_.tensors.push_back(*value_access::tensor(src));
+  tensor_record& out = st_.new_tensor();
+  out = *va::tensor(src);
+  out.shape = st_.copy_dims(out.shape);  // a record owns its dims: never shared with another
+  out.stride = st_.copy_dims(out.stride);
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
-  va::tensor(**v) = &st_.tensors.back();
-  if (keep_attrs) va::attrs(**v).assign(src.attrs().begin(), src.attrs().end());
+  va::tensor(**v) = &out;
+  if (keep_attrs)
+    for (const auto& [name, val] : src.attrs()) va::push_attr(st_.mem, **v, name, val);
   return *v;
 }
 
@@ -466,24 +473,25 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
     case global_id::torchscript_class: {
       auto v = alloc(value_kind::object);
       if (!v) return v;
-      if (!st_.charge(name.size() + 2 * sizeof(value*)))
+      if (!st_.charge(name.size() + 4 * sizeof(value*)))  // the name; (args[, state]) in 4 slots
         return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      va::text(**v) = name;
-      va::items(**v).push_back(&args);
+      va::set_text(st_.mem, **v, name);
+      va::push_item(st_.mem, **v, &args);
       return v;
     }
     case global_id::ordered_dict:
     case global_id::counter: {
       auto v = alloc(g.id == global_id::ordered_dict ? value_kind::ordered_dict : value_kind::dict);
       if (!v) return v;
-      if (g.id == global_id::counter) va::text(**v) = "collections.Counter";
+      if (g.id == global_id::counter) va::share_text(**v, "collections.Counter");
       if (newobj || n == 0) return v;  // __new__ ignores its arguments
       if (n != 1) return fail(errc::bad_rebuild_args, name + " takes at most 1 argument");
       const value& src = *a[0];
-      auto& out = va::items(**v);
+      std::vector<const value*> out;
       // Copies of a (possibly shared) container are charged before they are made: a 100-byte
-      // file can otherwise call OrderedDict(d) on one large dict a thousand times.
-      if (!st_.charge(src.items().size() * (is_dict(src) ? sizeof(value*) : 2 * sizeof(value*) + index_node_bytes)))
+      // file can otherwise call OrderedDict(d) on one large dict a thousand times. The copy in
+      // the arena has up to twice the slots (it may grow by SETITEMS later).
+      if (!st_.charge(src.items().size() * (is_dict(src) ? 2 * sizeof(value*) : 4 * sizeof(value*) + index_node_bytes)))
         return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       if (is_dict(src)) {
         out.assign(src.items().begin(), src.items().end());
@@ -509,6 +517,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       } else {
         return fail(errc::unsupported_feature, name + " from a " + std::string(value_kind_name(src.kind())) + " is not supported");
       }
+      if (!va::append(st_.mem, **v, out))
+        return fail(errc::limit_exceeded, "limit max_container_items (" + std::to_string(opts_.limits.max_container_items) + ") exceeded");
       return v;
     }
     case global_id::set: {
@@ -519,9 +529,9 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       const value& src = *a[0];
       if (!is_seq(src) && src.kind() != value_kind::set && src.kind() != value_kind::frozenset)
         return fail(errc::bad_rebuild_args, "set needs a sequence");
-      if (!st_.charge(src.items().size() * (sizeof(value*) + index_node_bytes)))
+      if (!st_.charge(src.items().size() * (2 * sizeof(value*) + index_node_bytes)))
         return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      auto& out = va::items(**v);
+      std::vector<const value*> out;
       std::unordered_multimap<std::uint64_t, const value*> index;
       std::uint64_t& budget = st_.key_budget;
       for (const value* it : src.items()) {
@@ -535,6 +545,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
           out.push_back(it);
         }
       }
+      if (!va::append(st_.mem, **v, out))
+        return fail(errc::limit_exceeded, "limit max_container_items (" + std::to_string(opts_.limits.max_container_items) + ") exceeded");
       return v;
     }
     case global_id::complex: {
@@ -561,7 +573,8 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
         return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       auto v = alloc(value_kind::size);
       if (!v) return v;
-      va::items(**v).assign(a[0]->items().begin(), a[0]->items().end());
+      if (!va::set_items(st_.mem, **v, a[0]->items()))
+        return fail(errc::limit_exceeded, "limit max_container_items (" + std::to_string(opts_.limits.max_container_items) + ") exceeded");
       return v;
     }
     case global_id::device: {
@@ -577,7 +590,7 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (!valid_device(text)) return fail(errc::bad_device, "invalid device '" + text + "'");
       auto v = alloc(value_kind::device);
       if (!v) return v;
-      va::text(**v) = text;
+      va::set_text(st_.mem, **v, text);
       return v;
     }
     case global_id::get_layout: {
@@ -587,7 +600,7 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
         if (l == a[0]->text()) {
           auto v = alloc(value_kind::layout);
           if (!v) return v;
-          va::text(**v) = std::string(l);
+          va::share_text(**v, l);
           return v;
         }
       return fail(errc::bad_rebuild_args, "unknown layout '" + std::string(a[0]->text()) + "'");
@@ -626,7 +639,7 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       }
       auto v = alloc(value_kind::bytes);
       if (!v) return v;
-      va::text(**v) = std::move(out);
+      va::set_text(st_.mem, **v, out);
       return v;
     }
     case global_id::bytearray: {
@@ -647,17 +660,20 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (!st_.charge(made))
         return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
       if (n == 1 && src.kind() == value_kind::bytes) {
-        va::text(**v) = std::string(src.text());
+        va::set_text(st_.mem, **v, src.text());
       } else if (n == 1 && is_seq(src)) {
-        va::text(**v).reserve(src.items().size());
+        std::string bytes;
+        bytes.reserve(src.items().size());
         for (const value* it : src.items()) {
           if (!is_int(*it) || it->as_int64() < 0 || it->as_int64() > 255) return fail(errc::bad_rebuild_args, "bytearray items must be 0..255");
-          va::text(**v).push_back(static_cast<char>(it->as_int64()));
+          bytes.push_back(static_cast<char>(it->as_int64()));
         }
+        va::set_text(st_.mem, **v, bytes);
       } else if (n == 1 && is_int(src) && src.as_int64() >= 0) {
         if (static_cast<std::uint64_t>(src.as_int64()) > opts_.limits.max_string_bytes)
           return fail(errc::limit_exceeded, "limit max_string_bytes (" + std::to_string(opts_.limits.max_string_bytes) + ") exceeded");
-        va::text(**v).assign(static_cast<std::size_t>(src.as_int64()), '\0');
+        const auto len = static_cast<std::size_t>(src.as_int64());
+        if (len) std::memset(va::make_text(st_.mem, **v, len), 0, len);
       } else {
         return fail(errc::unsupported_feature, "bytearray from these arguments is not supported");
       }
@@ -683,15 +699,15 @@ result<value*> torch_rebuilder::call_class(global_ref g, value& callable, value&
       if (st_.tensors.size() >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
       if (!st_.charge(sizeof(tensor_record) + 16))
         return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-      tensor_record t;
+      tensor_record& t = st_.new_tensor();
       t.type = g.id == global_id::tensor_class ? static_cast<dtype>(g.param) : dtype::float32;
-      t.shape = {0};
-      t.stride = {1};
+      const std::int64_t zero = 0, one = 1;
+      t.shape = st_.copy_dims({&zero, 1});
+      t.stride = st_.copy_dims({&one, 1});
       t.device = "cpu";
-      st_.tensors.push_back(std::move(t));
       auto v = alloc(value_kind::tensor);
       if (!v) return v;
-      va::tensor(**v) = &st_.tensors.back();
+      va::tensor(**v) = &t;
       return v;
     }
     default: return refuse();
@@ -709,7 +725,7 @@ result<void> torch_rebuilder::build(value& inst, value& state) {
     }
     case value_kind::object:
       if (inst.items().size() > 1) return fail(errc::pickle_build_refused, "object built twice");
-      va::items(inst).push_back(&state);
+      va::push_item(st_.mem, inst, &state);
       return {};
     case value_kind::tensor: {
       auto* rec = const_cast<tensor_record*>(va::tensor(inst));

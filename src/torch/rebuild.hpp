@@ -80,6 +80,7 @@ class torch_rebuilder final : public call_target {
   result<value*> rebuild_sparse(value& args, bool csr_113);
   result<value*> rebuild_sparse_torchscript(value& args);
   result<void> finish_sparse(tensor_record& t);
+  result<void> set_sparse_shape(tensor_record& t, const value& size);
   // nodata.cpp: tensors described without data of their own.
   result<value*> rebuild_meta(value& args);
   result<value*> rebuild_wrapper_subclass(value& args);
