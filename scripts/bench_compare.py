@@ -318,7 +318,7 @@ def main():
     for name in sets:
         pth = os.path.join(cache, f"{name}.pth")
         sft = os.path.join(cache, f"{name}.safetensors")
-        for p in (pth, sft, os.path.join(cache, "small100.pth")):
+        for p in (pth, sft) + ((os.path.join(cache, "small100.pth"),) if name == "big" else ()):
             warm(p)
         meta = inputs[name]
         methods = []
