@@ -12,6 +12,8 @@ Writes into DIR (default: $PTHSAFE_BENCH_CACHE, else ~/.cache/pthsafe-bench):
   many.safetensors   the same tensors
   small100.pth       100 16-element float32 tensors named as in big.pth: the same pickle shape
                      with almost no tensor bytes (scan time must not depend on tensor bytes)
+  many1m.pth         only with --many1m (or --only many1m): 1,000,000 tensors shaped as in
+                     many.pth (~360 MB, ~10 min to write), for the linear-cost check (issue 11)
   inputs.json        what was written (sizes, counts, torch version); a file is regenerated only
                      when it is missing or its parameters changed (or with --force)
 
@@ -54,11 +56,11 @@ def big_state_dict(torch, total_bytes):
     return sd
 
 
-def many_state_dict(torch):
+def many_state_dict(torch, count=SMALL_COUNT):
     g = torch.Generator().manual_seed(0)
-    base = torch.randn(SMALL_COUNT, 16, generator=g)
+    base = torch.randn(count, 16, generator=g)
     sd = OrderedDict()
-    for i in range(SMALL_COUNT):
+    for i in range(count):
         # clone(): one storage per tensor, as a real state_dict of small parameters has.
         sd[f"blocks.{i // 4}.sub{i % 4}.weight"] = base[i].clone()
     return sd
@@ -69,7 +71,8 @@ def main():
     ap.add_argument("--cache", default=default_cache())
     ap.add_argument("--big-mib", type=int, default=2047)
     ap.add_argument("--force", action="store_true")
-    ap.add_argument("--only", choices=["big", "many", "small100"], help="generate only one input")
+    ap.add_argument("--only", choices=["big", "many", "small100", "many1m"], help="generate only one input")
+    ap.add_argument("--many1m", action="store_true", help="also write many1m.pth (1,000,000 tensors)")
     args = ap.parse_args()
 
     import torch
@@ -87,6 +90,8 @@ def main():
         "many": {"tensors": SMALL_COUNT, "elements_each": 16},
         "small100": {"tensors": BIG_TENSORS, "elements_each": 16},
     }
+    if args.many1m or args.only == "many1m":
+        want["many1m"] = {"tensors": 10 * SMALL_COUNT, "elements_each": 16}
     for name, params in want.items():
         if args.only and name != args.only:
             continue
@@ -100,8 +105,8 @@ def main():
         t0 = time.time()
         if name == "big":
             sd = big_state_dict(torch, params["target_bytes"])
-        elif name == "many":
-            sd = many_state_dict(torch)
+        elif name in ("many", "many1m"):
+            sd = many_state_dict(torch, params["tensors"])
         else:
             sd = OrderedDict((f"layers.{i}.weight", torch.full((1, 16), float(i))) for i in range(BIG_TENSORS))
         tensor_bytes = sum(t.numel() * t.element_size() for t in sd.values())

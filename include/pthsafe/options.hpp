@@ -29,10 +29,11 @@ struct limits {
   /// Most bytes the value tree may take while unpickling: every value node, string payload
   /// (with its heap block), container slot (16 bytes: the pointer and the spare capacity of a
   /// growing vector), container heap block, hash-index slot, tensor record and entry of the
-  /// tree check's map is charged (None, bools and small ints are shared, not created), so the
-  /// charge follows the real heap use. A torch 2.x state_dict costs about 2.3 KiB per tensor
-  /// charged (about 3 KiB resident with its zip directory): 128 MiB holds ~57,000 tensors; raise
-  /// it for bigger state_dicts. Stops floods of cheap opcodes (64 MiB of EMPTY_LIST/POP would
+  /// tree check's map is charged (None, bools, small ints and () are shared, not created), so
+  /// the charge follows the real memory use (nodes, text and arrays live in one arena). A torch
+  /// 2.x state_dict costs about 1.3 KiB per tensor charged (its per-tensor pickle objects stay
+  /// alive in the memo until STOP, as in CPython): 128 MiB holds ~100,000 tensors; raise it for
+  /// bigger state_dicts. Stops floods of cheap opcodes (64 MiB of EMPTY_LIST/POP would
   /// otherwise build 32 M nodes) and keeps any input of 64 MiB under 256 MiB resident.
   std::uint64_t max_tree_bytes = std::uint64_t{128} << 20;  // 128 MiB
   /// Longest single str / bytes value. Stops 4 GiB BINUNICODE lengths (checked before reading).

@@ -12,7 +12,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include "pthsafe/dtype.hpp"
 #include "pthsafe/error.hpp"
@@ -38,7 +37,16 @@ enum class value_kind : std::uint8_t {
 /// Name used in inspect --json ("none", "bool", "int", "OrderedDict", ...).
 PTHSAFE_API std::string_view value_kind_name(value_kind k) noexcept;
 
-namespace detail { struct value_access; }
+namespace detail {
+struct value_access;
+struct storage_record;
+struct attr_list;
+}
+
+
+class value;
+/// An attribute set by BUILD: its name and value (both owned by the checkpoint).
+using value_attr = std::pair<std::string_view, const value*>;
 
 /// One node. Accessors that read one kind's payload (as_bool, as_int64, as_double, as_complex,
 /// as_dtype, int_decimal, as_tensor) require that kind and throw precondition_error naming the
@@ -57,7 +65,7 @@ class PTHSAFE_API value {
     return small_ != 0;
   }
   /// integer: true when it fits int64 (then as_int64 is exact).
-  bool fits_int64() const noexcept { return kind_ == value_kind::integer && text_.empty(); }
+  bool fits_int64() const noexcept { return kind_ == value_kind::integer && text_size_ == 0; }
   /// Requires fits_int64() (an integer beyond int64 has no int64 value: use int_decimal()).
   std::int64_t as_int64() const {
     detail::require(fits_int64(), "value::as_int64(): requires fits_int64()");
@@ -74,12 +82,12 @@ class PTHSAFE_API value {
   std::complex<double> as_complex() const {
     detail::require(kind_ == value_kind::floating || kind_ == value_kind::complex,
                     "value::as_complex(): requires kind() == complex or floating");
-    return {f_, g_};
+    return {f_, kind_ == value_kind::complex ? g_ : 0.0};
   }
   /// string: UTF-8 (lone surrogates kept as CESU-style 3-byte sequences, like "surrogatepass");
   /// bytes: raw bytes; dtype/device/layout/qscheme/global/object: the name. Never throws;
   /// for other kinds the text is not part of the API (an integer's: use int_decimal()).
-  std::string_view text() const& noexcept { return text_; }
+  std::string_view text() const& noexcept { return {text_, text_size_}; }
   std::string_view text() const&& = delete;
   /// dtype values: the element type. Requires kind() == dtype.
   pthsafe::dtype as_dtype() const {
@@ -90,21 +98,20 @@ class PTHSAFE_API value {
   // ---- containers ---------------------------------------------------------------------
   /// tuple, list, set, frozenset, size: the items. dict, ordered_dict: keys and values
   /// interleaved (k0, v0, k1, v1, ...). object: (args[, state]).
-  std::span<const value* const> items() const& noexcept { return items_; }
+  std::span<const value* const> items() const& noexcept { return {items_, items_size_}; }
   std::span<const value* const> items() const&& = delete;
   std::size_t size() const noexcept {
-    return (kind_ == value_kind::dict || kind_ == value_kind::ordered_dict) ? items_.size() / 2
-                                                                           : items_.size();
+    return (kind_ == value_kind::dict || kind_ == value_kind::ordered_dict) ? items_size_ / 2 : items_size_;
   }
   /// dict-like lookup by string key (first match); null when absent or not a dict.
   const value* find(std::string_view key) const noexcept;
   /// Attributes set by BUILD (an OrderedDict's `_metadata`) or on a tensor (subclass state,
   /// Parameter state); empty when none.
-  std::span<const std::pair<std::string, const value*>> attrs() const& noexcept { return attrs_; }
-  std::span<const std::pair<std::string, const value*>> attrs() const&& = delete;
+  std::span<const value_attr> attrs() const& noexcept;
+  std::span<const value_attr> attrs() const&& = delete;
   /// A dict's class when it is a subclass the policy maps to dict ("collections.Counter").
   std::string_view dict_class() const& noexcept {
-    return kind_ == value_kind::dict ? std::string_view(text_) : std::string_view();
+    return kind_ == value_kind::dict ? text() : std::string_view();
   }
   std::string_view dict_class() const&& = delete;
 
@@ -114,14 +121,22 @@ class PTHSAFE_API value {
 
  private:
   friend struct detail::value_access;
+  // 64 bytes, trivially destructible: nodes, their text, item and attribute arrays live in the
+  // checkpoint's arena (detail::arena) and are freed with it, never one by one.
   value_kind kind_ = value_kind::none;
-  std::uint8_t small_ = 0;  // boolean value; set-after-freeze flags
-  std::int64_t i_ = 0;      // integer (small), dtype enum
-  double f_ = 0, g_ = 0;    // float, complex real/imag
-  std::string text_;        // str/bytes payload, big-int decimal, names
-  std::vector<const value*> items_;
-  std::vector<std::pair<std::string, const value*>> attrs_;
-  const detail::tensor_record* tensor_ = nullptr;
+  std::uint8_t small_ = 0;            // boolean value; detail::flag_* bits
+  std::uint32_t items_size_ = 0;      // capacity: see detail::value_access::capacity
+  std::int64_t i_ = 0;                // integer (small), dtype enum, packed global reference, height
+  double f_ = 0;                      // float, complex real part; cached key hash
+  const char* text_ = nullptr;        // str/bytes payload, big-int bytes, names
+  std::size_t text_size_ = 0;
+  const value** items_ = nullptr;
+  detail::attr_list* attrs_ = nullptr;
+  union {
+    const detail::tensor_record* tensor_ = nullptr;  // value_kind::tensor
+    detail::storage_record* storage_;                 // value_kind::storage
+    double g_;                                        // value_kind::complex: imaginary part
+  };
 };
 
 }  // namespace pthsafe

@@ -15,6 +15,7 @@
 #include "torch/rebuild.hpp"
 #include "torch/small_records.hpp"
 #include "torch/sparse.hpp"
+#include "util/open_table.hpp"
 #include "util/try.hpp"
 
 namespace pthsafe {
@@ -149,51 +150,24 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
 // reachability walk inserts one pointer per tensor and per storage: 100,000s for big state_dicts).
 class pointer_set {
  public:
-  explicit pointer_set(std::size_t expected) {
-    std::size_t cap = 16;
-    while (cap < expected * 2) cap *= 2;
-    slots_.assign(cap, nullptr);
-  }
+  explicit pointer_set(std::size_t expected) : table_(expected) { items_.reserve(expected); }
   /// True when p was not in the set yet.
   bool insert(const void* p) {
-    if ((size_ + 1) * 2 > slots_.size()) grow();
-    return place(slots_, p);
+    const std::uint64_t h = hash(p);
+    if (table_.find(h, [&](std::uint32_t i) { return items_[i] == p; })) return false;
+    table_.insert(h, static_cast<std::uint32_t>(items_.size()));
+    items_.push_back(p);
+    return true;
   }
   bool contains(const void* p) const {
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = hash(p) & mask;; i = (i + 1) & mask) {
-      if (slots_[i] == p) return true;
-      if (!slots_[i]) return false;
-    }
+    return table_.find(hash(p), [&](std::uint32_t i) { return items_[i] == p; }).has_value();
   }
 
  private:
-  static std::size_t hash(const void* p) {
-    auto h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    return static_cast<std::size_t>(h ^ (h >> 33));
-  }
-  bool place(std::vector<const void*>& slots, const void* p) {
-    const std::size_t mask = slots.size() - 1;
-    for (std::size_t i = hash(p) & mask;; i = (i + 1) & mask) {
-      if (slots[i] == p) return false;
-      if (!slots[i]) {
-        slots[i] = p;
-        ++size_;
-        return true;
-      }
-    }
-  }
-  void grow() {
-    std::vector<const void*> bigger(slots_.size() * 2, nullptr);
-    size_ = 0;
-    for (const void* q : slots_)
-      if (q) place(bigger, q);
-    slots_.swap(bigger);
-  }
-  std::vector<const void*> slots_;
-  std::size_t size_ = 0;
+  // Addresses are not file content: the table's own spreading of the raw value suffices.
+  static std::uint64_t hash(const void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
+  open_table table_;
+  std::vector<const void*> items_;
 };
 
 // Keeps only the tensors and storages reachable from the root, in first-reach order, so that
@@ -219,7 +193,7 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
       tensors.push_back(t);
       s = t->storage;
     } else if (v->kind() == value_kind::storage) {
-      s = reinterpret_cast<storage_record*>(static_cast<std::intptr_t>(value_access::i(const_cast<value&>(*v))));
+      s = value_access::storage(*v);
     }
     if (s && seen_storage.insert(s)) storages.push_back(s);
     const auto has_parts = [](const tensor_record* t) {
@@ -283,7 +257,7 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   auto read = read_container(*st, opts, facts);
   if (st->zip) facts.root = std::string(st->zip->root());
   for (const auto& s : st->storages)
-    if (!s.record.empty()) facts.storage_records.push_back(s.record);
+    if (!s.record.empty()) facts.storage_records.push_back(std::string(s.record));
   PTHSAFE_TRY(std::move(read));  // after the facts above, which a failed read reports too
   // Keep the tensor table in tree order and place only what the tree reaches.
   std::vector<const tensor_record*> reach_t;

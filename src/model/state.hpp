@@ -7,9 +7,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "io/source.hpp"
+#include "model/arena.hpp"
 #include "pthsafe/checkpoint.hpp"
 #include "pthsafe/value.hpp"
 #include "zip/archive.hpp"
@@ -34,8 +39,8 @@ class aligned_buffer {
 };
 
 struct storage_record {
-  std::string key;
-  std::string record;                 // full record name
+  std::string_view key;               // in the checkpoint's arena
+  std::string_view record;            // full record name: the zip entry's name (in the file)
   dtype type = dtype::uint8;
   std::uint64_t nbytes = 0;
   std::optional<std::size_t> entry;   // zip entry index (zip format)
@@ -54,42 +59,40 @@ struct storage_record {
   aligned_buffer owned;
 };
 
+// Trivially destructible: records live in the checkpoint's arena; shape, stride, device and
+// subclass point into it (or, for device, into the storage value's text, also there).
 struct tensor_record {
+  // Small fields first: 152 bytes with the views below (a record per tensor of a 100,000-tensor
+  // state_dict).
   dtype type = dtype::float32;
-  std::vector<std::int64_t> shape, stride;
-  std::int64_t offset = 0;
-  std::string device;
   bool requires_grad = false, parameter = false, conj = false, neg = false;
   // False for a tensor torch's autograd sees as computed (as_subclass of a tensor that requires
   // grad is a view, not a leaf): torch refuses to change its requires_grad.
   bool leaf = true;
-  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
-  std::uint64_t numel = 0;
   tensor_layout layout = tensor_layout::strided;
   // Quantized tensors: the scheme torch reports after loading and its parameters.
   quant_scheme qscheme = quant_scheme::none;
+  std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
+  std::span<std::int64_t> shape, stride;
+  std::int64_t offset = 0;
+  std::string_view device;
+  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
+  std::uint64_t numel = 0;
   double q_scale = 0;
   std::int64_t q_zero_point = 0, q_axis = 0;
   // Component tensors, owned by the checkpoint like every record. Sparse: [0] indices (COO) or
   // compressed indices, [1] plain indices (compressed layouts), [2] values. Per-channel
   // quantized: [0] scales, [1] zero points.
   const tensor_record* parts[3] = {nullptr, nullptr, nullptr};
-  std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
-  std::string subclass;               // _rebuild_wrapper_subclass: the class ("module.Name")
+  std::string_view subclass;          // _rebuild_wrapper_subclass: the class ("module.Name")
 };
+static_assert(std::is_trivially_destructible_v<tensor_record>);
+static_assert(std::is_trivially_destructible_v<value> && sizeof(value) <= 64);
 
-/// Builds and mutates value nodes (the only code allowed to).
-struct value_access {
-  static value_kind& kind(value& v) { return v.kind_; }
-  static std::uint8_t& small(value& v) { return v.small_; }
-  static std::int64_t& i(value& v) { return v.i_; }
-  static double& f(value& v) { return v.f_; }
-  static double& g(value& v) { return v.g_; }
-  static std::string& text(value& v) { return v.text_; }
-  static std::vector<const value*>& items(value& v) { return v.items_; }
-  static std::vector<std::pair<std::string, const value*>>& attrs(value& v) { return v.attrs_; }
-  static const tensor_record*& tensor(value& v) { return v.tensor_; }
-  static const tensor_record* tensor(const value& v) { return v.tensor_; }
+/// A value's attributes (value::attrs), in the arena.
+struct attr_list {
+  value_attr* data = nullptr;
+  std::uint32_t size = 0, cap = 0;
 };
 
 /// small_ flag bits beyond a boolean's value.
@@ -97,30 +100,104 @@ inline constexpr std::uint8_t flag_bytearray = 1;  // bytes value that is a byte
 inline constexpr std::uint8_t flag_int_raw = 2;    // big integer kept as two's complement bytes
 inline constexpr std::uint8_t flag_unhashable = 4;  // tuple holding an unhashable item (set when built)
 inline constexpr std::uint8_t flag_hash_cached = 8; // tuple/frozenset/int/str/bytes whose key_hash sits in f_'s bits
+inline constexpr std::uint8_t flag_exact_items = 16; // items_ holds exactly items_size_ slots (set_items)
 
-/// Values with stable addresses, in chunks growing from 64 to 4096 values: one allocation per
-/// chunk, where std::deque made one per 512-byte block (4 values) - 250,000 allocations for a
-/// 100,000-tensor state_dict.
-class value_arena {
- public:
-  value& emplace() {
-    if (used_ == cap_) {
-      cap_ = chunks_.empty() ? 64 : (cap_ < 4096 ? cap_ * 2 : cap_);
-      chunks_.push_back(std::make_unique<value[]>(cap_));
-      used_ = 0;
-    }
-    return chunks_.back()[used_++];
+/// Builds and mutates value nodes (the only code allowed to). Text and item arrays are copied
+/// into the checkpoint's arena; the callers charge limits::max_tree_bytes first.
+struct value_access {
+  static value_kind& kind(value& v) { return v.kind_; }
+  static std::uint8_t& small(value& v) { return v.small_; }
+  static std::int64_t& i(value& v) { return v.i_; }
+  static double& f(value& v) { return v.f_; }
+  static double& g(value& v) { return v.g_; }  // complex values only
+  static void set_text(arena& a, value& v, std::string_view s) {
+    const std::string_view c = a.copy(s);
+    v.text_ = c.data();
+    v.text_size_ = c.size();
   }
+  /// Text that already lives as long as the checkpoint (the arena, a static string).
+  static void share_text(value& v, std::string_view s) {
+    v.text_ = s.data();
+    v.text_size_ = s.size();
+  }
+  /// n bytes of text to fill in place.
+  static char* make_text(arena& a, value& v, std::size_t n) {
+    char* p = n ? static_cast<char*>(a.allocate(n, 1)) : nullptr;
+    v.text_ = p;
+    v.text_size_ = n;
+    return p;
+  }
+  /// Replaces the items with a copy of `items` (exact capacity). False past 2^32 - 1 items.
+  static bool set_items(arena& a, value& v, std::span<const value* const> items) {
+    if (items.size() > UINT32_MAX) return false;
+    v.items_ = a.make_array<const value*>(items.size());
+    if (!items.empty()) std::memcpy(static_cast<void*>(v.items_), items.data(), items.size() * sizeof(const value*));
+    v.items_size_ = static_cast<std::uint32_t>(items.size());
+    v.small_ |= flag_exact_items;
+    return true;
+  }
+  /// Bytes that appending n items allocates (0 when the capacity suffices): what callers charge.
+  static std::uint64_t grow_cost(const value& v, std::size_t n) {
+    const std::uint64_t need = std::uint64_t{v.items_size_} + n;
+    if (need <= capacity(v)) return 0;
+    return new_cap(need) * sizeof(const value*);
+  }
+  /// Slots allocated for items_: exact for arrays made by set_items, otherwise the power of two
+  /// (at least 4) that append grows to, so that no capacity field is stored per node.
+  static std::uint64_t capacity(const value& v) {
+    if (v.items_size_ == 0 || (v.small_ & flag_exact_items)) return v.items_size_;
+    return new_cap(v.items_size_);
+  }
+  /// Appends items, growing the array geometrically. False past 2^32 - 1 items.
+  static bool append(arena& a, value& v, std::span<const value* const> items) {
+    const std::uint64_t need = std::uint64_t{v.items_size_} + items.size();
+    if (need > UINT32_MAX) return false;
+    if (need > capacity(v)) {
+      const std::uint64_t cap = new_cap(need);
+      const value** bigger = a.make_array<const value*>(static_cast<std::size_t>(cap));
+      if (v.items_size_) std::memcpy(static_cast<void*>(bigger), v.items_, v.items_size_ * sizeof(const value*));
+      v.items_ = bigger;
+      v.small_ &= static_cast<std::uint8_t>(~flag_exact_items);
+    }
+    if (!items.empty()) std::memcpy(static_cast<void*>(v.items_ + v.items_size_), items.data(), items.size() * sizeof(const value*));
+    v.items_size_ = static_cast<std::uint32_t>(need);
+    return true;
+  }
+  static bool push_item(arena& a, value& v, const value* item) { return append(a, v, std::span<const value* const>(&item, 1)); }
+  static const value*& item(value& v, std::size_t i) { return v.items_[i]; }
+  /// Appends an attribute (the name must live as long as the checkpoint).
+  static void push_attr(arena& a, value& v, std::string_view name, const value* val) {
+    if (!v.attrs_) v.attrs_ = a.make<attr_list>();
+    attr_list& l = *v.attrs_;
+    if (l.size == l.cap) {
+      const std::uint32_t cap = l.cap ? 2 * l.cap : 2;
+      value_attr* bigger = a.make_array<value_attr>(cap);
+      for (std::uint32_t i = 0; i < l.size; ++i) bigger[i] = l.data[i];
+      l.data = bigger;
+      l.cap = cap;
+    }
+    l.data[l.size++] = {name, val};
+  }
+  static value_attr& attr(value& v, std::size_t i) { return v.attrs_->data[i]; }
+  static const tensor_record*& tensor(value& v) { return v.tensor_; }
+  static const tensor_record* tensor(const value& v) { return v.tensor_; }
+  static storage_record*& storage(value& v) { return v.storage_; }
+  static storage_record* storage(const value& v) { return v.storage_; }
 
  private:
-  std::vector<std::unique_ptr<value[]>> chunks_;
-  std::size_t used_ = 0, cap_ = 0;
+  static std::uint64_t new_cap(std::uint64_t need) {
+    std::uint64_t cap = 4;
+    while (cap < need) cap *= 2;
+    return cap;
+  }
 };
 
 struct checkpoint_state {
   source src;
   std::unique_ptr<archive> zip;
-  value_arena values;
+  // Value nodes, their text and item arrays, tensor records and their shapes: freed together.
+  // Declared before everything that may point into it.
+  arena mem;
   std::uint64_t tree_bytes = 0;  // charged against limits::max_tree_bytes
   // Nodes that dict-key and set-item comparisons may still visit (keys_equal). machine::run
   // sets it per pickle: min(max_key_compare_nodes, 4 per pickle byte + 256), so the work stays
@@ -134,7 +211,7 @@ struct checkpoint_state {
     return true;
   }
   std::deque<storage_record> storages;
-  std::deque<tensor_record> tensors;
+  std::vector<tensor_record*> tensors;  // in the arena
   const value* root = nullptr;
   const value* constants = nullptr;  // TorchScript archives: constants.pkl
   std::vector<const tensor_record*> reach_tensors;  // tensors reachable from root, first-reach order
@@ -146,9 +223,21 @@ struct checkpoint_state {
   limits lim;
 
   value& new_value(value_kind k) {
-    value& v = values.emplace();
+    value& v = *mem.make<value>();
     value_access::kind(v) = k;
     return v;
+  }
+  /// A new tensor record (charged by the caller) in the arena.
+  tensor_record& new_tensor() {
+    tensor_record* t = mem.make<tensor_record>();
+    tensors.push_back(t);
+    return *t;
+  }
+  /// A copy of `dims` in the arena (charged by the caller).
+  std::span<std::int64_t> copy_dims(std::span<const std::int64_t> dims) {
+    std::int64_t* p = mem.make_array<std::int64_t>(dims.size());
+    if (!dims.empty()) std::memcpy(p, dims.data(), dims.size() * sizeof(std::int64_t));
+    return {p, dims.size()};
   }
   static checkpoint make_checkpoint(std::unique_ptr<checkpoint_state> s);
 };

@@ -15,198 +15,21 @@
 #include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
 #include "util/keyed_hash.hpp"
+#include "util/open_table.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
 
 using va = value_access;
 
-std::uint64_t mix(std::uint64_t h) noexcept {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  return h ^ (h >> 33);
-}
-// Leaves are hashed with the process-keyed SipHash: a file cannot choose keys that collide
-// (ints inverted through an unkeyed mixer made a 90,000-key dict cost 21 s). `mix` only
-// combines hashes that are already keyed, and spreads them over index slots.
-std::uint64_t hash_text(std::string_view s, std::uint64_t tag) noexcept { return keyed_hash(s, tag); }
-bool is_numeric(value_kind k) noexcept {
-  return k == value_kind::boolean || k == value_kind::integer || k == value_kind::floating || k == value_kind::complex;
-}
-bool is_tuple_like(value_kind k) noexcept { return k == value_kind::tuple || k == value_kind::size; }
-
-// A numeric value as Python compares it. Big values (ints beyond int64, and floats with an
-// integer value beyond it) are their minimal two's complement bytes: a big int node keeps that
-// form (text opcodes' ints are converted when pushed), so comparing and hashing cost one pass
-// over the bytes and never a decimal conversion (quadratic: 93 s for 20,000 compares).
-struct num {
-  bool big = false;
-  std::string_view bytes;  // big: minimal two's complement, little-endian
-  std::string own;         // big floats: storage for `bytes`
-  bool integral = false;
-  std::int64_t i = 0;
-  double re = 0, im = 0;
-};
-void as_num(const value& v, num& n) {
-  switch (v.kind()) {
-    case value_kind::boolean: n.integral = true; n.i = v.as_bool(); break;
-    case value_kind::integer:
-      if (v.fits_int64()) { n.integral = true; n.i = v.as_int64(); break; }
-      n.big = true;
-      if (va::small(const_cast<value&>(v)) & flag_int_raw) {
-        n.bytes = v.text();
-      } else {  // decimal text (push_int never makes one; kept exact for any other builder)
-        n.own = le_bytes_from_decimal(v.text());
-        n.bytes = n.own;
-      }
-      break;
-    case value_kind::floating: n.re = v.as_double(); break;
-    default: n.re = v.as_complex().real(); n.im = v.as_complex().imag(); break;
-  }
-  // A float with an exact integer value compares (and hashes) as that int: int64 directly,
-  // beyond it through its exact two's complement bytes (as a big int would).
-  if (!n.big && !n.integral && n.im == 0 && std::isfinite(n.re) && std::trunc(n.re) == n.re) {
-    if (n.re >= -9223372036854775808.0 && n.re < 9223372036854775808.0) {
-      n.integral = true;
-      n.i = static_cast<std::int64_t>(n.re);
-    } else {
-      n.big = true;
-      n.own = le_bytes_from_integral_double(n.re);
-      n.bytes = n.own;
-    }
-  }
-  // 0.0 == -0.0: hash and compare the parts without the sign of zero.
-  if (n.re == 0) n.re = 0.0;
-  if (n.im == 0) n.im = 0.0;
-}
-// What comparing two numbers costs the key budget beyond its one unit: a big int's bytes, 64
-// to the unit, so that equal big keys compared again and again stay linear in the file.
-std::uint64_t big_cost(const num& x, const num& y) noexcept {
-  return (std::max(x.bytes.size(), y.bytes.size())) / 64;
-}
-
-}  // namespace
-
-namespace {
-// Hashes of ints, str and bytes are kept in their node's f_ (unused by those kinds), as tuples'
-// are: a key used again and again (a memo GET per SETITEM) is hashed once, not once per use
-// (SipHash over a 1 MiB string per 4-byte SETITEM otherwise).
-bool hash_cacheable(value_kind k) noexcept {
-  return k == value_kind::integer || k == value_kind::string || k == value_kind::bytes;
-}
-std::uint64_t leaf_hash(const value& v) noexcept {
-  const auto k = v.kind();
-  if (is_numeric(k)) {
-    num n;
-    as_num(v, n);
-    if (n.big) return hash_text(n.bytes, 3);
-    if (n.integral) return keyed_hash_u64(static_cast<std::uint64_t>(n.i), 4);
-    if (std::isnan(n.re)) return mix(reinterpret_cast<std::uintptr_t>(&v));
-    siphash13 h(5);
-    h.add_u64(std::bit_cast<std::uint64_t>(n.re));
-    h.add_u64(std::bit_cast<std::uint64_t>(n.im));
-    return h.finish();
-  }
-  return hash_text(v.text(), k == value_kind::string ? 1 : 2);
-}
-}  // namespace
-
-std::uint64_t key_hash(const value& v) noexcept {
-  const auto k = v.kind();
-  if (is_numeric(k) || k == value_kind::string || k == value_kind::bytes) {
-    if (!hash_cacheable(k)) return leaf_hash(v);
-    value& node = const_cast<value&>(v);
-    if (value_access::small(node) & flag_hash_cached) return std::bit_cast<std::uint64_t>(value_access::f(node));
-    const std::uint64_t h = leaf_hash(v);
-    value_access::f(node) = std::bit_cast<double>(h);
-    value_access::small(node) |= flag_hash_cached;
-    return h;
-  }
-  switch (k) {
-    case value_kind::none: return 0x5bd1e995u;
-    case value_kind::tuple:
-    case value_kind::size:
-    case value_kind::frozenset: {
-      value& node = const_cast<value&>(v);
-      if (value_access::small(node) & flag_hash_cached) return std::bit_cast<std::uint64_t>(value_access::f(node));
-      std::uint64_t h;
-      if (k == value_kind::frozenset) {
-        h = 0x9e3779b9;
-        for (const value* it : v.items()) h += key_hash(*it);
-        h = mix(h);
-      } else {
-        h = 0x345678;
-        for (const value* it : v.items()) h = mix(h * 1000003u ^ key_hash(*it));
-      }
-      value_access::f(node) = std::bit_cast<double>(h);  // f_ is unused by these kinds
-      value_access::small(node) |= flag_hash_cached;
-      return h;
-    }
-    case value_kind::dtype: case value_kind::device: case value_kind::layout:
-    case value_kind::qscheme: case value_kind::global:
-      return hash_text(v.text(), 10 + static_cast<std::uint64_t>(k));
-    default: return mix(reinterpret_cast<std::uintptr_t>(&v));
-  }
-}
-
-namespace {
-
 constexpr std::size_t index_threshold = 16;
 // What the tree budget charges for memory beyond the value nodes (see charge() and check_tree).
-constexpr std::uint64_t slot_bytes = 2 * sizeof(value*);
-constexpr std::uint64_t vector_block_bytes = 32;
 // One finished-node entry of check_tree's map (and of the walkers' maps after it): a 32-byte
 // heap node and its share of the bucket array, which doubles as it grows.
 constexpr std::uint64_t walk_entry_bytes = 64;
-// A std::string's heap block beyond the inline buffer: the text, its NUL, allocator header and
-// rounding.
-constexpr std::uint64_t text_bytes(std::uint64_t n) { return n > 15 ? n + 32 : 0; }
-// Key hash -> item position for large dicts and sets: open addressing, linear probing, no
-// allocation per key (a state_dict's root holds 100,000s of keys). Several keys may share a
-// hash; lookups check each candidate with keys_equal.
-struct item_index {
-  struct slot {
-    std::uint64_t hash = 0;
-    std::size_t pos = 0;  // item position + 1; 0 = empty
-  };
-  std::vector<slot> slots;
-  std::size_t count = 0;
-
-  bool empty() const { return count == 0; }
-  /// Bytes the next insert allocates (0 unless the table must grow): charged before it happens.
-  std::uint64_t insert_cost() const {
-    return (count + 1) * 2 > slots.size() ? (slots.empty() ? 64 : slots.size() * 2) * sizeof(slot) : 0;
-  }
-  void insert(std::uint64_t h, std::size_t pos) {
-    if ((count + 1) * 2 > slots.size()) grow();
-    put(slots, h, pos + 1);
-    ++count;
-  }
-  template <class Eq>
-  std::size_t find(std::uint64_t h, Eq&& eq) const {
-    if (slots.empty()) return std::string::npos;
-    const std::size_t mask = slots.size() - 1;
-    for (std::size_t i = mix(h) & mask; slots[i].pos; i = (i + 1) & mask)
-      if (slots[i].hash == h && eq(slots[i].pos - 1)) return slots[i].pos - 1;
-    return std::string::npos;
-  }
-
- private:
-  static void put(std::vector<slot>& t, std::uint64_t h, std::size_t pos1) {
-    const std::size_t mask = t.size() - 1;
-    std::size_t i = mix(h) & mask;
-    while (t[i].pos) i = (i + 1) & mask;
-    t[i] = {h, pos1};
-  }
-  void grow() {
-    std::vector<slot> bigger(slots.empty() ? 64 : slots.size() * 2);
-    for (const slot& e : slots)
-      if (e.pos) put(bigger, e.hash, e.pos);
-    slots.swap(bigger);
-  }
-};
+// Text lives in the checkpoint's arena: its bytes, nothing more.
+constexpr std::uint64_t text_bytes(std::uint64_t n) { return n; }
 
 std::string hex_byte(std::uint8_t b) {
   char buf[8];
@@ -221,143 +44,11 @@ global_ref global_of(const value& v) noexcept {
   return {static_cast<global_id>(i & 0xff), static_cast<std::uint8_t>((i >> 8) & 0xff), ((i >> 16) & 1) != 0};
 }
 
-bool is_hashable(const value& v) noexcept {
-  switch (v.kind()) {
-    case value_kind::list: case value_kind::dict: case value_kind::ordered_dict: case value_kind::set:
-      return false;
-    case value_kind::bytes: return (value_access::small(const_cast<value&>(v)) & flag_bytearray) == 0;
-    case value_kind::tuple: return (value_access::small(const_cast<value&>(v)) & flag_unhashable) == 0;
-    default: return true;  // size holds ints only; a frozenset's items were checked when added
-  }
-}
-
-namespace {
-// A frozenset's items as (key hash, item) pairs sorted by hash, kept in its otherwise unused
-// text_ when the machine builds it (charged then): comparing two frozensets is then one merge
-// walk, where each comparison used to allocate and sort a copy (3.3 s for 5 MB of repeats).
-struct sorted_view {
-  const char* data = nullptr;
-  std::size_t count = 0;
-  std::pair<std::uint64_t, const value*> at(std::size_t i) const noexcept {
-    std::pair<std::uint64_t, const value*> e;
-    std::memcpy(&e.first, data + 16 * i, 8);
-    std::memcpy(&e.second, data + 16 * i + 8, sizeof(const value*));
-    return e;
-  }
-};
-static_assert(sizeof(const value*) <= 8);
-sorted_view sorted_items(const value& v) noexcept { return {v.text().data(), v.text().size() / 16}; }
-bool sorted_equal(const sorted_view& a, const sorted_view& b, std::uint64_t& budget) noexcept;
-}  // namespace
-
-bool keys_equal(const value& a, const value& b, std::uint64_t& budget) noexcept {
-  // Charged before the identity shortcut: ((x,)*n,)*m against an equal copy makes n*m calls
-  // that each end there.
-  if (budget == 0) return false;
-  --budget;
-  if (&a == &b) return true;
-  const auto ka = a.kind(), kb = b.kind();
-  if (is_numeric(ka) && is_numeric(kb)) {
-    num x, y;
-    as_num(a, x);
-    as_num(b, y);
-    if (x.big || y.big) {
-      if (!x.big || !y.big) return false;
-      const std::uint64_t cost = big_cost(x, y);
-      if (budget < cost) { budget = 0; return false; }
-      budget -= cost;
-      return x.bytes == y.bytes;
-    }
-    if (x.im != y.im) return false;
-    if (x.integral && y.integral) return x.i == y.i;
-    if (x.integral || y.integral) return false;  // an integral value never equals a non-integral one
-    return x.re == y.re;                          // NaN != NaN unless the same object
-  }
-  if (is_tuple_like(ka) && is_tuple_like(kb)) {
-    if (a.items().size() != b.items().size() || key_hash(a) != key_hash(b)) return false;
-    for (std::size_t i = 0; i < a.items().size(); ++i)
-      if (!keys_equal(*a.items()[i], *b.items()[i], budget)) return false;
-    return true;
-  }
-  if (ka != kb) return false;
-  switch (ka) {
-    case value_kind::none: return true;
-    case value_kind::string: case value_kind::bytes: {
-      // Long equal strings compared again and again cost their length each time: charged.
-      const std::uint64_t cost = std::max(a.text().size(), b.text().size()) / 64;
-      if (budget < cost) { budget = 0; return false; }
-      budget -= cost;
-      return a.text() == b.text();
-    }
-    case value_kind::dtype: case value_kind::device:
-    case value_kind::layout: case value_kind::qscheme: case value_kind::global:
-      return a.text() == b.text();
-    case value_kind::frozenset: {
-      if (a.items().size() != b.items().size() || key_hash(a) != key_hash(b)) return false;
-      // A pass over both sets' items costs more than a unit (a tuple item's comparison): each
-      // item is a cache miss on two nodes in hash order (the fallback also sorts a copy), so it
-      // is charged 6 units an item up front. At 1 unit, 16 Mi units of repeats took 3.3 s.
-      const std::uint64_t pass = 6 * static_cast<std::uint64_t>(a.items().size());
-      if (budget < pass) { budget = 0; return false; }
-      budget -= pass;
-      // Items are unique within each set: equal sizes and every item of a found in b suffice.
-      // Large sets look items up by hash so that comparing two sets stays linear.
-      if (a.items().size() <= 8) {
-        for (const value* x : a.items()) {
-          bool found = false;
-          for (const value* y : b.items())
-            if (keys_equal(*x, *y, budget)) { found = true; break; }
-          if (!found) return false;
-        }
-        return true;
-      }
-      if (const auto sa = sorted_items(a), sb = sorted_items(b); sa.count == a.items().size() && sb.count == b.items().size())
-        return sorted_equal(sa, sb, budget);
-      // A sorted array (16 bytes an item) rather than a node-based multimap (about 48): the
-      // comparison is transient memory that the tree budget does not see.
-      std::vector<std::pair<std::uint64_t, const value*>> by_hash;
-      by_hash.reserve(b.items().size());
-      for (const value* y : b.items()) by_hash.emplace_back(key_hash(*y), y);
-      std::sort(by_hash.begin(), by_hash.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
-      for (const value* x : a.items()) {
-        const std::uint64_t h = key_hash(*x);
-        auto it = std::lower_bound(by_hash.begin(), by_hash.end(), h, [](const auto& e, std::uint64_t k) { return e.first < k; });
-        bool found = false;
-        for (; it != by_hash.end() && it->first == h && !found; ++it) found = keys_equal(*x, *it->second, budget);
-        if (!found) return false;
-      }
-      return true;
-    }
-    default: return false;
-  }
-}
-
-namespace {
-bool sorted_equal(const sorted_view& a, const sorted_view& b, std::uint64_t& budget) noexcept {
-  // Equal items hash equal, so equal sets have the same hash runs; within a run (one item,
-  // unless hashes collide by chance: they are keyed) every item of a must be found in b.
-  std::size_t i = 0;
-  while (i < a.count) {
-    const std::uint64_t h = a.at(i).first;
-    std::size_t ie = i;
-    while (ie < a.count && a.at(ie).first == h) ++ie;
-    if (b.at(i).first != h) return false;
-    std::size_t je = i;
-    while (je < b.count && b.at(je).first == h) ++je;
-    if (je != ie) return false;
-    for (std::size_t x = i; x < ie; ++x) {
-      bool found = false;
-      for (std::size_t y = i; y < ie && !found; ++y) found = keys_equal(*a.at(x).second, *b.at(y).second, budget);
-      if (!found) return false;
-    }
-    i = ie;
-  }
-  return true;
-}
-}  // namespace
-
 machine::machine(checkpoint_state& st, call_target& target, const load_options& opts, std::string record)
     : st_(st), target_(target), opts_(opts), record_(std::move(record)) {}
+
+#define PTHSAFE_TRY_CHARGE(n) \
+  if (!m.st_.charge(n)) return limit("max_tree_bytes", lim.max_tree_bytes)
 
 // The machine's working state for one run. Kept out of the header: it is an implementation detail.
 struct machine::impl {
@@ -370,13 +61,16 @@ struct machine::impl {
   std::vector<value*> memo_dense;
   std::unordered_map<std::uint64_t, value*, keyed_u64_hash> memo_sparse;
   std::uint64_t memo_count = 0;
-  std::unordered_map<const value*, item_index> indexes;
+  // Key hash -> item position for dicts and sets of index_threshold+ keys (a state_dict's root
+  // holds 100,000s): no allocation per key; candidates are confirmed with keys_equal.
+  std::unordered_map<const value*, open_table> indexes;
   std::uint64_t frame_end = 0;  // 0: not inside a FRAME
   // Immutable values shared instead of allocated: None, the bools and small ints. Python shares
   // them too, and it keeps floods of one-byte pushes from costing a node each.
   static constexpr std::int64_t intern_lo = -256, intern_hi = 1024;
   value* none_node = nullptr;
   value* bool_nodes[2] = {nullptr, nullptr};
+  value* empty_tuple_node = nullptr;
   std::vector<value*> int_nodes = std::vector<value*>(static_cast<std::size_t>(intern_hi - intern_lo), nullptr);
   bool warned[256] = {};
   const limits& lim;
@@ -419,7 +113,8 @@ struct machine::impl {
     auto b = take(sizeof(T));
     if (!b) return std::move(b).error_value();
     T v = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) v |= T(static_cast<unsigned char>((*b)[i])) << (8 * i);
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      v = static_cast<T>(v | static_cast<T>(std::uint64_t{static_cast<unsigned char>((*b)[i])} << (8 * i)));
     return v;
   }
 
@@ -472,31 +167,40 @@ struct machine::impl {
     if (!v) return std::move(v).error_value();
     return push(*v);
   }
-  // Container slots cost memory too: a list of a million shared Nones is 8 MB of pointers. A
-  // slot is charged what it really costs: its pointer and as much again for the spare capacity
-  // a growing vector keeps; the first slot of a container also pays for the vector's own heap
-  // block (allocator header and rounding: a 1-item list's block is 32 bytes, not 8). Charging
-  // 8 bytes a slot let 1.45 M one-item lists reach 332 MB with 192 MiB charged.
-  result<void> charge(const value& container, std::uint64_t slots) {
-    const std::uint64_t block = (container.items().empty() && slots) ? vector_block_bytes : 0;
-    if (slots > lim.max_tree_bytes / slot_bytes || !m.st_.charge(slots * slot_bytes + block))
+  // Container slots cost memory too: a list of a million shared Nones is 8 MB of pointers.
+  // Growing arrays are charged what the arena allocates when they grow (the abandoned smaller
+  // arrays stay charged: the arena never reuses them), exact ones their pointers.
+  result<void> charge_growth(const value& container, std::uint64_t slots) {
+    if (slots > lim.max_tree_bytes / sizeof(value*) || !m.st_.charge(va::grow_cost(container, static_cast<std::size_t>(slots))))
       return limit("max_tree_bytes", lim.max_tree_bytes);
     return {};
   }
+  result<void> append(value& container, std::span<value* const> items) {
+    PTHSAFE_TRY(charge_growth(container, items.size()));
+    if (!va::append(m.st_.mem, container, std::span<const value* const>(items.data(), items.size())))
+      return limit("max_container_items", lim.max_container_items);
+    return {};
+  }
 
-  result<void> push_int(const py_int& n) {
-    if (n.decimal.empty() && n.raw.empty() && n.small >= intern_lo && n.small < intern_hi) {
-      auto v = interned(int_nodes[static_cast<std::size_t>(n.small - intern_lo)], value_kind::integer, n.small, 0);
-      if (!v) return std::move(v).error_value();
-      return push(*v);
+  // BININT*: no py_int (two std::strings) per opcode.
+  result<void> push_small_int(std::int64_t x) {
+    if (x >= intern_lo && x < intern_hi) {
+      PTHSAFE_ASSIGN(value* v, interned(int_nodes[static_cast<std::size_t>(x - intern_lo)], value_kind::integer, x, 0));
+      return push(v);
     }
+    PTHSAFE_ASSIGN(value* v, alloc(value_kind::integer));
+    va::i(*v) = x;
+    return push(v);
+  }
+  result<void> push_int(const py_int& n) {
+    if (n.decimal.empty() && n.raw.empty()) return push_small_int(n.small);
     if (!m.st_.charge(text_bytes(n.raw.size() + n.decimal.size()))) return limit("max_tree_bytes", lim.max_tree_bytes);
     auto v = alloc(value_kind::integer);
     if (!v) return std::move(v).error_value();
     va::i(**v) = n.small;
     if (!n.raw.empty() || !n.decimal.empty()) {
       // One form for every big int, whatever opcode made it: keys compare by bytes.
-      va::text(**v) = n.raw.empty() ? le_bytes_from_decimal(n.decimal) : n.raw;
+      va::set_text(m.st_.mem, **v, n.raw.empty() ? std::string_view(le_bytes_from_decimal(n.decimal)) : std::string_view(n.raw));
       va::small(**v) = flag_int_raw;
     }
     return push(*v);
@@ -506,7 +210,7 @@ struct machine::impl {
     if (!m.st_.charge(text_bytes(s.size()))) return limit("max_tree_bytes", lim.max_tree_bytes);
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
-    va::text(**v).assign(s);
+    va::set_text(m.st_.mem, **v, s);
     va::small(**v) = flags;
     return push(*v);
   }
@@ -545,19 +249,20 @@ struct machine::impl {
     if (items.size() > lim.max_container_items) return limit("max_container_items", lim.max_container_items);
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
-    if (auto ch = charge(**v, items.size()); !ch) return std::move(ch).error_value();
+    PTHSAFE_TRY_CHARGE(items.size() * sizeof(value*));
     if (k == value_kind::tuple) {
       if (auto r = set_height(**v, items); !r) return std::move(r).error_value();
       for (const value* it : items)
         if (!is_hashable(*it)) { va::small(**v) |= flag_unhashable; break; }
     }
-    auto& dst = va::items(**v);
-    dst.assign(items.begin(), items.end());
+    if (k == value_kind::tuple) {
+      va::set_items(m.st_.mem, **v, std::span<const value* const>(items.data(), items.size()));
+    } else {  // lists grow (APPEND): geometric capacity from the start
+      PTHSAFE_TRY(append(**v, items));
+    }
     return *v;
   }
 
-#define PTHSAFE_TRY_CHARGE(n) \
-  if (!m.st_.charge(n)) return limit("max_tree_bytes", lim.max_tree_bytes)
   std::uint64_t& key_budget = m.st_.key_budget;
   error key_budget_spent() const {
     return fail(errc::limit_exceeded, key_budget_message);
@@ -566,7 +271,7 @@ struct machine::impl {
   // Position of key `k` among a dict's keys (even item slots), or npos. The index of a large
   // container costs 16 bytes a slot, charged to max_tree_bytes before it grows.
   result<std::size_t> find_key(value& d, const value& k) {
-    auto& items = va::items(d);
+    const auto items = d.items();
     const std::size_t step = (d.kind() == value_kind::dict || d.kind() == value_kind::ordered_dict) ? 2 : 1;
     const std::size_t n = items.size() / step;
     if (n < index_threshold) {
@@ -576,19 +281,19 @@ struct machine::impl {
     }
     auto found = indexes.find(&d);
     if (found == indexes.end()) {
-      const std::size_t cap = std::bit_ceil(std::max<std::size_t>(64, 2 * n + 2));
-      PTHSAFE_TRY_CHARGE(64 + cap * sizeof(item_index::slot));  // the map node and the slots
-      found = indexes.emplace(&d, item_index{}).first;
-      found->second.slots.resize(cap);
-      for (std::size_t i = 0; i < items.size(); i += step) found->second.insert(key_hash(*items[i]), i);
+      open_table table(n);
+      PTHSAFE_TRY_CHARGE(64 + table.bytes());  // the map node and the slots
+      for (std::size_t i = 0; i < items.size(); i += step) table.insert(key_hash(*items[i]), static_cast<std::uint32_t>(i));
+      found = indexes.emplace(&d, std::move(table)).first;
     }
-    return found->second.find(key_hash(k), [&](std::size_t pos) { return keys_equal(*items[pos], k, key_budget); });
+    const auto pos = found->second.find(key_hash(k), [&](std::uint32_t p) { return keys_equal(*items[p], k, key_budget); });
+    return pos ? std::size_t{*pos} : std::string::npos;
   }
   result<void> note_insert(value& d, std::size_t pos) {
     const auto it = indexes.find(&d);
     if (it == indexes.end()) return {};
-    PTHSAFE_TRY_CHARGE(it->second.insert_cost());
-    it->second.insert(key_hash(*va::items(d)[pos]), pos);
+    PTHSAFE_TRY_CHARGE(it->second.growth_bytes());  // the old slots are freed as it grows
+    it->second.insert(key_hash(*d.items()[pos]), static_cast<std::uint32_t>(pos));
     return {};
   }
 
@@ -598,16 +303,14 @@ struct machine::impl {
     if (!found) return std::move(found).error_value();
     const std::size_t at = *found;
     if (key_budget == 0) return key_budget_spent();
-    auto& items = va::items(d);
     if (at != std::string::npos) {
-      items[at + 1] = v;  // Python keeps the first key object and its position
+      va::item(d, at + 1) = v;  // Python keeps the first key object and its position
       return {};
     }
-    if (items.size() / 2 >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
-    if (auto ch = charge(d, 2); !ch) return ch;
-    items.push_back(k);
-    items.push_back(v);
-    return note_insert(d, items.size() - 2);
+    if (d.items().size() / 2 >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    value* const pair[2] = {k, v};
+    PTHSAFE_TRY(append(d, pair));
+    return note_insert(d, d.items().size() - 2);
   }
   result<void> set_add(value& s, value* item) {
     if (!is_hashable(*item)) return fail(errc::pickle_bad_operand, "unhashable set item");
@@ -615,11 +318,9 @@ struct machine::impl {
     if (!found) return std::move(found).error_value();
     if (*found != std::string::npos) return {};
     if (key_budget == 0) return key_budget_spent();
-    auto& items = va::items(s);
-    if (items.size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
-    if (auto ch = charge(s, 1); !ch) return ch;
-    items.push_back(item);
-    return note_insert(s, items.size() - 1);
+    if (s.items().size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
+    PTHSAFE_TRY(append(s, std::span<value* const>(&item, 1)));
+    return note_insert(s, s.items().size() - 1);
   }
 
   // The hash-sorted item array keys_equal merges (sorted_items); small sets compare directly.
@@ -631,11 +332,10 @@ struct machine::impl {
     sorted.reserve(items.size());
     for (const value* it : items) sorted.emplace_back(key_hash(*it), it);
     std::sort(sorted.begin(), sorted.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
-    std::string& out = va::text(s);
-    out.resize(16 * sorted.size());
+    char* out = va::make_text(m.st_.mem, s, 16 * sorted.size());
     for (std::size_t i = 0; i < sorted.size(); ++i) {
-      std::memcpy(out.data() + 16 * i, &sorted[i].first, 8);
-      std::memcpy(out.data() + 16 * i + 8, &sorted[i].second, sizeof(const value*));
+      std::memcpy(out + 16 * i, &sorted[i].first, 8);
+      std::memcpy(out + 16 * i + 8, &sorted[i].second, sizeof(const value*));
     }
     return {};
   }
@@ -658,12 +358,12 @@ struct machine::impl {
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
     if (k == value_kind::dtype) {
-      va::text(**v) = std::string(dtype_global_name(ref->param));
+      va::share_text(**v, dtype_global_name(ref->param));
       va::i(**v) = ref->param < dtype_count ? ref->param : -1;
     } else if (k == value_kind::qscheme) {
-      va::text(**v) = std::string(qscheme_name(ref->param));
+      va::share_text(**v, qscheme_name(ref->param));
     } else {
-      va::text(**v) = full;
+      va::set_text(m.st_.mem, **v, full);
       va::i(**v) = static_cast<std::int64_t>(static_cast<std::uint64_t>(ref->id) | (std::uint64_t(ref->param) << 8) |
                                              (std::uint64_t(ref->sparse) << 16));
     }
@@ -720,14 +420,6 @@ struct machine::impl {
   result<void> check_tree(const value* root);
 };
 
-#define PTHSAFE_TRY(expr)                                \
-  do {                                                   \
-    if (auto _r = (expr); !_r) return std::move(_r).error_value(); \
-  } while (0)
-#define PTHSAFE_ASSIGN(var, expr)                        \
-  auto var##_r = (expr);                                 \
-  if (!var##_r) return std::move(var##_r).error_value(); \
-  auto var = std::move(*var##_r)
 
 result<void> machine::impl::step(std::uint8_t code) {
   switch (code) {
@@ -737,25 +429,25 @@ result<void> machine::impl::step(std::uint8_t code) {
       return {};
     case op::NONE: return push_none();
     case op::NEWTRUE: case op::NEWFALSE: return push_bool(code == op::NEWTRUE);
-    case op::BININT: { PTHSAFE_ASSIGN(x, take_le<std::uint32_t>()); return push_int({static_cast<std::int32_t>(x), {}}); }
-    case op::BININT1: { PTHSAFE_ASSIGN(x, take_le<std::uint8_t>()); return push_int({x, {}}); }
-    case op::BININT2: { PTHSAFE_ASSIGN(x, take_le<std::uint16_t>()); return push_int({x, {}}); }
+    case op::BININT: { PTHSAFE_ASSIGN(auto x, take_le<std::uint32_t>()); return push_small_int(static_cast<std::int32_t>(x)); }
+    case op::BININT1: { PTHSAFE_ASSIGN(auto x, take_le<std::uint8_t>()); return push_small_int(x); }
+    case op::BININT2: { PTHSAFE_ASSIGN(auto x, take_le<std::uint16_t>()); return push_small_int(x); }
     case op::LONG1: case op::LONG4: {
       std::uint64_t n;
       if (code == op::LONG1) {
-        PTHSAFE_ASSIGN(x, take_le<std::uint8_t>());
+        PTHSAFE_ASSIGN(auto x, take_le<std::uint8_t>());
         n = x;
       } else {
-        PTHSAFE_ASSIGN(x, take_le<std::uint32_t>());
+        PTHSAFE_ASSIGN(auto x, take_le<std::uint32_t>());
         if (static_cast<std::int32_t>(x) < 0) return fail(errc::pickle_bad_operand, "LONG4 with a negative byte count");
         n = x;
       }
       if (n > lim.max_int_bytes) return limit("max_int_bytes", lim.max_int_bytes);
-      PTHSAFE_ASSIGN(b, take(n));
+      PTHSAFE_ASSIGN(auto b, take(n));
       return push_int(int_from_le_bytes(b));
     }
     case op::INT: case op::LONG: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       if (code == op::INT && (line == "00" || line == "01")) return push_bool(line == "01");
       if (code == op::LONG && !line.empty() && line.back() == 'L') line.remove_suffix(1);
       py_int n;
@@ -763,61 +455,71 @@ result<void> machine::impl::step(std::uint8_t code) {
       return push_int(n);
     }
     case op::BINFLOAT: {
-      PTHSAFE_ASSIGN(b, take(8));
+      PTHSAFE_ASSIGN(auto b, take(8));
       std::uint64_t bits = 0;
       for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
-      PTHSAFE_ASSIGN(v, alloc(value_kind::floating));
+      PTHSAFE_ASSIGN(auto v, alloc(value_kind::floating));
       va::f(*v) = std::bit_cast<double>(bits);
       return push(v);
     }
     case op::FLOAT: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       double d;
       if (!float_from_text(line, d)) return fail(errc::pickle_bad_text, "float operand is not repr() text");
-      PTHSAFE_ASSIGN(v, alloc(value_kind::floating));
+      PTHSAFE_ASSIGN(auto v, alloc(value_kind::floating));
       va::f(*v) = d;
       return push(v);
     }
-    case op::BINUNICODE: { PTHSAFE_ASSIGN(n, take_le<std::uint32_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
-    case op::SHORT_BINUNICODE: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
-    case op::BINUNICODE8: { PTHSAFE_ASSIGN(n, take_le<std::uint64_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_unicode(s); }
+    case op::BINUNICODE: { PTHSAFE_ASSIGN(auto n, take_le<std::uint32_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_unicode(s); }
+    case op::SHORT_BINUNICODE: { PTHSAFE_ASSIGN(auto n, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_unicode(s); }
+    case op::BINUNICODE8: { PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_unicode(s); }
     case op::UNICODE: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       std::string s;
       if (!raw_unicode_escape_decode(line, s)) return fail(errc::pickle_bad_text, "malformed raw-unicode-escape text");
       return push_text(value_kind::string, s);
     }
-    case op::SHORT_BINSTRING: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_py2_string(s); }
+    case op::SHORT_BINSTRING: { PTHSAFE_ASSIGN(auto n, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_py2_string(s); }
     case op::BINSTRING: {
-      PTHSAFE_ASSIGN(n, take_le<std::uint32_t>());
+      PTHSAFE_ASSIGN(auto n, take_le<std::uint32_t>());
       if (static_cast<std::int32_t>(n) < 0) return fail(errc::pickle_bad_operand, "BINSTRING with a negative byte count");
-      PTHSAFE_ASSIGN(s, take_sized(n));
+      PTHSAFE_ASSIGN(auto s, take_sized(n));
       return push_py2_string(s);
     }
     case op::STRING: {
-      PTHSAFE_ASSIGN(line, take_line());
+      PTHSAFE_ASSIGN(auto line, take_line());
       if (line.size() < 2 || line.front() != line.back() || (line.front() != '\'' && line.front() != '"'))
         return fail(errc::pickle_bad_text, "STRING operand must be quoted");
       std::string s;
       if (!escape_decode(line.substr(1, line.size() - 2), s)) return fail(errc::pickle_bad_text, "malformed string escape");
       return push_py2_string(s);
     }
-    case op::BINBYTES: { PTHSAFE_ASSIGN(n, take_le<std::uint32_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
-    case op::SHORT_BINBYTES: { PTHSAFE_ASSIGN(n, take_le<std::uint8_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
-    case op::BINBYTES8: { PTHSAFE_ASSIGN(n, take_le<std::uint64_t>()); PTHSAFE_ASSIGN(s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::BINBYTES: { PTHSAFE_ASSIGN(auto n, take_le<std::uint32_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::SHORT_BINBYTES: { PTHSAFE_ASSIGN(auto n, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_text(value_kind::bytes, s); }
+    case op::BINBYTES8: { PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n)); return push_text(value_kind::bytes, s); }
     case op::BYTEARRAY8: {
-      PTHSAFE_ASSIGN(n, take_le<std::uint64_t>());
-      PTHSAFE_ASSIGN(s, take_sized(n));
+      PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto s, take_sized(n));
       return push_text(value_kind::bytes, s, flag_bytearray);
     }
-    case op::EMPTY_TUPLE: { PTHSAFE_ASSIGN(v, alloc(value_kind::tuple)); return push(v); }
-    case op::EMPTY_LIST: { PTHSAFE_ASSIGN(v, alloc(value_kind::list)); return push(v); }
-    case op::EMPTY_DICT: { PTHSAFE_ASSIGN(v, alloc(value_kind::dict)); return push(v); }
-    case op::EMPTY_SET: { PTHSAFE_ASSIGN(v, alloc(value_kind::set)); return push(v); }
+    case op::EMPTY_TUPLE: {  // () is one object in CPython too; torch writes one per tensor (hooks' args)
+      PTHSAFE_ASSIGN(auto v, interned(empty_tuple_node, value_kind::tuple, 1, 0));  // height 1, as set_height gives
+      return push(v);
+    }
+    case op::EMPTY_LIST: { PTHSAFE_ASSIGN(auto v, alloc(value_kind::list)); return push(v); }
+    case op::EMPTY_DICT: { PTHSAFE_ASSIGN(auto v, alloc(value_kind::dict)); return push(v); }
+    case op::EMPTY_SET: { PTHSAFE_ASSIGN(auto v, alloc(value_kind::set)); return push(v); }
     case op::TUPLE: case op::LIST: {
       if (marks.empty()) return fail(errc::pickle_no_mark, "no MARK to pop to");
       const std::size_t at = marks.back();
-      PTHSAFE_ASSIGN(v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list,
+      PTHSAFE_ASSIGN(auto v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list,
                                        std::span<value* const>(stack).subspan(at)));
       marks.pop_back();
       stack.resize(at);
@@ -826,62 +528,58 @@ result<void> machine::impl::step(std::uint8_t code) {
     case op::TUPLE1: case op::TUPLE2: case op::TUPLE3: {
       const std::size_t n = code - op::TUPLE1 + 1;
       if (stack.size() < fence() + n) return fail(errc::pickle_stack_underflow, "tuple needs more items than the stack holds");
-      PTHSAFE_ASSIGN(v, make_container(value_kind::tuple, std::span<value* const>(stack).last(n)));
+      PTHSAFE_ASSIGN(auto v, make_container(value_kind::tuple, std::span<value* const>(stack).last(n)));
       stack.resize(stack.size() - n);
       return push(v);
     }
     case op::DICT: {
-      PTHSAFE_ASSIGN(items, pop_mark());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
       if (items.size() % 2) return fail(errc::pickle_bad_operand, "odd number of items for DICT");
-      PTHSAFE_ASSIGN(d, alloc(value_kind::dict));
+      PTHSAFE_ASSIGN(auto d, alloc(value_kind::dict));
       for (std::size_t i = 0; i < items.size(); i += 2) PTHSAFE_TRY(set_item(*d, items[i], items[i + 1]));
       return push(d);
     }
     case op::FROZENSET: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(s, alloc(value_kind::frozenset));
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto s, alloc(value_kind::frozenset));
       PTHSAFE_TRY(set_height(*s, items));
       for (value* it : items) PTHSAFE_TRY(set_add(*s, it));
       PTHSAFE_TRY(index_frozenset(*s));
       return push(s);
     }
     case op::APPEND: {
-      PTHSAFE_ASSIGN(item, pop());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto item, pop());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPEND to a non-list");
       if (target->items().size() >= lim.max_container_items) return limit("max_container_items", lim.max_container_items);
-      PTHSAFE_TRY(charge(*target, 1));
-      va::items(*target).push_back(item);
-      return {};
+      return append(*target, std::span<value* const>(&item, 1));
     }
     case op::APPENDS: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::list) return fail(errc::pickle_append_refused, "APPENDS to a non-list");
       if (items.size() > lim.max_container_items - target->items().size())
         return limit("max_container_items", lim.max_container_items);
-      PTHSAFE_TRY(charge(*target, items.size()));
-      va::items(*target).insert(va::items(*target).end(), items.begin(), items.end());
-      return {};
+      return append(*target, items);
     }
     case op::ADDITEMS: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::set) return fail(errc::pickle_bad_operand, "ADDITEMS to a non-set");
       for (value* it : items) PTHSAFE_TRY(set_add(*target, it));
       return {};
     }
     case op::SETITEM: {
-      PTHSAFE_ASSIGN(v, pop());
-      PTHSAFE_ASSIGN(k, pop());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto v, pop());
+      PTHSAFE_ASSIGN(auto k, pop());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::dict && target->kind() != value_kind::ordered_dict)
         return fail(errc::pickle_setitem_refused, "SETITEM on a non-dict");
       return set_item(*target, k, v);
     }
     case op::SETITEMS: {
-      PTHSAFE_ASSIGN(items, pop_mark());
-      PTHSAFE_ASSIGN(target, top());
+      PTHSAFE_ASSIGN(auto items, pop_mark());
+      PTHSAFE_ASSIGN(auto target, top());
       if (target->kind() != value_kind::dict && target->kind() != value_kind::ordered_dict)
         return fail(errc::pickle_setitem_refused, "SETITEMS on a non-dict");
       if (items.size() % 2) return fail(errc::pickle_bad_operand, "odd number of items for SETITEMS");
@@ -891,56 +589,58 @@ result<void> machine::impl::step(std::uint8_t code) {
     case op::POP:
       // pickle.py and _pickle.c agree: with the current frame empty, POP discards the MARK.
       if (stack.size() == fence() && !marks.empty()) { marks.pop_back(); return {}; }
-      { PTHSAFE_ASSIGN(v, pop()); (void)v; }
+      { PTHSAFE_ASSIGN(auto v, pop()); (void)v; }
       return {};
-    case op::POP_MARK: { PTHSAFE_ASSIGN(items, pop_mark()); (void)items; return {}; }
-    case op::DUP: { PTHSAFE_ASSIGN(v, top()); return push(v); }
-    case op::BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_put(i); }
-    case op::LONG_BINPUT: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_put(i); }
-    case op::PUT: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_put(i); }
+    case op::POP_MARK: { PTHSAFE_ASSIGN(auto items, pop_mark()); (void)items; return {}; }
+    case op::DUP: { PTHSAFE_ASSIGN(auto v, top()); return push(v); }
+    case op::BINPUT: { PTHSAFE_ASSIGN(auto i, take_le<std::uint8_t>()); return memo_put(i); }
+    case op::LONG_BINPUT: { PTHSAFE_ASSIGN(auto i, take_le<std::uint32_t>()); return memo_put(i); }
+    case op::PUT: { PTHSAFE_ASSIGN(auto line, take_line());
+      PTHSAFE_ASSIGN(auto i, decimal_index(line)); return memo_put(i); }
     case op::MEMOIZE: return memo_put(memo_count);
-    case op::BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint8_t>()); return memo_get(i); }
-    case op::LONG_BINGET: { PTHSAFE_ASSIGN(i, take_le<std::uint32_t>()); return memo_get(i); }
-    case op::GET: { PTHSAFE_ASSIGN(line, take_line()); PTHSAFE_ASSIGN(i, decimal_index(line)); return memo_get(i); }
+    case op::BINGET: { PTHSAFE_ASSIGN(auto i, take_le<std::uint8_t>()); return memo_get(i); }
+    case op::LONG_BINGET: { PTHSAFE_ASSIGN(auto i, take_le<std::uint32_t>()); return memo_get(i); }
+    case op::GET: { PTHSAFE_ASSIGN(auto line, take_line());
+      PTHSAFE_ASSIGN(auto i, decimal_index(line)); return memo_get(i); }
     case op::GLOBAL: {
-      PTHSAFE_ASSIGN(module, take_line());
-      PTHSAFE_ASSIGN(name, take_line());
+      PTHSAFE_ASSIGN(auto module, take_line());
+      PTHSAFE_ASSIGN(auto name, take_line());
       if (!valid_utf8(module, false) || !valid_utf8(name, false)) return fail(errc::pickle_bad_text, "GLOBAL names are not UTF-8");
       return global(std::string(module), std::string(name));
     }
     case op::STACK_GLOBAL: {
-      PTHSAFE_ASSIGN(name, pop());
-      PTHSAFE_ASSIGN(module, pop());
+      PTHSAFE_ASSIGN(auto name, pop());
+      PTHSAFE_ASSIGN(auto module, pop());
       if (name->kind() != value_kind::string || module->kind() != value_kind::string)
         return fail(errc::pickle_bad_operand, "STACK_GLOBAL requires two strings");
       return global(std::string(module->text()), std::string(name->text()));
     }
     case op::REDUCE: {
-      PTHSAFE_ASSIGN(args, pop());
-      PTHSAFE_ASSIGN(callable, pop());
+      PTHSAFE_ASSIGN(auto args, pop());
+      PTHSAFE_ASSIGN(auto callable, pop());
       if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "REDUCE arguments are not a tuple");
-      PTHSAFE_ASSIGN(out, m.target_.reduce(*callable, *args));
+      PTHSAFE_ASSIGN(auto out, m.target_.reduce(*callable, *args));
       return push(out);
     }
     case op::NEWOBJ: {
-      PTHSAFE_ASSIGN(args, pop());
-      PTHSAFE_ASSIGN(cls, pop());
+      PTHSAFE_ASSIGN(auto args, pop());
+      PTHSAFE_ASSIGN(auto cls, pop());
       if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "NEWOBJ arguments are not a tuple");
-      PTHSAFE_ASSIGN(out, m.target_.newobj(*cls, *args));
+      PTHSAFE_ASSIGN(auto out, m.target_.newobj(*cls, *args));
       return push(out);
     }
     case op::BUILD: {
-      PTHSAFE_ASSIGN(state, pop());
-      PTHSAFE_ASSIGN(inst, top());
+      PTHSAFE_ASSIGN(auto state, pop());
+      PTHSAFE_ASSIGN(auto inst, top());
       return m.target_.build(*inst, *state);
     }
     case op::BINPERSID: {
-      PTHSAFE_ASSIGN(pid, pop());
-      PTHSAFE_ASSIGN(out, m.target_.persistent_load(*pid));
+      PTHSAFE_ASSIGN(auto pid, pop());
+      PTHSAFE_ASSIGN(auto out, m.target_.persistent_load(*pid));
       return push(out);
     }
     case op::PROTO: {
-      PTHSAFE_ASSIGN(p, take_le<std::uint8_t>());
+      PTHSAFE_ASSIGN(auto p, take_le<std::uint8_t>());
       if (p > 5) return fail(errc::pickle_bad_operand, "unsupported pickle protocol " + std::to_string(p));
       return {};
     }
@@ -948,7 +648,7 @@ result<void> machine::impl::step(std::uint8_t code) {
       // pickle.py refuses a new frame while the current one still has bytes.
       if (frame_end && c.pos() < frame_end) return fail(errc::pickle_bad_operand, "FRAME before the end of the current frame");
       frame_end = 0;
-      PTHSAFE_ASSIGN(n, take_le<std::uint64_t>());
+      PTHSAFE_ASSIGN(auto n, take_le<std::uint64_t>());
       if (n > c.remaining()) return fail(errc::pickle_truncated, "FRAME is longer than the pickle");
       frame_end = n ? c.pos() + n : 0;
       return {};
@@ -992,7 +692,7 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
         return fail(errc::pickle_stop_inside_frame, std::to_string(frame_end - c.pos()) +
                                                         " bytes follow STOP inside its FRAME: CPython resumes at the "
                                                         "frame's end or after STOP, by reader");
-      PTHSAFE_ASSIGN(root, pop());
+      PTHSAFE_ASSIGN(auto root, pop());
       if (!stack.empty() || !marks.empty())
         m.st_.warnings.push_back(m.record_ + "@" + std::to_string(m.op_pos_) +
                                  ": values or MARKs left on the stack at STOP (ignored, as CPython does)");

@@ -12,6 +12,7 @@
 
 #include "model/state.hpp"
 #include "pickle/globals.hpp"
+#include "pickle/keys.hpp"
 #include "pthsafe/error.hpp"
 #include "pthsafe/options.hpp"
 
@@ -36,24 +37,6 @@ class call_target {
 
 /// The global_ref a value_kind::global node stands for.
 global_ref global_of(const value& v) noexcept;
-
-/// Hashability and equality of dict keys / set items, as Python defines them for the kinds a
-/// checkpoint can hold (1 == 1.0 == True; tuples by items; tensors by identity).
-/// O(1): a tuple's hashability is fixed when it is built (flag_unhashable).
-bool is_hashable(const value& v) noexcept;
-/// Hash consistent with keys_equal (1, 1.0 and True hash alike; -0.0 as 0.0). Linear in the
-/// number of distinct nodes: tuple and frozenset hashes are cached in the node on first use, so
-/// shared subtrees ((t, t) nested 60 deep) are hashed once, not 2^60 times. Call it only while
-/// the graph is still owned by one thread (during a load).
-std::uint64_t key_hash(const value& v) noexcept;
-/// Key equality. Every node compared takes one unit of `budget`; when it reaches zero the walk
-/// stops and returns false, and the caller must report limit max_key_compare_nodes (two distinct but
-/// equal DAGs of shared tuples would otherwise compare in exponential time, as in CPython).
-bool keys_equal(const value& a, const value& b, std::uint64_t& budget) noexcept;
-/// The message of the limit_exceeded error for a spent checkpoint_state::key_budget.
-inline constexpr const char* key_budget_message =
-    "limit max_key_compare_nodes exceeded comparing dict keys or set items (at most 4 nodes per pickle "
-    "byte + 256)";
 
 class machine {
  public:

@@ -55,7 +55,7 @@ result<void> read_one(const source& src, const read_job& j, std::uint64_t begin,
   if (len >= prefault_min) prefault(j.dst + begin, len);
   if (auto r = src.read_into(j.file_offset + begin, j.dst + begin, len); !r) {
     error e = std::move(r).error_value();
-    if (j.record) e.record = *j.record;
+    if (!j.record.empty()) e.record = std::string(j.record);
     return e;
   }
   return {};

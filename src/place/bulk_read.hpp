@@ -20,7 +20,7 @@ struct read_job {
   std::uint64_t file_offset = 0;
   std::byte* dst = nullptr;
   std::uint64_t nbytes = 0;
-  const std::string* record = nullptr;  // named in errors
+  std::string_view record;  // named in errors
 };
 
 /// Fills every job. Totals of at least parallel_read_min bytes are cut into chunks that up to

@@ -40,7 +40,7 @@ namespace {
 
 // load_options::refuse_copy_in_mmap: the caller wants zero-copy or nothing.
 error copy_refused(const storage_record& s, const char* why) {
-  return make_error(errc::mmap_copy_refused, "storage '" + s.key + "' cannot be mapped zero-copy (" + why + ")", s.record);
+  return make_error(errc::mmap_copy_refused, "storage '" + std::string(s.key) + "' cannot be mapped zero-copy (" + why + ")", std::string(s.record));
 }
 
 // Legacy format: the storage is a little-endian byte range of the file itself.
@@ -92,7 +92,7 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
     s.owned = aligned_buffer(static_cast<std::size_t>(s.nbytes));
     if (stored) {
       const auto off = static_cast<std::uint64_t>(stored->data() - st.src.bytes().data());
-      jobs.push_back({off, s.owned.data(), s.nbytes, &s.record});
+      jobs.push_back({off, s.owned.data(), s.nbytes, s.record});
       if (st.big_endian) swap_after.push_back(&s);
     } else {
       if (auto r = st.zip->extract(entry, s.owned.data(), opts.limits); !r) return r;

@@ -61,10 +61,10 @@ result<void> torch_rebuilder::set_obj_state(value& obj, const value& state) {
 result<value*> torch_rebuilder::call_object(const call& c) {
   const std::string name(c.callable.text());
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::object));
-  if (!st_.charge(name.size() + 2 * sizeof(value*)))
+  if (!st_.charge(name.size() + 4 * sizeof(value*)))  // the name; (args[, state]) in 4 slots
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  va::text(*v) = name;
-  va::items(*v).push_back(&c.args);
+  va::set_text(st_.mem, *v, name);
+  va::push_item(st_.mem, *v, &c.args);
   return v;
 }
 
@@ -73,14 +73,15 @@ result<value*> torch_rebuilder::call_mapping(const call& c) {
   const std::size_t n = a.size();
   const bool ordered = c.g.id == global_id::ordered_dict;
   PTHSAFE_ASSIGN(value* v, alloc(ordered ? value_kind::ordered_dict : value_kind::dict));
-  if (!ordered) va::text(*v) = "collections.Counter";
+  if (!ordered) va::share_text(*v, "collections.Counter");
   if (c.newobj || n == 0) return v;  // __new__ ignores its arguments
   if (n != 1) return fail(errc::bad_rebuild_args, std::string(c.callable.text()) + " takes at most 1 argument");
   const value& src = *a[0];
-  auto& out = va::items(*v);
+  std::vector<const value*> out;
   // Copies of a (possibly shared) container are charged before they are made: a 100-byte
-  // file can otherwise call OrderedDict(d) on one large dict a thousand times.
-  if (!st_.charge(src.items().size() * (is_dict(src) ? sizeof(value*) : 2 * sizeof(value*) + index_node_bytes)))
+  // file can otherwise call OrderedDict(d) on one large dict a thousand times. The copy in
+  // the arena has up to twice the slots (it may grow by SETITEMS later).
+  if (!st_.charge(src.items().size() * (is_dict(src) ? 2 * sizeof(value*) : 4 * sizeof(value*) + index_node_bytes)))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   if (is_dict(src)) {
     out.assign(src.items().begin(), src.items().end());
@@ -107,6 +108,8 @@ result<value*> torch_rebuilder::call_mapping(const call& c) {
     return fail(errc::unsupported_feature, std::string(c.callable.text()) + " from a " +
                                                std::string(value_kind_name(src.kind())) + " is not supported");
   }
+  if (!va::append(st_.mem, *v, out))
+    return fail(errc::limit_exceeded, "limit max_container_items (" + std::to_string(opts_.limits.max_container_items) + ") exceeded");
   return v;
 }
 
@@ -119,9 +122,9 @@ result<value*> torch_rebuilder::call_set(const call& c) {
   const value& src = *a[0];
   if (!is_seq(src) && src.kind() != value_kind::set && src.kind() != value_kind::frozenset)
     return fail(errc::bad_rebuild_args, "set needs a sequence");
-  if (!st_.charge(src.items().size() * (sizeof(value*) + index_node_bytes)))
+  if (!st_.charge(src.items().size() * (2 * sizeof(value*) + index_node_bytes)))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  auto& out = va::items(*v);
+  std::vector<const value*> out;
   std::unordered_multimap<std::uint64_t, const value*> index;
   std::uint64_t& budget = st_.key_budget;
   for (const value* it : src.items()) {
@@ -135,6 +138,8 @@ result<value*> torch_rebuilder::call_set(const call& c) {
       out.push_back(it);
     }
   }
+  if (!va::append(st_.mem, *v, out))
+    return fail(errc::limit_exceeded, "limit max_container_items (" + std::to_string(opts_.limits.max_container_items) + ") exceeded");
   return v;
 }
 
@@ -147,7 +152,7 @@ result<void> torch_rebuilder::build_mapping(value& inst, const value& state) {
 
 result<void> torch_rebuilder::build_object(value& inst, value& state) {
   if (inst.items().size() > 1) return fail(errc::pickle_build_refused, "object built twice");
-  va::items(inst).push_back(&state);
+  va::push_item(st_.mem, inst, &state);
   return {};
 }
 

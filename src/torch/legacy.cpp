@@ -65,7 +65,7 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   const auto off = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(m[1]->as_int64()), item);
   const auto len = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(m[2]->as_int64()), item);
   if (!off || !len || !range_fits(*off, *len, root.nbytes))
-    return fail(errc::tensor_out_of_bounds, "storage view '" + key + "' reaches past the end of storage '" + root.key + "'");
+    return fail(errc::tensor_out_of_bounds, "storage view '" + key + "' reaches past the end of storage '" + std::string(root.key) + "'");
   if (const auto found = by_key_.find(*identity); found != by_key_.end()) {
     storage_record* v = found->second;
     if (v->alias_of != &root || v->alias_offset != *off || v->nbytes != *len)
@@ -79,7 +79,7 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
                                                  "' (str) are two storages to torch but one name in pthsafe's output");
   st_.storages.emplace_back();
   storage_record* v = &st_.storages.back();
-  v->key = key;
+  v->key = st_.mem.copy(key);
   v->type = root.type;
   v->nbytes = *len;
   v->alias_of = &root;
@@ -125,29 +125,29 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
         return bad_list("storage key " + std::string(k->kind() == value_kind::string ? "'" + shown + "'" : shown) +
                             " in the key list is no storage of the pickle (torch asserts)", at_keys);
       storage_record& s = *it->second;
-      if (!seen.insert(&s).second) return bad_list("storage key '" + s.key + "' listed twice", at_keys);
+      if (!seen.insert(&s).second) return bad_list("storage key '" + std::string(s.key) + "' listed twice", at_keys);
       // int64 element count, then the bytes (torch: "storage has wrong byte size").
-      if (!range_fits(pos, 8, size)) return bad_list("file ends inside the size of storage '" + s.key + "'", pos);
+      if (!range_fits(pos, 8, size)) return bad_list("file ends inside the size of storage '" + std::string(s.key) + "'", pos);
       std::uint64_t count = 0;
       for (int i = 0; i < 8; ++i)
         count |= std::uint64_t(static_cast<unsigned char>(st.src.bytes()[static_cast<std::size_t>(pos) + i])) << (8 * i);
       const auto nbytes = checked_mul<std::uint64_t>(count, itemsize(s.type));
       if (static_cast<std::int64_t>(count) < 0 || !nbytes || *nbytes != s.nbytes)
         return make_error(errc::storage_size_mismatch,
-                          "storage '" + s.key + "' has wrong byte size: expected " + std::to_string(s.nbytes) + " got " +
+                          "storage '" + std::string(s.key) + "' has wrong byte size: expected " + std::to_string(s.nbytes) + " got " +
                               (nbytes && static_cast<std::int64_t>(count) >= 0 ? std::to_string(*nbytes) : std::string("> 2^63")),
                           "", pos);
       pos += 8;
-      if (!range_fits(pos, s.nbytes, size)) return bad_list("file ends inside the bytes of storage '" + s.key + "'", pos);
+      if (!range_fits(pos, s.nbytes, size)) return bad_list("file ends inside the bytes of storage '" + std::string(s.key) + "'", pos);
       s.file_offset = pos;
-      s.record.clear();
+      s.record = {};
       pos += s.nbytes;
     }
     // In creation order (not the hash table's, which is keyed per process), so that the storage
     // named in the error is the same on every run.
     for (const storage_record& s : st.storages)
       if (!s.alias_of && !s.synthetic && !s.file_offset)
-        return bad_list("storage '" + s.key + "' is missing from the key list: torch would leave its memory uninitialised",
+        return bad_list("storage '" + std::string(s.key) + "' is missing from the key list: torch would leave its memory uninitialised",
                         at_keys);
   }
   if (pos != size) return bad_list(std::to_string(size - pos) + " bytes follow the last storage", pos);

@@ -31,8 +31,11 @@ result<value*> torch_rebuilder::rebuild_meta(value& args) {
   if (a.size() != 4) return fail(errc::bad_rebuild_args, "_rebuild_meta_tensor_no_storage takes 4 arguments");
   tensor_record t;
   if (!tensor_dtype(*a[0], t.type)) return fail(errc::bad_dtype, "meta tensor dtype is not a tensor dtype");
-  if (!int_sequence(*a[1], t.shape) || !int_sequence(*a[2], t.stride))
+  std::vector<std::int64_t> shape, stride;
+  if (!int_sequence(*a[1], shape) || !int_sequence(*a[2], stride))
     return fail(errc::bad_rebuild_args, "meta tensor size and stride must be tuples of ints");
+  t.shape = shape;
+  t.stride = stride;
   if (a[3]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "meta tensor requires_grad is not a bool");
   // No storage: only the geometry itself can be wrong (an unbounded "storage" checks overflow).
   if (auto r = validate_view(t, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
@@ -40,7 +43,9 @@ result<value*> torch_rebuilder::rebuild_meta(value& args) {
   t.device = "meta";
   t.requires_grad = a[3]->as_bool();
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
-  *rec = std::move(t);
+  *rec = t;
+  rec->shape = st_.copy_dims(t.shape);  // validated: at most max_dims, charged by new_tensor_record
+  rec->stride = st_.copy_dims(t.stride);
   return tensor_value(rec);
 }
 
@@ -54,23 +59,28 @@ result<value*> torch_rebuilder::rebuild_wrapper_subclass(value& args) {
     return fail(errc::pickle_call_refused, "wrapper subclass " + std::string(cls.text()) + " is not an allowed class");
   tensor_record t;
   if (!tensor_dtype(*a[1], t.type)) return fail(errc::bad_dtype, "wrapper subclass dtype is not a tensor dtype");
-  if (!int_sequence(*a[2], t.shape) || !int_sequence(*a[3], t.stride))
+  std::vector<std::int64_t> shape, stride;
+  if (!int_sequence(*a[2], shape) || !int_sequence(*a[3], stride))
     return fail(errc::bad_rebuild_args, "wrapper subclass size and stride must be tuples of ints");
+  t.shape = shape;
+  t.stride = stride;
   if (a[4]->kind() != value_kind::integer || !a[4]->fits_int64())
     return fail(errc::bad_rebuild_args, "wrapper subclass storage_offset is not an int");
   t.offset = a[4]->as_int64();
   if (a[5]->kind() != value_kind::layout) return fail(errc::bad_rebuild_args, "wrapper subclass layout is not a layout");
   if (a[5]->text() != "torch.strided")
     return fail(errc::unsupported_feature, "wrapper subclass with layout " + std::string(a[5]->text()) + " is not read");
-  if (a[6]->kind() == value_kind::device || a[6]->kind() == value_kind::string) t.device = std::string(a[6]->text());
+  if (a[6]->kind() == value_kind::device || a[6]->kind() == value_kind::string) t.device = a[6]->text();
   else return fail(errc::bad_device, "wrapper subclass device is not a device");
   if (a[7]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "wrapper subclass requires_grad is not a bool");
   if (auto r = validate_view(t, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (wrapper subclass)");
   t.requires_grad = a[7]->as_bool();
-  t.subclass = std::string(cls.text());
+  t.subclass = cls.text();
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
-  *rec = std::move(t);
+  *rec = t;
+  rec->shape = st_.copy_dims(t.shape);  // validated: at most max_dims, charged by new_tensor_record
+  rec->stride = st_.copy_dims(t.stride);
   return tensor_value(rec);
 }
 
@@ -92,7 +102,9 @@ result<value*> torch_rebuilder::rebuild_device_from_cpu(value& args) {
   if (a[3]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "device tensor requires_grad is not a bool");
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
   *rec = *src;
-  rec->device = std::string(a[2]->text());
+  rec->shape = st_.copy_dims(src->shape);
+  rec->stride = st_.copy_dims(src->stride);
+  rec->device = a[2]->text();
   rec->requires_grad = a[3]->as_bool();
   rec->parameter = false;
   return tensor_value(rec);

@@ -4,6 +4,8 @@
 // two lists; the view is then checked against the storage like any other.
 #include "torch/quantized.hpp"
 
+#include <array>
+
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -164,8 +166,8 @@ result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
   tensor_record& t = *rec;
   t.type = type;
-  t.shape = {static_cast<std::int64_t>(n)};
-  t.stride = {1};
+  t.shape = st_.copy_dims(std::array<std::int64_t, 1>{static_cast<std::int64_t>(n)});
+  t.stride = st_.copy_dims(std::array<std::int64_t, 1>{1});
   t.device = "cpu";
   t.storage = &s;
   t.numel = n;
@@ -177,7 +179,7 @@ result<value*> torch_rebuilder::rebuild_qtensor(value& args) {
   const auto a = args.items();
   if (a.size() != 7) return fail(errc::bad_rebuild_args, "_rebuild_qtensor takes 7 arguments");
   if (a[0]->kind() != value_kind::storage) return fail(errc::bad_rebuild_args, "qtensor storage is not a storage");
-  const auto* srec = reinterpret_cast<const storage_record*>(static_cast<std::intptr_t>(va::i(const_cast<value&>(*a[0]))));
+  const auto* srec = va::storage(*a[0]);
   if (!is_quantized_dtype(srec->type))
     return fail(errc::quantizer_invalid, "quantized tensor over a " + std::string(dtype_name(srec->type)) +
                                              " storage (torch needs qint8, quint8, qint32, quint4x2 or quint2x4)");

@@ -78,8 +78,7 @@ result<tensor_record*> torch_rebuilder::new_tensor_record() {
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
   if (!st_.charge(sizeof(tensor_record) + 16 * opts_.limits.max_dims))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  st_.tensors.emplace_back();
-  return &st_.tensors.back();
+  return &st_.new_tensor();
 }
 
 result<value*> torch_rebuilder::tensor_value(tensor_record* t) {
@@ -149,18 +148,18 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     if (!zip_ && placeholders_) {
       st_.storages.emplace_back();
       rec = &st_.storages.back();
-      rec->key = key;
+      rec->key = st_.mem.copy(key);
       rec->type = type;
       rec->nbytes = *nbytes;
       by_key_.emplace(*identity, rec);
       auto v = alloc(value_kind::storage);
       if (!v) return v;
-      va::text(**v) = std::string(loc.text());
-      va::i(**v) = reinterpret_cast<std::intptr_t>(rec);
+      va::share_text(**v, loc.text());
+      va::storage(**v) = rec;
       return *v;
     }
     std::optional<std::size_t> entry;
-    std::string record;
+    std::string_view record;
     if (!legacy_) {  // legacy storages' bytes follow the pickles; read_legacy locates them
       if (!zip_) return fail(errc::missing_record, "persistent id in a pickle without an archive");
       const std::string rel = prefix_ == "data/" ? "data/" + key : key;
@@ -170,12 +169,12 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
       if (e.uncomp_size != *nbytes)
         return fail(errc::storage_size_mismatch, "record " + std::string(e.name) + " has " + std::to_string(e.uncomp_size) +
                                                      " bytes, persistent id says " + std::to_string(*nbytes));
-      record = std::string(e.name);
+      record = e.name;
     }
     st_.storages.emplace_back();
     rec = &st_.storages.back();
-    rec->key = key;
-    rec->record = std::move(record);
+    rec->key = st_.mem.copy(key);
+    rec->record = record;
     rec->type = type;
     rec->nbytes = *nbytes;
     rec->entry = entry;
@@ -188,15 +187,15 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   }
   auto v = alloc(value_kind::storage);
   if (!v) return v;
-  va::text(**v) = std::string(loc.text());  // the location recorded for this reference
-  va::i(**v) = reinterpret_cast<std::intptr_t>(rec);
+  va::share_text(**v, loc.text());  // the location recorded for this reference
+  va::storage(**v) = rec;
   return *v;
 }
 
 result<value*> torch_rebuilder::make_tensor(const value& storage, const value& offset, const value& size,
                                             const value& stride, bool has_dtype, dtype type) {
   if (storage.kind() != value_kind::storage) return fail(errc::bad_rebuild_args, "tensor storage is not a storage");
-  auto* rec = reinterpret_cast<storage_record*>(static_cast<std::intptr_t>(value_access::i(const_cast<value&>(storage))));
+  storage_record* rec = va::storage(storage);
   if (!is_int(offset)) return fail(errc::bad_rebuild_args, "storage offset is not an int");
   if (!(is_seq(size) || size.kind() == value_kind::size) || !(is_seq(stride) || stride.kind() == value_kind::size))
     return fail(errc::bad_rebuild_args, "size and stride must be tuples");
@@ -209,26 +208,30 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
   if (has_dtype && rec->type != dtype::uint8)
     return fail(errc::bad_rebuild_args, "_rebuild_tensor_v3 needs an untyped storage");
   t.offset = offset.as_int64();
-  for (const value* s : size.items()) {
-    if (!is_int(*s)) return fail(errc::bad_rebuild_args, "size item is not an int");
-    t.shape.push_back(s->as_int64());
+  // The record and its dims live in the arena: charged before they are made.
+  if (!st_.charge(sizeof(tensor_record) + sizeof(std::int64_t) * (size.items().size() + stride.items().size())))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  t.shape = {st_.mem.make_array<std::int64_t>(size.items().size()), size.items().size()};
+  t.stride = {st_.mem.make_array<std::int64_t>(stride.items().size()), stride.items().size()};
+  for (std::size_t i = 0; i < t.shape.size(); ++i) {
+    if (!is_int(*size.items()[i])) return fail(errc::bad_rebuild_args, "size item is not an int");
+    t.shape[i] = size.items()[i]->as_int64();
   }
-  for (const value* s : stride.items()) {
-    if (!is_int(*s)) return fail(errc::bad_rebuild_args, "stride item is not an int");
-    t.stride.push_back(s->as_int64());
+  for (std::size_t i = 0; i < t.stride.size(); ++i) {
+    if (!is_int(*stride.items()[i])) return fail(errc::bad_rebuild_args, "stride item is not an int");
+    t.stride[i] = stride.items()[i]->as_int64();
   }
-  t.device = std::string(storage.text());
+  t.device = storage.text();  // the storage value's text, in the arena
   t.storage = rec;
   if (auto r = validate_view(t, rec->nbytes, opts_.limits); !r) {
     error e = std::move(r).error_value();
-    return fail(e.code, e.message + " (storage '" + rec->key + "')");
+    return fail(e.code, e.message + " (storage '" + std::string(rec->key) + "')");
   }
-  if (!st_.charge(sizeof(tensor_record) + 16 * t.shape.size()))
-    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  st_.tensors.push_back(std::move(t));
+  tensor_record& out = st_.new_tensor();
+  out = t;
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
-  va::tensor(**v) = &st_.tensors.back();
+  va::tensor(**v) = &out;
   return *v;
 }
 
@@ -246,11 +249,15 @@ result<value*> torch_rebuilder::copy_tensor(const value& src, bool keep_attrs) {
     for (const auto& [k, v] : src.attrs()) cost += sizeof(src.attrs()[0]) + k.size();
   if (!st_.charge(cost))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  st_.tensors.push_back(*value_access::tensor(src));
+  tensor_record& out = st_.new_tensor();
+  out = *va::tensor(src);
+  out.shape = st_.copy_dims(out.shape);  // a record owns its dims: never shared with another
+  out.stride = st_.copy_dims(out.stride);
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
-  va::tensor(**v) = &st_.tensors.back();
-  if (keep_attrs) va::attrs(**v).assign(src.attrs().begin(), src.attrs().end());
+  va::tensor(**v) = &out;
+  if (keep_attrs)
+    for (const auto& [name, val] : src.attrs()) va::push_attr(st_.mem, **v, name, val);
   return *v;
 }
 
@@ -376,14 +383,14 @@ result<value*> torch_rebuilder::call_empty_tensor(const call& c) {
   if (st_.tensors.size() >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
   if (!st_.charge(sizeof(tensor_record) + 16))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  tensor_record t;
+  tensor_record& t = st_.new_tensor();
   t.type = c.g.id == global_id::tensor_class ? static_cast<dtype>(c.g.param) : dtype::float32;
-  t.shape = {0};
-  t.stride = {1};
+  const std::int64_t zero = 0, one = 1;
+  t.shape = st_.copy_dims({&zero, 1});
+  t.stride = st_.copy_dims({&one, 1});
   t.device = "cpu";
-  st_.tensors.push_back(std::move(t));
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::tensor));
-  va::tensor(*v) = &st_.tensors.back();
+  va::tensor(*v) = &t;
   return v;
 }
 

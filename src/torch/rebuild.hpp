@@ -19,7 +19,10 @@ class torch_rebuilder final : public call_target {
   torch_rebuilder(checkpoint_state& st, const archive* zip, const load_options& opts) : st_(st), zip_(zip), opts_(opts) {
     // At most one storage per record: sizing the map once avoids ~17 rehashes of every node
     // for a 100,000-storage state_dict (5 % of its load time, bench/NOTES.md).
-    if (zip_) by_key_.reserve(zip_->entries().size());
+    if (zip_) {
+      by_key_.reserve(zip_->entries().size());
+      shown_key_.reserve(zip_->entries().size());
+    }
   }
   void attach(const machine* m) { m_ = m; }
   /// Gate only: persistent ids of a pickle examined outside its archive (an extra record, bytes
@@ -113,6 +116,7 @@ class torch_rebuilder final : public call_target {
   result<value*> rebuild_sparse(value& args, bool csr_113);
   result<value*> rebuild_sparse_torchscript(value& args);
   result<void> finish_sparse(tensor_record& t);
+  result<void> set_sparse_shape(tensor_record& t, const value& size);
   // nodata.cpp: tensors described without data of their own.
   result<value*> rebuild_meta(value& args);
   result<value*> rebuild_wrapper_subclass(value& args);

@@ -1,6 +1,7 @@
 // The small value classes of the allowlist: builtins.complex, builtins.bytearray,
 // _codecs.encode (how protocol 2 writes bytes), torch.Size, torch.device and
 // torch.serialization._get_layout. Each builds a plain value; nothing is called.
+#include <cstring>
 #include <cctype>
 #include <string_view>
 
@@ -62,7 +63,8 @@ result<value*> torch_rebuilder::call_size(const call& c) {
   if (!st_.charge(a[0]->items().size() * sizeof(value*)))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::size));
-  va::items(*v).assign(a[0]->items().begin(), a[0]->items().end());
+  if (!va::set_items(st_.mem, *v, a[0]->items()))
+    return fail(errc::limit_exceeded, "limit max_container_items (" + std::to_string(opts_.limits.max_container_items) + ") exceeded");
   return v;
 }
 
@@ -79,7 +81,7 @@ result<value*> torch_rebuilder::call_device(const call& c) {
   }
   if (!valid_device(text)) return fail(errc::bad_device, "invalid device '" + text + "'");
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::device));
-  va::text(*v) = text;
+  va::set_text(st_.mem, *v, text);
   return v;
 }
 
@@ -89,7 +91,7 @@ result<value*> torch_rebuilder::call_layout(const call& c) {
   for (auto l : layouts)
     if (l == a[0]->text()) {
       PTHSAFE_ASSIGN(value* v, alloc(value_kind::layout));
-      va::text(*v) = std::string(l);
+      va::share_text(*v, l);
       return v;
     }
   return fail(errc::bad_rebuild_args, "unknown layout '" + std::string(a[0]->text()) + "'");
@@ -129,7 +131,7 @@ result<value*> torch_rebuilder::call_encode(const call& c) {
     return fail(errc::unsupported_feature, "encoding '" + enc + "' is not supported");
   }
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::bytes));
-  va::text(*v) = std::move(out);
+  va::set_text(st_.mem, *v, out);
   return v;
 }
 
@@ -152,17 +154,20 @@ result<value*> torch_rebuilder::call_bytearray(const call& c) {
   if (!st_.charge(made))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   if (n == 1 && src.kind() == value_kind::bytes) {
-    va::text(*v) = std::string(src.text());
+    va::set_text(st_.mem, *v, src.text());
   } else if (n == 1 && is_seq(src)) {
-    va::text(*v).reserve(src.items().size());
+    std::string bytes;
+    bytes.reserve(src.items().size());
     for (const value* it : src.items()) {
       if (!is_int(*it) || it->as_int64() < 0 || it->as_int64() > 255) return fail(errc::bad_rebuild_args, "bytearray items must be 0..255");
-      va::text(*v).push_back(static_cast<char>(it->as_int64()));
+      bytes.push_back(static_cast<char>(it->as_int64()));
     }
+    va::set_text(st_.mem, *v, bytes);
   } else if (n == 1 && is_int(src) && src.as_int64() >= 0) {
     if (static_cast<std::uint64_t>(src.as_int64()) > opts_.limits.max_string_bytes)
       return fail(errc::limit_exceeded, "limit max_string_bytes (" + std::to_string(opts_.limits.max_string_bytes) + ") exceeded");
-    va::text(*v).assign(static_cast<std::size_t>(src.as_int64()), '\0');
+    const auto len = static_cast<std::size_t>(src.as_int64());
+    if (len) std::memset(va::make_text(st_.mem, *v, len), 0, len);
   } else {
     return fail(errc::unsupported_feature, "bytearray from these arguments is not supported");
   }

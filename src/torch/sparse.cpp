@@ -10,6 +10,7 @@
 // the shape rules when the tensor is rebuilt, the index values once the storages can be read
 // (validate_sparse_tensors, which runs in every load mode before the checkpoint exists).
 #include "torch/sparse.hpp"
+#include "util/try.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -39,13 +40,13 @@ bool parse_layout(std::string_view name, tensor_layout& out) {
 bool row_compressed(tensor_layout l) { return l == tensor_layout::sparse_csr || l == tensor_layout::sparse_bsr; }
 bool blocked(tensor_layout l) { return l == tensor_layout::sparse_bsr || l == tensor_layout::sparse_bsc; }
 
-std::string dims_text(const std::vector<std::int64_t>& v) {
+std::string dims_text(std::span<const std::int64_t> v) {
   std::string s = "[";
   for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
   return s + "]";
 }
 
-std::vector<std::int64_t> slice(const std::vector<std::int64_t>& v, std::size_t from, std::size_t n) {
+std::vector<std::int64_t> slice(std::span<const std::int64_t> v, std::size_t from, std::size_t n) {
   return std::vector<std::int64_t>(v.begin() + static_cast<std::ptrdiff_t>(from),
                                    v.begin() + static_cast<std::ptrdiff_t>(from + n));
 }
@@ -291,9 +292,19 @@ result<value*> torch_rebuilder::rebuild_sparse(value& args, bool csr_113) {
       return fail(errc::sparse_invalid, "sparse components must be dense tensors with storage");
     t.parts[i] = p;
   }
-  if (!int_sequence(*size, t.shape)) return fail(errc::bad_rebuild_args, "sparse size must be a tuple of ints");
+  PTHSAFE_TRY(set_sparse_shape(t, *size));
   PTHSAFE_TRY(finish_sparse(t));
   return tensor_value(&t);
+}
+
+// The dense shape, copied into the arena (new_tensor_record charged max_dims of it).
+result<void> torch_rebuilder::set_sparse_shape(tensor_record& t, const value& size) {
+  std::vector<std::int64_t> dims;
+  if (!int_sequence(size, dims)) return fail(errc::bad_rebuild_args, "sparse size must be a tuple of ints");
+  if (dims.size() > opts_.limits.max_dims)
+    return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(opts_.limits.max_dims) + ") exceeded");
+  t.shape = st_.copy_dims(dims);
+  return {};
 }
 
 // Common tail: geometry of the dense shape, shape invariants, device agreement.
@@ -303,12 +314,14 @@ result<void> torch_rebuilder::finish_sparse(tensor_record& t) {
   t.device = values.device;
   for (const auto* p : t.parts)
     if (p && p->device != t.device)
-      return fail(errc::sparse_invalid, "device of sparse indices (" + p->device + ") must match device of values (" + t.device + ")");
+      return fail(errc::sparse_invalid, "device of sparse indices (" + std::string(p->device) + ") must match device of values (" +
+                                            std::string(t.device) + ")");
   // A sparse tensor's dense shape may be far larger than its data; only overflow is refused.
   tensor_record probe;
   probe.type = t.type;
   probe.shape = t.shape;
-  probe.stride.assign(t.shape.size(), 0);
+  std::vector<std::int64_t> zeros(t.shape.size(), 0);
+  probe.stride = zeros;
   if (auto r = validate_view(probe, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (sparse tensor size)");
   t.numel = probe.numel;
@@ -343,7 +356,7 @@ result<value*> torch_rebuilder::rebuild_sparse_torchscript(value& args) {
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
   tensor_record& t = *rec;
   t.layout = layout;
-  if (!int_sequence(*a[1], t.shape)) return fail(errc::bad_rebuild_args, "sparse size must be a tuple of ints");
+  PTHSAFE_TRY(set_sparse_shape(t, *a[1]));
   if (a[2]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "sparse requires_grad is not a bool");
   t.requires_grad = a[2]->as_bool();
   // COO: (indices, values) -> parts 0 and 2; compressed: (compressed, plain, values) -> 0, 1, 2.

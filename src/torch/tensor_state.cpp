@@ -79,7 +79,7 @@ bool can_require_grad(dtype t) noexcept {
 }
 
 result<void> torch_rebuilder::set_attr(value& obj, std::string_view name, const value* v) {
-  auto& attrs = va::attrs(obj);
+  const auto attrs = obj.attrs();
   // Attribute names are file content: a state of 90,000 names must not cost 90,000^2 / 2 string
   // comparisons, so objects with many attributes get a keyed index.
   constexpr std::size_t index_from = 16;
@@ -92,17 +92,19 @@ result<void> torch_rebuilder::set_attr(value& obj, std::string_view name, const 
   }
   if (idx != attr_index_.end()) {
     if (const auto at = idx->second.find(name); at != idx->second.end()) {
-      attrs[at->second].second = v;
+      va::attr(obj, at->second).second = v;
       return {};
     }
   } else {
-    for (auto& [k, old] : attrs)
-      if (k == name) { old = v; return {}; }
+    for (std::size_t i = 0; i < attrs.size(); ++i)
+      if (attrs[i].first == name) { va::attr(obj, i).second = v; return {}; }
   }
-  if (!st_.charge(sizeof(attrs[0]) + name.size() + (idx != attr_index_.end() ? 48 + name.size() : 0)))
+  // An attribute slot in the arena (the array doubles as it grows: up to 4 slots' worth per
+  // attribute with the abandoned copies) and its name.
+  if (!st_.charge(4 * sizeof(value_attr) + name.size() + (idx != attr_index_.end() ? 48 + name.size() : 0)))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  attrs.emplace_back(std::string(name), v);
-  if (idx != attr_index_.end()) idx->second.emplace(attrs.back().first, attrs.size() - 1);
+  va::push_attr(st_.mem, obj, st_.mem.copy(name), v);
+  if (idx != attr_index_.end()) idx->second.emplace(std::string(name), obj.attrs().size() - 1);
   return {};
 }
 

@@ -72,7 +72,7 @@ struct name_hash {
       h.add(std::string_view(buf, n));
     }
   }
-  std::size_t slot(std::size_t mask) const { return static_cast<std::size_t>(h.finish()) & mask; }
+  std::uint64_t value() const { return h.finish(); }
 };
 
 // miniz's mz_zip_reader_is_file_a_directory: a name ending in '/' or the DOS directory bit in
@@ -126,10 +126,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
   if (auto r = check_local_headers(file, a->dir_); !r) return std::move(r).error_value();
   if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
-  std::size_t cap = 16;
-  while (cap < ents.size() * 2) cap *= 2;
-  const std::size_t mask = cap - 1;
-  a->by_name_.assign(cap, 0);
+  a->by_name_ = open_table(ents.size());  // sized from the directory's count: never grows
   // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
   // both decodings are one-to-one, but mixing them lets two different byte strings decode to
   // the same name (an unflagged "\xc3\x87" is cp437 "\u251c\u00e7", the UTF-8 of a flagged
@@ -158,17 +155,14 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name), e.central_offset);
     name_hash h;
     h.add(e.name, true);
-    for (std::size_t at = h.slot(mask);; at = (at + 1) & mask) {
-      if (!a->by_name_[at]) {
-        a->by_name_[at] = static_cast<std::uint32_t>(i + 1);
-        break;
-      }
-      const std::string_view other = ents[a->by_name_[at] - 1].name;
-      if (other == e.name)
+    // Names equal after folding hash alike, so the one earlier name that folds to this one is
+    // found here (there is at most one: a second would have been refused).
+    if (const auto other = a->by_name_.find(h.value(), [&](std::uint32_t j) { return equal_folded(ents[j].name, e.name); })) {
+      if (ents[*other].name == e.name)
         return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
-      if (equal_folded(other, e.name))
-        return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
+      return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
     }
+    a->by_name_.insert(h.value(), static_cast<std::uint32_t>(i));
   }
   // torch: the archive name is the first entry's name up to its first '/'.
   const std::string_view first = ents.front().name;
@@ -218,20 +212,19 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 }
 
 std::optional<std::size_t> archive::find(std::string_view rel) const {
-  if (by_name_.empty()) return std::nullopt;
+  if (by_name_.size() == 0) return std::nullopt;
   // torch: mz_zip_reader_locate_file(archive_name + "/" + rel, flags 0), i.e. ASCII case folded.
   name_hash h;
   h.add(root_, true);
   h.add("/", true);
   h.add(rel, true);
-  const std::size_t mask = by_name_.size() - 1;
-  for (std::size_t at = h.slot(mask); by_name_[at]; at = (at + 1) & mask) {
-    const std::string_view n = dir_.entries[by_name_[at] - 1].name;
-    if (n.size() == root_.size() + 1 + rel.size() && equal_folded(n.substr(0, root_.size()), root_) &&
-        n[root_.size()] == '/' && equal_folded(n.substr(root_.size() + 1), rel))
-      return by_name_[at] - 1;
-  }
-  return std::nullopt;
+  const auto at = by_name_.find(h.value(), [&](std::uint32_t i) {
+    const std::string_view n = dir_.entries[i].name;
+    return n.size() == root_.size() + 1 + rel.size() && equal_folded(n.substr(0, root_.size()), root_) &&
+           n[root_.size()] == '/' && equal_folded(n.substr(root_.size() + 1), rel);
+  });
+  if (!at) return std::nullopt;
+  return std::size_t{*at};
 }
 
 bool archive::has_folder(std::string_view rel_folder) const {

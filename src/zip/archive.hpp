@@ -14,6 +14,7 @@
 
 #include "pthsafe/error.hpp"
 #include "pthsafe/options.hpp"
+#include "util/open_table.hpp"
 #include "zip/directory.hpp"
 
 namespace pthsafe::detail {
@@ -51,9 +52,9 @@ class archive {
   std::span<const std::byte> file_;
   zip_directory dir_;
   std::string root_;
-  // Case-folded name index: open addressing over the entries (entry + 1; 0 = empty slot), no
-  // allocation per entry (checkpoints with 100,000s of records).
-  std::vector<std::uint32_t> by_name_;
+  // Case-folded name index (keyed SipHash of the folded name -> entry), no allocation per entry
+  // (checkpoints with 100,000s of records).
+  open_table by_name_;
   struct libzip_handle;
   std::unique_ptr<libzip_handle> zip_;
 };

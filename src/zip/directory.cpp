@@ -17,7 +17,7 @@ constexpr std::uint16_t flag_encrypted = 0x0001, flag_strong_encryption = 0x0040
                         flag_masked_header = 0x2000, flag_patched = 0x0020;
 
 std::uint32_t load_u32(const std::byte* p) {
-  std::uint32_t v;
+  std::uint32_t v = 0;
   std::memcpy(&v, p, 4);
   return v;  // little-endian hosts only (checked in CMake)
 }
@@ -31,7 +31,7 @@ error zerr(errc c, std::string msg, std::uint64_t off) { return make_error(c, st
 constexpr std::uint64_t eocd_search_window = eocd_size + 0xffff + 4096;
 
 std::uint16_t load_u16(const std::byte* p) {
-  std::uint16_t v;
+  std::uint16_t v = 0;
   std::memcpy(&v, p, 2);
   return v;
 }
@@ -89,8 +89,8 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
   if (!eocd_at) return std::move(eocd_at).error_value();
   const std::uint64_t eocd = *eocd_at;
   cursor c(f, eocd + 4);
-  std::uint16_t disk, cd_disk, n_disk, n_total, comment_len;
-  std::uint32_t cd_size32, cd_off32;
+  std::uint16_t disk = 0, cd_disk = 0, n_disk = 0, n_total = 0, comment_len = 0;
+  std::uint32_t cd_size32 = 0, cd_off32 = 0;
   c.u16(disk); c.u16(cd_disk); c.u16(n_disk); c.u16(n_total);
   c.u32(cd_size32); c.u32(cd_off32); c.u16(comment_len);
   if (disk != 0 || cd_disk != 0 || n_disk != n_total)
@@ -101,8 +101,8 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
   const bool has_locator = eocd >= z64_loc_size && load_u32(f.data() + eocd - z64_loc_size) == sig_z64_loc;
   if (has_locator) {
     cursor l(f, eocd - z64_loc_size + 4);
-    std::uint32_t z_disk, total_disks;
-    std::uint64_t z_off;
+    std::uint32_t z_disk = 0, total_disks = 0;
+    std::uint64_t z_off = 0;
     l.u32(z_disk); l.u64(z_off); l.u32(total_disks);
     // miniz requires exactly one disk; zipfile accepts 0 or 1.
     if (z_disk != 0 || total_disks != 1)
@@ -110,9 +110,9 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     if (!range_fits(z_off, z64_eocd_min, eocd - z64_loc_size) || load_u32(f.data() + z_off) != sig_z64_eocd)
       return zerr(errc::zip_bad_eocd, "zip64 locator does not point at a zip64 end record", eocd - z64_loc_size);
     cursor z(f, z_off + 4);
-    std::uint64_t rec_size, z_count_disk, z_count, z_cd_size, z_cd_off;
-    std::uint16_t made_by, needed;
-    std::uint32_t z_disk_no, z_cd_disk;
+    std::uint64_t rec_size = 0, z_count_disk = 0, z_count = 0, z_cd_size = 0, z_cd_off = 0;
+    std::uint16_t made_by = 0, needed = 0;
+    std::uint32_t z_disk_no = 0, z_cd_disk = 0;
     z.u64(rec_size); z.u16(made_by); z.u16(needed); z.u32(z_disk_no); z.u32(z_cd_disk);
     z.u64(z_count_disk); z.u64(z_count); z.u64(z_cd_size); z.u64(z_cd_off);
     // miniz reads the zip64 end record where the locator points; zipfile (_EndRecData64) reads it
@@ -157,9 +157,10 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
   const std::uint64_t cd_end = cd_off + cd_size;
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint64_t at = d.pos();
-    std::uint32_t sig, crc, csize32, usize32, ext_attr, loc32;
-    std::uint16_t made_by, needed, flags, method, mtime, mdate, name_len, extra_len, comment_len2,
-        disk_start, int_attr;
+    // Zero-initialised: the reads below are checked as a group, which gcc cannot follow.
+    std::uint32_t sig = 0, crc = 0, csize32 = 0, usize32 = 0, ext_attr = 0, loc32 = 0;
+    std::uint16_t made_by = 0, needed = 0, flags = 0, method = 0, mtime = 0, mdate = 0, name_len = 0, extra_len = 0,
+                  comment_len2 = 0, disk_start = 0, int_attr = 0;
     if (cd_end - at < 46 || !d.u32(sig) || sig != sig_central)
       return zerr(errc::zip_bad_central_entry, "central directory entry " + std::to_string(i) + " is missing", at);
     d.u16(made_by); d.u16(needed); d.u16(flags); d.u16(method); d.u16(mtime); d.u16(mdate);
@@ -188,7 +189,7 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     bool seen_z64 = false;
     cursor x(std::as_bytes(std::span(extra.data(), extra.size())));
     while (x.remaining() >= 4) {
-      std::uint16_t id, len;
+      std::uint16_t id = 0, len = 0;  // remaining() >= 4 was checked: both reads succeed
       x.u16(id); x.u16(len);
       std::string_view body;
       if (!x.bytes(len, body)) return zerr(errc::zip_bad_central_entry, "extra field overruns its entry", at);
@@ -223,8 +224,8 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     if (!range_fits(e.local_offset, 30, dir.cd_offset))
       return make_error(errc::zip_out_of_bounds, "local header outside the file's record area", name, e.local_offset);
     cursor c(f, e.local_offset);
-    std::uint32_t sig, crc, csize, usize;
-    std::uint16_t needed, flags, method, mtime, mdate, name_len, extra_len;
+    std::uint32_t sig = 0, crc = 0, csize = 0, usize = 0;
+    std::uint16_t needed = 0, flags = 0, method = 0, mtime = 0, mdate = 0, name_len = 0, extra_len = 0;
     c.u32(sig); c.u16(needed); c.u16(flags); c.u16(method); c.u16(mtime); c.u16(mdate);
     c.u32(crc); c.u32(csize); c.u32(usize); c.u16(name_len); c.u16(extra_len);
     if (sig != sig_local) return make_error(errc::zip_local_header, "no local header signature", name, e.local_offset);

@@ -1,0 +1,109 @@
+// A monotonic arena: the checkpoint's value nodes, their text and item arrays, and the tensor
+// records live in a few large blocks. Nothing allocated here has a destructor; releasing the
+// arena frees its blocks, so tearing down a 100,000-tensor checkpoint costs O(blocks), not
+// O(objects), and building it costs a pointer bump per object instead of a malloc.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <new>
+#include <string_view>
+#include <type_traits>
+
+namespace pthsafe::detail {
+
+class arena {
+ public:
+  arena() = default;
+  arena(const arena&) = delete;
+  arena& operator=(const arena&) = delete;
+  ~arena() {
+    while (head_) {
+      block* next = head_->next;
+      std::free(head_);
+      head_ = next;
+    }
+  }
+
+  /// `n` bytes aligned to `align` (a power of two, at most alignof(max_align_t)). Callers charge
+  /// limits::max_tree_bytes before they ask: the arena itself bounds nothing. Throws
+  /// std::bad_alloc when the system has no memory, as operator new does.
+  void* allocate(std::size_t n, std::size_t align) {
+    if (cur_) {
+      const std::uintptr_t p = align_up(reinterpret_cast<std::uintptr_t>(cur_), align);
+      if (p <= reinterpret_cast<std::uintptr_t>(end_) && n <= reinterpret_cast<std::uintptr_t>(end_) - p) {
+        cur_ = reinterpret_cast<char*>(p + n);
+        return reinterpret_cast<void*>(p);
+      }
+    }
+    if (n > SIZE_MAX / 2 - header) throw std::bad_alloc();
+    // A request larger than a quarter block gets a block of its own; the current one stays open.
+    if (n + align > max_block / 4) return new_block(n + align, false);
+    std::size_t size = next_;
+    if (next_ < max_block) next_ *= 2;
+    char* start = new_block(std::max(size - header, n + align), true);
+    const std::uintptr_t p = align_up(reinterpret_cast<std::uintptr_t>(start), align);
+    cur_ = reinterpret_cast<char*>(p + n);
+    return reinterpret_cast<void*>(p);
+  }
+
+  /// An array of `n` value-initialised T (T must not need a destructor).
+  template <class T>
+  T* make_array(std::size_t n) {
+    static_assert(std::is_trivially_destructible_v<T>, "arena objects are never destroyed");
+    if (n == 0) return nullptr;
+    if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
+    void* p = allocate(n * sizeof(T), alignof(T));
+    T* out = static_cast<T*>(p);
+    for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(out + i)) T();
+    return out;
+  }
+  template <class T>
+  T* make() { return make_array<T>(1); }
+
+  /// A copy of `s` that lives as long as the arena.
+  std::string_view copy(std::string_view s) {
+    if (s.empty()) return {};
+    char* p = static_cast<char*>(allocate(s.size(), 1));
+    std::memcpy(p, s.data(), s.size());
+    return {p, s.size()};
+  }
+
+  /// Bytes of blocks held (for measurements).
+  std::size_t reserved() const noexcept { return reserved_; }
+
+ private:
+  struct block {
+    block* next;
+  };
+  static constexpr std::size_t first_block = std::size_t{16} << 10;
+  static constexpr std::size_t max_block = std::size_t{1} << 20;
+
+  static constexpr std::size_t header = sizeof(std::max_align_t);
+  static std::uintptr_t align_up(std::uintptr_t p, std::size_t align) {
+    return (p + (align - 1)) & ~std::uintptr_t(align - 1);
+  }
+  // Blocks double from 16 KiB to 1 MiB, so that a small checkpoint stays small and a large one
+  // takes a block per MiB. Returns the first usable byte (aligned to max_align_t).
+  char* new_block(std::size_t usable, bool current) {
+    auto* b = static_cast<block*>(std::malloc(usable + header));
+    if (!b) throw std::bad_alloc();
+    b->next = head_;
+    head_ = b;
+    reserved_ += usable + header;
+    char* start = reinterpret_cast<char*>(b) + header;
+    if (current) end_ = start + usable;
+    return start;
+  }
+
+  block* head_ = nullptr;
+  char* cur_ = nullptr;
+  char* end_ = nullptr;
+  std::size_t next_ = first_block;
+  std::size_t reserved_ = 0;
+};
+
+}  // namespace pthsafe::detail
