@@ -33,10 +33,13 @@ class arena {
   /// std::bad_alloc when the system has no memory, as operator new does.
   void* allocate(std::size_t n, std::size_t align) {
     if (cur_) {
-      const std::uintptr_t p = align_up(reinterpret_cast<std::uintptr_t>(cur_), align);
-      if (p <= reinterpret_cast<std::uintptr_t>(end_) && n <= reinterpret_cast<std::uintptr_t>(end_) - p) {
-        cur_ = reinterpret_cast<char*>(p + n);
-        return reinterpret_cast<void*>(p);
+      // Pointer arithmetic only (no integer-to-pointer casts): the padding is computed from the
+      // address, then added to the pointer.
+      const std::size_t pad = padding(cur_, align);
+      if (pad <= static_cast<std::size_t>(end_ - cur_) && n <= static_cast<std::size_t>(end_ - cur_) - pad) {
+        char* p = cur_ + pad;
+        cur_ = p + n;
+        return p;
       }
     }
     if (n > SIZE_MAX / 2 - header) throw std::bad_alloc();
@@ -45,9 +48,9 @@ class arena {
     std::size_t size = next_;
     if (next_ < max_block) next_ *= 2;
     char* start = new_block(std::max(size - header, n + align), true);
-    const std::uintptr_t p = align_up(reinterpret_cast<std::uintptr_t>(start), align);
-    cur_ = reinterpret_cast<char*>(p + n);
-    return reinterpret_cast<void*>(p);
+    char* p = start + padding(start, align);
+    cur_ = p + n;
+    return p;
   }
 
   /// An array of `n` value-initialised T (T must not need a destructor).
@@ -55,8 +58,9 @@ class arena {
   T* make_array(std::size_t n) {
     static_assert(std::is_trivially_destructible_v<T>, "arena objects are never destroyed");
     if (n == 0) return nullptr;
-    if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
-    void* p = allocate(n * sizeof(T), alignof(T));
+    // T may be a pointer type (item arrays): its size is what is meant.
+    if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();  // NOLINT(bugprone-sizeof-expression)
+    void* p = allocate(n * sizeof(T), alignof(T));        // NOLINT(bugprone-sizeof-expression)
     T* out = static_cast<T*>(p);
     for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(out + i)) T();
     return out;
@@ -83,8 +87,9 @@ class arena {
   static constexpr std::size_t max_block = std::size_t{1} << 20;
 
   static constexpr std::size_t header = sizeof(std::max_align_t);
-  static std::uintptr_t align_up(std::uintptr_t p, std::size_t align) {
-    return (p + (align - 1)) & ~std::uintptr_t(align - 1);
+  // Bytes to skip from p to the next multiple of align (a power of two).
+  static std::size_t padding(const char* p, std::size_t align) noexcept {
+    return static_cast<std::size_t>(-reinterpret_cast<std::uintptr_t>(p) & (align - 1));
   }
   // Blocks double from 16 KiB to 1 MiB, so that a small checkpoint stays small and a large one
   // takes a block per MiB. Returns the first usable byte (aligned to max_align_t).

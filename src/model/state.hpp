@@ -1,6 +1,7 @@
 // Internal records behind the public views, and the checkpoint's owned state.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -20,6 +21,11 @@
 #include "zip/archive.hpp"
 
 namespace pthsafe::detail {
+
+/// Bytes of one item slot (a `const value*`): what the tree budget charges per reference. Spelt
+/// as sizeof(void*) because sizeof of a pointer-to-class type reads like a mistake.
+inline constexpr std::size_t slot_bytes = sizeof(void*);
+static_assert(sizeof(const value*) == slot_bytes);  // NOLINT(bugprone-sizeof-expression)
 
 /// 64-byte-aligned owned bytes.
 class aligned_buffer {
@@ -83,7 +89,7 @@ struct tensor_record {
   // Component tensors, owned by the checkpoint like every record. Sparse: [0] indices (COO) or
   // compressed indices, [1] plain indices (compressed layouts), [2] values. Per-channel
   // quantized: [0] scales, [1] zero points.
-  const tensor_record* parts[3] = {nullptr, nullptr, nullptr};
+  std::array<const tensor_record*, 3> parts = {nullptr, nullptr, nullptr};
   std::string_view subclass;          // _rebuild_wrapper_subclass: the class ("module.Name")
 };
 static_assert(std::is_trivially_destructible_v<tensor_record>);
@@ -131,7 +137,7 @@ struct value_access {
   static bool set_items(arena& a, value& v, std::span<const value* const> items) {
     if (items.size() > UINT32_MAX) return false;
     v.items_ = a.make_array<const value*>(items.size());
-    if (!items.empty()) std::memcpy(static_cast<void*>(v.items_), items.data(), items.size() * sizeof(const value*));
+    if (!items.empty()) std::memcpy(static_cast<void*>(v.items_), items.data(), items.size() * slot_bytes);
     v.items_size_ = static_cast<std::uint32_t>(items.size());
     v.small_ |= flag_exact_items;
     return true;
@@ -140,7 +146,7 @@ struct value_access {
   static std::uint64_t grow_cost(const value& v, std::size_t n) {
     const std::uint64_t need = std::uint64_t{v.items_size_} + n;
     if (need <= capacity(v)) return 0;
-    return new_cap(need) * sizeof(const value*);
+    return new_cap(need) * slot_bytes;
   }
   /// Slots allocated for items_: exact for arrays made by set_items, otherwise the power of two
   /// (at least 4) that append grows to, so that no capacity field is stored per node.
@@ -155,11 +161,11 @@ struct value_access {
     if (need > capacity(v)) {
       const std::uint64_t cap = new_cap(need);
       const value** bigger = a.make_array<const value*>(static_cast<std::size_t>(cap));
-      if (v.items_size_) std::memcpy(static_cast<void*>(bigger), v.items_, v.items_size_ * sizeof(const value*));
+      if (v.items_size_) std::memcpy(static_cast<void*>(bigger), v.items_, v.items_size_ * slot_bytes);
       v.items_ = bigger;
       v.small_ &= static_cast<std::uint8_t>(~flag_exact_items);
     }
-    if (!items.empty()) std::memcpy(static_cast<void*>(v.items_ + v.items_size_), items.data(), items.size() * sizeof(const value*));
+    if (!items.empty()) std::memcpy(static_cast<void*>(v.items_ + v.items_size_), items.data(), items.size() * slot_bytes);
     v.items_size_ = static_cast<std::uint32_t>(need);
     return true;
   }

@@ -47,11 +47,14 @@ struct num {
   std::int64_t i = 0;
   double re = 0, im = 0;
 };
-void as_num(const value& v, num& n) {
+// Reads the payload fields directly (the kind is switched on here): the public accessors check
+// their precondition and may throw, which hashing and comparison (noexcept) must never do.
+void as_num(const value& v, num& n) noexcept {
+  value& node = const_cast<value&>(v);
   switch (v.kind()) {
-    case value_kind::boolean: n.integral = true; n.i = v.as_bool(); break;
+    case value_kind::boolean: n.integral = true; n.i = va::small(node) != 0; break;
     case value_kind::integer:
-      if (v.fits_int64()) { n.integral = true; n.i = v.as_int64(); break; }
+      if (v.fits_int64()) { n.integral = true; n.i = va::i(node); break; }
       n.big = true;
       if (va::small(const_cast<value&>(v)) & flag_int_raw) {
         n.bytes = v.text();
@@ -60,8 +63,8 @@ void as_num(const value& v, num& n) {
         n.bytes = n.own;
       }
       break;
-    case value_kind::floating: n.re = v.as_double(); break;
-    default: n.re = v.as_complex().real(); n.im = v.as_complex().imag(); break;
+    case value_kind::floating: n.re = va::f(node); break;
+    default: n.re = va::f(node); n.im = va::g(node); break;
   }
   // A float with an exact integer value compares (and hashes) as that int: int64 directly,
   // beyond it through its exact two's complement bytes (as a big int would).
@@ -169,11 +172,11 @@ struct sorted_view {
   std::pair<std::uint64_t, const value*> at(std::size_t i) const noexcept {
     std::pair<std::uint64_t, const value*> e;
     std::memcpy(&e.first, data + 16 * i, 8);
-    std::memcpy(&e.second, data + 16 * i + 8, sizeof(const value*));
+    std::memcpy(&e.second, data + 16 * i + 8, slot_bytes);
     return e;
   }
 };
-static_assert(sizeof(const value*) <= 8);
+static_assert(slot_bytes <= 8);
 sorted_view sorted_items(const value& v) noexcept { return {v.text().data(), v.text().size() / 16}; }
 bool sorted_equal(const sorted_view& a, const sorted_view& b, std::uint64_t& budget) noexcept;
 }  // namespace

@@ -1,5 +1,6 @@
 #include "pickle/machine.hpp"
 
+#include <array>
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -32,9 +33,9 @@ constexpr std::uint64_t walk_entry_bytes = 64;
 constexpr std::uint64_t text_bytes(std::uint64_t n) { return n; }
 
 std::string hex_byte(std::uint8_t b) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%02x", b);
-  return buf;
+  std::array<char, 8> buf{};
+  std::snprintf(buf.data(), buf.size(), "0x%02x", b);
+  return buf.data();
 }
 
 }  // namespace
@@ -171,7 +172,7 @@ struct machine::impl {
   // Growing arrays are charged what the arena allocates when they grow (the abandoned smaller
   // arrays stay charged: the arena never reuses them), exact ones their pointers.
   result<void> charge_growth(const value& container, std::uint64_t slots) {
-    if (slots > lim.max_tree_bytes / sizeof(value*) || !m.st_.charge(va::grow_cost(container, static_cast<std::size_t>(slots))))
+    if (slots > lim.max_tree_bytes / slot_bytes || !m.st_.charge(va::grow_cost(container, static_cast<std::size_t>(slots))))
       return limit("max_tree_bytes", lim.max_tree_bytes);
     return {};
   }
@@ -249,7 +250,7 @@ struct machine::impl {
     if (items.size() > lim.max_container_items) return limit("max_container_items", lim.max_container_items);
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
-    PTHSAFE_TRY_CHARGE(items.size() * sizeof(value*));
+    PTHSAFE_TRY_CHARGE(items.size() * slot_bytes);
     if (k == value_kind::tuple) {
       if (auto r = set_height(**v, items); !r) return std::move(r).error_value();
       for (const value* it : items)
@@ -335,7 +336,7 @@ struct machine::impl {
     char* out = va::make_text(m.st_.mem, s, 16 * sorted.size());
     for (std::size_t i = 0; i < sorted.size(); ++i) {
       std::memcpy(out + 16 * i, &sorted[i].first, 8);
-      std::memcpy(out + 16 * i + 8, &sorted[i].second, sizeof(const value*));
+      std::memcpy(out + 16 * i + 8, &sorted[i].second, slot_bytes);
     }
     return {};
   }
@@ -389,7 +390,7 @@ struct machine::impl {
     ++memo_count;
     if (idx < memo_dense.size() + 4096 && idx < lim.max_memo_entries) {
       if (idx >= memo_dense.size()) {
-        PTHSAFE_TRY_CHARGE((idx + 1 - memo_dense.size()) * sizeof(value*));
+        PTHSAFE_TRY_CHARGE((idx + 1 - memo_dense.size()) * slot_bytes);
         memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
       }
       memo_dense[idx] = *t;

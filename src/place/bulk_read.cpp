@@ -37,9 +37,10 @@ unsigned usable_cpus() {
 // before pread fills it: 20% faster than letting pread's copy fault page by page on this
 // machine (bench/NOTES.md). Advice only: kernels before 5.14 refuse it and pread faults as usual.
 void prefault(std::byte* p, std::uint64_t n) {
-  const auto b = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
-  const auto e = (reinterpret_cast<std::uintptr_t>(p) + n) / page * page;
-  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE);
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  const auto b = (at + page - 1) / page * page;
+  const auto e = (at + n) / page * page;
+  if (e > b) ::madvise(p + (b - at), e - b, MADV_POPULATE_WRITE);
 }
 
 result<void> read_one(const source& src, const read_job& j, std::uint64_t begin, std::uint64_t len) {

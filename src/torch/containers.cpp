@@ -61,7 +61,7 @@ result<void> torch_rebuilder::set_obj_state(value& obj, const value& state) {
 result<value*> torch_rebuilder::call_object(const call& c) {
   const std::string name(c.callable.text());
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::object));
-  if (!st_.charge(name.size() + 4 * sizeof(value*)))  // the name; (args[, state]) in 4 slots
+  if (!st_.charge(name.size() + 4 * slot_bytes))  // the name; (args[, state]) in 4 slots
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   va::set_text(st_.mem, *v, name);
   va::push_item(st_.mem, *v, &c.args);
@@ -81,7 +81,7 @@ result<value*> torch_rebuilder::call_mapping(const call& c) {
   // Copies of a (possibly shared) container are charged before they are made: a 100-byte
   // file can otherwise call OrderedDict(d) on one large dict a thousand times. The copy in
   // the arena has up to twice the slots (it may grow by SETITEMS later).
-  if (!st_.charge(src.items().size() * (is_dict(src) ? 2 * sizeof(value*) : 4 * sizeof(value*) + index_node_bytes)))
+  if (!st_.charge(src.items().size() * (is_dict(src) ? 2 * slot_bytes : 4 * slot_bytes + index_node_bytes)))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   if (is_dict(src)) {
     out.assign(src.items().begin(), src.items().end());
@@ -122,7 +122,7 @@ result<value*> torch_rebuilder::call_set(const call& c) {
   const value& src = *a[0];
   if (!is_seq(src) && src.kind() != value_kind::set && src.kind() != value_kind::frozenset)
     return fail(errc::bad_rebuild_args, "set needs a sequence");
-  if (!st_.charge(src.items().size() * (2 * sizeof(value*) + index_node_bytes)))
+  if (!st_.charge(src.items().size() * (2 * slot_bytes + index_node_bytes)))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   std::vector<const value*> out;
   std::unordered_multimap<std::uint64_t, const value*> index;

@@ -71,7 +71,11 @@ std::int64_t element_as_int(const tensor_view& t, std::uint64_t i) noexcept {
     case dtype::int64: v = load<std::int64_t>(p); break;
     case dtype::int32: v = load<std::int32_t>(p); break;
     case dtype::int16: v = load<std::int16_t>(p); break;
-    case dtype::int8: v = load<std::int8_t>(p); break;
+    case dtype::int8: {  // two's complement byte, sign-extended as torch widens it
+      const std::int64_t u = load<std::uint8_t>(p);
+      v = u >= 128 ? u - 256 : u;
+      break;
+    }
     case dtype::uint8: v = load<std::uint8_t>(p); break;
     case dtype::boolean: v = load<std::uint8_t>(p) != 0; break;
     case dtype::uint16: v = load<std::uint16_t>(p); break;

@@ -76,7 +76,7 @@ bool int_sequence(const value& v, std::vector<std::int64_t>& out) {
 result<tensor_record*> torch_rebuilder::new_tensor_record() {
   if (st_.tensors.size() >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
-  if (!st_.charge(sizeof(tensor_record) + 16 * opts_.limits.max_dims))
+  if (!st_.charge(sizeof(tensor_record) + std::uint64_t{16} * opts_.limits.max_dims))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   return &st_.new_tensor();
 }

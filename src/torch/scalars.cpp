@@ -60,7 +60,7 @@ result<value*> torch_rebuilder::call_size(const call& c) {
     return fail(errc::bad_rebuild_args, "torch.Size needs a sequence");
   for (const value* it : a[0]->items())
     if (!is_int(*it)) return fail(errc::bad_rebuild_args, "torch.Size items must be ints");
-  if (!st_.charge(a[0]->items().size() * sizeof(value*)))
+  if (!st_.charge(a[0]->items().size() * slot_bytes))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::size));
   if (!va::set_items(st_.mem, *v, a[0]->items()))
@@ -146,7 +146,7 @@ result<value*> torch_rebuilder::call_bytearray(const call& c) {
   // list of ints each item is charged a pointer's worth: the walk over them is the cost.
   const std::uint64_t made = n != 1                              ? 0
                              : src.kind() == value_kind::bytes   ? src.text().size()
-                             : is_seq(src)                       ? src.items().size() * sizeof(value*)
+                             : is_seq(src)                       ? src.items().size() * slot_bytes
                              : is_int(src) && src.as_int64() > 0 ? static_cast<std::uint64_t>(src.as_int64())
                                                                  : 0;
   if (made > opts_.limits.max_string_bytes)

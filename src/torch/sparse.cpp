@@ -12,6 +12,7 @@
 #include "torch/sparse.hpp"
 #include "util/try.hpp"
 
+#include <array>
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -24,6 +25,30 @@
 
 namespace pthsafe::detail {
 namespace {
+
+// torch's messages for the two per-row invariants of compressed indices (built once, on failure).
+std::string compressed_step_message(const std::string& cname, bool row) {
+  std::string m = "`0 <= ";
+  m += cname;
+  m += "[..., 1:] - ";
+  m += cname;
+  m += "[..., :-1] <= ";
+  m += row ? "ncols" : "nrows";
+  m += "` is not satisfied.";
+  return m;
+}
+std::string plain_order_message(const std::string& pname, const std::string& cname, bool row) {
+  std::string m = "`";
+  m += pname;
+  m += "[..., ";
+  m += cname;
+  m += "[..., i - 1]:";
+  m += cname;
+  m += "[..., i]] for all i = 1, ..., ";
+  m += row ? "nrows" : "ncols";
+  m += " are sorted and distinct along the last dimension values` is not satisfied.";
+  return m;
+}
 
 using va = value_access;
 
@@ -231,8 +256,7 @@ result<void> check_compressed_indices(const checkpoint_state& st, const tensor_r
     for (std::size_t i = 1; i < clen; ++i) {
       // c[i - 1] >= 0 by induction, so c[i] - c[i - 1] cannot overflow once c[i] >= c[i - 1].
       if (c[i] < c[i - 1] || c[i] - c[i - 1] > g.plain_dim)
-        return make_error(errc::sparse_invalid, "`0 <= " + cname + "[..., 1:] - " + cname + "[..., :-1] <= " +
-                                                    (row ? "ncols" : "nrows") + "` is not satisfied.");
+        return make_error(errc::sparse_invalid, compressed_step_message(cname, row));
     }
     for (std::size_t j = 0; j < plen; ++j)
       if (p[j] < 0 || p[j] >= g.plain_dim)
@@ -240,8 +264,7 @@ result<void> check_compressed_indices(const checkpoint_state& st, const tensor_r
     for (std::size_t i = 1; i < clen; ++i)
       for (auto j = static_cast<std::size_t>(c[i - 1]) + 1; j < static_cast<std::size_t>(c[i]); ++j)
         if (p[j] <= p[j - 1])
-          return make_error(errc::sparse_invalid, "`" + pname + "[..., " + cname + "[..., i - 1]:" + cname + "[..., i]] for all i = 1, ..., " +
-                                                      (row ? "nrows" : "ncols") + " are sorted and distinct along the last dimension values` is not satisfied.");
+          return make_error(errc::sparse_invalid, plain_order_message(pname, cname, row));
   }
   return {};
 }
@@ -360,8 +383,9 @@ result<value*> torch_rebuilder::rebuild_sparse_torchscript(value& args) {
   if (a[2]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "sparse requires_grad is not a bool");
   t.requires_grad = a[2]->as_bool();
   // COO: (indices, values) -> parts 0 and 2; compressed: (compressed, plain, values) -> 0, 1, 2.
-  const std::size_t slots_coo[2] = {0, 2}, slots_compressed[3] = {0, 1, 2};
-  const std::size_t* slots = ncomp == 2 ? slots_coo : slots_compressed;
+  constexpr std::array<std::size_t, 2> slots_coo = {0, 2};
+  constexpr std::array<std::size_t, 3> slots_compressed = {0, 1, 2};
+  const std::size_t* slots = ncomp == 2 ? slots_coo.data() : slots_compressed.data();
   for (std::size_t i = 0; i < ncomp; ++i) {
     const value& c = *a[3 + i];
     if (c.kind() != value_kind::tensor) return fail(errc::bad_rebuild_args, "sparse component is not a tensor");

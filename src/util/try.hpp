@@ -21,10 +21,13 @@
       return std::move(pthsafe_try_result_).error_value();            \
   } while (0)
 
+// `tmp` is a name and `decl` a declaration: neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define PTHSAFE_ASSIGN_IMPL_(tmp, decl, expr)                         \
   auto&& tmp = (expr);                                                \
   if (!tmp) return std::move(tmp).error_value();                      \
   decl = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define PTHSAFE_ASSIGN(decl, expr) \
   PTHSAFE_ASSIGN_IMPL_(PTHSAFE_CONCAT_(pthsafe_assign_result_, __LINE__), decl, expr)
