@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "torch/arg_kinds.hpp"
+#include "torch/class_attrs.hpp"
 #include "torch/rebuild.hpp"
 #include "util/try.hpp"
 
@@ -22,10 +23,7 @@ constexpr std::string_view dict_class_attrs[] = {
 #include "torch/dict_class_attrs.inc"
 };
 
-bool dict_class_defines(std::string_view name) {
-  if (name.size() >= 4 && name.starts_with("__") && name.ends_with("__")) return true;
-  return std::binary_search(std::begin(dict_class_attrs), std::end(dict_class_attrs), name);
-}
+bool dict_class_defines(std::string_view name) { return class_defines(dict_class_attrs, name); }
 
 error key_budget_spent() { return make_error(errc::limit_exceeded, key_budget_message); }
 

@@ -13,8 +13,10 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "torch/class_attrs.hpp"
 #include "torch/rebuild.hpp"
 #include "util/keyed_hash.hpp"
+#include "util/try.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -23,13 +25,9 @@ using va = value_access;
 
 constexpr std::string_view class_attrs[] = {
 #include "torch/tensor_class_attrs.inc"
-#include "util/try.hpp"
 };
 
-bool class_defines(std::string_view name) {
-  if (name.size() >= 4 && name.starts_with("__") && name.ends_with("__")) return true;
-  return std::binary_search(std::begin(class_attrs), std::end(class_attrs), name);
-}
+bool tensor_class_defines(std::string_view name) { return class_defines(class_attrs, name); }
 
 bool is_dict_kind(const value& v) { return v.kind() == value_kind::dict || v.kind() == value_kind::ordered_dict; }
 
@@ -62,7 +60,7 @@ bool tensor_state_sets_class_attr(const value& state) noexcept {
     if (!part || !is_dict_kind(*part)) continue;
     const auto items = part->items();
     for (std::size_t i = 0; i + 1 < items.size(); i += 2)
-      if (items[i]->kind() == value_kind::string && class_defines(items[i]->text())) return true;
+      if (items[i]->kind() == value_kind::string && tensor_class_defines(items[i]->text())) return true;
   }
   return false;
 }
@@ -109,7 +107,7 @@ result<void> torch_rebuilder::set_attr(value& obj, std::string_view name, const 
 }
 
 result<void> torch_rebuilder::set_tensor_attr(value& t, std::string_view name, const value& v) {
-  if (!class_defines(name)) return set_attr(t, name, &v);
+  if (!tensor_class_defines(name)) return set_attr(t, name, &v);
   auto* rec = const_cast<tensor_record*>(va::tensor(t));
   if (name == "requires_grad") {
     if (v.kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "requires_grad must be a bool (torch raises)");
