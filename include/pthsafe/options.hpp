@@ -24,8 +24,14 @@ struct limits {
   std::uint64_t max_stack_items = std::uint64_t{1} << 22;  // 4 Mi
   /// Deepest MARK nesting. Stops "millions of MARKs".
   std::uint32_t max_mark_depth = 100000;
-  /// Most memo entries. Stops memo floods (each entry costs a hash-map slot).
-  std::uint64_t max_memo_entries = std::uint64_t{1} << 22;  // 4 Mi
+  /// Most memo entries. Stops memo floods early (the slots themselves are also charged to
+  /// max_tree_bytes: 8 bytes each for the dense indices picklers write, 64 for scattered ones).
+  /// torch's pickler memoises 8 objects per tensor of a state_dict (key, persistent id, size,
+  /// stride, hooks dict and its args, the rebuild call, the tensor), and each tensor has its
+  /// storage record, of which a zip holds at most max_zip_entries (1 Mi): 8 Mi entries let the
+  /// largest state_dict those limits admit load (bounded then by max_tree_bytes, which the
+  /// caller raises for it). The former 4 Mi refused every state_dict past ~520,000 tensors.
+  std::uint64_t max_memo_entries = std::uint64_t{1} << 23;  // 8 Mi
   /// Most bytes the value tree may take while unpickling: every value node, string payload
   /// (with its heap block), container slot (16 bytes: the pointer and the spare capacity of a
   /// growing vector), container heap block, hash-index slot, tensor record and entry of the
