@@ -134,6 +134,8 @@ enum class errc : std::uint16_t {
   pickle_global_not_torch,
   /// a numpy dtype pthsafe does not decode as data (object, structured, string, datetime, ...)
   numpy_dtype_refused,
+  /// two state_dict names are equal once a prefix is stripped (find_state_dict)
+  state_dict_key_collision,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.
