@@ -50,5 +50,7 @@ PTHSAFE_API bool is_state_dict(const value& v) noexcept;
 /// state_dict_key_collision (two names equal after stripping: the message names both).
 /// `ck` must outlive the result.
 PTHSAFE_API result<state_dict> find_state_dict(const checkpoint& ck, const state_dict_options& opts = {});
+/// The entries would view a checkpoint destroyed at the end of the call.
+result<state_dict> find_state_dict(const checkpoint&& ck, const state_dict_options& opts = {}) = delete;
 
 }  // namespace pthsafe
