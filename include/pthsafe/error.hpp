@@ -129,6 +129,13 @@ enum class errc : std::uint16_t {
   /// a storage record is deflated: torch.load inflates it, torch.load(mmap=True) reads its
   /// compressed bytes as the tensor (two torch read modes, two sets of weights)
   storage_deflated,
+  /// under strict_torch: a global pthsafe decodes beyond torch's allowlist (TorchVersion, numpy
+  /// scalars and arrays), which torch.load(weights_only=True) refuses
+  pickle_global_not_torch,
+  /// a numpy dtype pthsafe does not decode as data (object, structured, string, datetime, ...)
+  numpy_dtype_refused,
+  /// two state_dict names are equal once a prefix is stripped (find_state_dict)
+  state_dict_key_collision,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

@@ -32,6 +32,8 @@ enum class value_kind : std::uint8_t {
   object,    ///< a caller-allowed global, kept inert: class name, args, state
   global,    ///< a reference to an allowed class or function that was never called
   storage,   ///< a storage object that appears as a value itself (not through a tensor)
+  ndarray,   ///< a numeric numpy array: numpy_dtype(), items() = shape (ints), text() = its bytes
+             ///< in C order, little-endian
 };
 
 /// Name used in inspect --json ("none", "bool", "int", "OrderedDict", ...).
@@ -95,6 +97,16 @@ class PTHSAFE_API value {
     return static_cast<pthsafe::dtype>(i_);
   }
 
+  // ---- classes beyond torch's allowlist (docs/policy.md) -----------------------------------
+  /// A str that was a torch.torch_version.TorchVersion (what torch.__version__ pickles as).
+  bool is_torch_version() const noexcept { return kind_ == value_kind::string && tag_ == tag_torch_version; }
+  /// numpy scalars (bool, int, float, complex values) and ndarrays: the numpy element type
+  /// (bool, int8-64, uint8-64, float16/32/64, complex64/128); nullopt for any other value.
+  std::optional<pthsafe::dtype> numpy_dtype() const noexcept {
+    if ((tag_ & tag_numpy) == 0 || kind_ == value_kind::dtype) return std::nullopt;
+    return static_cast<pthsafe::dtype>(tag_ & tag_dtype_mask);
+  }
+
   // ---- containers ---------------------------------------------------------------------
   /// tuple, list, set, frozenset, size: the items. dict, ordered_dict: keys and values
   /// interleaved (k0, v0, k1, v1, ...). object: (args[, state]).
@@ -121,10 +133,16 @@ class PTHSAFE_API value {
 
  private:
   friend struct detail::value_access;
+  static constexpr std::uint8_t tag_torch_version = 1;
+  static constexpr std::uint8_t tag_numpy = 0x40;       // low bits: the dtype
+  static constexpr std::uint8_t tag_big_endian = 0x80;  // a numpy dtype node ('>'), before decoding
+  static constexpr std::uint8_t tag_built = 0x20;       // a numpy dtype or ndarray node BUILD has set
+  static constexpr std::uint8_t tag_dtype_mask = 0x1f;
   // 64 bytes, trivially destructible: nodes, their text, item and attribute arrays live in the
   // checkpoint's arena (detail::arena) and are freed with it, never one by one.
   value_kind kind_ = value_kind::none;
   std::uint8_t small_ = 0;            // boolean value; detail::flag_* bits
+  std::uint8_t tag_ = 0;              // Python class beyond the kind: tag_torch_version, tag_numpy | dtype
   std::uint32_t items_size_ = 0;      // capacity: see detail::value_access::capacity
   std::int64_t i_ = 0;                // integer (small), dtype enum, packed global reference, height
   double f_ = 0;                      // float, complex real part; cached key hash

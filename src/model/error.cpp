@@ -8,7 +8,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 77> table{{
+constexpr std::array<errc_info, 80> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -86,8 +86,11 @@ constexpr std::array<errc_info, 77> table{{
     {"object_state_refused", error_class::refused, "a BUILD state on an OrderedDict or Counter sets an attribute its class defines (shadows keys/items/values) or a dunder"},
     {"pickle_stop_inside_frame", error_class::malformed, "bytes after STOP inside its FRAME: the next pickle starts there or at the frame's end, by reader"},
     {"storage_deflated", error_class::malformed, "deflated storage record: torch.load(mmap=True) reads its compressed bytes"},
+    {"pickle_global_not_torch", error_class::refused, "global beyond torch's weights_only allowlist (strict_torch)"},
+    {"numpy_dtype_refused", error_class::refused, "numpy dtype that is not plain numeric data"},
+    {"state_dict_key_collision", error_class::usage, "two state_dict names are equal after stripping a prefix"},
 }};
-static_assert(static_cast<std::size_t>(errc::storage_deflated) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::state_dict_key_collision) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {

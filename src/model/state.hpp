@@ -113,6 +113,13 @@ inline constexpr std::uint8_t flag_exact_items = 16; // items_ holds exactly ite
 struct value_access {
   static value_kind& kind(value& v) { return v.kind_; }
   static std::uint8_t& small(value& v) { return v.small_; }
+  static std::uint8_t& tag(value& v) { return v.tag_; }
+  static std::uint8_t tag(const value& v) { return v.tag_; }
+  static constexpr std::uint8_t tag_torch_version = value::tag_torch_version;
+  static constexpr std::uint8_t tag_numpy = value::tag_numpy;
+  static constexpr std::uint8_t tag_big_endian = value::tag_big_endian;
+  static constexpr std::uint8_t tag_dtype_mask = value::tag_dtype_mask;
+  static constexpr std::uint8_t tag_built = value::tag_built;
   static std::int64_t& i(value& v) { return v.i_; }
   static double& f(value& v) { return v.f_; }
   static double& g(value& v) { return v.g_; }  // complex values only

@@ -8,10 +8,10 @@
 namespace pthsafe {
 
 std::string_view value_kind_name(value_kind k) noexcept {
-  static constexpr std::array<std::string_view, 22> names{
+  static constexpr std::array<std::string_view, 23> names{
       "none", "bool", "int", "float", "complex", "str", "bytes", "tuple", "list", "set", "frozenset",
-      "dict", "OrderedDict", "size", "dtype", "device", "layout", "qscheme", "tensor", "object", "global", "storage"};
-  static_assert(static_cast<std::size_t>(value_kind::storage) + 1 == names.size());
+      "dict", "OrderedDict", "size", "dtype", "device", "layout", "qscheme", "tensor", "object", "global", "storage", "ndarray"};
+  static_assert(static_cast<std::size_t>(value_kind::ndarray) + 1 == names.size());
   return names[static_cast<std::size_t>(k)];
 }
 

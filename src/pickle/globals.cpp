@@ -64,7 +64,7 @@ constexpr std::array<std::pair<std::string_view, dtype>, 17> legacy_prefixes{{
 
 // Which torch's weights_only allowlist (torch._weights_only_unpickler._get_allowed_globals())
 // holds a global: 1.13 (Debian's) and 2.15 (pip's) are the versions tested against.
-enum torch_lists : std::uint8_t { torch_1_13 = 1, torch_2_15 = 2, both = torch_1_13 | torch_2_15 };
+enum torch_lists : std::uint8_t { torch_1_13 = 1, torch_2_15 = 2, both = torch_1_13 | torch_2_15, beyond_torch = 4 };
 // In torch's list but refused by pthsafe's policy (lookup does not find it).
 constexpr bool refused_by_policy = true;
 
@@ -229,6 +229,15 @@ constexpr std::array allowlist{std::to_array<allowed>({
     {"torch._utils", "_rebuild_device_tensor_from_numpy", {global_id::rebuild_device_tensor_from_numpy}, torch_2_15, refused_by_policy},
     {"torch._tensor", "_rebuild_from_type_v2", {global_id::rebuild_from_type_v2}, torch_2_15},
     {"torch._utils", "_rebuild_sparse_csr_tensor", {global_id::rebuild_sparse_csr_tensor}, torch_1_13},
+    // Beyond torch's allowlist: data real checkpoints hold, decoded without numpy (numpy 1.x's
+    // module path numpy.core, 2.x's numpy._core).
+    {"torch.torch_version", "TorchVersion", {global_id::torch_version}, beyond_torch},
+    {"numpy.core.multiarray", "scalar", {global_id::numpy_scalar}, beyond_torch},
+    {"numpy._core.multiarray", "scalar", {global_id::numpy_scalar}, beyond_torch},
+    {"numpy.core.multiarray", "_reconstruct", {global_id::numpy_reconstruct}, beyond_torch},
+    {"numpy._core.multiarray", "_reconstruct", {global_id::numpy_reconstruct}, beyond_torch},
+    {"numpy", "dtype", {global_id::numpy_dtype}, beyond_torch},
+    {"numpy", "ndarray", {global_id::numpy_ndarray}, beyond_torch},
 })};
 
 // "module.name" as one string, compared without building it.
@@ -299,7 +308,7 @@ constexpr std::string_view legacy_prefix(std::uint8_t param) {
 // A row's name agrees with its global_ref: dtype and qscheme names with their index, class
 // names with their dtype's prefix, sparse classes in a sparse module.
 constexpr bool row_consistent(const allowed& r) {
-  if (!dotted_identifier(r.module) || !identifier(r.name) || (r.torch & both) == 0) return false;
+  if (!dotted_identifier(r.module) || !identifier(r.name) || (r.torch & (both | beyond_torch)) == 0) return false;
   const bool sparse_module = r.module == "torch.sparse" || r.module == "torch.cuda.sparse";
   if (r.ref.sparse != sparse_module) return false;
   const std::string_view prefix = legacy_prefix(r.ref.param);
@@ -331,7 +340,8 @@ constexpr bool ids_accounted_for() {
     const bool family = g == global_id::dtype || g == global_id::tensor_class || g == global_id::storage_class ||
                         g == global_id::qscheme;
     const bool elsewhere = std::find(resolved_elsewhere.begin(), resolved_elsewhere.end(), g) != resolved_elsewhere.end();
-    if (elsewhere ? rows != 0 : family ? rows == 0 : rows != 1) return false;
+    const bool two_paths = g == global_id::numpy_scalar || g == global_id::numpy_reconstruct;  // numpy 1.x and 2.x
+    if (elsewhere ? rows != 0 : family ? rows == 0 : rows != (two_paths ? 2u : 1u)) return false;
   }
   return true;
 }

@@ -29,9 +29,15 @@ enum class global_id : std::uint8_t {
   jit_build_list,        // torch.jit._pickle.build_{int,double,bool,tensor}list: returns its list
   jit_restore_type_tag,  // torch.jit._pickle.restore_type_tag(container, type_str): the container
   torchscript_class,     // __torch__.*: a scripted class, kept inert like caller_allowed
+  // Beyond torch's allowlist (docs/policy.md): decoded as data, with a warning.
+  torch_version,         // torch.torch_version.TorchVersion(str): a str
+  numpy_scalar,          // numpy.core.multiarray.scalar(dtype, bytes)
+  numpy_dtype,           // numpy.dtype(str, align, copy), then BUILD with its state tuple
+  numpy_reconstruct,     // numpy.core.multiarray._reconstruct(ndarray, (0,), b'b'), then BUILD
+  numpy_ndarray,         // numpy.ndarray: only as _reconstruct's first argument
 };
 /// Number of global_id values (tables indexed by global_id have this size).
-inline constexpr std::size_t global_id_count = static_cast<std::size_t>(global_id::torchscript_class) + 1;
+inline constexpr std::size_t global_id_count = static_cast<std::size_t>(global_id::numpy_ndarray) + 1;
 
 struct global_ref {
   global_id id;

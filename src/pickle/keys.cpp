@@ -155,6 +155,7 @@ std::uint64_t key_hash(const value& v) noexcept {
 bool is_hashable(const value& v) noexcept {
   switch (v.kind()) {
     case value_kind::list: case value_kind::dict: case value_kind::ordered_dict: case value_kind::set:
+    case value_kind::ndarray:  // numpy arrays are unhashable
       return false;
     case value_kind::bytes: return (value_access::small(const_cast<value&>(v)) & flag_bytearray) == 0;
     case value_kind::tuple: return (value_access::small(const_cast<value&>(v)) & flag_unhashable) == 0;

@@ -122,7 +122,10 @@ struct walker {
       case value_kind::integer: w.key("value").str(v.int_decimal()); break;
       case value_kind::floating: w.key("value").real(v.as_double()); break;
       case value_kind::complex: w.key("real").real(v.as_complex().real()).key("imag").real(v.as_complex().imag()); break;
-      case value_kind::string: w.key("value").str(v.text()); break;
+      case value_kind::string:
+        w.key("value").str(v.text());
+        if (v.is_torch_version()) w.key("class").str("TorchVersion");
+        break;
       case value_kind::bytes: {
         static const char* digits = "0123456789abcdef";
         std::string hex;
@@ -167,12 +170,26 @@ struct walker {
         }
         break;
       }
+      case value_kind::ndarray: {
+        w.key("dtype").str(dtype_name(*v.numpy_dtype()));
+        w.key("shape").begin_array();
+        for (const value* d : v.items()) w.num(d->as_int64());
+        w.end_array();
+        if (digests) {
+          // Hashed like a tensor: the elements in C order, little-endian (how they are stored).
+          detail::sha256 h;
+          h.update(v.text().data(), v.text().size());
+          w.key("sha256").str(h.hex());
+        }
+        break;
+      }
       case value_kind::tensor: {
         tensor_fields(v.as_tensor());
         PTHSAFE_TRY(attrs(v));
         break;
       }
     }
+    if (const auto np = v.numpy_dtype(); np && v.kind() != value_kind::ndarray) w.key("numpy").str(dtype_name(*np));
     w.end_object();
     return {};
   }

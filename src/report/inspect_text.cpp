@@ -94,8 +94,20 @@ struct printer {
         for (std::size_t i = 0; i < v.items().size() && !stopped; ++i) line("[" + std::to_string(i) + "]", *v.items()[i], depth + 1);
         return;
       }
-      default:
-        emit("%s%s: %s %s\n", indent.c_str(), label.c_str(), std::string(value_kind_name(v.kind())).c_str(), shown(scalar_text(v)).c_str());
+      case value_kind::ndarray: {
+        std::string shape = "[";
+        for (std::size_t i = 0; i < v.items().size(); ++i) shape += (i ? ", " : "") + std::to_string(v.items()[i]->as_int64());
+        emit("%s%s: numpy.ndarray %s %s %zu bytes\n", indent.c_str(), label.c_str(), std::string(dtype_name(*v.numpy_dtype())).c_str(),
+             (shape + "]").c_str(), v.text().size());
+        return;
+      }
+      default: {
+        // Classes beyond torch's allowlist are named: "str (TorchVersion)", "float (numpy.float32)".
+        std::string kind(value_kind_name(v.kind()));
+        if (v.is_torch_version()) kind += " (TorchVersion)";
+        else if (const auto np = v.numpy_dtype()) kind += " (numpy." + std::string(dtype_name(*np)) + ")";
+        emit("%s%s: %s %s\n", indent.c_str(), label.c_str(), kind.c_str(), shown(scalar_text(v)).c_str());
+      }
     }
   }
 };

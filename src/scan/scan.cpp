@@ -79,6 +79,9 @@ finding warning_finding(const std::string& w) {
   if (f.message.rfind("opcode ", 0) == 0) {
     f.rule = "torch_refuses_opcode";
     f.subject = f.message.substr(7, f.message.find(':') - 7);
+  } else if (f.message.rfind("global ", 0) == 0) {
+    f.rule = "beyond_torch_allowlist";
+    f.subject = f.message.substr(7, f.message.find(':') - 7);
   } else if (f.message.rfind("byteorder ", 0) == 0) {
     f.rule = "byteorder_version_dependent";
   } else if (f.message.rfind("tensor state applied by ", 0) == 0) {

@@ -91,6 +91,11 @@ result<value*> torch_rebuilder::dispatch(const call& request) {
       {g::jit_build_list, by_reduce, [](r& t, k c) { return t.call_jit_build_list(c); }},
       {g::jit_restore_type_tag, by_reduce, [](r& t, k c) { return t.call_restore_type_tag(c); }},
       {g::torchscript_class, by_reduce_or_newobj, [](r& t, k c) { return t.call_object(c); }},
+      {g::torch_version, by_reduce_or_newobj, [](r& t, k c) { return t.call_torch_version(c); }},
+      {g::numpy_scalar, by_reduce, [](r& t, k c) { return t.call_numpy_scalar(c); }},
+      {g::numpy_dtype, by_reduce, [](r& t, k c) { return t.call_numpy_dtype(c); }},
+      {g::numpy_reconstruct, by_reduce, [](r& t, k c) { return t.call_numpy_reconstruct(c); }},
+      {g::numpy_ndarray, refused, nullptr},
   }};
   static_assert(one_row_per_id_in_order(routes), "one route per global_id, in enum order");
   const auto i = static_cast<std::size_t>(request.g.id);
@@ -104,10 +109,17 @@ result<void> torch_rebuilder::build(value& inst, value& state) {
     case value_kind::dict: return build_mapping(inst, state);
     case value_kind::object: return build_object(inst, state);
     case value_kind::tensor: return build_tensor(inst, state);
-    default:
-      return fail(errc::pickle_build_refused,
-                  "BUILD on a " + std::string(value_kind_name(inst.kind())) + "; only Tensor, Parameter and OrderedDict are built");
+    case value_kind::string:
+      if (inst.is_torch_version()) return build_torch_version(state);
+      break;
+    case value_kind::dtype:
+      if (value_access::tag(inst) & value_access::tag_numpy) return build_numpy_dtype(inst, state);
+      break;
+    case value_kind::ndarray: return build_ndarray(inst, state);
+    default: break;
   }
+  return fail(errc::pickle_build_refused,
+                  "BUILD on a " + std::string(value_kind_name(inst.kind())) + "; only Tensor, Parameter and OrderedDict are built");
 }
 
 }  // namespace pthsafe::detail

@@ -2,6 +2,7 @@
 // Implements the machine's call_target; never calls anything a file names.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +98,15 @@ class torch_rebuilder final : public call_target {
   // torchscript.cpp: torch.jit._pickle helpers, which return their argument.
   result<value*> call_jit_build_list(const call& c);
   result<value*> call_restore_type_tag(const call& c);
+  // numpy.cpp: TorchVersion, numpy scalars and arrays (beyond torch's allowlist).
+  result<void> beyond_torch(const call& c);
+  result<value*> call_torch_version(const call& c);
+  result<void> build_torch_version(const value& state);
+  result<value*> call_numpy_dtype(const call& c);
+  result<void> build_numpy_dtype(value& inst, const value& state);
+  result<value*> call_numpy_scalar(const call& c);
+  result<value*> call_numpy_reconstruct(const call& c);
+  result<void> build_ndarray(value& inst, const value& state);
   // tensor_state.cpp: torch 2.x's _set_obj_state on a tensor, attribute by attribute.
   result<void> apply_tensor_state(value& t, const value& state);
   result<void> set_tensor_attr(value& t, std::string_view name, const value& v);
@@ -131,6 +141,8 @@ class torch_rebuilder final : public call_target {
   bool torchscript_ = false;
   // A tensor_state_version_dependent warning was given for this pickle (once is enough).
   bool warned_state_version_ = false;
+  // A beyond_torch_allowlist warning was given for this global in this pickle (torch_version ...).
+  std::array<bool, 5> warned_beyond_{};
   std::string prefix_ = "data/";
   storage_map by_key_;
   // Display key ("5") -> identity ("i5" / "s5"): two identities that print alike are refused.

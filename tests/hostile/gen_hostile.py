@@ -1392,6 +1392,83 @@ def gen_container_layer():
         "red team A §2; torch/csrc/jit/mobile/file_format.h")
 
 
+# =========================================================================== numpy data (issue 12 §0)
+
+def np_dtype(code, order="<", state=None, args=None):
+    """numpy.dtype(code, False, True) + BUILD state, as numpy pickles a dtype."""
+    st = state if state is not None else (3, order, None, None, None, -1, -1, 0)
+    return call("numpy", "dtype", *(args if args is not None else (code, False, True))) + enc(st) + BUILD
+
+
+def np_array(dt, shape, data, fortran=False, recon_args=None, extra=b""):
+    """_reconstruct(ndarray, (0,), b'b') + BUILD (1, shape, dtype, is_fortran, data)."""
+    args = recon_args if recon_args is not None else (Raw(glob("numpy", "ndarray")), (0,), b"b")
+    return (call("numpy.core.multiarray", "_reconstruct", *args) + MARK + integer(1) + enc(tuple(shape)) + dt
+            + (NEWTRUE if fortran else NEWFALSE) + enc(data) + TUPLE + BUILD + extra)
+
+
+def np_file(body):
+    return tensor_zip(PROTO2 + EMPTY_DICT + uni("a") + body + SETITEM + STOP, None)
+
+
+def gen_numpy_data():
+    """Hand-made numpy and TorchVersion forms beyond what numpy and torch write: each must fail
+    with its exact rule, none may be decoded loosely."""
+    src = "issue 12 §0"
+    f8 = np_dtype("f8")
+    cases = [
+        ("np_array_benign.pt", np_array(f8, (2, 3), struct.pack("<6d", *range(6))), "safe", None,
+         "float64 [2, 3] array in numpy's own form: decoded with a warning"),
+        ("np_array_bytes_short.pt", np_array(f8, (2, 3), b"\0" * 40), "malformed", "bad_rebuild_args",
+         "array shape [2, 3] of float64 needs 48 bytes, data holds 40"),
+        ("np_array_shape_overflow.pt", np_array(f8, (2 ** 62, 2 ** 62), b"\0" * 8), "malformed", "bad_rebuild_args",
+         "array shape whose element count overflows 64 bits"),
+        ("np_array_shape_huge.pt", np_array(f8, (2 ** 40,), b"\0" * 8), "malformed", "bad_rebuild_args",
+         "array of 2^40 float64 elements over 8 bytes"),
+        ("np_array_negative_dim.pt", np_array(f8, (-1, 2), b""), "malformed", "bad_rebuild_args",
+         "array shape with a negative size"),
+        ("np_array_too_many_dims.pt", np_array(f8, (1,) * 65, b"\0" * 8), "malformed", "limit_exceeded",
+         "array of 65 dimensions (max_dims 64)"),
+        ("np_array_list_data.pt", np_array(np_dtype("i8"), (2,), [1, 2]), "unsafe", "numpy_dtype_refused",
+         "array state whose data is a list (an object array's elements)"),
+        ("np_array_build_twice.pt", np_array(f8, (1,), b"\0" * 8,
+                                             extra=MARK + integer(1) + enc((1,)) + np_dtype("f8") + NEWFALSE
+                                             + enc(b"\0" * 8) + TUPLE + BUILD),
+         "unsafe", "pickle_build_refused", "second BUILD on one array"),
+        ("np_reconstruct_bad_args.pt", np_array(f8, (1,), b"\0" * 8,
+                                                recon_args=(Raw(glob("numpy", "ndarray")), (5,), b"b")),
+         "malformed", "bad_rebuild_args", "_reconstruct(ndarray, (5,), b'b'): not numpy's form"),
+        ("np_ndarray_called.pt", call("numpy", "ndarray", (2,)), "unsafe", "pickle_call_refused",
+         "REDUCE on numpy.ndarray itself"),
+        ("np_dtype_object.pt", np_array(np_dtype("O8", "|"), (1,), b"\0" * 8), "unsafe", "numpy_dtype_refused",
+         "object dtype 'O8'"),
+        ("np_dtype_structured_state.pt",
+         np_array(np_dtype("f8", state=(3, "|", None, ("x",), {"x": (None, 0)}, 8, 1, 16)), (1,), b"\0" * 8),
+         "unsafe", "numpy_dtype_refused", "numeric dtype code with a structured (fields) state"),
+        ("np_dtype_wrong_args.pt", np_array(np_dtype("f8", args=("f8", True, True)), (1,), b"\0" * 8),
+         "malformed", "bad_rebuild_args", "numpy.dtype('f8', True, True): align set, not numpy's form"),
+        ("np_dtype_bad_byteorder.pt", np_array(np_dtype("f8", "|"), (1,), b"\0" * 8), "malformed",
+         "bad_rebuild_args", "float64 dtype with byte order '|'"),
+        ("np_scalar_wrong_size.pt", call("numpy.core.multiarray", "scalar", Raw(f8), b"\0" * 4), "malformed",
+         "bad_rebuild_args", "float64 scalar from 4 bytes"),
+        ("np_scalar_torch_dtype.pt", call("numpy.core.multiarray", "scalar", Raw(glob("torch", "float64")), b"\0" * 8),
+         "malformed", "bad_rebuild_args", "numpy scalar of a torch dtype"),
+        ("np_scalar_bool_two.pt", call("numpy._core.multiarray", "scalar", Raw(np_dtype("b1", "|")), b"\x02"),
+         "malformed", "bad_rebuild_args", "numpy bool scalar of byte 2"),
+        ("torch_version_two_args.pt", glob("torch.torch_version", "TorchVersion") + enc(("2.4.1", "x")) + NEWOBJ,
+         "malformed", "bad_rebuild_args", "TorchVersion with two arguments"),
+        ("torch_version_int.pt", call("torch.torch_version", "TorchVersion", 7), "malformed", "bad_rebuild_args",
+         "TorchVersion(7)"),
+        ("torch_version_state.pt", call("torch.torch_version", "TorchVersion", "2.4.1") + enc({"x": 1}) + BUILD,
+         "unsafe", "pickle_build_refused", "TorchVersion with a non-empty BUILD state"),
+    ]
+    for name, body, verdict, rule, tech in cases:
+        data = np_file(body)
+        torch_refuses_weights_only(data)
+        add(name, data, verdict, rule, tech, src,
+            warnings=["beyond_torch_allowlist"] if verdict == "safe" else None)
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -1407,6 +1484,7 @@ def main():
     gen_rebuild_semantics()
     gen_tensor_state_semantics()
     gen_container_layer()
+    gen_numpy_data()
     total = sum(os.path.getsize(os.path.join(OUT, c["file"])) for c in CASES)
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(CASES, f, indent=1, ensure_ascii=False)

@@ -302,6 +302,13 @@ enum class corruption {
   limit_tree_bytes_set_copies,
   limit_tree_bytes_bytearray_copies,
   limit_tree_bytes_attrs,
+  // ---- numpy data beyond torch's allowlist (docs/policy.md) ----------------------------------
+  numpy_array_bytes_mismatch,
+  numpy_array_shape_overflow,
+  numpy_dtype_object,
+  numpy_dtype_wrong_args,
+  numpy_dtype_structured_state,
+  limit_tree_bytes_numpy_copies,
   count_
 };
 
@@ -590,6 +597,13 @@ constexpr case_def catalogue[] = {
     CASE(limit_tree_bytes_set_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
     CASE(limit_tree_bytes_bytearray_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
     CASE(limit_tree_bytes_attrs, limit_exceeded, scan::by_class, "max_tree_bytes"),
+    CASE(numpy_array_bytes_mismatch, bad_rebuild_args, scan::by_class, "its shape needs 48"),
+    CASE(numpy_array_shape_overflow, bad_rebuild_args, scan::by_class, "overflows"),
+    CASE(numpy_dtype_object, numpy_dtype_refused, scan::by_class, "'O8'"),
+    CASE(numpy_dtype_wrong_args, bad_rebuild_args, scan::by_class, "(code, False, True)"),
+    CASE(numpy_dtype_structured_state, numpy_dtype_refused, scan::by_class, "not a plain numeric dtype"),
+    // Arrays sharing one memoised bytes value: each array's copy of it is charged.
+    CASE(limit_tree_bytes_numpy_copies, limit_exceeded, scan::by_class, "max_tree_bytes"),
 };
 #undef CASE
 static_assert(std::size(catalogue) == static_cast<std::size_t>(corruption::count_),
@@ -1688,6 +1702,43 @@ built make(corruption c) {
       }
       w.list().stop();
       return pickle_case(w.take(), with_limits([](pthsafe::limits& l) { l.max_tree_bytes = 4 << 20; }));
+    }
+    case C::numpy_array_bytes_mismatch:
+    case C::numpy_array_shape_overflow:
+    case C::numpy_dtype_object:
+    case C::numpy_dtype_wrong_args:
+    case C::numpy_dtype_structured_state:
+    case C::limit_tree_bytes_numpy_copies: {
+      // numpy.dtype(code, False, True) + BUILD state, as numpy pickles it.
+      auto dtype = [](pickle_writer& w, std::string_view code, bool align, bool fields) {
+        w.global("numpy", "dtype").binunicode(code).boolean(align).newtrue().tuple3().reduce();
+        w.mark().integer(3).binunicode(fields ? "|" : "<").none();
+        if (fields) w.binunicode("x").tuple1().empty_dict(); else w.none().none();
+        w.integer(-1).integer(-1).integer(0).tuple().build();
+      };
+      // _reconstruct(ndarray, (0,), b'b') + BUILD (1, shape, dtype, False, data at memo 0).
+      auto array = [&](pickle_writer& w, std::int64_t d0, std::int64_t d1, std::string_view code, bool align, bool fields) {
+        w.global("numpy._core.multiarray", "_reconstruct").global("numpy", "ndarray").integer(0).tuple1()
+            .short_binbytes("b").tuple3().reduce();
+        w.mark().integer(1).integer(d0).integer(d1).tuple2();
+        dtype(w, code, align, fields);
+        w.newfalse().get(0).tuple().build();
+      };
+      pickle_writer w = started();
+      const std::size_t data = c == C::limit_tree_bytes_numpy_copies ? 65536 : 40;
+      w.op(pk::BINBYTES).u32(static_cast<std::uint32_t>(data)).raw(std::string(data, '\0')).put(0).pop();
+      w.empty_list().mark();
+      if (c == C::numpy_array_bytes_mismatch) array(w, 2, 3, "f8", false, false);
+      if (c == C::numpy_array_shape_overflow) array(w, std::int64_t{1} << 62, std::int64_t{1} << 62, "f8", false, false);
+      if (c == C::numpy_dtype_object) array(w, 5, 1, "O8", false, false);
+      if (c == C::numpy_dtype_wrong_args) array(w, 5, 1, "f8", true, false);
+      if (c == C::numpy_dtype_structured_state) array(w, 5, 1, "f8", false, true);
+      if (c == C::limit_tree_bytes_numpy_copies)
+        for (int i = 0; i < 40; ++i) array(w, 8192, 1, "f8", false, false);
+      w.appends().stop();
+      if (c == C::limit_tree_bytes_numpy_copies)
+        return pickle_case(w.take(), with_limits([](pthsafe::limits& l) { l.max_tree_bytes = 1 << 20; }));
+      return pickle_case(w.take());
     }
     case C::count_: break;
   }
