@@ -2,6 +2,7 @@
 // to tensors, in file order, optionally with a prefix such as DataParallel's "module." stripped.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,8 +16,8 @@ namespace pthsafe {
 
 /// Where find_state_dict looks, in this order, when no key path is given: the root, then these
 /// keys of a root dict (the names training scripts save the model under).
-inline constexpr std::string_view state_dict_keys[] = {"model", "state_dict", "model_state_dict", "module",
-                                                       "net", "ema", "model_ema"};
+inline constexpr std::array<std::string_view, 7> state_dict_keys = {
+    "model", "state_dict", "model_state_dict", "module", "net", "ema", "model_ema"};
 
 struct state_dict_options {
   /// Explicit key path (checkpoint::find syntax, "a/b"); empty: search as state_dict_keys says.

@@ -154,7 +154,12 @@ result<value*> torch_rebuilder::call_numpy_scalar(const call& c) {
       PTHSAFE_TRY(make(value_kind::boolean));
       va::small(*v) = static_cast<std::uint8_t>(b[0]);
       break;
-    case dtype::int8: PTHSAFE_TRY(make(value_kind::integer)); va::i(*v) = load_le<std::int8_t>(b.data()); break;
+    case dtype::int8: {  // two's complement byte, sign-extended
+      PTHSAFE_TRY(make(value_kind::integer));
+      const std::int64_t u = load_le<std::uint8_t>(b.data());
+      va::i(*v) = u >= 128 ? u - 256 : u;
+      break;
+    }
     case dtype::int16: PTHSAFE_TRY(make(value_kind::integer)); va::i(*v) = load_le<std::int16_t>(b.data()); break;
     case dtype::int32: PTHSAFE_TRY(make(value_kind::integer)); va::i(*v) = load_le<std::int32_t>(b.data()); break;
     case dtype::int64: PTHSAFE_TRY(make(value_kind::integer)); va::i(*v) = load_le<std::int64_t>(b.data()); break;
@@ -208,8 +213,8 @@ result<value*> torch_rebuilder::call_numpy_reconstruct(const call& c) {
   PTHSAFE_TRY(beyond_torch(c));
   PTHSAFE_ASSIGN(value* zero, alloc(value_kind::integer));
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::ndarray));
-  const value* shape[1] = {zero};
-  if (!st_.charge(sizeof(value*)) || !va::set_items(st_.mem, *v, shape))
+  const std::array<const value*, 1> shape = {zero};
+  if (!st_.charge(slot_bytes) || !va::set_items(st_.mem, *v, shape))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   va::tag(*v) = numpy_tag(dtype::int8, false);
   return v;
@@ -248,7 +253,7 @@ result<void> torch_rebuilder::build_ndarray(value& inst, const value& state) {
   if (t == dtype::boolean)
     for (char ch : raw)
       if (static_cast<unsigned char>(ch) > 1) return fail(errc::bad_rebuild_args, "numpy bool array holds a byte other than 0 or 1");
-  if (!st_.charge(raw.size()) || !st_.charge(dims.size() * sizeof(value*)))
+  if (!st_.charge(raw.size()) || !st_.charge(dims.size() * slot_bytes))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   char* out = va::make_text(st_.mem, inst, raw.size());
   const bool fortran = s[3]->as_bool() && dims.size() > 1;

@@ -1,5 +1,6 @@
 #include "zip/archive.hpp"
 
+#include <array>
 #include <zip.h>
 #include <zlib.h>
 
@@ -65,11 +66,11 @@ struct name_hash {
       h.add(s);
       return;
     }
-    char buf[64];
-    for (std::size_t at = 0; at < s.size(); at += sizeof buf) {
-      const std::size_t n = std::min(sizeof buf, s.size() - at);
+    std::array<char, 64> buf{};
+    for (std::size_t at = 0; at < s.size(); at += buf.size()) {
+      const std::size_t n = std::min(buf.size(), s.size() - at);
       for (std::size_t i = 0; i < n; ++i) buf[i] = fold(s[at + i]);
-      h.add(std::string_view(buf, n));
+      h.add(std::string_view(buf.data(), n));
     }
   }
   std::uint64_t value() const { return h.finish(); }
@@ -292,9 +293,9 @@ result<void> archive::verify_crc(std::size_t i, const limits& lim) const {
     left -= chunk;
   }
   if (static_cast<std::uint32_t>(crc) != e.crc) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "CRC-32 %08x, directory says %08x", static_cast<unsigned>(crc), e.crc);
-    return make_error(errc::zip_crc_mismatch, buf, std::string(e.name), 0);
+    std::array<char, 64> buf{};
+    std::snprintf(buf.data(), buf.size(), "CRC-32 %08x, directory says %08x", static_cast<unsigned>(crc), e.crc);
+    return make_error(errc::zip_crc_mismatch, buf.data(), std::string(e.name), 0);
   }
   return {};
 }

@@ -1,5 +1,6 @@
 #include "zip/directory.hpp"
 
+#include <array>
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -215,7 +216,7 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     const std::string name(e.name);
     if (e.flags & (flag_encrypted | flag_strong_encryption | flag_masked_header | flag_patched))
       return make_error(errc::zip_unsupported_flags, "encrypted, patched or masked entry (flags 0x" +
-                        [&] { char b[8]; std::snprintf(b, sizeof b, "%04x", e.flags); return std::string(b); }() + ")",
+                        [&] { std::array<char, 8> b{}; std::snprintf(b.data(), b.size(), "%04x", e.flags); return std::string(b.data()); }() + ")",
                         name, e.central_offset);
     if (e.method != 0 && e.method != 8)
       return make_error(errc::zip_unsupported_method, "compression method " + std::to_string(e.method), name, e.central_offset);
