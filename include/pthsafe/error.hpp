@@ -136,6 +136,17 @@ enum class errc : std::uint16_t {
   numpy_dtype_refused,
   /// two state_dict names are equal once a prefix is stripped (find_state_dict)
   state_dict_key_collision,
+  /// writing the output failed (open, write, flush, rename): the message names the system error
+  io_write,
+  /// save: a value or tensor the writer cannot express as torch.save would (the message names it)
+  save_unsupported,
+  /// save: a tensor reaches outside its storage, a storage is not a whole number of elements,
+  /// or one storage is viewed as two dtypes (torch.save refuses that too)
+  save_bad_tensor,
+  /// save: a dict holds the same key twice (Python would keep one of them)
+  save_duplicate_key,
+  /// a written file read back differs from what was saved (verify_saved)
+  save_verify_mismatch,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

@@ -8,7 +8,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 80> table{{
+constexpr std::array<errc_info, 85> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -89,8 +89,13 @@ constexpr std::array<errc_info, 80> table{{
     {"pickle_global_not_torch", error_class::refused, "global beyond torch's weights_only allowlist (strict_torch)"},
     {"numpy_dtype_refused", error_class::refused, "numpy dtype that is not plain numeric data"},
     {"state_dict_key_collision", error_class::usage, "two state_dict names are equal after stripping a prefix"},
+    {"io_write", error_class::io, "writing the output failed"},
+    {"save_unsupported", error_class::usage, "a value the writer cannot express as torch.save would"},
+    {"save_bad_tensor", error_class::usage, "a tensor to save reaches outside its storage or views it as two dtypes"},
+    {"save_duplicate_key", error_class::usage, "a dict to save holds the same key twice"},
+    {"save_verify_mismatch", error_class::malformed, "a written file read back differs from what was saved"},
 }};
-static_assert(static_cast<std::size_t>(errc::state_dict_key_collision) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::save_verify_mismatch) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {

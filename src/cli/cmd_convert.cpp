@@ -1,0 +1,84 @@
+// pthsafe convert IN OUT [--key PATH] [--strip-prefix P]
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "pthsafe/pthsafe.hpp"
+#include "util/try.hpp"
+
+namespace pthsafe::cli {
+namespace {
+const char* help =
+    "usage: pthsafe convert IN OUT [--key PATH] [--strip-prefix P] [--mmap] [common options]\n"
+    "Reads IN without running pickle and writes OUT as torch.save writes a zip checkpoint\n"
+    "(.pth, .pt, .bin, .ckpt), readable by torch.load(weights_only=True). The whole tree is\n"
+    "written unless --key or --strip-prefix is given: then only the state_dict (found as\n"
+    "'inspect --state-dict' finds it) is, as an OrderedDict. Values beyond torch's allowlist\n"
+    "become their plain Python form (TorchVersion -> str, numpy scalar -> int/float/bool);\n"
+    "values torch.save could not write the same way are refused. OUT is written to a temporary\n"
+    "file beside it, read back and compared with what was meant to be written, then renamed.\n"
+    "Exit: 0 written, 1 refused, 2 malformed input, unwritable output or bad usage.\n";
+
+bool pth_extension(const std::filesystem::path& p) {
+  const std::string e = p.extension().string();
+  return e == ".pth" || e == ".pt" || e == ".bin" || e == ".ckpt";
+}
+
+result<save_value> state_dict_tree(const checkpoint& ck, const state_dict_options& sd_opts) {
+  PTHSAFE_ASSIGN(auto sd, find_state_dict(ck, sd_opts));
+  save_value out = save_value::ordered_dict();
+  for (const auto& e : sd.entries) {
+    PTHSAFE_ASSIGN(auto t, save_value::from(e.tensor));
+    out.set(std::string(e.name), std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_convert(const std::vector<std::string>& args) {
+  load_options opts;
+  state_dict_options sd_opts;
+  bool bad = false, state_dict_only = false;
+  std::vector<std::string> files;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") { std::fputs(help, stdout); return 0; }
+    if ((a == "--key" || a == "--strip-prefix") && i + 1 < args.size()) {
+      (a == "--key" ? sd_opts.key : sd_opts.strip_prefix) = args[++i];
+      state_dict_only = true;
+      continue;
+    }
+    if (a == "--mmap") { opts.mode = load_mode::mmap; continue; }
+    if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
+    if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe convert: unknown option %s\n%s", shown(a).c_str(), help); return 2; }
+    files.push_back(a);
+  }
+  if (files.size() != 2) { std::fputs(help, stderr); return 2; }
+  const std::string& in = files[0];
+  const std::filesystem::path out = files[1];
+  if (!pth_extension(out)) {
+    std::fprintf(stderr, "pthsafe convert: %s: the output format comes from its extension (.pth, .pt, .bin, .ckpt)\n",
+                 shown(out.string()).c_str());
+    return 2;
+  }
+  auto ck = checkpoint::open(in, opts);
+  if (!ck) return report(in, ck.error_value());
+  auto tree = state_dict_only ? state_dict_tree(*ck, sd_opts) : save_value::from(ck->root());
+  if (!tree) return report(in, tree.error_value());
+
+  save_options so;
+  so.verify = [&](const std::filesystem::path& written) -> result<void> {
+    load_options back;
+    back.mode = load_mode::mmap;
+    PTHSAFE_ASSIGN(auto reread, checkpoint::open(written.string(), back));
+    return verify_saved(*tree, reread.root());
+  };
+  if (auto w = save(*tree, out, so); !w) return report(out.string(), w.error_value());
+  std::printf("%s: written from %s (%zu tensors)\n", shown(out.string()).c_str(), shown(in).c_str(), ck->tensor_count());
+  return 0;
+}
+
+}  // namespace pthsafe::cli

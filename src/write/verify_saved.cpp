@@ -1,0 +1,93 @@
+// verify_saved(): a file read back compared with the tree that was written, node by node.
+#include <cstring>
+#include <string>
+
+#include "pthsafe/save.hpp"
+#include "pthsafe/tensor.hpp"
+#include "pthsafe/value.hpp"
+#include "util/try.hpp"
+#include "write/save_node.hpp"
+
+namespace pthsafe {
+namespace {
+
+using kind = save_value::kind;
+
+error differ(const std::string& path, const std::string& what) {
+  return make_error(errc::save_verify_mismatch, (path.empty() ? std::string("<root>") : path) + ": " + what);
+}
+
+result<void> same_tensor(const save_tensor& s, const tensor_view& t, const std::string& path) {
+  if (t.element_type() != s.type) return differ(path, "dtype differs");
+  if (!std::equal(t.shape().begin(), t.shape().end(), s.shape.begin(), s.shape.end())) return differ(path, "shape differs");
+  if (!s.stride.empty() && !std::equal(t.strides().begin(), t.strides().end(), s.stride.begin(), s.stride.end())) {
+    return differ(path, "strides differ");
+  }
+  if (t.storage_offset() != s.storage_offset) return differ(path, "storage offset differs");
+  if (t.requires_grad() != s.requires_grad) return differ(path, "requires_grad differs");
+  if (!t.has_storage()) return differ(path, "no storage");
+  const auto bytes = t.storage().bytes();
+  if (bytes.size() != s.storage.size() ||
+      (!bytes.empty() && std::memcmp(bytes.data(), s.storage.data(), bytes.size()) != 0)) {
+    return differ(path, "storage bytes differ");
+  }
+  return {};
+}
+
+result<void> same(const save_value& s, const value& v, const std::string& path) {
+  const auto* n = save_access::get(s);
+  switch (s.type()) {
+    case kind::none: return v.is(value_kind::none) ? result<void>{} : differ(path, "expected None");
+    case kind::boolean:
+      return v.is(value_kind::boolean) && v.as_bool() == n->b ? result<void>{} : differ(path, "bool differs");
+    case kind::integer:
+      return v.fits_int64() && v.as_int64() == n->i ? result<void>{} : differ(path, "int differs");
+    case kind::floating: {
+      if (!v.is(value_kind::floating)) return differ(path, "expected a float");
+      const double a = v.as_double(), b = n->d;
+      return std::memcmp(&a, &b, sizeof a) == 0 ? result<void>{} : differ(path, "float differs");
+    }
+    case kind::string:
+      return v.is(value_kind::string) && v.text() == n->s ? result<void>{} : differ(path, "str differs");
+    case kind::tensor:
+      if (!v.is(value_kind::tensor)) return differ(path, "expected a tensor");
+      return same_tensor(n->t, v.as_tensor(), path);
+    case kind::list:
+    case kind::tuple:
+    case kind::dict:
+    case kind::ordered_dict: {
+      const value_kind want = s.type() == kind::list    ? value_kind::list
+                              : s.type() == kind::tuple ? value_kind::tuple
+                              : s.type() == kind::dict  ? value_kind::dict
+                                                        : value_kind::ordered_dict;
+      if (!v.is(want)) return differ(path, "container kind differs");
+      const auto items = v.items();
+      if (items.size() != n->items.size()) return differ(path, "length differs");
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        PTHSAFE_TRY(same(n->items[i], *items[i], path + "/" + std::to_string(i)));
+      }
+      const auto attrs = v.attrs();
+      if (n->state) {
+        const auto* st = save_access::get(*n->state);
+        if (attrs.size() * 2 != st->items.size()) return differ(path, "OrderedDict attributes differ");
+        for (std::size_t i = 0; i < attrs.size(); ++i) {
+          const auto& key = st->items[2 * i];
+          if (key.type() != kind::string || save_access::get(key)->s != attrs[i].first) {
+            return differ(path, "OrderedDict attribute names differ");
+          }
+          PTHSAFE_TRY(same(st->items[2 * i + 1], *attrs[i].second, path + "/." + std::string(attrs[i].first)));
+        }
+      } else if (!attrs.empty()) {
+        return differ(path, "unexpected attributes");
+      }
+      return {};
+    }
+  }
+  return differ(path, "unknown kind");
+}
+
+}  // namespace
+
+result<void> verify_saved(const save_value& saved, const value& loaded) { return same(saved, loaded, ""); }
+
+}  // namespace pthsafe
