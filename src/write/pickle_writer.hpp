@@ -40,6 +40,10 @@ class pickle_writer {
   void reduce();      ///< memoized (the result object)
   void build();
   void binpersid();
+  /// The memo index of the last object put.
+  std::uint32_t last_put() const noexcept { return next_ - 1; }
+  /// BINGET / LONG_BINGET of an index put before.
+  void fetch(std::uint32_t id) { get(id); }
 
  private:
   std::uint32_t put();

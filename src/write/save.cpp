@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,6 +95,7 @@ class saver {
   const std::vector<storage_slot>& storages() const noexcept { return storages_; }
 
  private:
+  result<void> object(const save_value& v, const save_access::node& n, int depth);
   result<void> tensor(const save_tensor& t);
   result<void> dict_items(const save_access::node& n, int depth, bool exact);
   result<std::size_t> storage_for(const save_tensor& t);
@@ -101,11 +103,32 @@ class saver {
   pickle_writer pw_;
   std::vector<storage_slot> storages_;
   std::map<std::pair<const std::byte*, std::size_t>, std::size_t> by_bytes_;
+  std::unordered_map<const void*, std::uint32_t> memo_of_;  // node identities: addresses, not file content
+  const save_access::node empty_{};
 };
 
 result<void> saver::value(const save_value& v, int depth) {
   if (depth > save_access::max_depth) return make_error(errc::save_unsupported, "nesting deeper than 1000 levels");
   const auto* n = save_access::get(v);
+  if (n != nullptr && n->ident != nullptr) {
+    if (n->ref) {
+      const auto it = memo_of_.find(n->ident);
+      if (it == memo_of_.end()) return make_error(errc::save_unsupported, "a shared reference before its object");
+      pw_.fetch(it->second);
+      return {};
+    }
+    PTHSAFE_TRY(object(v, *n, depth));
+    return {};
+  }
+  return object(v, n == nullptr ? empty_ : *n, depth);
+}
+
+result<void> saver::object(const save_value& v, const save_access::node& nref, int depth) {
+  const auto* n = &nref;
+  // Remembers where this object went in the memo (when it has an identity to be found by).
+  const auto remember = [&] {
+    if (n->ident != nullptr) memo_of_.emplace(n->ident, pw_.last_put());
+  };
   switch (v.type()) {
     case kind::none: pw_.none(); return {};
     case kind::boolean: pw_.boolean(n->b); return {};
@@ -115,18 +138,24 @@ result<void> saver::value(const save_value& v, int depth) {
       if (!detail::valid_utf8(n->s, true)) return make_error(errc::save_unsupported, "a str that is not UTF-8");
       if (n->s.size() > 0xffffffffu) return make_error(errc::save_unsupported, "a str over 4 GiB");
       pw_.text(n->s);
+      remember();
       return {};
-    case kind::tensor: return tensor(n->t);
+    case kind::tensor:
+      PTHSAFE_TRY(tensor(n->t));
+      remember();
+      return {};
     case kind::tuple: {
       const std::size_t count = n->items.size();
       if (count > 3) pw_.mark();
       for (const auto& item : n->items) PTHSAFE_TRY(value(item, depth + 1));
       pw_.tuple(count);
+      if (count > 0) remember();
       return {};
     }
     case kind::list: {
       // CPython's batch_list_exact: one item -> APPEND; else batches of 1000 in MARK ... APPENDS.
       pw_.empty_list();
+      remember();
       const auto& items = n->items;
       if (items.size() == 1) {
         PTHSAFE_TRY(value(items[0], depth + 1));
@@ -142,11 +171,13 @@ result<void> saver::value(const save_value& v, int depth) {
     }
     case kind::dict:
       pw_.empty_dict();
+      remember();
       return dict_items(*n, depth, true);
     case kind::ordered_dict:
       pw_.global("collections", "OrderedDict");
       pw_.tuple(0);
       pw_.reduce();
+      remember();
       PTHSAFE_TRY(dict_items(*n, depth, false));
       if (n->state) {
         PTHSAFE_TRY(value(*n->state, depth + 1));

@@ -18,9 +18,15 @@ struct save_value::node {
   std::vector<save_value> items;       // list/tuple items; dicts: key, value, key, value, ...
   std::unique_ptr<save_value> state;   // ordered_dict attributes (BUILD)
   save_tensor t;
+  // Object identity, for trees made from a loaded checkpoint: nodes with the same `ident` are
+  // one Python object, pickled once and fetched from the memo afterwards (as torch.save's
+  // pickler does for every str, tuple, list, dict and tensor it meets again). A `ref` node is
+  // such a later occurrence: it carries only its kind and identity.
+  const void* ident = nullptr;
+  bool ref = false;
 
   node() = default;
-  node(const node& o) : k(o.k), b(o.b), i(o.i), d(o.d), s(o.s), items(o.items), t(o.t) {
+  node(const node& o) : k(o.k), b(o.b), i(o.i), d(o.d), s(o.s), items(o.items), t(o.t), ident(o.ident), ref(o.ref) {
     if (o.state) state = std::make_unique<save_value>(*o.state);
   }
   node& operator=(const node&) = delete;
@@ -43,6 +49,7 @@ struct save_access {
     return v;
   }
   static const save_value::node* get(const save_value& v) noexcept { return v.n_.get(); }
+  static save_value::node* get(save_value& v) noexcept { return v.n_.get(); }
 };
 
 }  // namespace pthsafe

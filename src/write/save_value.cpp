@@ -1,4 +1,5 @@
 // save_value: the owning tree the writer walks, and its construction from a loaded checkpoint.
+#include <unordered_set>
 #include <utility>
 
 #include "pthsafe/save.hpp"
@@ -81,7 +82,57 @@ result<save_value> save_value::from(const tensor_view& t) {
 
 namespace {
 
-result<save_value> convert(const value& v, int depth) {
+bool is_object(value_kind k) noexcept {
+  switch (k) {
+    case value_kind::string:
+    case value_kind::list:
+    case value_kind::tuple:
+    case value_kind::dict:
+    case value_kind::ordered_dict:
+    case value_kind::tensor: return true;
+    default: return false;
+  }
+}
+
+// Loaded values the pickle reached more than once (through the memo) are one node; the first
+// occurrence is converted in full and tagged with the node's address, later ones become refs,
+// so a file of shared references converts in time linear in its nodes.
+using seen_set = std::unordered_set<const value*>;
+
+result<save_value> convert(const value& v, int depth, seen_set& seen);
+result<save_value> convert_object(const value& v, int depth, seen_set& seen);
+
+result<save_value> convert_child(const value& v, int depth, seen_set& seen) {
+  return is_object(v.kind()) ? convert_object(v, depth, seen) : convert(v, depth, seen);
+}
+
+result<save_value> convert_object(const value& v, int depth, seen_set& seen) {
+  if (!seen.insert(&v).second) {
+    save_value r = save_access::container(save_value::kind::none);
+    auto* n = save_access::get(r);
+    n->ident = &v;
+    n->ref = true;
+    switch (v.kind()) {
+      case value_kind::string:  // keeps its text: dict keys are compared by it
+        n->k = save_value::kind::string;
+        n->s = std::string(v.text());
+        break;
+      case value_kind::list: n->k = save_value::kind::list; break;
+      case value_kind::tuple: n->k = save_value::kind::tuple; break;
+      case value_kind::dict: n->k = save_value::kind::dict; break;
+      case value_kind::ordered_dict: n->k = save_value::kind::ordered_dict; break;
+      default: n->k = save_value::kind::tensor; break;
+    }
+    // An empty tuple is never memoized (pickle writes EMPTY_TUPLE each time): a full copy.
+    if (v.kind() == value_kind::tuple && v.items().empty()) return save_value::tuple();
+    return r;
+  }
+  PTHSAFE_ASSIGN(auto out, convert(v, depth, seen));
+  save_access::get(out)->ident = &v;
+  return out;
+}
+
+result<save_value> convert(const value& v, int depth, seen_set& seen) {
   if (depth > save_access::max_depth) return make_error(errc::save_unsupported, "nesting deeper than the writer allows");
   const auto refuse = [](std::string what) {
     return make_error(errc::save_unsupported, "cannot write " + what + " as torch.save would");
@@ -99,7 +150,7 @@ result<save_value> convert(const value& v, int depth) {
     case value_kind::tuple: {
       save_value out = v.kind() == value_kind::list ? save_value::list() : save_value::tuple();
       for (const value* item : v.items()) {
-        PTHSAFE_ASSIGN(auto c, convert(*item, depth + 1));
+        PTHSAFE_ASSIGN(auto c, convert_child(*item, depth + 1, seen));
         out.append(std::move(c));
       }
       return out;
@@ -111,14 +162,14 @@ result<save_value> convert(const value& v, int depth) {
       save_value out = ordered ? save_value::ordered_dict() : save_value::dict();
       const auto items = v.items();
       for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
-        PTHSAFE_ASSIGN(auto k, convert(*items[i], depth + 1));
-        PTHSAFE_ASSIGN(auto x, convert(*items[i + 1], depth + 1));
+        PTHSAFE_ASSIGN(auto k, convert_child(*items[i], depth + 1, seen));
+        PTHSAFE_ASSIGN(auto x, convert_child(*items[i + 1], depth + 1, seen));
         out.set(std::move(k), std::move(x));
       }
       if (ordered && !v.attrs().empty()) {
         save_value state = save_value::dict();
         for (const value_attr& a : v.attrs()) {
-          PTHSAFE_ASSIGN(auto x, convert(*a.second, depth + 1));
+          PTHSAFE_ASSIGN(auto x, convert_child(*a.second, depth + 1, seen));
           state.set(std::string(a.first), std::move(x));
         }
         out.set_state(std::move(state));
@@ -133,6 +184,9 @@ result<save_value> convert(const value& v, int depth) {
 
 }  // namespace
 
-result<save_value> save_value::from(const value& v) { return convert(v, 0); }
+result<save_value> save_value::from(const value& v) {
+  seen_set seen;
+  return convert_child(v, 0, seen);
+}
 
 }  // namespace pthsafe

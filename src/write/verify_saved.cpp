@@ -34,8 +34,26 @@ result<void> same_tensor(const save_tensor& s, const tensor_view& t, const std::
   return {};
 }
 
+value_kind loaded_kind(kind k) noexcept {
+  switch (k) {
+    case kind::none: return value_kind::none;
+    case kind::boolean: return value_kind::boolean;
+    case kind::integer: return value_kind::integer;
+    case kind::floating: return value_kind::floating;
+    case kind::string: return value_kind::string;
+    case kind::list: return value_kind::list;
+    case kind::tuple: return value_kind::tuple;
+    case kind::dict: return value_kind::dict;
+    case kind::ordered_dict: return value_kind::ordered_dict;
+    case kind::tensor: return value_kind::tensor;
+  }
+  return value_kind::none;
+}
+
 result<void> same(const save_value& s, const value& v, const std::string& path) {
   const auto* n = save_access::get(s);
+  // A later occurrence of a shared object was compared in full at its first occurrence.
+  if (n != nullptr && n->ref) return v.is(loaded_kind(s.type())) ? result<void>{} : differ(path, "kind differs");
   switch (s.type()) {
     case kind::none: return v.is(value_kind::none) ? result<void>{} : differ(path, "expected None");
     case kind::boolean:
@@ -56,11 +74,7 @@ result<void> same(const save_value& s, const value& v, const std::string& path) 
     case kind::tuple:
     case kind::dict:
     case kind::ordered_dict: {
-      const value_kind want = s.type() == kind::list    ? value_kind::list
-                              : s.type() == kind::tuple ? value_kind::tuple
-                              : s.type() == kind::dict  ? value_kind::dict
-                                                        : value_kind::ordered_dict;
-      if (!v.is(want)) return differ(path, "container kind differs");
+      if (!v.is(loaded_kind(s.type()))) return differ(path, "container kind differs");
       const auto items = v.items();
       if (items.size() != n->items.size()) return differ(path, "length differs");
       for (std::size_t i = 0; i < items.size(); ++i) {

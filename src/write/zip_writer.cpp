@@ -78,10 +78,14 @@ result<void> zip_writer::add(std::string_view name, std::span<const std::span<co
   const std::uint64_t start = e.offset + local_header_size + e.name.size() + z64.size() + 4;
   const std::uint64_t pad = (alignment - start % alignment) % alignment;
 
+  // miniz writes an empty record without a data descriptor (and torch then folds no CRC of it
+  // into the serialization id).
+  const bool descriptor = e.size != 0;
+  e.flags = descriptor ? 0x0808 : 0x0800;
   std::string h;
   put32(h, 0x04034b50u);
-  put16(h, 0);       // version needed: miniz writes 0 for stored records
-  put16(h, 0x0808);  // data descriptor follows; UTF-8 name
+  put16(h, 0);        // version needed: miniz writes 0 for stored records
+  put16(h, e.flags);  // data descriptor follows (non-empty records); UTF-8 name
   put16(h, 0);       // stored
   put32(h, 0);       // DOS time and date: zero, as torch writes them
   put32(h, 0);       // CRC-32 and sizes: in the data descriptor
@@ -108,6 +112,11 @@ result<void> zip_writer::add(std::string_view name, std::span<const std::span<co
   }
   e.crc = static_cast<std::uint32_t>(crc);
 
+  names_.emplace_back(name);
+  if (!descriptor) {
+    entries_.push_back(std::move(e));
+    return {};
+  }
   std::string d;
   put32(d, 0x08074b50u);
   put32(d, e.crc);
@@ -121,7 +130,6 @@ result<void> zip_writer::add(std::string_view name, std::span<const std::span<co
   PTHSAFE_TRY(emit(d));
 
   combined_crc_ = hash_combine(combined_crc_, e.crc);
-  names_.emplace_back(name);
   entries_.push_back(std::move(e));
   return {};
 }
@@ -155,7 +163,7 @@ result<void> zip_writer::finish() {
     put32(c, 0x02014b50u);
     put16(c, 0);  // version made by
     put16(c, 0);  // version needed
-    put16(c, 0x0808);
+    put16(c, e.flags);
     put16(c, 0);
     put32(c, 0);
     put32(c, e.crc);

@@ -40,6 +40,7 @@ class zip_writer {
     std::string name;  // full name
     std::uint64_t offset = 0, size = 0;
     std::uint32_t crc = 0;
+    std::uint32_t flags = 0;
   };
   result<void> emit(std::span<const std::byte> bytes);
   result<void> emit(const std::string& bytes);
