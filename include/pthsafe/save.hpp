@@ -47,6 +47,9 @@ struct save_tensor {
   /// reaches must lie inside it (checked by save).
   std::span<const std::byte> storage;
   bool requires_grad = false;
+  /// Written as torch.nn.Parameter (torch._utils._rebuild_parameter), as torch.save writes a
+  /// Parameter; requires_grad is then the Parameter's.
+  bool parameter = false;
 };
 
 /// A value to save: None, bool, int (int64), float (double), str (UTF-8), list, tuple, dict,

@@ -306,6 +306,8 @@ result<void> saver::tensor(const save_tensor& t) {
   PTHSAFE_ASSIGN(const std::size_t slot, storage_for(t));
   const storage_slot& st = storages_[slot];
 
+  // A Parameter: _rebuild_parameter(data, requires_grad, OrderedDict()), its data a plain tensor.
+  if (t.parameter) pw_.global("torch._utils", "_rebuild_parameter");
   pw_.global("torch._utils", v2 ? "_rebuild_tensor_v2" : "_rebuild_tensor_v3");
   pw_.mark();
   // The persistent id: ("storage", class, key, location, numel).
@@ -328,13 +330,21 @@ result<void> saver::tensor(const save_tensor& t) {
   if (ndim > 3) pw_.mark();
   for (const auto s : stride) pw_.integer(s);
   pw_.tuple(ndim);
-  pw_.boolean(t.requires_grad);
+  pw_.boolean(t.requires_grad && !t.parameter);
   pw_.global("collections", "OrderedDict");  // backward hooks: a fresh OrderedDict()
   pw_.tuple(0);
   pw_.reduce();
   if (!v2) pw_.global("torch", dtype_name(t.type));
   pw_.tuple(v2 ? 6 : 7);
   pw_.reduce();
+  if (t.parameter) {
+    pw_.boolean(t.requires_grad);
+    pw_.global("collections", "OrderedDict");
+    pw_.tuple(0);
+    pw_.reduce();
+    pw_.tuple(3);
+    pw_.reduce();
+  }
   return {};
 }
 

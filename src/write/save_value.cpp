@@ -77,6 +77,7 @@ result<save_value> save_value::from(const tensor_view& t) {
   out.storage_offset = t.storage_offset();
   out.storage = st.bytes();
   out.requires_grad = t.requires_grad();
+  out.parameter = t.is_parameter();
   return save_value(std::move(out));
 }
 

@@ -25,6 +25,7 @@ result<void> same_tensor(const save_tensor& s, const tensor_view& t, const std::
   }
   if (t.storage_offset() != s.storage_offset) return differ(path, "storage offset differs");
   if (t.requires_grad() != s.requires_grad) return differ(path, "requires_grad differs");
+  if (t.is_parameter() != s.parameter) return differ(path, "Parameter differs");
   if (!t.has_storage()) return differ(path, "no storage");
   const auto bytes = t.storage().bytes();
   if (bytes.size() != s.storage.size() ||

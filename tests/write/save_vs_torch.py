@@ -86,6 +86,11 @@ def cases():
                       "d1001": {"k" + str(i): i for i in range(1001)}, "l1": [1], "l1000": list(range(1000)),
                       "l1001": list(range(1001)),
                       "od1001": collections.OrderedDict(("k" + str(i), i) for i in range(1001))}
+    # Parameters (one referenced twice: the second is a memo get of the first), with and
+    # without requires_grad, and tensors that require grad.
+    param = torch.nn.Parameter(torch.randn(3))
+    out["parameters"] = {"p": param, "same": param, "frozen": torch.nn.Parameter(torch.ones(2), requires_grad=False),
+                         "grad": torch.zeros(2, requires_grad=True)}
     out["many_tensors"] = collections.OrderedDict(("layer" + str(i) + ".weight", torch.full((2,), float(i)))
                                                   for i in range(300))
     return out
@@ -107,7 +112,7 @@ def same(a, b, path, memo_a, memo_b):
     if type(a) is not type(b):
         return f"{path}: type {type(a).__name__} vs {type(b).__name__}"
     if isinstance(a, torch.Tensor):
-        for attr in ("dtype", "shape", "requires_grad"):
+        for attr in ("dtype", "shape", "requires_grad", "is_leaf"):
             if getattr(a, attr) != getattr(b, attr):
                 return f"{path}: {attr} {getattr(a, attr)} vs {getattr(b, attr)}"
         if a.stride() != b.stride() or a.storage_offset() != b.storage_offset():
