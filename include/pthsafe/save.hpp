@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pthsafe/dtype.hpp"
@@ -51,6 +52,11 @@ struct save_tensor {
   /// Parameter; requires_grad is then the Parameter's.
   bool parameter = false;
 };
+
+/// A tensor of a loaded checkpoint as a save_tensor, zero-copy: its storage bytes are borrowed
+/// from the checkpoint, which must outlive their use. Errors: save_unsupported (no storage bytes:
+/// metadata mode, meta, sparse, quantized, subclass tensors, conjugate or negative bit set).
+PTHSAFE_API result<save_tensor> save_tensor_from(const tensor_view& t);
 
 /// A value to save: None, bool, int (int64), float (double), str (UTF-8), list, tuple, dict,
 /// collections.OrderedDict, or a tensor. A value owns its children; tensors borrow their
@@ -142,6 +148,29 @@ PTHSAFE_API result<std::vector<std::byte>> save_to_bytes(const save_value& root,
 /// keys in order, OrderedDict state, and tensors with the same dtype, geometry, requires_grad and
 /// storage bytes. Errors: save_verify_mismatch naming the first difference by its path.
 PTHSAFE_API result<void> verify_saved(const save_value& saved, const value& loaded);
+
+/// One tensor of a safetensors file to write.
+struct named_tensor {
+  std::string name;
+  save_tensor tensor;
+};
+
+/// Writes a `.safetensors` file as the safetensors package's save_file does: an 8-byte length,
+/// the JSON header (tensors sorted by dtype alignment, largest first, then by name; `__metadata__`
+/// first, its keys sorted; padded with spaces to a multiple of 8), then each tensor's elements in
+/// C order, little-endian (non-contiguous tensors are gathered; nothing else is copied).
+/// Tensors that view the same bytes with the same geometry (tied weights) are written once, under
+/// the first name; each other name is recorded in the metadata as `other -> kept`, as
+/// safetensors.torch.save_model does. Tensors whose bytes overlap otherwise are refused
+/// (save_bad_tensor naming them), as save_file refuses them. Errors: save_unsupported (a dtype
+/// safetensors has no name for: complex128, complex32, quantized), save_bad_tensor,
+/// save_duplicate_key (a name twice, or a metadata key that is also a recorded duplicate), io_write.
+/// Atomic and verified like save() when written to a path.
+PTHSAFE_API result<void> save_safetensors(std::span<const named_tensor> tensors,
+                                          const std::vector<std::pair<std::string, std::string>>& metadata,
+                                          const std::filesystem::path& path, const save_options& opts = {});
+PTHSAFE_API result<std::vector<std::byte>> save_safetensors_to_bytes(
+    std::span<const named_tensor> tensors, const std::vector<std::pair<std::string, std::string>>& metadata);
 
 /// The top folder torch.save gives a file written to `path` (see save_options::archive_name).
 PTHSAFE_API std::string archive_name_for(const std::filesystem::path& path);

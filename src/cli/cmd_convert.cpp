@@ -19,6 +19,9 @@ const char* help =
     "become their plain Python form (TorchVersion -> str, numpy scalar -> int/float/bool);\n"
     "values torch.save could not write the same way are refused. OUT is written to a temporary\n"
     "file beside it, read back and compared with what was meant to be written, then renamed.\n"
+    "OUT .safetensors: the state_dict (as --key/--strip-prefix choose it) as safetensors'\n"
+    "save_file writes it, with {\"format\": \"pt\"} metadata; tied weights written once (the\n"
+    "other names recorded in the metadata, as save_model does), other overlaps refused.\n"
     "Exit: 0 written, 1 refused, 2 malformed input, unwritable output or bad usage.\n";
 
 bool pth_extension(const std::filesystem::path& p) {
@@ -34,6 +37,26 @@ result<save_value> state_dict_tree(const checkpoint& ck, const state_dict_option
     out.set(std::string(e.name), std::move(t));
   }
   return out;
+}
+
+// The state_dict as a safetensors file: tensors by name, "format": "pt" in the metadata (what
+// transformers checks before loading one), tied weights written once.
+int write_safetensors(const std::string& in, const checkpoint& ck, const state_dict_options& sd_opts,
+                      const std::filesystem::path& out) {
+  auto sd = find_state_dict(ck, sd_opts);
+  if (!sd) return report(in, sd.error_value());
+  std::vector<named_tensor> tensors;
+  tensors.reserve(sd->entries.size());
+  for (const auto& e : sd->entries) {
+    auto t = save_tensor_from(e.tensor);
+    if (!t) return report(in, t.error_value());
+    tensors.push_back({std::string(e.name), std::move(*t)});
+  }
+  const std::vector<std::pair<std::string, std::string>> metadata = {{"format", "pt"}};
+  if (auto w = save_safetensors(tensors, metadata, out); !w) return report(out.string(), w.error_value());
+  std::printf("%s: written from %s (state_dict at %s, %zu tensors)\n", shown(out.string()).c_str(), shown(in).c_str(),
+              sd->key.empty() ? "<root>" : ("'" + shown(sd->key) + "'").c_str(), tensors.size());
+  return 0;
 }
 
 }  // namespace
@@ -59,13 +82,15 @@ int cmd_convert(const std::vector<std::string>& args) {
   if (files.size() != 2) { std::fputs(help, stderr); return 2; }
   const std::string& in = files[0];
   const std::filesystem::path out = files[1];
-  if (!pth_extension(out)) {
-    std::fprintf(stderr, "pthsafe convert: %s: the output format comes from its extension (.pth, .pt, .bin, .ckpt)\n",
+  const bool to_safetensors = out.extension() == ".safetensors";
+  if (!pth_extension(out) && !to_safetensors) {
+    std::fprintf(stderr, "pthsafe convert: %s: the output format comes from its extension (.pth, .pt, .bin, .ckpt, .safetensors)\n",
                  shown(out.string()).c_str());
     return 2;
   }
   auto ck = checkpoint::open(in, opts);
   if (!ck) return report(in, ck.error_value());
+  if (to_safetensors) return write_safetensors(in, *ck, sd_opts, out);
   auto tree = state_dict_only ? state_dict_tree(*ck, sd_opts) : save_value::from(ck->root());
   if (!tree) return report(in, tree.error_value());
 

@@ -18,6 +18,7 @@
 #include "write/output_file.hpp"
 #include "write/pickle_writer.hpp"
 #include "write/save_node.hpp"
+#include "write/tensor_bytes.hpp"
 #include "write/zip_writer.hpp"
 
 namespace pthsafe {
@@ -240,12 +241,6 @@ result<void> saver::dict_items(const save_access::node& n, int depth, bool exact
 }
 
 result<std::size_t> saver::storage_for(const save_tensor& t) {
-  const std::size_t item = itemsize(t.type);
-  if (t.storage.size() % item != 0) {
-    return make_error(errc::save_bad_tensor, "a storage of " + std::to_string(t.storage.size()) +
-                                                 " bytes is not a whole number of " + std::string(dtype_name(t.type)) +
-                                                 " elements");
-  }
   if (!t.storage.empty()) {
     const auto key = std::make_pair(t.storage.data(), t.storage.size());
     if (const auto it = by_bytes_.find(key); it != by_bytes_.end()) {
@@ -267,42 +262,10 @@ result<void> saver::tensor(const save_tensor& t) {
   if (!v2 && !v3_dtype(t.type)) {
     return make_error(errc::save_unsupported, "tensors of dtype " + std::string(dtype_name(t.type)) + " are not written");
   }
-  // Geometry: non-negative, every element inside the storage (torch's own check on load).
+  PTHSAFE_ASSIGN(const auto extent, detail::measure(t));
+  const std::vector<std::int64_t>& stride = extent.strides;
   const std::size_t ndim = t.shape.size();
-  std::vector<std::int64_t> stride = t.stride;
-  if (stride.empty() && ndim != 0) {
-    stride.assign(ndim, 0);
-    std::uint64_t s = 1;
-    for (std::size_t i = ndim; i-- > 0;) {
-      stride[i] = static_cast<std::int64_t>(s);
-      if (t.shape[i] < 0) return make_error(errc::save_bad_tensor, "a negative size");
-      const auto next = detail::checked_mul<std::uint64_t>(s, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(t.shape[i])));
-      if (!next || *next > static_cast<std::uint64_t>(INT64_MAX)) return make_error(errc::save_bad_tensor, "a shape whose size overflows");
-      s = *next;
-    }
-  }
-  if (stride.size() != ndim) return make_error(errc::save_bad_tensor, "stride and shape differ in length");
-  if (t.storage_offset < 0) return make_error(errc::save_bad_tensor, "a negative storage offset");
-  std::uint64_t numel = 1, last = static_cast<std::uint64_t>(t.storage_offset);
-  bool overflow = false;
-  for (std::size_t i = 0; i < ndim; ++i) {
-    if (t.shape[i] < 0 || stride[i] < 0) return make_error(errc::save_bad_tensor, "a negative size or stride");
-    const auto m = detail::checked_mul<std::uint64_t>(numel, static_cast<std::uint64_t>(t.shape[i]));
-    overflow = overflow || !m;
-    numel = m.value_or(0);
-    if (t.shape[i] > 0) {
-      const auto reach = detail::checked_mul<std::uint64_t>(static_cast<std::uint64_t>(t.shape[i] - 1), static_cast<std::uint64_t>(stride[i]));
-      const auto sum = reach ? detail::checked_add<std::uint64_t>(last, *reach) : std::nullopt;
-      overflow = overflow || !sum;
-      last = sum.value_or(0);
-    }
-  }
-  if (overflow || numel > static_cast<std::uint64_t>(INT64_MAX)) return make_error(errc::save_bad_tensor, "a tensor whose geometry overflows");
-  const std::uint64_t storage_numel = t.storage.size() / itemsize(t.type);
-  if (numel != 0 && last >= storage_numel) {
-    return make_error(errc::save_bad_tensor, "a tensor reaches element " + std::to_string(last) + " of a storage of " +
-                                                 std::to_string(storage_numel) + " elements");
-  }
+  const std::uint64_t storage_numel = extent.storage_numel;
   PTHSAFE_ASSIGN(const std::size_t slot, storage_for(t));
   const storage_slot& st = storages_[slot];
 

@@ -62,6 +62,11 @@ save_value& save_value::set_state(save_value state) {
 }
 
 result<save_value> save_value::from(const tensor_view& t) {
+  PTHSAFE_ASSIGN(auto st, save_tensor_from(t));
+  return save_value(std::move(st));
+}
+
+result<save_tensor> save_tensor_from(const tensor_view& t) {
   const auto refuse = [](const char* why) { return make_error(errc::save_unsupported, why); };
   if (t.is_sparse()) return refuse("a sparse tensor (only dense tensors are written)");
   if (t.is_quantized()) return refuse("a quantized tensor (only dense tensors are written)");
@@ -78,7 +83,7 @@ result<save_value> save_value::from(const tensor_view& t) {
   out.storage = st.bytes();
   out.requires_grad = t.requires_grad();
   out.parameter = t.is_parameter();
-  return save_value(std::move(out));
+  return out;
 }
 
 namespace {

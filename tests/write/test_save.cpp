@@ -235,3 +235,71 @@ TEST_CASE("save: the archive name torch.save derives from a path") {
   CHECK(archive_name_for(".hidden") == "archive");  // torch refuses an empty name; we fall back
   CHECK(archive_name_for("\xc3\xbc.pth") == "archive");  // non-ASCII: torch writes through Python
 }
+
+TEST_CASE("save_safetensors: header sorted by alignment then name, padded to 8, data in that order") {
+  const std::vector<float> f = {1, 2, 3, 4, 5, 6};
+  const std::vector<std::int64_t> l = {7};
+  const std::vector<std::uint8_t> b = {1, 0, 1};
+  std::vector<named_tensor> ts;
+  ts.push_back({"z", tensor_over(f, {2, 3})});
+  save_tensor lt;
+  lt.type = dtype::int64;
+  lt.shape = {1};
+  lt.storage = bytes_of(l);
+  ts.push_back({"a", lt});
+  save_tensor bt;
+  bt.type = dtype::boolean;
+  bt.shape = {3};
+  bt.storage = bytes_of(b);
+  ts.push_back({"m", bt});
+  const std::vector<float> g = {1, 2, 3, 4, 5, 6};
+  save_tensor tr = tensor_over(g, {3, 2});
+  tr.stride = {1, 3};  // the transpose: gathered in C order
+  ts.push_back({"t", tr});
+  auto out = save_safetensors_to_bytes(ts, {{"format", "pt"}});
+  REQUIRE(out.has_value());
+  std::uint64_t n = 0;
+  std::memcpy(&n, out->data(), 8);
+  const std::string header(reinterpret_cast<const char*>(out->data()) + 8, n);
+  CHECK(n % 8 == 0);
+  CHECK(header ==
+        "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+        "\"t\":{\"dtype\":\"F32\",\"shape\":[3,2],\"data_offsets\":[8,32]},\"z\":{\"dtype\":\"F32\",\"shape\":[2,3],"
+        "\"data_offsets\":[32,56]},\"m\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[56,59]}}" +
+            std::string((8 - (header.find_last_of('}') + 1) % 8) % 8, ' '));
+  REQUIRE(out->size() == 8 + n + 59);
+  std::vector<float> t(6);
+  std::memcpy(t.data(), out->data() + 8 + n + 8, 24);
+  CHECK(t == std::vector<float>{1, 4, 2, 5, 3, 6});
+}
+
+TEST_CASE("save_safetensors: tied weights once, overlaps and unnamed dtypes refused") {
+  const std::vector<float> f = {1, 2, 3, 4};
+  std::vector<named_tensor> ts = {{"w", tensor_over(f, {4})}, {"tied", tensor_over(f, {4})}};
+  auto out = save_safetensors_to_bytes(ts, {});
+  REQUIRE(out.has_value());
+  const std::string text(reinterpret_cast<const char*>(out->data()), out->size());
+  CHECK(text.find("\"__metadata__\":{\"tied\":\"w\"}") != std::string::npos);
+  CHECK(text.find("\"tied\":{") == std::string::npos);
+
+  save_tensor part = tensor_over(f, {2});
+  part.storage_offset = 1;
+  ts = {{"w", tensor_over(f, {4})}, {"part", part}};
+  auto overlap = save_safetensors_to_bytes(ts, {});
+  CHECK(overlap.code() == errc::save_bad_tensor);
+  // Disjoint views of one storage are two tensors.
+  save_tensor lo = tensor_over(f, {2}), hi = tensor_over(f, {2});
+  hi.storage_offset = 2;
+  ts = {{"lo", lo}, {"hi", hi}};
+  CHECK(save_safetensors_to_bytes(ts, {}).has_value());
+
+  const std::vector<double> c = {1, 2};
+  save_tensor cplx;
+  cplx.type = dtype::complex128;
+  cplx.shape = {1};
+  cplx.storage = bytes_of(c);
+  ts = {{"c", cplx}};
+  CHECK(save_safetensors_to_bytes(ts, {}).code() == errc::save_unsupported);
+  ts = {{"x", tensor_over(f, {4})}, {"x", lo}};
+  CHECK(save_safetensors_to_bytes(ts, {}).code() == errc::save_duplicate_key);
+}
