@@ -31,6 +31,7 @@
 #include "pthsafe/export.hpp"
 #include "pthsafe/options.hpp"
 #include "pthsafe/scan.hpp"
+#include "pthsafe/verify.hpp"
 #include "pthsafe/save.hpp"
 #include "pthsafe/state_dict.hpp"
 #include "pthsafe/tensor.hpp"

@@ -94,7 +94,8 @@ const char* usage =
     "  inspect FILE     print the object tree (--json: the canonical JSON document)\n"
     "  scan FILE...     judge files: exit 0 safe, 1 unsafe, 2 malformed\n"
     "  load FILE        load every tensor and report throughput (--mmap, --touch, --json)\n"
-    "  convert IN OUT   write IN as torch.save would (OUT: .pth/.pt/.bin/.ckpt), read back and checked\n\n"
+    "  convert IN OUT   write IN as torch.save would (OUT: .pth/.pt/.bin/.ckpt/.safetensors)\n"
+    "  verify FILE...   structure and every record's CRC-32, each corrupted record named\n\n"
     "common options: --allow-global MODULE.NAME, --strict-torch, --verify-crc,\n"
     "  --limit NAME=N (a field of pthsafe::limits, e.g. --limit max_tree_bytes=2147483648)\n"
     "run 'pthsafe <command> --help' for a command's options; 'pthsafe --version' for the version.\n";
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   if (cmd == "scan") return pthsafe::cli::cmd_scan(args);
   if (cmd == "load") return pthsafe::cli::cmd_load(args);
   if (cmd == "convert") return pthsafe::cli::cmd_convert(args);
+  if (cmd == "verify") return pthsafe::cli::cmd_verify(args);
   std::fprintf(stderr, "pthsafe: unknown command '%s'\n%s", pthsafe::cli::shown(cmd).c_str(), usage);
   return 2;
 }
