@@ -95,7 +95,8 @@ const char* usage =
     "  scan FILE...     judge files: exit 0 safe, 1 unsafe, 2 malformed\n"
     "  load FILE        load every tensor and report throughput (--mmap, --touch, --json)\n"
     "  convert IN OUT   write IN as torch.save would (OUT: .pth/.pt/.bin/.ckpt/.safetensors)\n"
-    "  verify FILE...   structure and every record's CRC-32, each corrupted record named\n\n"
+    "  verify FILE...   structure and every record's CRC-32, each corrupted record named\n"
+    "  diff A B         compare two state_dicts: names, dtypes, shapes, bytes, max |a - b|\n\n"
     "common options: --allow-global MODULE.NAME, --strict-torch, --verify-crc,\n"
     "  --limit NAME=N (a field of pthsafe::limits, e.g. --limit max_tree_bytes=2147483648)\n"
     "run 'pthsafe <command> --help' for a command's options; 'pthsafe --version' for the version.\n";
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
   if (cmd == "load") return pthsafe::cli::cmd_load(args);
   if (cmd == "convert") return pthsafe::cli::cmd_convert(args);
   if (cmd == "verify") return pthsafe::cli::cmd_verify(args);
+  if (cmd == "diff") return pthsafe::cli::cmd_diff(args);
   std::fprintf(stderr, "pthsafe: unknown command '%s'\n%s", pthsafe::cli::shown(cmd).c_str(), usage);
   return 2;
 }
