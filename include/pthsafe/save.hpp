@@ -123,6 +123,10 @@ struct save_options {
   /// target (e.g. to read it back and compare); an error leaves the target untouched and is
   /// returned by save.
   std::function<result<void>(const std::filesystem::path& written)> verify;
+  /// Called as the output grows (after each piece handed to the file or sink): bytes written so
+  /// far and the whole file's size, known before the first byte. Calls are in order and end with
+  /// done == total. For a progress display; it must not throw.
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
 
 /// Writes `root` to `path` atomically: the bytes go to a temporary file beside it, are flushed

@@ -1,5 +1,10 @@
 // pthsafe convert IN OUT [--key PATH] [--strip-prefix P]
+#include <unistd.h>
+
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <system_error>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -19,10 +24,26 @@ const char* help =
     "become their plain Python form (TorchVersion -> str, numpy scalar -> int/float/bool);\n"
     "values torch.save could not write the same way are refused. OUT is written to a temporary\n"
     "file beside it, read back and compared with what was meant to be written, then renamed.\n"
+    "On a terminal, inputs over 100 MiB show a progress line on stderr.\n"
     "OUT .safetensors: the state_dict (as --key/--strip-prefix choose it) as safetensors'\n"
     "save_file writes it, with {\"format\": \"pt\"} metadata; tied weights written once (the\n"
     "other names recorded in the metadata, as save_model does), other overlaps refused.\n"
     "Exit: 0 written, 1 refused, 2 malformed input, unwritable output or bad usage.\n";
+
+// A progress line on a terminal for inputs over 100 MiB: redrawn when the percentage changes.
+std::function<void(std::uint64_t, std::uint64_t)> progress_for(const std::string& in) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(in, ec);
+  if (ec || size <= (std::uint64_t{100} << 20) || ::isatty(STDERR_FILENO) == 0) return {};
+  auto last = std::make_shared<int>(-1);
+  return [last](std::uint64_t done, std::uint64_t total) {
+    const int pct = total == 0 ? 100 : static_cast<int>(done * 100 / total);
+    if (pct == *last) return;
+    *last = pct;
+    std::fprintf(stderr, "\rpthsafe convert: %3d%% (%.1f of %.1f MiB)%s", pct, static_cast<double>(done) / (1 << 20),
+                 static_cast<double>(total) / (1 << 20), done == total ? "\n" : "");
+  };
+}
 
 bool pth_extension(const std::filesystem::path& p) {
   const std::string e = p.extension().string();
@@ -53,7 +74,9 @@ int write_safetensors(const std::string& in, const checkpoint& ck, const state_d
     tensors.push_back({std::string(e.name), std::move(*t)});
   }
   const std::vector<std::pair<std::string, std::string>> metadata = {{"format", "pt"}};
-  if (auto w = save_safetensors(tensors, metadata, out); !w) return report(out.string(), w.error_value());
+  save_options so;
+  so.progress = progress_for(in);
+  if (auto w = save_safetensors(tensors, metadata, out, so); !w) return report(out.string(), w.error_value());
   std::printf("%s: written from %s (state_dict at %s, %zu tensors)\n", shown(out.string()).c_str(), shown(in).c_str(),
               sd->key.empty() ? "<root>" : ("'" + shown(sd->key) + "'").c_str(), tensors.size());
   return 0;
@@ -95,6 +118,7 @@ int cmd_convert(const std::vector<std::string>& args) {
   if (!tree) return report(in, tree.error_value());
 
   save_options so;
+  so.progress = progress_for(in);
   so.verify = [&](const std::filesystem::path& written) -> result<void> {
     load_options back;
     back.mode = load_mode::mmap;

@@ -194,7 +194,16 @@ result<plan> make_plan(std::span<const named_tensor> tensors, std::vector<std::p
   return p;
 }
 
-result<void> write_plan(const plan& p, const detail::byte_sink_fn& sink) {
+result<void> write_plan(const plan& p, const detail::byte_sink_fn& raw_sink, const save_options& opts = {}) {
+  std::uint64_t total = p.header.size(), done = 0;
+  for (const planned* t : p.order) total += t->extent.numel * itemsize(t->t->tensor.type);
+  const detail::byte_sink_fn counted = [&](std::span<const std::byte> b) {
+    if (!raw_sink(b)) return false;
+    done += b.size();
+    opts.progress(done, total);
+    return true;
+  };
+  const detail::byte_sink_fn& sink = opts.progress ? counted : raw_sink;
   if (!sink(std::as_bytes(std::span<const char>(p.header.data(), p.header.size())))) {
     return make_error(errc::io_write, "the output refused a write");
   }
@@ -220,7 +229,7 @@ result<void> save_safetensors(std::span<const named_tensor> tensors,
                               const std::filesystem::path& path, const save_options& opts) {
   PTHSAFE_ASSIGN(auto p, make_plan(tensors, metadata));
   PTHSAFE_ASSIGN(auto file, detail::output_file::create(path));
-  auto written = write_plan(p, [&](std::span<const std::byte> b) { return file.write(b); });
+  auto written = write_plan(p, [&](std::span<const std::byte> b) { return file.write(b); }, opts);
   if (!written) {
     if (!file.failure().empty()) return make_error(errc::io_write, file.failure(), path.string());
     return written;

@@ -318,7 +318,20 @@ result<void> write_archive(const save_value& root, const detail::byte_sink& sink
   std::vector<storage_slot> storages = s.storages();
   const std::string pickle = std::move(s).pickle();
 
-  detail::zip_writer z(sink, archive);
+  std::vector<std::pair<std::string, std::uint64_t>> plan = {{"data.pkl", pickle.size()}, {".format_version", 1}, {".storage_alignment", 2}};
+  if (opts.byteorder_record) plan.emplace_back("byteorder", 6);
+  for (const auto& st : storages) plan.emplace_back("data/" + st.key, st.bytes.size());
+  plan.emplace_back("version", 2);
+  const std::uint64_t total = detail::zip_writer::planned_size(archive, plan);
+  std::uint64_t done = 0;
+  const detail::byte_sink counted = [&](std::span<const std::byte> b) {
+    if (!sink(b)) return false;
+    done += b.size();
+    if (opts.progress) opts.progress(done, total);
+    return true;
+  };
+
+  detail::zip_writer z(opts.progress ? counted : sink, archive);
   PTHSAFE_TRY(z.add("data.pkl", pickle));
   PTHSAFE_TRY(z.add(".format_version", "1"));
   PTHSAFE_TRY(z.add(".storage_alignment", "64"));

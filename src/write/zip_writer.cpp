@@ -53,6 +53,22 @@ std::string zip64_extra(std::uint64_t size, std::uint64_t offset) {
 
 }  // namespace
 
+std::uint64_t zip_writer::planned_size(std::string_view archive,
+                                      std::span<const std::pair<std::string, std::uint64_t>> records) {
+  std::uint64_t pos = 0, central = 0;
+  const auto one = [&](std::size_t name_size, std::uint64_t size) {
+    const std::uint64_t full = archive.size() + 1 + name_size;
+    const std::uint64_t z64 = zip64_extra(size, pos).size();
+    const std::uint64_t start = pos + local_header_size + full + z64 + 4;
+    const std::uint64_t pad = (alignment - start % alignment) % alignment;
+    central += 46 + full + z64;
+    pos = start + pad + size + (size == 0 ? 0 : z64 == 0 ? 16 : 24);
+  };
+  for (const auto& r : records) one(r.first.size(), r.second);
+  one(std::string_view(".data/serialization_id").size(), 40);
+  return pos + central + 56 + 20 + 22;
+}
+
 zip_writer::zip_writer(byte_sink sink, std::string archive_name)
     : sink_(std::move(sink)), archive_(std::move(archive_name)) {}
 

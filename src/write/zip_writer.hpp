@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pthsafe/error.hpp"
@@ -34,6 +35,10 @@ class zip_writer {
   result<void> add(std::string_view name, std::string_view text);
   /// Serialization id, central directory and end records. Errors: io_write.
   result<void> finish();
+
+  /// The exact size of the archive add() then finish() write for records of these names and
+  /// sizes, in this order (the serialization id is added), known before a byte is written.
+  static std::uint64_t planned_size(std::string_view archive, std::span<const std::pair<std::string, std::uint64_t>> records);
 
  private:
   struct entry {

@@ -303,3 +303,33 @@ TEST_CASE("save_safetensors: tied weights once, overlaps and unnamed dtypes refu
   ts = {{"x", tensor_over(f, {4})}, {"x", lo}};
   CHECK(save_safetensors_to_bytes(ts, {}).code() == errc::save_duplicate_key);
 }
+
+TEST_CASE("save: progress reports the exact final size before the first byte, in order") {
+  const std::vector<float> big(100000, 1.0f);
+  save_value root = save_value::ordered_dict();
+  root.set("w", tensor_over(big, {100000})).set("e", tensor_over(big, {0}));
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
+  save_options opts;
+  opts.progress = [&](std::uint64_t done, std::uint64_t total) { calls.emplace_back(done, total); };
+  save_options named;
+  named.archive_name = "progress";  // what save(path) derives from progress.pth
+  auto bytes = save_to_bytes(root, named);
+  REQUIRE(bytes.has_value());
+  const auto path = scratch("progress.pth");
+  REQUIRE(save(root, path, opts).has_value());
+  REQUIRE_FALSE(calls.empty());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    CHECK(calls[i].second == bytes->size());
+    if (i > 0) CHECK(calls[i].first > calls[i - 1].first);
+  }
+  CHECK(calls.back().first == bytes->size());
+  CHECK(std::filesystem::file_size(path) == bytes->size());
+
+  std::vector<named_tensor> ts = {{"w", tensor_over(big, {100000})}};
+  calls.clear();
+  const auto st_path = scratch("progress.safetensors");
+  REQUIRE(save_safetensors(ts, {}, st_path, opts).has_value());
+  REQUIRE_FALSE(calls.empty());
+  CHECK(calls.back().first == calls.back().second);
+  CHECK(calls.back().second == std::filesystem::file_size(st_path));
+}
