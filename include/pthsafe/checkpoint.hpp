@@ -102,6 +102,13 @@ class PTHSAFE_API checkpoint {
   /// reference a 100 MB bytearray thousands of times), so node counts alone do not bound it.
   std::uint64_t output_budget() const;
 
+  /// load_mode::mmap: tells the OS the whole pages inside `bytes` (e.g. part of a mapped
+  /// storage already consumed) may leave this process's memory now. The bytes stay valid: they are
+  /// read from the file again on next access. For streaming a large file through once (convert,
+  /// a copy to a device) with memory bounded independently of its size. A no-op for owned copies,
+  /// caller buffers and bytes outside the mapping.
+  void release_pages(std::span<const std::byte> bytes) const noexcept;
+
   /// Warnings collected while loading (e.g. "opcode FRAME: torch weights_only would refuse").
   std::span<const std::string> warnings() const&;
   std::span<const std::string> warnings() const&& = delete;

@@ -127,6 +127,10 @@ struct save_options {
   /// far and the whole file's size, known before the first byte. Calls are in order and end with
   /// done == total. For a progress display; it must not throw.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  /// Called with each piece of tensor bytes (at most 64 MiB) once it has been handed to the
+  /// output, e.g. checkpoint::release_pages, so that streaming a mapped file through keeps memory
+  /// bounded. It must not throw.
+  std::function<void(std::span<const std::byte>)> consumed;
 };
 
 /// Writes `root` to `path` atomically: the bytes go to a temporary file beside it, are flushed
@@ -151,7 +155,10 @@ PTHSAFE_API result<std::vector<std::byte>> save_to_bytes(const save_value& root,
 /// Checks that `loaded` (a file read back) holds exactly `saved`: the same kinds, scalars, str,
 /// keys in order, OrderedDict state, and tensors with the same dtype, geometry, requires_grad and
 /// storage bytes. Errors: save_verify_mismatch naming the first difference by its path.
-PTHSAFE_API result<void> verify_saved(const save_value& saved, const value& loaded);
+/// Storage bytes are compared 64 MiB at a time, each piece of both sides passed to `consumed`
+/// (when set) once compared, e.g. to release mapped pages.
+PTHSAFE_API result<void> verify_saved(const save_value& saved, const value& loaded,
+                                      const std::function<void(std::span<const std::byte>)>& consumed = {});
 
 /// One tensor of a safetensors file to write.
 struct named_tensor {

@@ -16,7 +16,7 @@
 namespace pthsafe::cli {
 namespace {
 const char* help =
-    "usage: pthsafe convert IN OUT [--key PATH] [--strip-prefix P] [--mmap] [common options]\n"
+    "usage: pthsafe convert IN OUT [--key PATH] [--strip-prefix P] [--copy] [common options]\n"
     "Reads IN without running pickle and writes OUT as torch.save writes a zip checkpoint\n"
     "(.pth, .pt, .bin, .ckpt), readable by torch.load(weights_only=True). The whole tree is\n"
     "written unless --key or --strip-prefix is given: then only the state_dict (found as\n"
@@ -24,6 +24,8 @@ const char* help =
     "become their plain Python form (TorchVersion -> str, numpy scalar -> int/float/bool);\n"
     "values torch.save could not write the same way are refused. OUT is written to a temporary\n"
     "file beside it, read back and compared with what was meant to be written, then renamed.\n"
+    "Storages stream from a read-only mapping of IN, each piece released once written and once\n"
+    "compared, so memory stays bounded whatever the size (--copy reads IN into memory first).\n"
     "On a terminal, inputs over 100 MiB show a progress line on stderr.\n"
     "OUT .safetensors: the state_dict (as --key/--strip-prefix choose it) as safetensors'\n"
     "save_file writes it, with {\"format\": \"pt\"} metadata; tied weights written once (the\n"
@@ -76,6 +78,7 @@ int write_safetensors(const std::string& in, const checkpoint& ck, const state_d
   const std::vector<std::pair<std::string, std::string>> metadata = {{"format", "pt"}};
   save_options so;
   so.progress = progress_for(in);
+  so.consumed = [&](std::span<const std::byte> b) { ck.release_pages(b); };
   if (auto w = save_safetensors(tensors, metadata, out, so); !w) return report(out.string(), w.error_value());
   std::printf("%s: written from %s (state_dict at %s, %zu tensors)\n", shown(out.string()).c_str(), shown(in).c_str(),
               sd->key.empty() ? "<root>" : ("'" + shown(sd->key) + "'").c_str(), tensors.size());
@@ -86,6 +89,7 @@ int write_safetensors(const std::string& in, const checkpoint& ck, const state_d
 
 int cmd_convert(const std::vector<std::string>& args) {
   load_options opts;
+  opts.mode = load_mode::mmap;  // storages stream from the mapping (--copy reads them first)
   state_dict_options sd_opts;
   bool bad = false, state_dict_only = false;
   std::vector<std::string> files;
@@ -98,6 +102,7 @@ int cmd_convert(const std::vector<std::string>& args) {
       continue;
     }
     if (a == "--mmap") { opts.mode = load_mode::mmap; continue; }
+    if (a == "--copy") { opts.mode = load_mode::copy; continue; }
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
     if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe convert: unknown option %s\n%s", shown(a).c_str(), help); return 2; }
     files.push_back(a);
@@ -119,11 +124,17 @@ int cmd_convert(const std::vector<std::string>& args) {
 
   save_options so;
   so.progress = progress_for(in);
+  // Memory stays bounded however large the file: each piece of a mapped storage leaves memory
+  // once written, and once compared on the way back.
+  so.consumed = [&](std::span<const std::byte> b) { ck->release_pages(b); };
   so.verify = [&](const std::filesystem::path& written) -> result<void> {
     load_options back;
     back.mode = load_mode::mmap;
     PTHSAFE_ASSIGN(auto reread, checkpoint::open(written.string(), back));
-    return verify_saved(*tree, reread.root());
+    return verify_saved(*tree, reread.root(), [&](std::span<const std::byte> b) {
+      ck->release_pages(b);
+      reread.release_pages(b);
+    });
   };
   if (auto w = save(*tree, out, so); !w) return report(out.string(), w.error_value());
   std::printf("%s: written from %s (%zu tensors)\n", shown(out.string()).c_str(), shown(in).c_str(), ck->tensor_count());

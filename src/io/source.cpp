@@ -62,6 +62,17 @@ source& source::operator=(source&& o) noexcept {
 
 source::~source() { release(); }
 
+void source::release_pages(std::span<const std::byte> bytes) const noexcept {
+  if (!mapped_ || data_ == nullptr || bytes.empty()) return;
+  const auto base = reinterpret_cast<std::uintptr_t>(data_);
+  const auto from = reinterpret_cast<std::uintptr_t>(bytes.data());
+  if (from < base || from - base > size_ || bytes.size() > size_ - (from - base)) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t first = (from + page - 1) / page * page;
+  const std::uintptr_t last = (from + bytes.size()) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 void source::release() noexcept {
   if (mapped_ && data_) ::munmap(const_cast<std::byte*>(data_), size_);
   if (fd_ >= 0) ::close(fd_);

@@ -29,6 +29,10 @@ class source {
   /// Copies [off, off+n) into dst: pread from the file descriptor for files (so the mapping's
   /// pages are not faulted in for copy-mode loads), memcpy for buffers. Errors: io_read.
   result<void> read_into(std::uint64_t off, std::byte* dst, std::uint64_t n) const;
+  /// For a mapped file: drops the whole pages inside `bytes` from this process's memory
+  /// (MADV_DONTNEED on a read-only private file mapping: the bytes stay valid and are read from
+  /// the file again on next access). A no-op for buffers and for bytes outside the mapping.
+  void release_pages(std::span<const std::byte> bytes) const noexcept;
 
  private:
   void release() noexcept;

@@ -56,6 +56,10 @@ std::uint64_t checkpoint::walk_budget() const {
 
 std::uint64_t checkpoint::output_budget() const { return state().lim.max_output_bytes; }
 
+void checkpoint::release_pages(std::span<const std::byte> bytes) const noexcept {
+  if (s_) s_->src.release_pages(bytes);
+}
+
 std::size_t checkpoint::tensor_count() const { return state().reach_tensors.size(); }
 tensor_view checkpoint::tensor(std::size_t i) const& {
   const auto& st = state();

@@ -207,7 +207,7 @@ result<void> write_plan(const plan& p, const detail::byte_sink_fn& raw_sink, con
   if (!sink(std::as_bytes(std::span<const char>(p.header.data(), p.header.size())))) {
     return make_error(errc::io_write, "the output refused a write");
   }
-  for (const planned* t : p.order) PTHSAFE_TRY(detail::write_elements(t->t->tensor, t->extent, sink));
+  for (const planned* t : p.order) PTHSAFE_TRY(detail::write_elements(t->t->tensor, t->extent, sink, opts.consumed));
   return {};
 }
 

@@ -332,6 +332,7 @@ result<void> write_archive(const save_value& root, const detail::byte_sink& sink
   };
 
   detail::zip_writer z(opts.progress ? counted : sink, archive);
+  if (opts.consumed) z.on_consumed(opts.consumed);
   PTHSAFE_TRY(z.add("data.pkl", pickle));
   PTHSAFE_TRY(z.add(".format_version", "1"));
   PTHSAFE_TRY(z.add(".storage_alignment", "64"));

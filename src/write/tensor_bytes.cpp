@@ -70,12 +70,20 @@ result<tensor_extent> measure(const save_tensor& t) {
   return e;
 }
 
-result<void> write_elements(const save_tensor& t, const tensor_extent& e, const byte_sink_fn& sink) {
+result<void> write_elements(const save_tensor& t, const tensor_extent& e, const byte_sink_fn& sink,
+                            const std::function<void(std::span<const std::byte>)>& consumed) {
   const std::size_t item = itemsize(t.type);
   const auto refused = [] { return make_error(errc::io_write, "the output refused a write"); };
   if (e.numel == 0) return {};
   if (e.contiguous) {
-    return sink(t.storage.subspan(e.first_byte, e.numel * item)) ? result<void>{} : refused();
+    const auto all = t.storage.subspan(e.first_byte, e.numel * item);
+    for (std::size_t done = 0; done < all.size();) {
+      const auto piece = all.subspan(done, std::min<std::size_t>(all.size() - done, std::size_t{64} << 20));
+      if (!sink(piece)) return refused();
+      if (consumed) consumed(piece);
+      done += piece.size();
+    }
+    return {};
   }
   // Odometer over the index space, innermost dimension fastest; elements copied into a 1 MiB
   // buffer flushed to the sink.

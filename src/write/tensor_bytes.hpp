@@ -26,8 +26,10 @@ struct tensor_extent {
 /// on load), with overflow-checked arithmetic. Errors: save_bad_tensor.
 result<tensor_extent> measure(const save_tensor& t);
 
-/// Sends the elements in C order: one span when contiguous, else gathered through a bounded
-/// buffer. Errors: io_write when the sink refuses.
-result<void> write_elements(const save_tensor& t, const tensor_extent& e, const byte_sink_fn& sink);
+/// Sends the elements in C order: pieces of at most 64 MiB when contiguous (each passed to
+/// `consumed` once written, when set), else gathered through a bounded buffer. Errors: io_write
+/// when the sink refuses.
+result<void> write_elements(const save_tensor& t, const tensor_extent& e, const byte_sink_fn& sink,
+                            const std::function<void(std::span<const std::byte>)>& consumed = {});
 
 }  // namespace pthsafe::detail

@@ -1,5 +1,7 @@
 // verify_saved(): a file read back compared with the tree that was written, node by node.
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "pthsafe/save.hpp"
@@ -12,12 +14,13 @@ namespace pthsafe {
 namespace {
 
 using kind = save_value::kind;
+using release_fn = std::function<void(std::span<const std::byte>)>;
 
 error differ(const std::string& path, const std::string& what) {
   return make_error(errc::save_verify_mismatch, (path.empty() ? std::string("<root>") : path) + ": " + what);
 }
 
-result<void> same_tensor(const save_tensor& s, const tensor_view& t, const std::string& path) {
+result<void> same_tensor(const save_tensor& s, const tensor_view& t, const std::string& path, const release_fn& consumed) {
   if (t.element_type() != s.type) return differ(path, "dtype differs");
   if (!std::equal(t.shape().begin(), t.shape().end(), s.shape.begin(), s.shape.end())) return differ(path, "shape differs");
   if (!s.stride.empty() && !std::equal(t.strides().begin(), t.strides().end(), s.stride.begin(), s.stride.end())) {
@@ -28,9 +31,15 @@ result<void> same_tensor(const save_tensor& s, const tensor_view& t, const std::
   if (t.is_parameter() != s.parameter) return differ(path, "Parameter differs");
   if (!t.has_storage()) return differ(path, "no storage");
   const auto bytes = t.storage().bytes();
-  if (bytes.size() != s.storage.size() ||
-      (!bytes.empty() && std::memcmp(bytes.data(), s.storage.data(), bytes.size()) != 0)) {
-    return differ(path, "storage bytes differ");
+  if (bytes.size() != s.storage.size()) return differ(path, "storage sizes differ");
+  for (std::size_t done = 0; done < bytes.size();) {
+    const std::size_t n = std::min<std::size_t>(bytes.size() - done, std::size_t{64} << 20);
+    if (std::memcmp(bytes.data() + done, s.storage.data() + done, n) != 0) return differ(path, "storage bytes differ");
+    if (consumed) {
+      consumed(bytes.subspan(done, n));
+      consumed(s.storage.subspan(done, n));
+    }
+    done += n;
   }
   return {};
 }
@@ -51,7 +60,7 @@ value_kind loaded_kind(kind k) noexcept {
   return value_kind::none;
 }
 
-result<void> same(const save_value& s, const value& v, const std::string& path) {
+result<void> same(const save_value& s, const value& v, const std::string& path, const release_fn& consumed) {
   const auto* n = save_access::get(s);
   // A later occurrence of a shared object was compared in full at its first occurrence.
   if (n != nullptr && n->ref) return v.is(loaded_kind(s.type())) ? result<void>{} : differ(path, "kind differs");
@@ -70,7 +79,7 @@ result<void> same(const save_value& s, const value& v, const std::string& path) 
       return v.is(value_kind::string) && v.text() == n->s ? result<void>{} : differ(path, "str differs");
     case kind::tensor:
       if (!v.is(value_kind::tensor)) return differ(path, "expected a tensor");
-      return same_tensor(n->t, v.as_tensor(), path);
+      return same_tensor(n->t, v.as_tensor(), path, consumed);
     case kind::list:
     case kind::tuple:
     case kind::dict:
@@ -79,7 +88,7 @@ result<void> same(const save_value& s, const value& v, const std::string& path) 
       const auto items = v.items();
       if (items.size() != n->items.size()) return differ(path, "length differs");
       for (std::size_t i = 0; i < items.size(); ++i) {
-        PTHSAFE_TRY(same(n->items[i], *items[i], path + "/" + std::to_string(i)));
+        PTHSAFE_TRY(same(n->items[i], *items[i], path + "/" + std::to_string(i), consumed));
       }
       const auto attrs = v.attrs();
       if (n->state) {
@@ -90,7 +99,7 @@ result<void> same(const save_value& s, const value& v, const std::string& path) 
           if (key.type() != kind::string || save_access::get(key)->s != attrs[i].first) {
             return differ(path, "OrderedDict attribute names differ");
           }
-          PTHSAFE_TRY(same(st->items[2 * i + 1], *attrs[i].second, path + "/." + std::string(attrs[i].first)));
+          PTHSAFE_TRY(same(st->items[2 * i + 1], *attrs[i].second, path + "/." + std::string(attrs[i].first), consumed));
         }
       } else if (!attrs.empty()) {
         return differ(path, "unexpected attributes");
@@ -103,6 +112,8 @@ result<void> same(const save_value& s, const value& v, const std::string& path) 
 
 }  // namespace
 
-result<void> verify_saved(const save_value& saved, const value& loaded) { return same(saved, loaded, ""); }
+result<void> verify_saved(const save_value& saved, const value& loaded, const release_fn& consumed) {
+  return same(saved, loaded, "", consumed);
+}
 
 }  // namespace pthsafe

@@ -28,6 +28,8 @@ using byte_sink = std::function<bool(std::span<const std::byte>)>;
 class zip_writer {
  public:
   zip_writer(byte_sink sink, std::string archive_name);
+  /// Called with each piece (at most 64 MiB) of record bytes once written.
+  void on_consumed(std::function<void(std::span<const std::byte>)> f) { consumed_ = std::move(f); }
 
   /// One record named "<archive>/<name>", its bytes given as a sequence of pieces (a storage
   /// is written straight from the caller's memory without a copy). Errors: io_write.
@@ -56,6 +58,7 @@ class zip_writer {
   std::vector<entry> entries_;
   std::vector<std::string> names_;  // names as torch records them (no folder), in write order
   std::uint64_t combined_crc_ = 0;
+  std::function<void(std::span<const std::byte>)> consumed_;
 };
 
 }  // namespace pthsafe::detail
