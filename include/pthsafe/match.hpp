@@ -107,7 +107,8 @@ struct destination {
 
 /// Copies each destination's tensor from `sd` (any strides; written contiguous in C order),
 /// converting between float32, float16 and bfloat16 exactly as torch's `.to(dtype)` does
-/// (round to nearest even; NaN stays NaN, overflow becomes infinity, subnormals are kept); other
+/// (round to nearest even; overflow becomes infinity, subnormals are kept; NaN stays NaN, with the
+/// bits torch 2.x writes on x86-64: docs/match.md); other
 /// dtypes must be equal. The shapes must match as load_state_dict would accept them (a 0-d
 /// destination takes a one-element 1-d tensor). Errors, before any byte is written:
 /// destination_mismatch (a name absent from `sd`, a shape, a dtype pair or a buffer size that

@@ -21,28 +21,31 @@ bool is_float_kind(dtype t) { return t == dtype::float32 || t == dtype::float16 
 
 // c10::detail::fp16_ieee_from_fp32_value: round to nearest even through float arithmetic
 // (the scaling by 2^112 and 2^-110 makes the FPU do the rounding, subnormals included);
-// overflow to infinity; NaN -> 0x7E00 with the sign.
+// overflow to infinity. NaN as torch 2.x's conversion on x86-64 writes it (F16C's vcvtps2ph):
+// the sign, a quiet NaN and the top 9 bits of the payload (0x7FFFE000 -> 0x7FFF).
 std::uint16_t half_from_float(float f) {
+  const std::uint32_t w = std::bit_cast<std::uint32_t>(f);
+  const std::uint32_t sign = w & 0x80000000u;
+  const std::uint32_t shl1_w = w + w;
+  if (shl1_w > 0xFF000000u) return static_cast<std::uint16_t>((sign >> 16) | 0x7E00u | ((w & 0x007FFFFFu) >> 13));
   const float scale_to_inf = std::bit_cast<float>(std::uint32_t{0x77800000});
   const float scale_to_zero = std::bit_cast<float>(std::uint32_t{0x08800000});
   float base = (std::fabs(f) * scale_to_inf) * scale_to_zero;
-  const std::uint32_t w = std::bit_cast<std::uint32_t>(f);
-  const std::uint32_t shl1_w = w + w;
-  const std::uint32_t sign = w & 0x80000000u;
   std::uint32_t bias = shl1_w & 0xFF000000u;
   if (bias < 0x71000000u) bias = 0x71000000u;
   base = std::bit_cast<float>((bias >> 1) + 0x07800000u) + base;
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(base);
   const std::uint32_t exp_bits = (bits >> 13) & 0x00007C00u;
   const std::uint32_t mantissa_bits = bits & 0x00000FFFu;
-  const std::uint32_t nonsign = exp_bits + mantissa_bits;
-  return static_cast<std::uint16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+  return static_cast<std::uint16_t>((sign >> 16) | (exp_bits + mantissa_bits));
 }
 
-// c10::detail::round_to_nearest_even: NaN -> 0x7FC0, otherwise add 0x7FFF plus the lowest kept
-// bit and truncate (overflow carries into the exponent: infinity).
-std::uint16_t bfloat16_from_float(float f) {
-  if (f != f) return 0x7FC0;
+// c10::detail::round_to_nearest_even: add 0x7FFF plus the lowest kept bit and truncate
+// (overflow carries into the exponent: infinity). NaN differs between torch's kernels, and
+// pthsafe writes what torch 2.x writes on x86-64: from float32 its vectorised conversion's
+// 0xFFFF, from float16 (converted through float by c10::BFloat16) 0x7FC0.
+std::uint16_t bfloat16_from_float(float f, dtype from) {
+  if (f != f) return from == dtype::float16 ? 0x7FC0 : 0xFFFF;
   const std::uint32_t u = std::bit_cast<std::uint32_t>(f);
   const std::uint32_t rounding_bias = ((u >> 16) & 1u) + 0x7FFFu;
   return static_cast<std::uint16_t>((u + rounding_bias) >> 16);
@@ -59,12 +62,12 @@ float load_float(dtype t, const std::byte* p) {
   return t == dtype::float16 ? float16{b}.to_float() : bfloat16{b}.to_float();
 }
 
-void store_float(dtype t, std::byte* p, float f) {
+void store_float(dtype t, std::byte* p, float f, dtype from) {
   if (t == dtype::float32) {
     std::memcpy(p, &f, 4);
     return;
   }
-  const std::uint16_t b = t == dtype::float16 ? half_from_float(f) : bfloat16_from_float(f);
+  const std::uint16_t b = t == dtype::float16 ? half_from_float(f) : bfloat16_from_float(f, from);
   std::memcpy(p, &b, 2);
 }
 
@@ -113,7 +116,7 @@ void copy(const destination& d, const tensor_view& t) {
   for (std::uint64_t i = 0; i < n; ++i) {
     const std::byte* src = base + offset * static_cast<std::int64_t>(in_size);
     if (from == d.type) std::memcpy(out, src, in_size);
-    else store_float(d.type, out, load_float(from, src));
+    else store_float(d.type, out, load_float(from, src), from);
     out += out_size;
     // Next C-order index: the view was checked to lie inside its storage for every index.
     for (std::size_t k = shape.size(); k-- > 0;) {
