@@ -37,3 +37,12 @@ with open(os.path.join(out, "tar_v7_pickle.pkl"), "wb") as f:
 with open(os.path.join(out, "legacy_text_magic.pkl"), "wb") as f:
     f.write(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=1) + pickle.dumps(1001, protocol=1) + pickle.dumps({}, protocol=1))
 print("seeds written to", out)
+# fuzz_json: a match manifest and a small safetensors file (header padded to 8 like the writer).
+with open(os.path.join(out, "manifest_seed.json"), "w") as f:
+    f.write('{"enc.weight": {"dtype": "float32", "shape": [4, 2]}, "enc.bias": {"dtype": "float16", "shape": [4]},'
+            ' "s": {"dtype": "bool", "shape": []}, "\\u00e9\\ud83d\\ude00": {"dtype": "int64", "shape": [0]}}\n')
+header = ('{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
+          '"b":{"dtype":"BF16","shape":[1,2],"data_offsets":[8,12]},"c":{"dtype":"U8","shape":[0],"data_offsets":[12,12]}}')
+header += " " * ((8 - len(header) % 8) % 8)
+with open(os.path.join(out, "tiny.safetensors"), "wb") as f:
+    f.write(len(header).to_bytes(8, "little") + header.encode() + bytes(range(12)))

@@ -7,7 +7,7 @@
 # A campaign by execution count instead of time writes its figures into docs/results.md
 # (section "fuzzing"; FUZZ_REPORT=0 skips that):
 #   FUZZ_RUNS=10000000 FUZZ_MAX_LEN=4096 FUZZ_TIMEOUT=5 scripts/fuzz.sh
-# FUZZ_HARNESSES (default all four) picks which harnesses run, e.g. "fuzz_load fuzz_scan".
+# FUZZ_HARNESSES (default all five) picks which harnesses run, e.g. "fuzz_load fuzz_scan".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
@@ -23,7 +23,7 @@ fi
 cmake --build "$dir" -j"$(nproc)" >/dev/null
 mkdir -p fuzz/crashes
 status=0
-for h in ${FUZZ_HARNESSES:-fuzz_zip fuzz_unpickler fuzz_load fuzz_scan}; do
+for h in ${FUZZ_HARNESSES:-fuzz_zip fuzz_unpickler fuzz_load fuzz_scan fuzz_json}; do
   work="$dir/corpus_$h"
   mkdir -p "$work"
   if "$dir/fuzz/$h" "${budget[@]}" -dict=fuzz/pthsafe.dict -rss_limit_mb=2048 -timeout="$timeout" -max_len="$max_len" \

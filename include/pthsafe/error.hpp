@@ -147,6 +147,20 @@ enum class errc : std::uint16_t {
   save_duplicate_key,
   /// a written file read back differs from what was saved (verify_saved)
   save_verify_mismatch,
+  /// text that is not RFC 8259 JSON (syntax, escapes, UTF-8, an integer beyond int64, trailing bytes)
+  json_malformed,
+  /// a JSON object repeats a key (readers disagree which value wins)
+  json_duplicate_key,
+  /// a safetensors header breaks a rule of the safetensors crate (length, layout, fields, shapes)
+  safetensors_bad_header,
+  /// safetensors data_offsets out of order, overlapping, leaving gaps or not covering the data
+  safetensors_bad_offsets,
+  /// a safetensors dtype pthsafe has no element type for
+  safetensors_bad_dtype,
+  /// a match manifest is not {"name": {"dtype": "...", "shape": [...]}, ...}
+  manifest_invalid,
+  /// load_into: a destination does not fit its tensor (name, shape, dtype pair or buffer size)
+  destination_mismatch,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

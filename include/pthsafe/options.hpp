@@ -77,6 +77,16 @@ struct limits {
   /// bytes, frozensets of more than 8 items 6 units an item (equal 4 KiB ints used as one key
   /// 20,000 times took 93 s when each comparison cost 1).
   std::uint64_t max_key_compare_nodes = std::uint64_t{1} << 24;  // 16 Mi
+  /// Largest JSON text read (a match manifest, a safetensors header): 100,000,000 bytes, the
+  /// safetensors crate's own header bound. Stops multi-GB headers before they are read.
+  std::uint64_t max_json_bytes = 100'000'000;
+  /// Most values (scalars, arrays, objects, counted each) in one JSON text. Each costs about
+  /// 100 bytes parsed, so the default keeps a parsed text under ~400 MiB; a safetensors header
+  /// takes about 10 per tensor (400,000 tensors). Stops "[0,0,0,...]" floods.
+  std::uint64_t max_json_values = std::uint64_t{1} << 22;  // 4 Mi
+  /// Deepest array/object nesting in a JSON text (the reader recurses this deep). Stops
+  /// "[[[[..." stack exhaustion.
+  std::uint32_t max_json_depth = 128;
 };
 
 /// Options of checkpoint::open / scan.

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,14 @@ struct state_dict {
   std::vector<state_dict_entry> entries;
   /// Number of names the prefix was stripped from.
   std::size_t stripped = 0;
+  /// The OrderedDict's `_metadata` as torch's load_state_dict reads it: module prefix ("" for
+  /// the root, "layer1.0.bn1") -> its "version" entry, in the file's order. Module prefixes are
+  /// stripped the way torch.nn.modules.utils.consume_prefix_in_state_dict_if_present strips them
+  /// ("module" and "module.x" lose "module" / "module."). Modules whose version is not an int
+  /// are absent, as are all when the dict has no `_metadata` (a plain dict).
+  std::vector<std::pair<std::string, std::int64_t>> versions;
+  /// True when the dict carries a `_metadata` attribute at all.
+  bool has_metadata = false;
 };
 
 /// True when `v` maps names to tensors: a non-empty dict or OrderedDict whose keys are all str

@@ -18,6 +18,7 @@ int cmd_load(const std::vector<std::string>& args);
 int cmd_convert(const std::vector<std::string>& args);
 int cmd_verify(const std::vector<std::string>& args);
 int cmd_diff(const std::vector<std::string>& args);
+int cmd_match(const std::vector<std::string>& args);
 
 /// `s` as it may reach a terminal (util/escape.hpp): every path, name, key, message and option
 /// the CLI prints goes through this (a file name found by `scan -r` is as hostile as a record's).

@@ -51,6 +51,9 @@ bool set_limit(const std::string& spec, limits& lim) {
   if (name == "max_walk_nodes") return u64(lim.max_walk_nodes);
   if (name == "max_output_bytes") return u64(lim.max_output_bytes);
   if (name == "max_key_compare_nodes") return u64(lim.max_key_compare_nodes);
+  if (name == "max_json_bytes") return u64(lim.max_json_bytes);
+  if (name == "max_json_values") return u64(lim.max_json_values);
+  if (name == "max_json_depth") return u32(lim.max_json_depth);
   return false;
 }
 
@@ -96,7 +99,8 @@ const char* usage =
     "  load FILE        load every tensor and report throughput (--mmap, --touch, --json)\n"
     "  convert IN OUT   write IN as torch.save would (OUT: .pth/.pt/.bin/.ckpt/.safetensors)\n"
     "  verify FILE...   structure and every record's CRC-32, each corrupted record named\n"
-    "  diff A B         compare two state_dicts: names, dtypes, shapes, bytes, max |a - b|\n\n"
+    "  diff A B         compare two state_dicts: names, dtypes, shapes, bytes, max |a - b|\n"
+    "  match CKPT --against REF  check a state_dict against a model as load_state_dict does\n\n"
     "common options: --allow-global MODULE.NAME, --strict-torch, --verify-crc,\n"
     "  --limit NAME=N (a field of pthsafe::limits, e.g. --limit max_tree_bytes=2147483648)\n"
     "run 'pthsafe <command> --help' for a command's options; 'pthsafe --version' for the version.\n";
@@ -122,6 +126,7 @@ int main(int argc, char** argv) {
   if (cmd == "convert") return pthsafe::cli::cmd_convert(args);
   if (cmd == "verify") return pthsafe::cli::cmd_verify(args);
   if (cmd == "diff") return pthsafe::cli::cmd_diff(args);
+  if (cmd == "match") return pthsafe::cli::cmd_match(args);
   std::fprintf(stderr, "pthsafe: unknown command '%s'\n%s", pthsafe::cli::shown(cmd).c_str(), usage);
   return 2;
 }

@@ -8,7 +8,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 85> table{{
+constexpr std::array<errc_info, 92> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -94,8 +94,15 @@ constexpr std::array<errc_info, 85> table{{
     {"save_bad_tensor", error_class::usage, "a tensor to save reaches outside its storage or views it as two dtypes"},
     {"save_duplicate_key", error_class::usage, "a dict to save holds the same key twice"},
     {"save_verify_mismatch", error_class::malformed, "a written file read back differs from what was saved"},
+    {"json_malformed", error_class::malformed, "not RFC 8259 JSON (syntax, escape, UTF-8, integer range or trailing bytes)"},
+    {"json_duplicate_key", error_class::malformed, "a JSON object repeats a key"},
+    {"safetensors_bad_header", error_class::malformed, "a safetensors header the safetensors crate would refuse"},
+    {"safetensors_bad_offsets", error_class::malformed, "safetensors data_offsets out of order, overlapping, with gaps or not covering the data"},
+    {"safetensors_bad_dtype", error_class::unsupported, "a safetensors dtype with no pthsafe element type"},
+    {"manifest_invalid", error_class::usage, "a match manifest that is not {name: {dtype, shape}}"},
+    {"destination_mismatch", error_class::usage, "a load_into destination does not fit its tensor"},
 }};
-static_assert(static_cast<std::size_t>(errc::save_verify_mismatch) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::destination_mismatch) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {
