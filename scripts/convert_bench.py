@@ -13,7 +13,7 @@ cache, best of --rounds. Methods:
   pthsafe convert -> .safetensors
   torch + safetensors       torch.load(weights_only=True, mmap=True) then safetensors save_file
                             (the usual Python route), when --python has both
-Peak RSS of each process comes from wait4.
+Peak RSS of each process comes from /usr/bin/time (GNU time's %M).
 """
 import argparse
 import os
@@ -25,6 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results_doc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Peak RSS from /usr/bin/time: wait4's ru_maxrss would count this Python's pages the child had
+# before exec.
+TIME_OUT = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pthsafe_convert_bench.time")
 
 
 def run(cmd):
@@ -71,7 +74,8 @@ def main():
     best = {}
     for _ in range(args.rounds):
         for name, cmd, target in methods:
-            secs, rss = run(cmd)
+            secs, rss = run(["/usr/bin/time", "-f", "%M", "-o", TIME_OUT] + cmd)
+            rss = int(open(TIME_OUT).read().split()[-1]) * 1024
             os.remove(target)
             b = best.get(name)
             best[name] = (min(secs, b[0]), max(rss, b[1])) if b else (secs, rss)

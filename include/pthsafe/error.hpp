@@ -161,6 +161,8 @@ enum class errc : std::uint16_t {
   manifest_invalid,
   /// load_into: a destination does not fit its tensor (name, shape, dtype pair or buffer size)
   destination_mismatch,
+  /// convert: an output extension naming no format pthsafe writes (.pth/.pt/.bin/.ckpt, .safetensors)
+  convert_format_unknown,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

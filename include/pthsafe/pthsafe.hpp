@@ -26,6 +26,7 @@
 #pragma once
 
 #include "pthsafe/checkpoint.hpp"
+#include "pthsafe/convert.hpp"
 #include "pthsafe/diff.hpp"
 #include "pthsafe/dtype.hpp"
 #include "pthsafe/error.hpp"

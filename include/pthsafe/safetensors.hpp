@@ -67,6 +67,9 @@ class PTHSAFE_API safetensors_file {
   const std::vector<safetensors_tensor>& tensors() const&& = delete;
   /// Offset of the data section in the file: 8 + header length.
   std::uint64_t data_offset() const noexcept;
+  /// For a mapped file: the whole pages inside `bytes` may leave this process's memory now
+  /// (they stay valid, read from the file again on next access); see checkpoint::release_pages.
+  void release_pages(std::span<const std::byte> bytes) const noexcept;
 
  private:
   struct impl;

@@ -30,6 +30,7 @@
 
 namespace pthsafe {
 
+class safetensors_file;
 class tensor_view;
 class value;
 
@@ -182,6 +183,14 @@ PTHSAFE_API result<void> save_safetensors(std::span<const named_tensor> tensors,
                                           const std::filesystem::path& path, const save_options& opts = {});
 PTHSAFE_API result<std::vector<std::byte>> save_safetensors_to_bytes(
     std::span<const named_tensor> tensors, const std::vector<std::pair<std::string, std::string>>& metadata);
+
+/// Checks that `written` (a safetensors file read back) holds exactly `tensors`: every name with
+/// its dtype, shape and elements in C order, or, for a tied name save_safetensors wrote once,
+/// the metadata entry naming the kept tensor, which holds the same elements. Element bytes are
+/// compared 64 MiB at a time, each piece of the file passed to `consumed` (when set).
+/// Errors: save_verify_mismatch naming the first difference.
+PTHSAFE_API result<void> verify_saved_safetensors(std::span<const named_tensor> tensors, const safetensors_file& written,
+                                                  const std::function<void(std::span<const std::byte>)>& consumed = {});
 
 /// The top folder torch.save gives a file written to `path` (see save_options::archive_name).
 PTHSAFE_API std::string archive_name_for(const std::filesystem::path& path);

@@ -2,6 +2,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +15,8 @@ namespace pthsafe::cli {
 namespace {
 const char* help =
     "usage: pthsafe diff A B [--json] [--atol X] [--key PATH] [--strip-prefix P] [common options]\n"
-    "Compares the state_dicts of two checkpoints (found as 'inspect --state-dict' finds them):\n"
+    "Compares the state_dicts of two checkpoints (found as 'inspect --state-dict' finds them) or\n"
+    "safetensors files, in any combination:\n"
     "names only in A or only in B, dtype and shape changes, and for each common tensor whether\n"
     "its bytes are identical and the largest absolute difference between elements. --atol X:\n"
     "tensors whose elements differ by at most X count as the same. --json prints\n"
@@ -37,6 +40,30 @@ result<std::vector<tensor_ref>> refs_of(const checkpoint& ck, const state_dict_o
   }
   return out;
 }
+
+// One side of the comparison: a checkpoint's state_dict or a safetensors file's tensors.
+struct side {
+  std::optional<checkpoint> ck;
+  std::optional<safetensors_file> st;
+  std::vector<tensor_ref> refs;
+
+  result<void> open(const std::string& path, const load_options& opts, const state_dict_options& sd_opts) {
+    if (std::filesystem::path(path).extension() == ".safetensors") {
+      auto f = safetensors_file::open(path, opts.limits);
+      if (!f) return f.error_value();
+      st.emplace(std::move(*f));
+      for (const auto& t : st->tensors()) refs.push_back({t.name, t.type, t.shape, {}, t.bytes.data()});
+      return {};
+    }
+    auto c = checkpoint::open(path, opts);
+    if (!c) return c.error_value();
+    ck.emplace(std::move(*c));
+    auto r = refs_of(*ck, sd_opts);
+    if (!r) return r.error_value();
+    refs = std::move(*r);
+    return {};
+  }
+};
 
 void shape_json(detail::json_writer& w, const std::vector<std::int64_t>& s) {
   w.begin_array();
@@ -79,15 +106,10 @@ int cmd_diff(const std::vector<std::string>& args) {
     files.push_back(a);
   }
   if (files.size() != 2) { std::fputs(help, stderr); return 2; }
-  auto ca = checkpoint::open(files[0], opts);
-  if (!ca) return report(files[0], ca.error_value());
-  auto cb = checkpoint::open(files[1], opts);
-  if (!cb) return report(files[1], cb.error_value());
-  auto ra = refs_of(*ca, sd_opts);
-  if (!ra) return report(files[0], ra.error_value());
-  auto rb = refs_of(*cb, sd_opts);
-  if (!rb) return report(files[1], rb.error_value());
-  auto d = diff_tensors(*ra, *rb, atol);
+  side a, b;
+  if (auto r = a.open(files[0], opts, sd_opts); !r) return report(files[0], r.error_value());
+  if (auto r = b.open(files[1], opts, sd_opts); !r) return report(files[1], r.error_value());
+  auto d = diff_tensors(a.refs, b.refs, atol);
   if (!d) return report(files[0], d.error_value());
 
   if (json) {

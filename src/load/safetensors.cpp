@@ -24,6 +24,10 @@ struct safetensors_file::impl {
 };
 
 safetensors_file::safetensors_file(std::unique_ptr<impl> p) noexcept : p_(std::move(p)) {}
+
+void safetensors_file::release_pages(std::span<const std::byte> bytes) const noexcept {
+  if (p_) p_->src.release_pages(bytes);
+}
 safetensors_file::safetensors_file(safetensors_file&&) noexcept = default;
 safetensors_file& safetensors_file::operator=(safetensors_file&&) noexcept = default;
 safetensors_file::~safetensors_file() = default;

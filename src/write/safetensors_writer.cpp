@@ -11,6 +11,7 @@
 
 #include "io/checked.hpp"
 #include "pickle/text.hpp"
+#include "pthsafe/safetensors.hpp"
 #include "pthsafe/save.hpp"
 #include "util/try.hpp"
 #include "write/output_file.hpp"
@@ -235,6 +236,49 @@ result<void> save_safetensors(std::span<const named_tensor> tensors,
     return written;
   }
   return file.commit(opts.verify);
+}
+
+}  // namespace pthsafe
+
+namespace pthsafe {
+
+result<void> verify_saved_safetensors(std::span<const named_tensor> tensors, const safetensors_file& written,
+                                      const std::function<void(std::span<const std::byte>)>& consumed) {
+  const auto fail = [](const std::string& name, const std::string& what) {
+    return make_error(errc::save_verify_mismatch, "'" + name + "': " + what);
+  };
+  std::map<std::string_view, const safetensors_tensor*> by_name;
+  for (const auto& t : written.tensors()) by_name.emplace(t.name, &t);
+  std::map<std::string_view, std::string_view> tied;
+  for (const auto& m : written.metadata()) tied.emplace(m.first, m.second);
+  if (by_name.size() > tensors.size()) return make_error(errc::save_verify_mismatch, "the file holds more tensors than were written");
+  for (const auto& nt : tensors) {
+    auto it = by_name.find(nt.name);
+    if (it == by_name.end()) {
+      const auto t = tied.find(nt.name);
+      if (t == tied.end()) return fail(nt.name, "missing from the file");
+      it = by_name.find(t->second);
+      if (it == by_name.end()) return fail(nt.name, "tied to a tensor missing from the file");
+    }
+    const safetensors_tensor& w = *it->second;
+    if (w.type != nt.tensor.type) return fail(nt.name, "dtype differs");
+    if (w.shape != nt.tensor.shape) return fail(nt.name, "shape differs");
+    PTHSAFE_ASSIGN(const auto extent, detail::measure(nt.tensor));
+    std::uint64_t at = 0;
+    bool same = true;
+    const auto compare = [&](std::span<const std::byte> piece) {
+      if (at + piece.size() > w.bytes.size() || std::memcmp(w.bytes.data() + at, piece.data(), piece.size()) != 0) {
+        same = false;
+        return false;
+      }
+      if (consumed) consumed(w.bytes.subspan(at, piece.size()));
+      at += piece.size();
+      return true;
+    };
+    auto r = detail::write_elements(nt.tensor, extent, compare, consumed);
+    if (!r || !same || at != w.bytes.size()) return fail(nt.name, "elements differ");
+  }
+  return {};
 }
 
 }  // namespace pthsafe

@@ -112,6 +112,21 @@ def main():
             r = subprocess.run([args.cli, "diff", "--atol", atol, pc, pd], capture_output=True, text=True)
             if r.returncode != want:
                 failures.append(f"--atol {atol}: exit {r.returncode}, expected {want}: {r.stdout}")
+        # Across formats: B as safetensors (written by pthsafe convert) gives the same report, with
+        # B's own names in the header's order (compared as a set), and B against itself is the same.
+        bs = os.path.join(tmp, "b.safetensors")
+        r = subprocess.run([args.cli, "convert", pb, bs], capture_output=True, text=True)
+        if r.returncode != 0:
+            failures.append(f"convert to safetensors: {r.stderr}")
+        else:
+            r = subprocess.run([args.cli, "diff", "--json", pa, bs], capture_output=True, text=True)
+            cross = json.loads(r.stdout) if r.stdout.strip() else None
+            if r.returncode != 1 or cross is None or set(cross.pop("only_in_b")) != set(expected["only_in_b"]) or \
+                    norm(cross) != norm({k: v for k, v in expected.items() if k != "only_in_b"}):
+                failures.append(f".pth against .safetensors: exit {r.returncode}: {cross}")
+            r = subprocess.run([args.cli, "diff", pb, bs], capture_output=True, text=True)
+            if r.returncode != 0:
+                failures.append(f"B.pth against B.safetensors: exit {r.returncode}: {r.stdout}")
         r = subprocess.run([args.cli, "diff", pc, pc], capture_output=True, text=True)
         if r.returncode != 0 or not r.stdout.startswith("same:"):
             failures.append(f"a file against itself: exit {r.returncode}: {r.stdout}")
