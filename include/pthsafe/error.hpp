@@ -163,6 +163,8 @@ enum class errc : std::uint16_t {
   destination_mismatch,
   /// convert: an output extension naming no format pthsafe writes (.pth/.pt/.bin/.ckpt, .safetensors)
   convert_format_unknown,
+  /// a sharded checkpoint's index or shards break a rule (sharded_state_dict::open names it)
+  shard_index_invalid,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

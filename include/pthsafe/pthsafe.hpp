@@ -35,6 +35,7 @@
 #include "pthsafe/options.hpp"
 #include "pthsafe/safetensors.hpp"
 #include "pthsafe/scan.hpp"
+#include "pthsafe/sharded.hpp"
 #include "pthsafe/verify.hpp"
 #include "pthsafe/save.hpp"
 #include "pthsafe/state_dict.hpp"

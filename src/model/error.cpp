@@ -8,7 +8,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 93> table{{
+constexpr std::array<errc_info, 94> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -102,8 +102,9 @@ constexpr std::array<errc_info, 93> table{{
     {"manifest_invalid", error_class::usage, "a match manifest that is not {name: {dtype, shape}}"},
     {"destination_mismatch", error_class::usage, "a load_into destination does not fit its tensor"},
     {"convert_format_unknown", error_class::usage, "an output extension naming no format convert writes"},
+    {"shard_index_invalid", error_class::malformed, "a sharded checkpoint's index and shards disagree or the index is malformed"},
 }};
-static_assert(static_cast<std::size_t>(errc::convert_format_unknown) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::shard_index_invalid) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {
