@@ -208,6 +208,8 @@ struct value_access {
 struct checkpoint_state {
   source src;
   std::unique_ptr<archive> zip;
+  // A load skips libzip for plain all-stored archives; the gate asks libzip always (docs/zip.md).
+  zip_check zip_checked_by = zip_check::strict_when_stored;
   // Value nodes, their text and item arrays, tensor records and their shapes: freed together.
   // Declared before everything that may point into it.
   arena mem;
