@@ -48,6 +48,7 @@ struct storage_record {
   std::string_view key;               // in the checkpoint's arena
   std::string_view record;            // full record name: the zip entry's name (in the file)
   dtype type = dtype::uint8;
+  bool int_key = false;               // the pickle's key was the int `key` spells (else a str)
   std::uint64_t nbytes = 0;
   std::optional<std::size_t> entry;   // zip entry index (zip format)
   // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
