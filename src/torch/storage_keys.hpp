@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <limits>
 #include <string_view>
 
@@ -19,7 +18,7 @@ namespace pthsafe::detail {
 class storage_keys {
  public:
   /// Indexes records of `all` (which outlives the index); `expected` sizes the table once.
-  storage_keys(std::deque<storage_record>& all, std::size_t expected) : all_(all), table_(expected) {}
+  storage_keys(storage_list& all, std::size_t expected) : all_(all), table_(expected) {}
 
   /// The storage filed under the key spelt `shown` ("5" for the int 5 and for the str '5'), with
   /// either kind of key: there is at most one, because a second kind of key with the same
@@ -40,7 +39,7 @@ class storage_keys {
 
  private:
   static std::uint64_t hash(std::string_view shown) noexcept { return keyed_hash(shown, 0x73746f72); }
-  std::deque<storage_record>& all_;
+  storage_list& all_;
   open_table table_;
 };
 
