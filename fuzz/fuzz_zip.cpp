@@ -6,6 +6,9 @@
 // and libzip may not refuse a stored record whose CRC is right. A mismatch traps
 // (__builtin_trap), so libFuzzer reports it as a crash. (libzip 1.7 does not check the CRC of an
 // empty record: tests/data/regress/zip_empty_stored_bad_crc.zip; pthsafe does.)
+// Parity (docs/zip.md): archive::open without libzip (zip_check::strict_when_stored, what a load
+// uses) must give exactly the verdict of archive::open with libzip on every input: both accept
+// with the same entries and data offsets, or both refuse with the same error code.
 #include <zip.h>
 #include <zlib.h>
 
@@ -63,7 +66,22 @@ bool is_prefix(std::span<const std::byte> prefix, std::span<const std::byte> who
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   pthsafe::limits lim;
   lim.max_inflated_bytes = 1u << 24;
-  auto a = pthsafe::detail::archive::open(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size), lim);
+  const std::span<const std::byte> file(reinterpret_cast<const std::byte*>(data), size);
+  auto a = pthsafe::detail::archive::open(file, lim);
+  {
+    auto fast = pthsafe::detail::archive::open(file, lim, pthsafe::detail::zip_check::strict_when_stored);
+    if (static_cast<bool>(a) != static_cast<bool>(fast)) __builtin_trap();
+    if (!a && a.error_value().code != fast.error_value().code) __builtin_trap();
+    if (a) {
+      const auto& ea = (*a)->entries();
+      const auto& ef = (*fast)->entries();
+      if (ea.size() != ef.size()) __builtin_trap();
+      for (std::size_t i = 0; i < ea.size(); ++i)
+        if (ea[i].name != ef[i].name || ea[i].data_offset != ef[i].data_offset || ea[i].comp_size != ef[i].comp_size ||
+            ea[i].crc != ef[i].crc)
+          __builtin_trap();
+    }
+  }
   if (!a) return 0;
 
   // libzip on its own handle, opened exactly as pthsafe opens it: it must accept what pthsafe

@@ -20,6 +20,7 @@
 
 #include "pthsafe/checkpoint.hpp"
 #include "pthsafe/options.hpp"
+#include "zip/archive.hpp"
 
 namespace pthsafe::detail {
 
@@ -67,7 +68,9 @@ struct load_facts {
   std::vector<std::string> storage_records;  ///< records data.pkl / constants.pkl referenced as storages
 };
 
-/// checkpoint::open_buffer that also fills `facts` (success or failure).
-result<checkpoint> open_buffer_with_facts(std::span<const std::byte> bytes, const load_options& opts, load_facts& facts);
+/// checkpoint::open_buffer that also fills `facts` (success or failure). The gate passes
+/// zip_check::libzip_always: libzip, the parser of record, opens every archive it judges.
+result<checkpoint> open_buffer_with_facts(std::span<const std::byte> bytes, const load_options& opts, load_facts& facts,
+                                          zip_check zip_checked_by = zip_check::strict_when_stored);
 
 }  // namespace pthsafe::detail

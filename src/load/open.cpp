@@ -58,7 +58,7 @@ result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<co
 }
 
 result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts& facts) {
-  PTHSAFE_ASSIGN(auto zip, archive::open(st.src.bytes(), opts.limits));
+  PTHSAFE_ASSIGN(auto zip, archive::open(st.src.bytes(), opts.limits, st.zip_checked_by));
   st.zip = std::move(zip);
   const archive& a = *st.zip;
   const std::string root(a.root());
@@ -302,9 +302,10 @@ result<checkpoint> checkpoint::open_buffer(std::span<const std::byte> bytes, con
 }
 
 result<checkpoint> detail::open_buffer_with_facts(std::span<const std::byte> bytes, const load_options& opts,
-                                                  load_facts& facts) {
+                                                  load_facts& facts, zip_check zip_checked_by) {
   auto st = std::make_unique<checkpoint_state>();
   st->src = source::from_buffer(bytes);
+  st->zip_checked_by = zip_checked_by;
   return open_impl(std::move(st), opts, facts);
 }
 

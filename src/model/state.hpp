@@ -48,6 +48,7 @@ struct storage_record {
   std::string_view key;               // in the checkpoint's arena
   std::string_view record;            // full record name: the zip entry's name (in the file)
   dtype type = dtype::uint8;
+  bool int_key = false;               // the pickle's key was the int `key` spells (else a str)
   std::uint64_t nbytes = 0;
   std::optional<std::size_t> entry;   // zip entry index (zip format)
   // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
@@ -62,7 +63,51 @@ struct storage_record {
   bool synthetic = false;
   const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
   bool mapped = false;
-  aligned_buffer owned;
+  // Copied or synthetic bytes live in checkpoint_state::owned (never here): records are
+  // trivially destructible and freed with the arena.
+};
+
+// The storage records of a checkpoint: stable addresses (tensor records and the key index point
+// at them), positions for storage_keys, chunks of 256 records in the arena, so that a
+// 100,000-storage checkpoint frees its records with the arena's blocks, not one by one (a
+// std::deque freed ~27,000 blocks, bench/NOTES.md 18).
+class storage_list {
+ public:
+  static constexpr std::size_t chunk = 256;
+  explicit storage_list(arena& mem) : mem_(mem) {}
+  storage_list(const storage_list&) = delete;
+  storage_list& operator=(const storage_list&) = delete;
+
+  /// A new default record at position size() - 1 (charged by the caller).
+  storage_record& emplace_back() {
+    if (n_ % chunk == 0) chunks_.push_back(mem_.make_array<storage_record>(chunk));
+    ++n_;
+    return back();
+  }
+  storage_record& back() noexcept { return (*this)[n_ - 1]; }
+  std::size_t size() const noexcept { return n_; }
+  storage_record& operator[](std::size_t i) const noexcept { return chunks_[i / chunk][i % chunk]; }
+
+  class iterator {
+   public:
+    using value_type = storage_record;
+    using difference_type = std::ptrdiff_t;
+    iterator(const storage_list* l, std::size_t i) : l_(l), i_(i) {}
+    storage_record& operator*() const noexcept { return (*l_)[i_]; }
+    storage_record* operator->() const noexcept { return &(*l_)[i_]; }
+    iterator& operator++() noexcept { ++i_; return *this; }
+    bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
+   private:
+    const storage_list* l_;
+    std::size_t i_;
+  };
+  iterator begin() const noexcept { return {this, 0}; }
+  iterator end() const noexcept { return {this, n_}; }
+
+ private:
+  arena& mem_;
+  std::vector<storage_record*> chunks_;
+  std::size_t n_ = 0;
 };
 
 // Trivially destructible: records live in the checkpoint's arena; shape, stride, device and
@@ -208,6 +253,8 @@ struct value_access {
 struct checkpoint_state {
   source src;
   std::unique_ptr<archive> zip;
+  // A load skips libzip for plain all-stored archives; the gate asks libzip always (docs/zip.md).
+  zip_check zip_checked_by = zip_check::strict_when_stored;
   // Value nodes, their text and item arrays, tensor records and their shapes: freed together.
   // Declared before everything that may point into it.
   arena mem;
@@ -223,7 +270,15 @@ struct checkpoint_state {
     tree_bytes += n;
     return true;
   }
-  std::deque<storage_record> storages;
+  storage_list storages{mem};
+  // Bytes of copied (copy mode, deflated, unaligned) and synthetic storages: one buffer per large
+  // storage, one pool for all small copied ones (place/placement.cpp).
+  std::vector<aligned_buffer> owned;
+  /// A new owned buffer of n bytes (aligned_buffer::alignment), kept until the checkpoint dies.
+  std::byte* own(std::size_t n) {
+    owned.emplace_back(n);
+    return owned.back().data();
+  }
   std::vector<tensor_record*> tensors;  // in the arena
   const value* root = nullptr;
   const value* constants = nullptr;  // TorchScript archives: constants.pkl

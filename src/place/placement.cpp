@@ -5,6 +5,7 @@
 #include <new>
 #include <vector>
 
+#include "io/checked.hpp"
 #include "place/bulk_read.hpp"
 
 namespace pthsafe::detail {
@@ -54,11 +55,18 @@ result<void> place_file_range(checkpoint_state& st, storage_record& s, std::uint
   }
   if (opts.mode == load_mode::mmap && opts.refuse_copy_in_mmap)
     return copy_refused(s, "legacy storage bytes not aligned for its element type");
-  s.owned = aligned_buffer(static_cast<std::size_t>(s.nbytes));
-  if (auto r = st.src.read_into(off, s.owned.data(), s.nbytes); !r) return r;
-  s.data = s.owned.data();
+  std::byte* dst = st.own(static_cast<std::size_t>(s.nbytes));
+  if (auto r = st.src.read_into(off, dst, s.nbytes); !r) return r;
+  s.data = dst;
   s.mapped = false;
   return {};
+}
+
+// Copied storages up to this size share one pool buffer (each at aligned_buffer::alignment): a
+// state_dict of 100,000 small tensors then makes and frees one buffer, not 100,000.
+constexpr std::uint64_t pooled_max = std::uint64_t{64} << 10;
+std::uint64_t pooled_size(std::uint64_t n) {
+  return (n + aligned_buffer::alignment - 1) / aligned_buffer::alignment * aligned_buffer::alignment;
 }
 
 }  // namespace
@@ -67,7 +75,8 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
   if (opts.mode == load_mode::metadata) return {};
   // Stored records are read after the loop, all together (several threads for large totals).
   std::vector<read_job> jobs;
-  std::vector<storage_record*> swap_after;
+  std::vector<std::pair<storage_record*, std::uint64_t>> stored_copies;  // (storage, file offset)
+  std::uint64_t pool_bytes = 0;
   for (auto& s : st.storages) {
     if (s.alias_of || s.synthetic) continue;  // views are pointed below; synthetic bytes are owned
     if (s.file_offset) {
@@ -89,20 +98,43 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
     if (opts.mode == load_mode::mmap && opts.refuse_copy_in_mmap)
       return copy_refused(s, !stored ? "deflated record" : st.big_endian ? "big-endian file: elements are byte-swapped"
                                                                          : "record not aligned for its element type");
-    s.owned = aligned_buffer(static_cast<std::size_t>(s.nbytes));
-    if (stored) {
-      const auto off = static_cast<std::uint64_t>(stored->data() - st.src.bytes().data());
-      jobs.push_back({off, s.owned.data(), s.nbytes, s.record});
-      if (st.big_endian) swap_after.push_back(&s);
-    } else {
-      if (auto r = st.zip->extract(entry, s.owned.data(), opts.limits); !r) return r;
-      if (st.big_endian) byteswap_elements(s.owned.data(), s.nbytes, s.type);
-    }
-    s.data = s.owned.data();
     s.mapped = false;
+    if (stored) {
+      stored_copies.emplace_back(&s, static_cast<std::uint64_t>(stored->data() - st.src.bytes().data()));
+      if (s.nbytes <= pooled_max) {
+        // Distinct storages are distinct records of the file: the sum stays below its size plus
+        // the alignment padding; checked all the same.
+        const auto sum = checked_add(pool_bytes, pooled_size(s.nbytes));
+        if (!sum) return make_error(errc::limit_exceeded, "copied storages exceed the address space", std::string(s.record));
+        pool_bytes = *sum;
+      }
+    } else {
+      std::byte* dst = st.own(static_cast<std::size_t>(s.nbytes));
+      if (auto r = st.zip->extract(entry, dst, opts.limits); !r) return r;
+      if (st.big_endian) byteswap_elements(dst, s.nbytes, s.type);
+      s.data = dst;
+    }
+  }
+  std::byte* pool = pool_bytes ? st.own(static_cast<std::size_t>(pool_bytes)) : nullptr;
+  jobs.reserve(stored_copies.size());
+  for (const auto& [s, off] : stored_copies) {
+    std::byte* dst = nullptr;  // an empty storage keeps a null pointer, as an empty buffer has
+    if (s->nbytes == 0) {
+    } else if (s->nbytes <= pooled_max && pool) {
+      dst = pool;
+      pool += pooled_size(s->nbytes);
+    } else {
+      dst = st.own(static_cast<std::size_t>(s->nbytes));
+    }
+    jobs.push_back({off, dst, s->nbytes, s->record});
+    s->data = dst;
   }
   if (auto r = read_all(st.src, jobs); !r) return r;
-  for (storage_record* s : swap_after) byteswap_elements(s->owned.data(), s->nbytes, s->type);
+  if (st.big_endian)
+    for (const read_job& j : jobs) {
+      const auto& [s, off] = stored_copies[static_cast<std::size_t>(&j - jobs.data())];
+      byteswap_elements(j.dst, j.nbytes, s->type);
+    }
   // Legacy view_metadata storages share their root's bytes (torch slices the root storage).
   for (auto& s : st.storages) {
     if (!s.alias_of || !s.alias_of->data) continue;

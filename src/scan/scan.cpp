@@ -145,7 +145,7 @@ class gate {
     {
       // The loaded tree is released before any further pickle runs: a scan's memory is one
       // value tree at a time, not two.
-      auto ck = detail::open_buffer_with_facts(file_, opts_, facts_);
+      auto ck = detail::open_buffer_with_facts(file_, opts_, facts_, detail::zip_check::libzip_always);
       if (ck) {
         rep.format = std::string(container_format_name(ck->format()));
         for (const auto& w : ck->warnings()) add(warning_finding(w));

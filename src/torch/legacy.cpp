@@ -55,9 +55,10 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
     return fail(errc::bad_persistent_id, "view_metadata must be (view_key, offset, size)");
   const auto m = md.items();
   // View keys share torch's deserialized_objects dict with root keys: same identity rules.
-  const auto identity = storage_identity(*m[0]);
-  if (!identity) return fail(errc::bad_persistent_id, "view key is not a str or an int");
-  const std::string key = m[0]->kind() == value_kind::string ? std::string(m[0]->text()) : std::to_string(m[0]->as_int64());
+  const auto shown = shown_storage_key(*m[0]);
+  if (!shown) return fail(errc::bad_persistent_id, "view key is not a str or an int");
+  const std::string& key = *shown;
+  const bool int_key = m[0]->kind() != value_kind::string;
   for (const value* x : {m[1], m[2]})
     if (x->kind() != value_kind::integer || !x->fits_int64() || x->as_int64() < 0)
       return fail(errc::bad_persistent_id, "view offset and size must be non-negative ints");
@@ -66,25 +67,27 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   const auto len = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(m[2]->as_int64()), item);
   if (!off || !len || !range_fits(*off, *len, root.nbytes))
     return fail(errc::tensor_out_of_bounds, "storage view '" + key + "' reaches past the end of storage '" + std::string(root.key) + "'");
-  if (const auto found = by_key_.find(*identity); found != by_key_.end()) {
-    storage_record* v = found->second;
+  storage_record* same_spelling = by_key_.find(key);
+  if (same_spelling && same_spelling->int_key == int_key) {
+    storage_record* v = same_spelling;
     if (v->alias_of != &root || v->alias_offset != *off || v->nbytes != *len)
       return fail(errc::bad_persistent_id, "storage view key '" + key + "' already names another storage");
     return v;
   }
   if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  if (const auto [shown, fresh] = shown_key_.emplace(key, *identity); !fresh && shown->second != *identity)
+  if (same_spelling)
     return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
                                                  "' (str) are two storages to torch but one name in pthsafe's output");
   st_.storages.emplace_back();
   storage_record* v = &st_.storages.back();
   v->key = st_.mem.copy(key);
+  v->int_key = int_key;
   v->type = root.type;
   v->nbytes = *len;
   v->alias_of = &root;
   v->alias_offset = *off;
-  by_key_.emplace(*identity, v);
+  if (!by_key_.insert(st_.storages.size() - 1)) return fail(errc::limit_exceeded, "too many storages");
   return v;
 }
 
@@ -116,15 +119,14 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
       // torch: `for key in deserialized_storage_keys: assert key in deserialized_objects`: the
       // key as written, so '5' does not find a storage the pickle keyed 5 (torch asserts; the
       // int-keyed storage would keep uninitialised memory).
-      const auto identity = torch_rebuilder::storage_identity(*k);
-      if (!identity) return bad_list("storage key list holds a key that is neither a str nor an int", at_keys);
-      const std::string shown = k->kind() == value_kind::string ? std::string(k->text()) : std::to_string(k->as_int64());
-      const auto& by_key = rb.storages_by_key();
-      const auto it = by_key.find(*identity);
-      if (it == by_key.end() || it->second->alias_of)
+      const auto shown_key = torch_rebuilder::shown_storage_key(*k);
+      if (!shown_key) return bad_list("storage key list holds a key that is neither a str nor an int", at_keys);
+      const std::string& shown = *shown_key;
+      storage_record* found = rb.storages_by_key().find(shown);
+      if (!found || found->int_key != (k->kind() != value_kind::string) || found->alias_of)
         return bad_list("storage key " + std::string(k->kind() == value_kind::string ? "'" + shown + "'" : shown) +
                             " in the key list is no storage of the pickle (torch asserts)", at_keys);
-      storage_record& s = *it->second;
+      storage_record& s = *found;
       if (!seen.insert(&s).second) return bad_list("storage key '" + std::string(s.key) + "' listed twice", at_keys);
       // int64 element count, then the bytes (torch: "storage has wrong byte size").
       if (!range_fits(pos, 8, size)) return bad_list("file ends inside the size of storage '" + std::string(s.key) + "'", pos);

@@ -143,8 +143,8 @@ result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool
   s.type = type;
   s.nbytes = *nbytes;
   s.synthetic = true;
-  s.owned = aligned_buffer(static_cast<std::size_t>(*nbytes));
-  s.data = s.owned.data();
+  std::byte* bytes = st_.own(static_cast<std::size_t>(*nbytes));
+  s.data = bytes;
   for (std::uint64_t i = 0; i < n; ++i) {
     const value& x = *v.items()[i];
     const bool num = x.kind() == value_kind::floating || x.kind() == value_kind::boolean ||
@@ -156,7 +156,7 @@ result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool
     const double d = x.kind() == value_kind::floating ? x.as_double()
                      : x.kind() == value_kind::boolean ? (x.as_bool() ? 1.0 : 0.0)
                                                        : static_cast<double>(x.as_int64());
-    std::byte* dst = s.owned.data() + i * itemsize(type);
+    std::byte* dst = bytes + i * itemsize(type);
     if (type == dtype::float64) {
       std::memcpy(dst, &d, 8);
     } else if (type == dtype::float32) {

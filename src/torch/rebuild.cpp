@@ -120,38 +120,38 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   // torch keys storages by the key as written (a dict key): 5 and '5' are two storages, both
   // read from data/5 in a zip (f"data/{key}"), and in a legacy stream only the one the key list
   // names receives bytes. The identity keeps them apart; their shared spelling is refused below.
-  auto identity = storage_identity(key_v);
-  if (!identity) return fail(errc::bad_persistent_id, "storage key is not a str or an int");
-  std::string key = key_v.kind() == value_kind::string ? std::string(key_v.text()) : std::to_string(key_v.as_int64());
+  auto shown = shown_storage_key(key_v);
+  if (!shown) return fail(errc::bad_persistent_id, "storage key is not a str or an int");
+  const bool int_key = key_v.kind() != value_kind::string;
+  std::string key = std::move(*shown);
   // TorchScript constants live in constants/<key>: their keys are kept distinct from data/<key>.
-  if (prefix_ != "data/") {
-    key = prefix_ + key;
-    *identity = prefix_ + *identity;
-  }
+  if (prefix_ != "data/") key = prefix_ + key;
   if (!is_text(loc) || !valid_device(loc.text())) return fail(errc::bad_device, "invalid storage location");
   if (!is_int(numel_v) || numel_v.as_int64() < 0) return fail(errc::bad_persistent_id, "storage numel is not a non-negative int");
   const auto nbytes = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(numel_v.as_int64()), itemsize(type));
   if (!nbytes) return fail(errc::bad_persistent_id, "storage numel * itemsize overflows");
 
   storage_record* rec;
-  if (const auto found = by_key_.find(*identity); found != by_key_.end()) {
-    rec = found->second;
+  storage_record* same_spelling = by_key_.find(key);
+  if (same_spelling && same_spelling->int_key == int_key) {
+    rec = same_spelling;
     if (rec->alias_of) return fail(errc::bad_persistent_id, "storage key '" + key + "' already names a view of another storage");
     if (rec->type != type || rec->nbytes != *nbytes)
       return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
   } else {
     if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
       return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-    if (const auto [shown, fresh] = shown_key_.emplace(key, *identity); !fresh && shown->second != *identity)
+    if (same_spelling)
       return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
                                                    "' (str) are two storages to torch but one name in pthsafe's output");
     if (!zip_ && placeholders_) {
       st_.storages.emplace_back();
       rec = &st_.storages.back();
       rec->key = st_.mem.copy(key);
+      rec->int_key = int_key;
       rec->type = type;
       rec->nbytes = *nbytes;
-      by_key_.emplace(*identity, rec);
+      if (!by_key_.insert(st_.storages.size() - 1)) return fail(errc::limit_exceeded, "too many storages");
       auto v = alloc(value_kind::storage);
       if (!v) return v;
       va::share_text(**v, loc.text());
@@ -174,11 +174,12 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     st_.storages.emplace_back();
     rec = &st_.storages.back();
     rec->key = st_.mem.copy(key);
+    rec->int_key = int_key;
     rec->record = record;
     rec->type = type;
     rec->nbytes = *nbytes;
     rec->entry = entry;
-    by_key_.emplace(*identity, rec);
+    if (!by_key_.insert(st_.storages.size() - 1)) return fail(errc::limit_exceeded, "too many storages");
   }
   if (legacy_ && it[5]->kind() != value_kind::none) {
     auto view = legacy_view(*rec, *it[5]);
@@ -235,9 +236,9 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
   return *v;
 }
 
-std::optional<std::string> torch_rebuilder::storage_identity(const value& key) {
-  if (key.kind() == value_kind::string) return "s" + std::string(key.text());
-  if (is_int(key)) return "i" + std::to_string(key.as_int64());
+std::optional<std::string> torch_rebuilder::shown_storage_key(const value& key) {
+  if (key.kind() == value_kind::string) return std::string(key.text());
+  if (is_int(key)) return std::to_string(key.as_int64());
   return std::nullopt;
 }
 

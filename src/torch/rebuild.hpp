@@ -10,6 +10,7 @@
 
 #include "model/state.hpp"
 #include "pickle/machine.hpp"
+#include "torch/storage_keys.hpp"
 #include "util/keyed_hash.hpp"
 
 namespace pthsafe::detail {
@@ -17,14 +18,9 @@ namespace pthsafe::detail {
 class torch_rebuilder final : public call_target {
  public:
   /// `zip` may be null (a bare pickle has no storages: persistent ids then fail).
-  torch_rebuilder(checkpoint_state& st, const archive* zip, const load_options& opts) : st_(st), zip_(zip), opts_(opts) {
-    // At most one storage per record: sizing the map once avoids ~17 rehashes of every node
-    // for a 100,000-storage state_dict (5 % of its load time, bench/NOTES.md).
-    if (zip_) {
-      by_key_.reserve(zip_->entries().size());
-      shown_key_.reserve(zip_->entries().size());
-    }
-  }
+  // At most one storage per record: the index is sized once from the archive's record count.
+  torch_rebuilder(checkpoint_state& st, const archive* zip, const load_options& opts)
+      : st_(st), zip_(zip), opts_(opts), by_key_(st.storages, zip ? zip->entries().size() : 0) {}
   void attach(const machine* m) { m_ = m; }
   /// Gate only: persistent ids of a pickle examined outside its archive (an extra record, bytes
   /// after STOP) name storages that cannot be read; they become empty placeholders so that the
@@ -40,13 +36,13 @@ class torch_rebuilder final : public call_target {
     torchscript_ = true;
     prefix_ = std::move(prefix);
   }
-  /// Storages by the identity torch keys them by: the persistent id's key as written, so that
-  /// the int 5 and the str '5' stay two storages (storage_identity()). Views included.
-  using storage_map = std::unordered_map<std::string, storage_record*, keyed_string_hash, std::equal_to<>>;
-  const storage_map& storages_by_key() const noexcept { return by_key_; }
-  /// The identity of a storage key value ("s" + text for str, "i" + decimal for int), or
-  /// nullopt for a kind pthsafe does not accept as a key.
-  static std::optional<std::string> storage_identity(const value& key);
+  /// Storages by the key torch files them under: the persistent id's key as written (the int 5
+  /// and the str '5' would be two storages; pthsafe refuses the second, see storage_keys).
+  /// Views included.
+  const storage_keys& storages_by_key() const noexcept { return by_key_; }
+  /// How a storage key value is spelt ("5" for the int 5 and the str '5'), or nullopt for a kind
+  /// pthsafe does not accept as a key (neither str nor int).
+  static std::optional<std::string> shown_storage_key(const value& key);
 
   /// One REDUCE or NEWOBJ of an allowed global, as its handler (dispatch.cpp) receives it.
   struct call {
@@ -144,9 +140,7 @@ class torch_rebuilder final : public call_target {
   // A beyond_torch_allowlist warning was given for this global in this pickle (torch_version ...).
   std::array<bool, 5> warned_beyond_{};
   std::string prefix_ = "data/";
-  storage_map by_key_;
-  // Display key ("5") -> identity ("i5" / "s5"): two identities that print alike are refused.
-  std::unordered_map<std::string, std::string, keyed_string_hash, std::equal_to<>> shown_key_;
+  storage_keys by_key_;
   // Indexed attribute names of objects with many attributes (set_attr).
   using attr_map = std::unordered_map<std::string, std::size_t, keyed_string_hash, std::equal_to<>>;
   std::unordered_map<const value*, attr_map> attr_index_;

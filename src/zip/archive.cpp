@@ -11,6 +11,8 @@
 
 #include "io/checked.hpp"
 #include "util/keyed_hash.hpp"
+#include "util/try.hpp"
+#include "zip/libzip_parity.hpp"
 
 namespace pthsafe::detail {
 
@@ -112,7 +114,7 @@ result<void> check_inflate_limits(const zip_entry& e, const limits& lim) {
 
 }  // namespace
 
-result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, const limits& lim) {
+result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, const limits& lim, zip_check check) {
   std::unique_ptr<archive> a(new archive());
   a->file_ = file;
   auto dir = read_directory(file, lim);
@@ -176,7 +178,12 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name),
                         e.central_offset);
   }
-  // libzip is the parser of record: it must open the same bytes and see the same entries.
+  // libzip is the parser of record: it must open the same bytes and see the same entries, unless
+  // every record is stored and the strict walk decides the archive exactly as libzip would.
+  if (check == zip_check::strict_when_stored) {
+    PTHSAFE_ASSIGN(const bool decided, decided_without_libzip(file, a->dir_));
+    if (decided) return a;
+  }
   zip_error_t zerr;
   zip_error_init(&zerr);
   zip_source_t* src = zip_source_buffer_create(file.data(), file.size(), 0, &zerr);
@@ -251,6 +258,8 @@ result<void> archive::extract(std::size_t i, std::byte* dst, const limits& lim) 
     return {};
   }
   if (auto r = check_inflate_limits(e, lim); !r) return r;
+  // Only archives whose records are all stored are opened without libzip.
+  if (!zip_) return make_error(errc::zip_inflate_failed, "deflated record in an archive opened without libzip", name, 0);
   zip_file_t* zf = zip_fopen_index(zip_->z, i, 0);
   if (!zf) return make_error(errc::zip_inflate_failed, std::string("libzip: ") + zip_strerror(zip_->z), name, 0);
   std::uint64_t done = 0;

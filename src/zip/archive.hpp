@@ -19,10 +19,21 @@
 
 namespace pthsafe::detail {
 
+/// How archive::open involves libzip, the parser of record (docs/zip.md).
+enum class zip_check {
+  /// libzip opens every archive and must see the same entries (the gate, `verify`, the fuzzers).
+  libzip_always,
+  /// libzip opens the archive unless every record is stored and the strict walk alone decides
+  /// the archive as libzip would (zip/libzip_parity.hpp); then no libzip handle exists.
+  strict_when_stored,
+};
+
 class archive {
  public:
-  /// Validates `file` (which must outlive the archive). Errors: every zip_* code.
-  static result<std::unique_ptr<archive>> open(std::span<const std::byte> file, const limits& lim);
+  /// Validates `file` (which must outlive the archive). Errors: every zip_* code, the same for
+  /// both checks on every input (fuzz/fuzz_zip.cpp compares them).
+  static result<std::unique_ptr<archive>> open(std::span<const std::byte> file, const limits& lim,
+                                               zip_check check = zip_check::libzip_always);
   ~archive();
   archive(const archive&) = delete;
   archive& operator=(const archive&) = delete;
@@ -46,6 +57,8 @@ class archive {
   result<void> extract(std::size_t i, std::byte* dst, const limits& lim) const;
   /// Checks the CRC-32 of a record against the directory. Errors: zip_crc_mismatch.
   result<void> verify_crc(std::size_t i, const limits& lim) const;
+  /// Whether libzip opened the archive (false only under zip_check::strict_when_stored).
+  bool libzip_opened() const noexcept { return zip_ != nullptr; }
 
  private:
   archive() = default;

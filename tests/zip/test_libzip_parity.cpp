@@ -1,0 +1,171 @@
+// archive::open without libzip (zip_check::strict_when_stored, what a load uses) decides every
+// archive as archive::open with libzip does (docs/zip.md): same entries or the same error code.
+// Each case below is one row of docs/zip.md's table: a plain archive decided without libzip, a
+// non-plain one handed to libzip, or one of the two refusals that stand in for libzip's.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+
+#include "pthsafe/pthsafe.hpp"
+#include "support/pickle_builder.hpp"
+#include "zip/archive.hpp"
+
+using namespace pthsafe_test;
+using pthsafe::errc;
+using pthsafe::detail::archive;
+using pthsafe::detail::zip_check;
+
+namespace {
+
+zip_builder plain_checkpoint() {
+  tensor_spec t;
+  t.key = "w";
+  t.shape = {2, 3};
+  t.storage_numel = 6;
+  return torch_checkpoint(state_dict_pickle({t}), {{"0", float32_ramp(6)}});
+}
+
+struct verdict {
+  std::optional<errc> refused;  // the common error code, when both refuse
+  bool libzip_opened = false;   // by the load's check, when both accept
+};
+
+// Opens `file` both ways; the verdicts must agree (entries included), whatever they are.
+verdict both_ways(const bytes& file) {
+  const auto with = archive::open(file, pthsafe::limits{}, zip_check::libzip_always);
+  const auto without = archive::open(file, pthsafe::limits{}, zip_check::strict_when_stored);
+  REQUIRE(static_cast<bool>(with) == static_cast<bool>(without));
+  if (!with) {
+    CHECK(with.error_value().code == without.error_value().code);
+    return {with.error_value().code, false};
+  }
+  CHECK((*with)->libzip_opened());
+  const auto& a = (*with)->entries();
+  const auto& b = (*without)->entries();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].name == b[i].name);
+    CHECK(a[i].data_offset == b[i].data_offset);
+    CHECK(a[i].comp_size == b[i].comp_size);
+  }
+  return {std::nullopt, (*without)->libzip_opened()};
+}
+
+void put_u16_at(bytes& b, std::uint64_t at, std::uint16_t v) {
+  b[at] = static_cast<std::byte>(v & 0xff);
+  b[at + 1] = static_cast<std::byte>(v >> 8);
+}
+
+// Offsets of entry i's headers, from the strict walk of an unpatched copy.
+pthsafe::detail::zip_entry entry_of(const bytes& file, std::size_t i) {
+  auto a = archive::open(file, pthsafe::limits{});
+  REQUIRE(a);
+  return (*a)->entries()[i];
+}
+
+}  // namespace
+
+TEST_CASE("a torch-style all-stored archive is decided without libzip") {
+  const auto v = both_ways(plain_checkpoint().build());
+  CHECK(!v.refused);
+  CHECK(!v.libzip_opened);
+}
+
+TEST_CASE("a plain archive without zip64 end records or descriptors is decided without libzip") {
+  auto z = plain_checkpoint();
+  z.layout.torch_style = false;
+  z.layout.zip64_end = false;
+  const auto v = both_ways(z.build());
+  CHECK(!v.refused);
+  CHECK(!v.libzip_opened);
+}
+
+TEST_CASE("archives outside the plain set are handed to libzip") {
+  SUBCASE("a deflated record") {
+    auto z = plain_checkpoint();
+    z.add_deflated("archive/extra/notes", to_bytes(std::string(300, 'x')));
+    const auto v = both_ways(z.build());
+    CHECK(!v.refused);
+    CHECK(v.libzip_opened);
+  }
+  SUBCASE("a non-ASCII name (libzip guesses its encoding)") {
+    auto z = plain_checkpoint();
+    z.add("archive/extra/caf\xc3\xa9", "x");
+    const auto v = both_ways(z.build());
+    CHECK(!v.refused);
+    CHECK(v.libzip_opened);
+  }
+  SUBCASE("a Unicode path extra field (libzip may replace the name)") {
+    auto z = plain_checkpoint();
+    z.records[1].central_extra = to_bytes(std::string("\x75\x70\x05\x00\x01\x00\x00\x00\x00", 9));
+    const auto v = both_ways(z.build());
+    CHECK(!v.refused);
+    CHECK(v.libzip_opened);
+  }
+  SUBCASE("an archive comment") {
+    auto z = plain_checkpoint();
+    z.layout.comment = to_bytes("made by hand");
+    const auto v = both_ways(z.build());
+    CHECK(!v.refused);
+    CHECK(v.libzip_opened);
+  }
+  SUBCASE("zip64 sizes and offset in the central directory") {
+    auto z = plain_checkpoint();
+    z.records[2].zip64_extra = true;
+    const auto v = both_ways(z.build());
+    CHECK(!v.refused);
+    CHECK(!v.libzip_opened);  // exactly the 24 bytes the three sentinels need: plain
+  }
+  SUBCASE("local and central modification times differ (libzip compares them after mktime)") {
+    bytes file = plain_checkpoint().build();
+    put_u16_at(file, entry_of(file, 1).local_offset + 10, 0x0021);  // 00:01:02 instead of 00:00:00
+    const auto v = both_ways(file);
+    REQUIRE(v.refused);
+    CHECK(*v.refused == errc::zip_libzip_rejected);
+  }
+}
+
+TEST_CASE("libzip's refusals are made without it, with its code") {
+  SUBCASE("a local extra field that overruns its header") {
+    auto z = plain_checkpoint();
+    z.records[1].local_extra = to_bytes(std::string("\x01\x00\xff\x00", 4));
+    const auto v = both_ways(z.build());
+    REQUIRE(v.refused);
+    CHECK(*v.refused == errc::zip_libzip_rejected);
+  }
+  SUBCASE("trailing local extra bytes that are not zero") {
+    auto z = plain_checkpoint();
+    z.layout.alignment = 0;
+    z.records[1].local_extra = to_bytes(std::string("\x00\x01", 2));
+    const auto v = both_ways(z.build());
+    REQUIRE(v.refused);
+    CHECK(*v.refused == errc::zip_libzip_rejected);
+  }
+  SUBCASE("trailing zero bytes (APK padding) are accepted, as libzip accepts them") {
+    auto z = plain_checkpoint();
+    z.layout.alignment = 0;
+    z.records[1].local_extra = to_bytes(std::string("\x00\x00", 2));
+    const auto v = both_ways(z.build());
+    CHECK(!v.refused);
+    CHECK(!v.libzip_opened);
+  }
+  SUBCASE("a local header that needs a newer version than its central entry") {
+    bytes file = plain_checkpoint().build();
+    put_u16_at(file, entry_of(file, 1).local_offset + 4, 63);
+    const auto v = both_ways(file);
+    REQUIRE(v.refused);
+    CHECK(*v.refused == errc::zip_libzip_rejected);
+  }
+}
+
+TEST_CASE("a load of a plain archive reads the same tensors as before") {
+  const bytes file = plain_checkpoint().build();
+  auto ck = pthsafe::checkpoint::open_buffer(file, {});
+  REQUIRE(ck);
+  REQUIRE(ck->tensor_count() == 1);
+  const auto t = ck->tensor(0);
+  REQUIRE(t.shape().size() == 2);
+  CHECK(t.shape()[0] == 2);
+  CHECK(t.shape()[1] == 3);
+}
