@@ -1,4 +1,5 @@
 // pthsafe scan [-r] [--json|--sarif] [--strict-torch] [--allow-global M.N] PATH...
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -33,6 +34,7 @@ bool looks_scannable(const std::filesystem::path& p) {
   const auto n = in.gcount();
   if (n <= 0) return false;
   if (n >= 4 && std::memcmp(head.data(), "PK\3\4", 4) == 0) return true;
+  if (n >= 9 && head[8] == '{' && std::all_of(head.begin() + 5, head.begin() + 8, [](char c) { return c == 0; })) return true;  // safetensors
   if (static_cast<unsigned char>(head[0]) == 0x80) return true;  // PROTO: binary pickles, legacy magic
   if (n >= 262 && std::memcmp(head.data() + 257, "ustar", 5) == 0) return true;
   // Protocol 0/1 pickles start with an opcode and end with STOP.

@@ -1,3 +1,5 @@
+#include "load/tar_probe.hpp"
+#include "pthsafe/safetensors.hpp"
 #include "pthsafe/scan.hpp"
 
 #include <algorithm>
@@ -469,7 +471,43 @@ class gate {
 
 }  // namespace
 
+namespace {
+
+// A safetensors file: an 8-byte little-endian header length that fits the file, then '{'. It
+// holds no code, only tensors: safe when the safetensors reader accepts its header and layout
+// (every rule of the safetensors crate), malformed otherwise. torch.load reads such bytes as a
+// tar (excluded here) or a pickle: the pickle would have to STOP within the 8 length bytes ('{'
+// is no opcode), too short to name and call anything.
+bool looks_like_safetensors(std::span<const std::byte> b) {
+  if (b.size() < 10) return false;
+  // A file torch.load would open as a tar (its first choice for anything not a zip) is judged
+  // as one by the gate below, whatever else it also parses as.
+  if (detail::tarfile_would_open(b) || detail::has_ustar_magic(b)) return false;
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint8_t>(b[static_cast<std::size_t>(i)]);
+  return n >= 2 && n <= b.size() - 8 && static_cast<char>(b[8]) == '{';
+}
+
+scan_report scan_safetensors(std::span<const std::byte> bytes, const load_options& opts) {
+  scan_report rep;
+  rep.format = "safetensors";
+  auto st = safetensors_file::open_buffer(bytes, opts.limits);
+  if (!st) {
+    rep.verdict = verdict::malformed;
+    const error& e = st.error_value();
+    finding f;
+    f.rule = std::string(errc_name(e.code));
+    f.offset = e.offset;
+    f.message = e.message;
+    rep.findings.push_back(std::move(f));
+  }
+  return rep;
+}
+
+}  // namespace
+
 scan_report scan_buffer(std::span<const std::byte> bytes, const load_options& opts) {
+  if (looks_like_safetensors(bytes)) return scan_safetensors(bytes, opts);
   gate g(bytes, opts);
   return g.run();
 }
