@@ -16,7 +16,7 @@ namespace {
 const char* help =
     "usage: pthsafe diff A B [--json] [--atol X] [--key PATH] [--strip-prefix P] [common options]\n"
     "Compares the state_dicts of two checkpoints (found as 'inspect --state-dict' finds them) or\n"
-    "safetensors files, in any combination:\n"
+    "safetensors files or sharded checkpoints (*.index.json), in any combination:\n"
     "names only in A or only in B, dtype and shape changes, and for each common tensor whether\n"
     "its bytes are identical and the largest absolute difference between elements. --atol X:\n"
     "tensors whose elements differ by at most X count as the same. --json prints\n"
@@ -45,9 +45,17 @@ result<std::vector<tensor_ref>> refs_of(const checkpoint& ck, const state_dict_o
 struct side {
   std::optional<checkpoint> ck;
   std::optional<safetensors_file> st;
+  std::optional<sharded_state_dict> sharded;
   std::vector<tensor_ref> refs;
 
   result<void> open(const std::string& path, const load_options& opts, const state_dict_options& sd_opts) {
+    if (path.size() > 11 && path.compare(path.size() - 11, 11, ".index.json") == 0) {
+      auto s = sharded_state_dict::open(path, opts);
+      if (!s) return s.error_value();
+      sharded.emplace(std::move(*s));
+      refs = sharded->tensors();
+      return {};
+    }
     if (std::filesystem::path(path).extension() == ".safetensors") {
       auto f = safetensors_file::open(path, opts.limits);
       if (!f) return f.error_value();

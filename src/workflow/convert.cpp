@@ -1,7 +1,9 @@
 // convert_file(): read (checkpoint or safetensors), choose what to write, write it through the
 // writer, read it back and compare before the rename. Memory stays bounded for mapped inputs:
 // every piece of tensor bytes leaves memory once written and once compared.
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,8 +13,10 @@
 #include "pthsafe/match.hpp"
 #include "pthsafe/safetensors.hpp"
 #include "pthsafe/save.hpp"
+#include "pthsafe/sharded.hpp"
 #include "pthsafe/tensor.hpp"
 #include "util/try.hpp"
+#include "write/output_file.hpp"
 
 namespace pthsafe {
 namespace {
@@ -57,9 +61,138 @@ result<void> convert_dtypes(const state_dict& sd, dtype to, plan& p, convert_sum
   return {};
 }
 
+bool ends_with(const std::string& s, std::string_view tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// A tensor_ref as a save_tensor over the bytes its geometry reaches.
+save_tensor save_tensor_of(const tensor_ref& r) {
+  save_tensor t;
+  t.type = r.type;
+  t.shape = r.shape;
+  t.stride = r.strides;
+  std::uint64_t reach = 1;
+  bool empty = false;
+  for (std::size_t d = 0; d < r.shape.size(); ++d) {
+    if (r.shape[d] == 0) empty = true;
+    const auto stride = r.strides.empty() ? std::int64_t{0} : r.strides[d];
+    if (r.shape[d] > 0) reach += static_cast<std::uint64_t>(r.shape[d] - 1) * static_cast<std::uint64_t>(stride);
+  }
+  if (r.strides.empty()) {
+    reach = 1;
+    for (const auto d : r.shape) reach *= static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0));
+  }
+  if (empty || r.data == nullptr) reach = 0;
+  t.storage = std::span<const std::byte>(r.data, reach * itemsize(r.type));
+  return t;
+}
+
+// An index as save_pretrained writes it: json.dumps(index, indent=2, sort_keys=True) + "\n"
+// (ASCII only: other characters as \uXXXX escapes, surrogate pairs beyond the BMP).
+void json_ascii(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  const auto u = [&](unsigned v) {
+    out += "\\u";
+    for (int k = 12; k >= 0; k -= 4) out.push_back(hex[(v >> k) & 15]);
+  };
+  out.push_back('"');
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '"') out += "\\\"";
+      else if (c == '\\') out += "\\\\";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\r') out += "\\r";
+      else if (c == '\t') out += "\\t";
+      else if (c == '\b') out += "\\b";
+      else if (c == '\f') out += "\\f";
+      else if (c < 0x20) u(c);
+      else out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    const int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    unsigned cp = c & (len == 4 ? 0x07u : len == 3 ? 0x0fu : 0x1fu);
+    for (int k = 1; k < len && i + static_cast<std::size_t>(k) < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0x3fu);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      u(0xd800 + (cp >> 10));
+      u(0xdc00 + (cp & 0x3ff));
+    } else {
+      u(cp);
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  out.push_back('"');
+}
+
+result<convert_summary> convert_sharded(const std::string& in, const std::string& out, const convert_options& opts) {
+  const bool to_st = ends_with(out, ".safetensors.index.json");
+  if (!to_st && !ends_with(out, ".bin.index.json") && !ends_with(out, ".pth.index.json")) {
+    return make_error(errc::convert_format_unknown,
+                      "a sharded output is named *.safetensors.index.json, *.bin.index.json or *.pth.index.json", out);
+  }
+  if (opts.to_dtype) return make_error(errc::unsupported_feature, "--dtype is not applied to sharded checkpoints", in);
+  PTHSAFE_ASSIGN(auto sh, sharded_state_dict::open(in, opts.load));
+  const std::filesystem::path folder = std::filesystem::path(out).parent_path();
+  convert_summary sum;
+  std::map<std::string, std::string> weight_map;
+  std::uint64_t total = 0;
+  for (std::size_t s = 0; s < sh.shards().size(); ++s) {
+    std::vector<named_tensor> tensors;
+    for (std::size_t i = 0; i < sh.tensors().size(); ++i) {
+      if (sh.shard_of(i) == s) tensors.push_back({sh.tensors()[i].name, save_tensor_of(sh.tensors()[i])});
+    }
+    const std::string name = std::filesystem::path(sh.shards()[s]).stem().string() + (to_st ? ".safetensors" : ".bin");
+    const std::string path = (folder / name).string();
+    save_options so;
+    if (to_st) {
+      so.verify = [&](const std::filesystem::path& written) -> result<void> {
+        PTHSAFE_ASSIGN(auto back, safetensors_file::open(written.string(), opts.load.limits));
+        return verify_saved_safetensors(tensors, back);
+      };
+      PTHSAFE_TRY(save_safetensors(tensors, {{"format", "pt"}}, path, so));
+    } else {
+      save_value sd = save_value::ordered_dict();
+      for (const auto& t : tensors) sd.set(t.name, t.tensor);
+      so.verify = [&](const std::filesystem::path& written) -> result<void> {
+        load_options back_opts;
+        back_opts.mode = load_mode::mmap;
+        PTHSAFE_ASSIGN(auto back, checkpoint::open(written.string(), back_opts));
+        return verify_saved(sd, back.root());
+      };
+      PTHSAFE_TRY(save(sd, path, so));
+    }
+    for (const auto& t : tensors) {
+      weight_map[t.name] = name;
+      std::uint64_t n = itemsize(t.tensor.type);
+      for (const auto d : t.tensor.shape) n *= static_cast<std::uint64_t>(d);
+      total += n;
+    }
+    sum.tensors += tensors.size();
+  }
+  std::string text = "{\n  \"metadata\": {\n    \"total_size\": " + std::to_string(total) + "\n  },\n  \"weight_map\": {";
+  bool first = true;
+  for (const auto& [k, v] : weight_map) {
+    text += first ? "\n    " : ",\n    ";
+    first = false;
+    json_ascii(text, k);
+    text += ": ";
+    json_ascii(text, v);
+  }
+  text += weight_map.empty() ? "}\n}\n" : "\n  }\n}\n";
+  PTHSAFE_ASSIGN(auto file, detail::output_file::create(out));
+  if (!file.write(std::as_bytes(std::span<const char>(text.data(), text.size())))) {
+    return make_error(errc::io_write, file.failure(), out);
+  }
+  PTHSAFE_TRY(file.commit());
+  return sum;
+}
+
 }  // namespace
 
 result<convert_summary> convert_file(const std::string& in, const std::string& out, const convert_options& opts) {
+  if (ends_with(in, ".index.json")) return convert_sharded(in, out, opts);
   const format to = output_format(out);
   if (to == format::unknown) {
     return make_error(errc::convert_format_unknown,
