@@ -30,6 +30,7 @@
 #include "pthsafe/error.hpp"
 #include "pthsafe/export.hpp"
 #include "pthsafe/options.hpp"
+#include "pthsafe/resume.hpp"
 #include "pthsafe/scan.hpp"
 #include "pthsafe/state_dict.hpp"
 #include "pthsafe/tensor.hpp"
