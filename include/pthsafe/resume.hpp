@@ -22,16 +22,16 @@
 
 namespace pthsafe {
 
-/// Root keys an optimizer state_dict is saved under (besides any dict with `state` and
+/// Root keys an optimizer state_dict is saved under ("opt" is not one: scripts save their
+/// argparse options under it) (besides any dict with `state` and
 /// `param_groups`, wherever it sits at depth 1 or 2).
-inline constexpr std::string_view optimizer_keys[] = {"optimizer", "optimizer_state_dict", "optim", "opt",
+inline constexpr std::string_view optimizer_keys[] = {"optimizer", "optimizer_state_dict", "optim",
                                                       "optimizer_state", "optimizers"};
 /// Root keys of LR scheduler state_dicts (besides any dict shaped like one).
 inline constexpr std::string_view scheduler_keys[] = {"scheduler", "lr_scheduler", "scheduler_state_dict",
                                                       "lr_scheduler_state_dict", "sched", "schedulers"};
 /// Root keys of a GradScaler state_dict (besides any dict shaped like one).
-inline constexpr std::string_view scaler_keys[] = {"scaler", "grad_scaler", "scaler_state_dict", "amp_scaler",
-                                                   "amp"};
+inline constexpr std::string_view scaler_keys[] = {"scaler", "grad_scaler", "scaler_state_dict", "amp_scaler"};
 
 /// A number as the file holds it: a Python int/float/bool, a numpy scalar (numpy set), or a
 /// one-element integer/floating/bool tensor whose bytes are loaded (tensor set).
