@@ -20,6 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       continue;
     }
     if (auto doc = pthsafe::inspect_json(*ck)) pthsafe::fuzz::check_json(*doc);
+    // The training summary reads any shape: no crash, and its text stays printable.
+    pthsafe::fuzz::check_lines(pthsafe::training_text(pthsafe::summarize_training(*ck)));
   }
   return 0;
 }

@@ -20,5 +20,14 @@ inline void check_printable(std::string_view s) {
 
 inline void check_json(std::string_view doc) { check_printable(doc); }
 inline void check_text(std::string_view line) { check_printable(line); }
+/// Several text lines, each ending in '\n'.
+inline void check_lines(std::string_view text) {
+  for (std::size_t a = 0; a < text.size();) {
+    std::size_t b = text.find('\n', a);
+    if (b == std::string_view::npos) b = text.size();
+    check_text(text.substr(a, b - a));
+    a = b + 1;
+  }
+}
 
 }  // namespace pthsafe::fuzz

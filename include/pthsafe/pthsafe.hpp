@@ -34,6 +34,7 @@
 #include "pthsafe/match.hpp"
 #include "pthsafe/options.hpp"
 #include "pthsafe/safetensors.hpp"
+#include "pthsafe/resume.hpp"
 #include "pthsafe/scan.hpp"
 #include "pthsafe/sharded.hpp"
 #include "pthsafe/verify.hpp"

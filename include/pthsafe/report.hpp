@@ -11,6 +11,7 @@
 #include "pthsafe/checkpoint.hpp"
 #include "pthsafe/error.hpp"
 #include "pthsafe/export.hpp"
+#include "pthsafe/resume.hpp"
 #include "pthsafe/scan.hpp"
 
 namespace pthsafe {
@@ -25,7 +26,13 @@ PTHSAFE_API result<void> inspect_text(const checkpoint& ck, const std::function<
 /// The same tree as one string (nothing of it on failure).
 PTHSAFE_API result<std::string> inspect_text(const checkpoint& ck);
 
-/// The `pthsafe inspect --json` document for `ck`: {"format","byteorder","root"}. Tensor
+/// The training summary as `pthsafe inspect` prints it above the tree: "training checkpoint:"
+/// then one indented line per section (progress, metrics, versions, model, each optimizer with
+/// one line per param group, schedulers, scalers); long lists are cut after 8 entries.
+PTHSAFE_API std::string training_text(const training_summary& s);
+
+/// The `pthsafe inspect --json` document for `ck`: {"format","byteorder","root"}, plus
+/// "training" (the training summary) when summarize_training(ck).is_training(). Tensor
 /// digests need the bytes, so `ck` must not be in load_mode::metadata when `with_digests`.
 /// Shared subtrees are written once per reference; the walk is bounded by
 /// limits::max_walk_nodes. Errors: limit_exceeded.

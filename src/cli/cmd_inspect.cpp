@@ -100,6 +100,7 @@ int cmd_inspect(const std::vector<std::string>& args) {
   std::printf("%s: %s checkpoint, top folder '%s', byteorder %s\n", shown(file).c_str(),
               std::string(container_format_name(ck->format())).c_str(), shown(ck->archive_name()).c_str(),
               ck->big_endian() ? "big" : "little");
+  if (const auto training = summarize_training(*ck); training.is_training()) std::fputs(training_text(training).c_str(), stdout);
   auto tree = inspect_text(*ck, [](std::string_view line) { std::fwrite(line.data(), 1, line.size(), stdout); });
   if (!tree) {
     std::fflush(stdout);

@@ -5,6 +5,7 @@
 #include "model/state.hpp"
 #include "torch/quantized.hpp"
 #include "pthsafe/report.hpp"
+#include "report/training.hpp"
 #include "model/expansion.hpp"
 #include "util/json.hpp"
 #include "util/keyed_hash.hpp"
@@ -303,6 +304,13 @@ result<std::string> inspect_json(const checkpoint& ck, bool with_digests) {
   if (const value* c = ck.constants()) {  // TorchScript: constants.pkl (an extra field)
     w.key("constants");
     PTHSAFE_TRY(wk.write(*c));
+  }
+  if (const auto training = summarize_training(ck); training.is_training()) {
+    w.key("training");
+    detail::write_training_json(w, training);
+    if (w.text().size() > ck.output_budget())
+      return make_error(errc::limit_exceeded, "limit max_output_bytes (" + std::to_string(ck.output_budget()) +
+                                                  ") exceeded while writing JSON (the training summary)");
   }
   w.end_object();
   return w.take();
