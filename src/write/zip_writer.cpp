@@ -39,7 +39,9 @@ std::uint64_t hash_combine(std::uint64_t seed, std::uint64_t v) {
 
 // The zip64 extended-information field miniz puts in a header whose size or offset passes
 // 4 GiB: the sizes (uncompressed, then compressed) when the size does, the offset when it does.
-std::string zip64_extra(std::uint64_t size, std::uint64_t offset) {
+// In a local header miniz writes the uncompressed size and a zero compressed size (known only
+// once the data is written: it follows in the data descriptor); the central directory has both.
+std::string zip64_extra(std::uint64_t size, std::uint64_t offset, bool local = false) {
   std::string x;
   const bool big = size >= u32_max, far = offset >= u32_max;
   if (!big && !far) return x;
@@ -47,7 +49,7 @@ std::string zip64_extra(std::uint64_t size, std::uint64_t offset) {
   put16(x, (big ? 16u : 0u) + (far ? 8u : 0u));
   if (big) {
     put64(x, size);
-    put64(x, size);
+    put64(x, local ? 0 : size);
   }
   if (far) put64(x, offset);
   return x;
@@ -91,7 +93,7 @@ result<void> zip_writer::add(std::string_view name, std::span<const std::span<co
   e.offset = pos_;
   for (const auto& p : pieces) e.size += p.size();
 
-  const std::string z64 = zip64_extra(e.size, e.offset);
+  const std::string z64 = zip64_extra(e.size, e.offset, true);
   // Data starts after the header, the name, the zip64 field and the 4-byte "FB" field header.
   const std::uint64_t start = e.offset + local_header_size + e.name.size() + z64.size() + 4;
   const std::uint64_t pad = (alignment - start % alignment) % alignment;
