@@ -43,7 +43,7 @@ struct scalar_number {
 };
 /// The number `v` holds (see scalar_number); nullopt for anything else, including integers
 /// beyond int64 and tensors without loaded bytes (load_mode::metadata).
-PTHSAFE_API std::optional<scalar_number> read_number(const value& v) noexcept;
+PTHSAFE_API std::optional<scalar_number> read_number(const value& v);
 
 /// A named scalar of the root or of a root `metrics`-like dict: "epoch", "metrics/val_loss".
 struct named_scalar {

@@ -67,10 +67,13 @@ void source::release_pages(std::span<const std::byte> bytes) const noexcept {
   const auto base = reinterpret_cast<std::uintptr_t>(data_);
   const auto from = reinterpret_cast<std::uintptr_t>(bytes.data());
   if (from < base || from - base > size_ || bytes.size() > size_ - (from - base)) return;
+  // The whole pages inside: pointer arithmetic from the span itself (the mapping starts on a
+  // page boundary, so offsets from data_ give the alignment).
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const std::uintptr_t first = (from + page - 1) / page * page;
-  const std::uintptr_t last = (from + bytes.size()) / page * page;
-  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  const std::uintptr_t off = from - base;
+  const std::uintptr_t first = (off + page - 1) / page * page;
+  const std::uintptr_t last = (off + bytes.size()) / page * page;
+  if (last > first) ::madvise(const_cast<std::byte*>(data_ + first), last - first, MADV_DONTNEED);
 }
 
 void source::release() noexcept {

@@ -31,9 +31,8 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
   unsigned char lo = 0x80, hi = 0xbf;
   if (c >= 0xc2 && c <= 0xdf) n = 2;
   else if (c == 0xe0) { n = 3; lo = 0xa0; }
-  else if (c >= 0xe1 && c <= 0xec) n = 3;
+  else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) n = 3;
   else if (c == 0xed) { n = 3; hi = 0x9f; }  // no surrogates
-  else if (c >= 0xee && c <= 0xef) n = 3;
   else if (c == 0xf0) { n = 4; lo = 0x90; }
   else if (c >= 0xf1 && c <= 0xf3) n = 4;
   else if (c == 0xf4) { n = 4; hi = 0x8f; }  // nothing past U+10FFFF

@@ -57,14 +57,13 @@ struct finder {
   // One candidate node: `named_as` says which section its key names (0 none, 1 optimizer,
   // 2 scheduler, 3 scaler); the shape decides first.
   bool take(const value& v, const std::string& path, int named_as) {
-    if (optimizer_shaped(v)) out.optimizers.push_back(detail::read_optimizer(v, path, budget));
-    else if (scheduler_shaped(v)) out.schedulers.push_back(detail::read_scheduler(v, path, budget));
-    else if (scaler_shaped(v)) out.scalers.push_back(detail::read_scaler(v, path));
-    else if (named_as == 1) out.optimizers.push_back(detail::read_optimizer(v, path, budget));
-    else if (named_as == 2) out.schedulers.push_back(detail::read_scheduler(v, path, budget));
-    else if (named_as == 3) out.scalers.push_back(detail::read_scaler(v, path));
-    else return false;
-    return true;
+    const int section = optimizer_shaped(v) ? 1 : scheduler_shaped(v) ? 2 : scaler_shaped(v) ? 3 : named_as;
+    switch (section) {
+      case 1: out.optimizers.push_back(detail::read_optimizer(v, path, budget)); return true;
+      case 2: out.schedulers.push_back(detail::read_scheduler(v, path, budget)); return true;
+      case 3: out.scalers.push_back(detail::read_scaler(v, path)); return true;
+      default: return false;
+    }
   }
 
   void child(std::string_view key, const value& v) {

@@ -43,7 +43,7 @@ std::optional<scalar_number> tensor_number(const tensor_view& t) noexcept {
   return n;
 }
 
-std::optional<double> number_field(const value& d, std::string_view key) noexcept {
+std::optional<double> number_field(const value& d, std::string_view key) {
   const value* v = d.find(key);
   if (!v) return std::nullopt;
   auto n = read_number(*v);
@@ -122,7 +122,7 @@ bool charge(std::uint64_t& budget, std::uint64_t n) noexcept {
 
 }  // namespace
 
-std::optional<scalar_number> read_number(const value& v) noexcept {
+std::optional<scalar_number> read_number(const value& v) {
   scalar_number n;
   n.numpy = v.numpy_dtype();
   switch (v.kind()) {

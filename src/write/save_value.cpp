@@ -140,7 +140,7 @@ result<save_value> convert_object(const value& v, int depth, seen_set& seen) {
 
 result<save_value> convert(const value& v, int depth, seen_set& seen) {
   if (depth > save_access::max_depth) return make_error(errc::save_unsupported, "nesting deeper than the writer allows");
-  const auto refuse = [](std::string what) {
+  const auto refuse = [](const std::string& what) {
     return make_error(errc::save_unsupported, "cannot write " + what + " as torch.save would");
   };
   switch (v.kind()) {

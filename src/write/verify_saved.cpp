@@ -1,5 +1,6 @@
 // verify_saved(): a file read back compared with the tree that was written, node by node.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -72,8 +73,9 @@ result<void> same(const save_value& s, const value& v, const std::string& path, 
       return v.fits_int64() && v.as_int64() == n->i ? result<void>{} : differ(path, "int differs");
     case kind::floating: {
       if (!v.is(value_kind::floating)) return differ(path, "expected a float");
-      const double a = v.as_double(), b = n->d;
-      return std::memcmp(&a, &b, sizeof a) == 0 ? result<void>{} : differ(path, "float differs");
+      // Bits, not values: -0.0 and 0.0 differ, a NaN equals itself.
+      return std::bit_cast<std::uint64_t>(v.as_double()) == std::bit_cast<std::uint64_t>(n->d) ? result<void>{}
+                                                                                              : differ(path, "float differs");
     }
     case kind::string:
       return v.is(value_kind::string) && v.text() == n->s ? result<void>{} : differ(path, "str differs");
