@@ -39,6 +39,8 @@ class copy_engine {
   virtual result<void> wait(unsigned buffer) = 0;
   /// Blocks until every queued copy on the current device has completed.
   virtual result<void> synchronize() = 0;
+  /// Copies n bytes of device memory back to the host, synchronously (checks and tests).
+  virtual result<void> read_back(std::byte* dst, const void* src, std::size_t n) = 0;
 };
 
 /// The engine of this build: the CUDA runtime, or (PTHSAFE_CUDA=OFF) one whose every device

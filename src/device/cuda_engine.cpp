@@ -94,6 +94,10 @@ class cuda_engine final : public copy_engine {
     for (auto s : streams_) PTHSAFE_CUDA_CHECK(cudaStreamSynchronize(s));
     return {};
   }
+  result<void> read_back(std::byte* dst, const void* src, std::size_t n) override {
+    PTHSAFE_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
+    return {};
+  }
 
  private:
   std::vector<cudaStream_t> streams_;

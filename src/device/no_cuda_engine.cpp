@@ -21,6 +21,7 @@ class no_cuda_engine final : public copy_engine {
   result<void> record(unsigned, unsigned) override { return not_built(); }
   result<void> wait(unsigned) override { return not_built(); }
   result<void> synchronize() override { return not_built(); }
+  result<void> read_back(std::byte*, const void*, std::size_t) override { return not_built(); }
 };
 
 }  // namespace
