@@ -120,7 +120,7 @@ TEST_CASE("default map_location: cpu storages stay on the host, cuda storages ne
 }
 
 TEST_CASE("a failure mid-way frees every device and pinned buffer") {
-  for (int at : {0, 1, 2}) {
+  for (int at : {0, 1}) {  // dtypes.pt needs two 4 KiB windows
     CAPTURE(at);
     auto ledger = std::make_shared<test::fake_ledger>();
     ledger->fail_copy_at = at;
