@@ -11,7 +11,7 @@ import pathlib
 import re
 import sys
 
-LAYERS = ["util", "io", "zip", "model", "pickle", "place", "torch", "load", "write", "workflow", "scan", "report", "cli"]
+LAYERS = ["util", "io", "zip", "model", "pickle", "place", "torch", "load", "device", "write", "workflow", "scan", "report", "cli"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -165,6 +165,17 @@ enum class errc : std::uint16_t {
   convert_format_unknown,
   /// a sharded checkpoint's index or shards break a rule (sharded_state_dict::open names it)
   shard_index_invalid,
+  // ---- device loading (pthsafe/cuda.hpp) ----------------------------------------------------
+  /// a device load was asked of a pthsafe built without the CUDA backend (PTHSAFE_CUDA=OFF)
+  cuda_not_built,
+  /// the target device does not exist: no CUDA device, or an index past the device count
+  cuda_no_device,
+  /// a map_location (string, table entry or callback result) is not a device pthsafe can load to
+  cuda_bad_map_location,
+  /// a CUDA runtime call failed: the message names the call and the CUDA error (cudaError...)
+  cuda_error,
+  /// DLPack export of a tensor whose dtype DLPack cannot describe (the message names it)
+  dlpack_unsupported_dtype,
 };
 
 /// Stable snake_case name of a code (e.g. "pickle_global_refused"); never empty.

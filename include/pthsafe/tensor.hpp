@@ -40,6 +40,9 @@ class PTHSAFE_API storage_view {
   std::span<const std::byte> bytes() const noexcept;
   /// True when bytes() points into the mapped file rather than an owned buffer.
   bool is_mapped() const noexcept;
+  /// Identity of the storage: equal for every view of one storage of one checkpoint, distinct
+  /// between storages alive at the same time (tensors sharing a storage share it).
+  std::uintptr_t id() const noexcept { return reinterpret_cast<std::uintptr_t>(r_); }
 
  private:
   friend class checkpoint;

@@ -1,4 +1,4 @@
-// pthsafe load [--mmap] [--touch] [--json] FILE
+// pthsafe load [--mmap] [--touch] [--json] [--map-location SPEC] FILE
 #include <array>
 #include <algorithm>
 #include <atomic>
@@ -6,19 +6,22 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "pthsafe/cuda.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "util/json.hpp"
 
 namespace pthsafe::cli {
 namespace {
 const char* help =
-    "usage: pthsafe load [--mmap [--refuse-copy]] [--torchscript] [--touch] [--json] [--verify-crc] FILE\n"
+    "usage: pthsafe load [--mmap [--refuse-copy]] [--torchscript] [--touch] [--json] [--verify-crc]\n"
+    "                    [--map-location SPEC] FILE\n"
     "Loads every tensor (copied into aligned buffers, or zero-copy with --mmap; --refuse-copy\n"
     "fails instead of copying a storage that cannot be mapped); --torchscript reads the tensors\n"
     "of a TorchScript archive (never its code); --touch then reads every storage byte\n"
@@ -27,7 +30,10 @@ const char* help =
     "{\"tensors\":N,\"storages\":M,\"bytes\":B,\"seconds\":S,\"teardown_seconds\":T,\"peak_rss\":P,\"rss_anon\":A,\"rss_file\":F}\n"
     "(process memory in bytes from /proc/self/status: VmHWM, RssAnon and RssFile after the load;\n"
     "teardown_seconds: freeing the checkpoint afterwards, part of the time to exit).\n"
-    "Exit: 0 ok, 1 refused, 2 malformed.\n";
+    "--map-location SPEC loads the storages onto devices as torch.load's map_location: cpu, cuda,\n"
+    "cuda:N, or a table saved=target[,saved=target...] (cuda:1=cuda:0,cpu=cuda:0); seconds then\n"
+    "include the final synchronize (not with --touch).\n"
+    "Exit: 0 ok, 1 refused, 2 malformed (and no such device).\n";
 
 // Sums every byte as 64-bit words so the compiler cannot skip the reads (a trailing partial
 // word byte by byte). The sum does not depend on how a storage is cut into 8-byte-aligned pieces.
@@ -105,6 +111,7 @@ int cmd_load(const std::vector<std::string>& args) {
   load_options opts;
   bool json = false, do_touch = false, bad = false;
   std::string file;
+  std::optional<std::string> location;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") { std::fputs(help, stdout); return 0; }
@@ -112,17 +119,39 @@ int cmd_load(const std::vector<std::string>& args) {
     if (a == "--json") { json = true; continue; }
     if (load_option(a, opts)) continue;
     if (a == "--touch") { do_touch = true; continue; }
+    if (a == "--map-location") {
+      if (i + 1 >= args.size()) { std::fprintf(stderr, "pthsafe load: --map-location needs a value\n%s", help); return 2; }
+      location = args[++i];
+      continue;
+    }
     if (common_option(args, i, opts, bad)) { if (bad) return 2; continue; }
     if (!a.empty() && a[0] == '-') { std::fprintf(stderr, "pthsafe load: unknown option %s\n%s", shown(a).c_str(), help); return 2; }
     file = a;
   }
   if (file.empty()) { std::fputs(help, stderr); return 2; }
+  if (location && do_touch) { std::fputs("pthsafe load: --touch reads host memory: not with --map-location\n", stderr); return 2; }
   const auto t0 = std::chrono::steady_clock::now();
-  auto ck = checkpoint::open(file, opts);
-  if (!ck) return report(file, ck.error_value());
+  std::optional<checkpoint> host;
+  std::optional<cuda::device_checkpoint> dev;
   std::uint64_t sink = 0;
-  if (do_touch) sink = touch_all(*ck);
+  if (location) {
+    auto where = cuda::map_location::parse(*location);
+    if (!where) return report(file, where.error_value());
+    cuda::device_load_options dopts;
+    dopts.load = opts;
+    dopts.location = std::move(*where);
+    auto d = cuda::device_checkpoint::open(file, dopts);  // returns after the final synchronize
+    if (!d) return report(file, d.error_value());
+    dev.emplace(std::move(*d));
+  } else {
+    auto ck = checkpoint::open(file, opts);
+    if (!ck) return report(file, ck.error_value());
+    host.emplace(std::move(*ck));
+    if (do_touch) sink = touch_all(*host);
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const checkpoint& ck_ref = dev ? dev->host() : *host;
+  const checkpoint* ck = &ck_ref;
   const std::uint64_t bytes = ck->storage_bytes();
   if (json) {
     const memory_figures mem = read_memory();

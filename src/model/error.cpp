@@ -8,7 +8,7 @@
 namespace pthsafe {
 namespace {
 struct errc_info { std::string_view name; error_class cls; std::string_view description; };
-constexpr std::array<errc_info, 94> table{{
+constexpr std::array<errc_info, 99> table{{
     {"ok", error_class::usage, "no error"},
     {"io_open", error_class::io, "the file could not be opened or stat'ed"},
     {"io_read", error_class::io, "a read or mmap failed"},
@@ -103,8 +103,13 @@ constexpr std::array<errc_info, 94> table{{
     {"destination_mismatch", error_class::usage, "a load_into destination does not fit its tensor"},
     {"convert_format_unknown", error_class::usage, "an output extension naming no format convert writes"},
     {"shard_index_invalid", error_class::malformed, "a sharded checkpoint's index and shards disagree or the index is malformed"},
+    {"cuda_not_built", error_class::unsupported, "device load asked of a pthsafe built without the CUDA backend"},
+    {"cuda_no_device", error_class::usage, "no CUDA device: the target device does not exist (none, or index past the count)"},
+    {"cuda_bad_map_location", error_class::usage, "map_location names no device pthsafe can load to"},
+    {"cuda_error", error_class::io, "a CUDA runtime call failed (the message names the call and the CUDA error)"},
+    {"dlpack_unsupported_dtype", error_class::unsupported, "DLPack cannot describe the tensor's dtype"},
 }};
-static_assert(static_cast<std::size_t>(errc::shard_index_invalid) + 1 == table.size(), "errc table out of step");
+static_assert(static_cast<std::size_t>(errc::dlpack_unsupported_dtype) + 1 == table.size(), "errc table out of step");
 }  // namespace
 
 std::string_view errc_name(errc c) noexcept {

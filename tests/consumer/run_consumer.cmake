@@ -75,6 +75,8 @@ elseif(MODE STREQUAL "abi")
   list(JOIN classes "|" class_alt)
   set(exported "")
   foreach(line ${symbols})
+    # pthsafe/cuda.hpp's public namespace: its names are checked as pthsafe's own.
+    string(REPLACE "pthsafe::cuda::" "pthsafe::" line "${line}")
     # "<address> <type> <name>": only pthsafe's own names. std:: instantiations over public
     # types are exported by the compiler and belong to no API; demangled, some start with their
     # return type ("pthsafe::value** std::__fill_n_a<...>"), which the "::", "(" or "[" after

@@ -1,0 +1,28 @@
+# pthsafe load --map-location: "cpu" works everywhere; a CUDA target on a machine without one
+# (or a build without the CUDA backend) fails with exit 2 and RULE on stderr. Where a device
+# exists (the GPU check) the CUDA loads must succeed instead.
+function(load)
+  execute_process(COMMAND ${CLI} load ${FILE} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  set(rc ${rc} PARENT_SCOPE)
+  set(out "${out}" PARENT_SCOPE)
+  set(err "${err}" PARENT_SCOPE)
+endfunction()
+
+load(--map-location cpu)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "tensors")
+  message(FATAL_ERROR "--map-location cpu failed (${rc}): ${out}${err}")
+endif()
+foreach(spec cuda:0 cpu=cuda:0 cuda)
+  load(--map-location ${spec})
+  if(rc EQUAL 0)
+    if(NOT out MATCHES "tensors")
+      message(FATAL_ERROR "--map-location ${spec}: exit 0 without the load line: ${out}")
+    endif()
+  elseif(NOT rc EQUAL 2 OR NOT err MATCHES "${RULE}")
+    message(FATAL_ERROR "--map-location ${spec}: expected exit 2 and '${RULE}', got ${rc}: ${out}${err}")
+  endif()
+endforeach()
+load(--map-location cuda:x)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "cuda_bad_map_location")
+  message(FATAL_ERROR "--map-location cuda:x: expected exit 2 and cuda_bad_map_location, got ${rc}: ${err}")
+endif()
