@@ -158,7 +158,9 @@ int cmd_load(const std::vector<std::string>& args) {
     const std::uint64_t tensors = ck->tensor_count(), storages = ck->storage_count();
     // Time to exit counts too (issue 11): the checkpoint is freed before the figures print.
     const auto t1 = std::chrono::steady_clock::now();
-    { const checkpoint freed = std::move(*ck); }
+    ck = nullptr;
+    dev.reset();
+    host.reset();
     const double teardown = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     detail::json_writer w;
     w.begin_object()
