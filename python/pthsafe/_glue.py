@@ -132,23 +132,19 @@ def ndarray(name, shape, raw):
     return numpy.frombuffer(raw, dtype=numpy.dtype(name).newbyteorder("<")).reshape(shape).copy()
 
 
-def storage_base(u8, name):
-    dt = dtype(name)
-    return u8 if dt == torch.uint8 else u8.view(dt)
-
-
 if torch is not None and hasattr(torch.Tensor, "untyped_storage"):
     def _untyped(base):
         return base.untyped_storage()
 else:
     def _untyped(base):
-        return base.storage()._untyped()
+        return base.storage().untyped()  # torch 1.13
 
 
-def rebuild(base, offset, shape, stride):
-    # As torch._utils._rebuild_tensor: a fresh tensor set_() onto the shared storage, so that it is
-    # no view (t._base is None) and every tensor over one storage shares it.
-    t = base.new_empty((0,))
+def rebuild(base, name, offset, shape, stride):
+    # As torch._utils._rebuild_tensor: a fresh tensor set_() onto the shared storage (the uint8
+    # tensor over the checkpoint's bytes), so that it is no view (t._base is None) and every
+    # tensor over one storage shares it.
+    t = torch.empty((0,), dtype=dtype(name))
     return t.set_(_untyped(base), offset, shape, stride)
 
 
@@ -171,7 +167,9 @@ def requires_grad(t):
     t.requires_grad_(True)
 
 
-def typed_storage(base):
+def typed_storage(base, name):
+    t = rebuild(base, name, 0, (base.numel() // dtype(name).itemsize if hasattr(torch.dtype, "itemsize")
+                                else base.numel() // torch.empty((), dtype=dtype(name)).element_size(),), (1,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TypedStorage is deprecated in torch 2.x, but it is what torch.load returns
-        return base.storage()
+        return t.storage()

@@ -148,8 +148,8 @@ nb::object converter::convert_new(const value& v) {
     case value_kind::global: return glue_.attr("GlobalRef")(py_str(v.text()));
     case value_kind::storage: {
       const detail::storage_record* r = value_access::storage(v);
-      nb::object base = storage_base_raw(r->key, r->type, r->data, r->nbytes);
-      return glue_.attr("typed_storage")(base);
+      nb::object base = storage_base_raw(r->key, r->data, r->nbytes);
+      return glue_.attr("typed_storage")(base, py_str(dtype_name(r->type)));
     }
     case value_kind::ndarray: {
       const std::string_view b = v.text();
@@ -160,7 +160,7 @@ nb::object converter::convert_new(const value& v) {
   throw nb::type_error("pthsafe: value kind without a Python conversion");
 }
 
-nb::object converter::storage_base_raw(std::string_view key, dtype type, const std::byte* data,
+nb::object converter::storage_base_raw(std::string_view key, const std::byte* data,
                                        std::uint64_t nbytes) {
   std::string k(key);
   if (auto it = storages_.find(k); it != storages_.end()) return it->second;
@@ -171,14 +171,14 @@ nb::object converter::storage_base_raw(std::string_view key, dtype type, const s
   const std::size_t shape[1] = {static_cast<std::size_t>(nbytes)};
   auto* ptr = const_cast<std::byte*>(data ? data : &empty);
   nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>> bytes(ptr, 1, shape, cap);
-  nb::object base = glue_.attr("storage_base")(nb::cast(bytes), py_str(dtype_name(type)));
+  nb::object base = nb::cast(bytes);
   storages_.emplace(std::move(k), base);
   return base;
 }
 
 nb::object converter::storage_base(storage_view s) {
   const auto b = s.bytes();
-  return storage_base_raw(s.key(), s.element_type(), b.data(), s.nbytes());
+  return storage_base_raw(s.key(), b.data(), s.nbytes());
 }
 
 nb::object converter::tensor(tensor_view t) {
@@ -201,7 +201,7 @@ nb::object converter::tensor(tensor_view t) {
       raise_py(PyExc_RuntimeError, "pthsafe.load: a tensor was saved on '" + device +
                                    "'; pass map_location='cpu' (CUDA placement is not supported yet)");
     nb::object base = storage_base(t.storage());
-    out = glue_.attr("rebuild")(base, t.storage_offset(), shape_tuple(t.shape()), shape_tuple(t.strides()));
+    out = glue_.attr("rebuild")(base, dt, t.storage_offset(), shape_tuple(t.shape()), shape_tuple(t.strides()));
   }
   if (t.is_conj() || t.is_neg()) glue_.attr("set_bits")(out, t.is_conj(), t.is_neg());
   if (t.is_parameter()) return glue_.attr("parameter")(out, t.requires_grad());

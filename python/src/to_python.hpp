@@ -33,8 +33,7 @@ class converter {
  private:
   nanobind::object convert_new(const value& v);
   nanobind::object storage_base(storage_view s);
-  nanobind::object storage_base_raw(std::string_view key, dtype type, const std::byte* data,
-                                    std::uint64_t nbytes);
+  nanobind::object storage_base_raw(std::string_view key, const std::byte* data, std::uint64_t nbytes);
   nanobind::object items_list(const value& v);
   nanobind::object attrs_dict(const value& v);
 
