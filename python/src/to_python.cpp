@@ -1,0 +1,212 @@
+// Value tree -> Python objects. Containers and scalars are built here with the C API; every
+// torch or numpy object is made by a small function of pthsafe._glue (one per kind), called with
+// checked data only. Tensors: each storage becomes one uint8 tensor over the checkpoint's bytes
+// through DLPack (no copy; the DLPack owner holds the checkpoint), viewed as its dtype; every
+// tensor is then a set_() onto that storage, so views share it exactly as torch.load's do.
+#include "to_python.hpp"
+
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string_view.h>
+
+#include <string>
+#include <utility>
+
+#include "model/state.hpp"
+
+namespace nb = nanobind;
+
+namespace pthsafe::py {
+namespace {
+
+using detail::value_access;
+
+nb::object steal_or_throw(PyObject* o) {
+  if (!o) throw nb::python_error();
+  return nb::steal(o);
+}
+
+nb::object py_int(const value& v) {
+  if (v.fits_int64()) return steal_or_throw(PyLong_FromLongLong(v.as_int64()));
+  if (value_access::small(const_cast<value&>(v)) & detail::flag_int_raw) {
+    // Two's complement, little-endian: no decimal round trip, so no int_max_str_digits limit.
+    const std::string_view raw = v.text();
+    return steal_or_throw(_PyLong_FromByteArray(reinterpret_cast<const unsigned char*>(raw.data()),
+                                                raw.size(), /*little_endian=*/1, /*is_signed=*/1));
+  }
+  const std::string dec = v.int_decimal();  // at most 4300 digits (the pickle layer's limit)
+  return steal_or_throw(PyLong_FromString(dec.c_str(), nullptr, 10));
+}
+
+nb::object py_str(std::string_view s) {
+  // Lone surrogates are kept as 3-byte sequences (value.hpp): "surrogatepass" restores them.
+  return steal_or_throw(PyUnicode_DecodeUTF8Stateful(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogatepass", nullptr));
+}
+
+nb::tuple shape_tuple(std::span<const std::int64_t> dims) {
+  nb::object t = steal_or_throw(PyTuple_New(static_cast<Py_ssize_t>(dims.size())));
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    PyTuple_SET_ITEM(t.ptr(), static_cast<Py_ssize_t>(i), steal_or_throw(PyLong_FromLongLong(dims[i])).release().ptr());
+  return nb::borrow<nb::tuple>(t);
+}
+
+std::string_view numpy_name(const value& v) { return dtype_name(*v.numpy_dtype()); }
+
+[[noreturn]] void raise_py(PyObject* type, const std::string& message) {
+  PyErr_SetString(type, message.c_str());
+  throw nb::python_error();
+}
+
+}  // namespace
+
+converter::converter(std::shared_ptr<loaded> l, placement where)
+    : loaded_(std::move(l)), where_(where), glue_(nb::module_::import_("pthsafe._glue")) {}
+
+nb::object converter::convert(const value& v) {
+  if (auto it = memo_.find(&v); it != memo_.end()) return it->second;
+  nb::object o = convert_new(v);
+  memo_.emplace(&v, o);
+  return o;
+}
+
+nb::object converter::items_list(const value& v) {
+  nb::list out;
+  for (const value* item : v.items()) out.append(convert(*item));
+  return out;
+}
+
+nb::object converter::attrs_dict(const value& v) {
+  nb::dict out;
+  for (const auto& [name, val] : v.attrs()) out[py_str(name)] = convert(*val);
+  return out;
+}
+
+nb::object converter::convert_new(const value& v) {
+  switch (v.kind()) {
+    case value_kind::none: return nb::none();
+    case value_kind::boolean:
+      if (v.numpy_dtype()) return glue_.attr("numpy_scalar")("bool", v.as_bool());
+      return nb::bool_(v.as_bool());
+    case value_kind::integer:
+      if (v.numpy_dtype()) return glue_.attr("numpy_scalar")(numpy_name(v), py_int(v));
+      return py_int(v);
+    case value_kind::floating:
+      if (v.numpy_dtype()) return glue_.attr("numpy_scalar")(numpy_name(v), v.as_double());
+      return nb::float_(v.as_double());
+    case value_kind::complex: {
+      const auto c = v.as_complex();
+      nb::object o = steal_or_throw(PyComplex_FromDoubles(c.real(), c.imag()));
+      if (v.numpy_dtype()) return glue_.attr("numpy_scalar")(numpy_name(v), o);
+      return o;
+    }
+    case value_kind::string: {
+      nb::object s = py_str(v.text());
+      if (v.is_torch_version()) return glue_.attr("torch_version")(s);
+      return s;
+    }
+    case value_kind::bytes: {
+      const std::string_view b = v.text();
+      if (value_access::small(const_cast<value&>(v)) & detail::flag_bytearray)
+        return steal_or_throw(PyByteArray_FromStringAndSize(b.data(), static_cast<Py_ssize_t>(b.size())));
+      return steal_or_throw(PyBytes_FromStringAndSize(b.data(), static_cast<Py_ssize_t>(b.size())));
+    }
+    case value_kind::tuple: {
+      const auto items = v.items();
+      nb::object t = steal_or_throw(PyTuple_New(static_cast<Py_ssize_t>(items.size())));
+      for (std::size_t i = 0; i < items.size(); ++i)
+        PyTuple_SET_ITEM(t.ptr(), static_cast<Py_ssize_t>(i), convert(*items[i]).release().ptr());
+      return t;
+    }
+    case value_kind::list: return items_list(v);
+    case value_kind::set: return steal_or_throw(PySet_New(items_list(v).ptr()));
+    case value_kind::frozenset: return steal_or_throw(PyFrozenSet_New(items_list(v).ptr()));
+    case value_kind::dict:
+    case value_kind::ordered_dict: {
+      nb::object d = v.kind() == value_kind::ordered_dict ? glue_.attr("OrderedDict")() : nb::object(nb::dict());
+      const auto items = v.items();
+      for (std::size_t i = 0; i + 1 < items.size(); i += 2)
+        if (PyObject_SetItem(d.ptr(), convert(*items[i]).ptr(), convert(*items[i + 1]).ptr()) != 0) throw nb::python_error();
+      if (!v.dict_class().empty()) d = glue_.attr("dict_subclass")(py_str(v.dict_class()), d);
+      if (!v.attrs().empty()) glue_.attr("set_state")(d, attrs_dict(v));
+      return d;
+    }
+    case value_kind::size: return glue_.attr("size")(items_list(v));
+    case value_kind::dtype: return glue_.attr("dtype")(py_str(dtype_name(v.as_dtype())));
+    case value_kind::device: return glue_.attr("device")(py_str(v.text()));
+    case value_kind::layout: return glue_.attr("layout")(py_str(v.text()));
+    case value_kind::qscheme: return glue_.attr("qscheme")(py_str(v.text()));
+    case value_kind::tensor: {
+      nb::object t = tensor(v.as_tensor());
+      if (!v.attrs().empty()) glue_.attr("set_state")(t, attrs_dict(v));
+      return t;
+    }
+    case value_kind::object: {
+      const auto items = v.items();
+      nb::object args = items.empty() ? nb::none() : convert(*items[0]);
+      nb::object state = items.size() > 1 ? convert(*items[1]) : nb::none();
+      return glue_.attr("InertObject")(py_str(v.text()), args, state, attrs_dict(v));
+    }
+    case value_kind::global: return glue_.attr("GlobalRef")(py_str(v.text()));
+    case value_kind::storage: {
+      const detail::storage_record* r = value_access::storage(v);
+      nb::object base = storage_base_raw(r->key, r->data, r->nbytes);
+      return glue_.attr("typed_storage")(base, py_str(dtype_name(r->type)));
+    }
+    case value_kind::ndarray: {
+      const std::string_view b = v.text();
+      nb::object raw = steal_or_throw(PyBytes_FromStringAndSize(b.data(), static_cast<Py_ssize_t>(b.size())));
+      return glue_.attr("ndarray")(numpy_name(v), items_list(v), raw);
+    }
+  }
+  throw nb::type_error("pthsafe: value kind without a Python conversion");
+}
+
+nb::object converter::storage_base_raw(std::string_view key, const std::byte* data,
+                                       std::uint64_t nbytes) {
+  std::string k(key);
+  if (auto it = storages_.find(k); it != storages_.end()) return it->second;
+  // The DLPack owner: a shared reference to the checkpoint (and so to the mapping it views).
+  auto* owner = new std::shared_ptr<loaded>(loaded_);
+  nb::capsule cap(owner, [](void* p) noexcept { delete static_cast<std::shared_ptr<loaded>*>(p); });
+  static const std::byte empty{};  // DLPack wants a pointer even for zero bytes
+  const std::size_t shape[1] = {static_cast<std::size_t>(nbytes)};
+  auto* ptr = const_cast<std::byte*>(data ? data : &empty);
+  nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>> bytes(ptr, 1, shape, cap);
+  nb::object base = nb::cast(bytes);
+  storages_.emplace(std::move(k), base);
+  return base;
+}
+
+nb::object converter::storage_base(storage_view s) {
+  const auto b = s.bytes();
+  return storage_base_raw(s.key(), b.data(), s.nbytes());
+}
+
+nb::object converter::tensor(tensor_view t) {
+  if (t.is_sparse())
+    raise_py(PyExc_NotImplementedError, "pthsafe.load: sparse tensors (layout " + std::string(layout_name(t.layout())) +
+                                 ") are not converted to torch yet; pthsafe.scan and the C++ API read them");
+  if (t.is_quantized())
+    raise_py(PyExc_NotImplementedError, "pthsafe.load: quantized tensors (" + std::string(quant_scheme_name(t.qscheme())) +
+                                 ") are not converted to torch yet; pthsafe.scan and the C++ API read them");
+  if (!t.subclass().empty())
+    raise_py(PyExc_NotImplementedError, "pthsafe.load: wrapper-subclass tensors (" + std::string(t.subclass()) +
+                                 ") are not converted to torch");
+  const std::string device(t.device());
+  nb::object dt = py_str(dtype_name(t.element_type()));
+  nb::object out;
+  if (!t.has_storage()) {
+    out = glue_.attr("meta_tensor")(shape_tuple(t.shape()), shape_tuple(t.strides()), dt);
+  } else {
+    if (!where_.to_cpu && device.rfind("cpu", 0) != 0)
+      raise_py(PyExc_RuntimeError, "pthsafe.load: a tensor was saved on '" + device +
+                                   "'; pass map_location='cpu' (CUDA placement is not supported yet)");
+    nb::object base = storage_base(t.storage());
+    out = glue_.attr("rebuild")(base, dt, t.storage_offset(), shape_tuple(t.shape()), shape_tuple(t.strides()));
+  }
+  if (t.is_conj() || t.is_neg()) glue_.attr("set_bits")(out, t.is_conj(), t.is_neg());
+  if (t.is_parameter()) return glue_.attr("parameter")(out, t.requires_grad());
+  if (t.requires_grad()) glue_.attr("requires_grad")(out);
+  return out;
+}
+
+}  // namespace pthsafe::py
