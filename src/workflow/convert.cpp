@@ -88,7 +88,7 @@ save_tensor save_tensor_of(const tensor_ref& r) {
 }
 
 // An index as save_pretrained writes it: json.dumps(index, indent=2, sort_keys=True) + "\n"
-// (ASCII only: other characters as \uXXXX escapes, surrogate pairs beyond the BMP).
+// (ASCII only: other characters as \u escapes of four hex digits, surrogate pairs beyond the BMP).
 void json_ascii(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
   const auto u = [&](unsigned v) {
