@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 torch2_python="$(scripts/setup-torch-venv.sh)"
 jobs="$(nproc)"
+# The plain build also builds the Python package (PTHSAFE_PYTHON, with the venv's nanobind) and
+# runs its pytest suite under both interpreters.
 cmake -S . -B build -DPTHSAFE_BUILD_TESTS=ON -DPTHSAFE_FUZZ=ON -DPTHSAFE_WERROR=ON \
+  -DPTHSAFE_PYTHON=ON -DPython_EXECUTABLE="$torch2_python" \
   -DPTHSAFE_TORCH_PYTHONS="/usr/bin/python3;$torch2_python" >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
