@@ -65,6 +65,20 @@ def _need_torch(what):
         raise ImportError(f"pthsafe.load: this checkpoint holds {what}, which needs torch installed")
 
 
+# Without torch, tensors become numpy arrays (docs/python.md): the dtypes numpy has.
+_NUMPY_DTYPES = {"float64": "<f8", "float32": "<f4", "float16": "<f2", "int64": "<i8", "int32": "<i4",
+                 "int16": "<i2", "int8": "i1", "uint8": "u1", "uint16": "<u2", "uint32": "<u4", "uint64": "<u8",
+                 "bool": "?", "complex64": "<c8", "complex128": "<c16"}
+
+
+def _numpy_dtype(name):
+    import numpy
+
+    if name not in _NUMPY_DTYPES:
+        raise ImportError(f"pthsafe.load: a {name} tensor needs torch installed (numpy has no {name})")
+    return numpy.dtype(_NUMPY_DTYPES[name])
+
+
 def dict_subclass(name, d):
     return _DICT_CLASSES[name](d)
 
@@ -76,12 +90,12 @@ def set_state(obj, attrs):
 
 
 def size(dims):
-    _need_torch("a torch.Size")
-    return torch.Size(dims)
+    return tuple(dims) if torch is None else torch.Size(dims)
 
 
 def dtype(name):
-    _need_torch("a torch.dtype")
+    if torch is None:
+        return "torch." + name
     dt = getattr(torch, name, None)
     if not isinstance(dt, torch.dtype):
         raise NotImplementedError(f"pthsafe.load: dtype {name} does not exist in torch {torch.__version__}")
@@ -89,23 +103,24 @@ def dtype(name):
 
 
 def device(text):
-    _need_torch("a torch.device")
-    return torch.device(text)
+    return text if torch is None else torch.device(text)
 
 
 def layout(name):
-    _need_torch("a torch.layout")
     if name.startswith("torch."):
         name = name[len("torch."):]
+    if torch is None:
+        return "torch." + name
     if name not in _LAYOUTS or not hasattr(torch, name):
         raise NotImplementedError(f"pthsafe.load: layout {name} is not known to torch {torch.__version__}")
     return getattr(torch, name)
 
 
 def qscheme(name):
-    _need_torch("a torch.qscheme")
     if name.startswith("torch."):
         name = name[len("torch."):]
+    if torch is None:
+        return "torch." + name
     if name not in _QSCHEMES:
         raise NotImplementedError(f"pthsafe.load: qscheme {name} is not known")
     return getattr(torch, name)
@@ -140,36 +155,114 @@ else:
         return base.storage().untyped()  # torch 1.13
 
 
+def _numpy_view(base, name, offset, shape, stride):
+    import numpy
+
+    dt = _numpy_dtype(name)
+    # numpy checks that every element lies inside the buffer (the core checked it already).
+    return numpy.ndarray(tuple(shape), dtype=dt, buffer=base, offset=offset * dt.itemsize,
+                         strides=tuple(s * dt.itemsize for s in stride))
+
+
 def rebuild(base, name, offset, shape, stride):
     # As torch._utils._rebuild_tensor: a fresh tensor set_() onto the shared storage (the uint8
     # tensor over the checkpoint's bytes), so that it is no view (t._base is None) and every
     # tensor over one storage shares it.
-    t = torch.empty((0,), dtype=dtype(name))
+    if torch is None:
+        return _numpy_view(base, name, offset, shape, stride)
+    t = torch.empty((0,), dtype=dtype(name), device=base.device)
     return t.set_(_untyped(base), offset, shape, stride)
 
 
+def to_device(base, where):
+    """The uint8 storage tensor `base` on device `where` (map_location), moved once per storage."""
+    _need_torch(f"tensors for map_location {where!r}")
+    target = torch.device(where)
+    if target.type == "cuda" and not torch.cuda.is_available():
+        # torch.load's own words for this case (torch/serialization.py, validate_cuda_device).
+        raise RuntimeError("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() "
+                           "is False. If you are running on a CPU-only machine, please use "
+                           "pthsafe.load with map_location='cpu' to map your storages to the CPU.")
+    return base.to(target)
+
+
 def meta_tensor(shape, stride, name):
+    _need_torch("a tensor without data (device meta)")
     return torch.empty_strided(shape, stride, dtype=dtype(name), device="meta")
 
 
+def sparse(layout_name, indices, plain, values, shape, coalesced):
+    """torch._utils._rebuild_sparse_tensor: invariants were checked by the core, as torch checks them."""
+    _need_torch(f"a sparse tensor ({layout_name})")
+    # torch's own rebuild skips the invariant checks and validates after the load; here torch
+    # checks them again (where it can) although the core did: a second line of defence.
+    checks = {"check_invariants": True} if _SPARSE_KW else {}
+    if layout_name == "sparse_coo":
+        if coalesced >= 0 and _SPARSE_KW:
+            return torch.sparse_coo_tensor(indices, values, shape, is_coalesced=bool(coalesced), **checks)
+        return torch.sparse_coo_tensor(indices, values, shape, **checks)
+    return torch.sparse_compressed_tensor(indices, plain, values, shape, layout=layout(layout_name), **checks)
+
+
+def qtensor(base, name, offset, shape, stride, scheme, params):
+    """torch._utils._rebuild_qtensor: an empty quantized tensor set_() onto the storage."""
+    _need_torch(f"a quantized tensor ({scheme})")
+    qs = qscheme(scheme)
+    if qs == torch.per_tensor_affine:
+        scale, zero_point = params
+        t = torch._empty_affine_quantized((0,), scale=scale, zero_point=zero_point, dtype=dtype(name),
+                                          device=base.device)
+    else:
+        scales, zero_points, axis = params
+        t = torch._empty_per_channel_affine_quantized((0,), scales=scales, zero_points=zero_points, axis=axis,
+                                                      dtype=dtype(name), device=base.device)
+    return t.set_(_untyped(base), offset, shape, stride)
+
+
 def set_bits(t, conj, neg):
+    if torch is None:
+        # numpy has no lazy conjugate/negative bits: the values they stand for, computed.
+        if conj:
+            t = t.conj()
+        return -t if neg else t
     if conj:
         torch._C._set_conj(t, True)
     if neg:
         torch._C._set_neg(t, True)
+    return t
 
 
 def parameter(t, requires_grad):
+    if torch is None:
+        return t  # numpy arrays carry no autograd state
     return torch.nn.Parameter(t, requires_grad=requires_grad)
 
 
 def requires_grad(t):
-    t.requires_grad_(True)
+    if torch is not None:
+        t.requires_grad_(True)
 
 
 def typed_storage(base, name):
+    if torch is None:
+        return _numpy_view(base, name, 0, (base.nbytes // _numpy_dtype(name).itemsize,), (1,))
     t = rebuild(base, name, 0, (base.numel() // dtype(name).itemsize if hasattr(torch.dtype, "itemsize")
                                 else base.numel() // torch.empty((), dtype=dtype(name)).element_size(),), (1,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TypedStorage is deprecated in torch 2.x, but it is what torch.load returns
         return t.storage()
+
+
+def _sparse_takes_keywords():
+    # torch >= 2.1: sparse_coo_tensor takes is_coalesced (saved since 2.1) and check_invariants.
+    if torch is None:
+        return False
+    try:
+        torch.sparse_coo_tensor(torch.zeros((1, 0), dtype=torch.int64), torch.zeros((0,)), (1,), is_coalesced=False,
+                                check_invariants=True)
+    except TypeError:
+        return False
+    return True
+
+
+_SPARSE_KW = _sparse_takes_keywords()

@@ -1,9 +1,14 @@
 // pthsafe._core: the C++ library seen from Python. The public API (argument checking, the
 // exception classes, mmap) is pthsafe/__init__.py; this module opens, scans and converts.
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstdint>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -12,6 +17,9 @@
 
 #include "loaded.hpp"
 #include "pthsafe/checkpoint.hpp"
+#include "pthsafe/convert.hpp"
+#include "pthsafe/match.hpp"
+#include "pthsafe/safetensors.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "pthsafe/scan.hpp"
 #include "pthsafe/state_dict.hpp"
@@ -40,12 +48,6 @@ class borrowed_buffer {
   Py_buffer view_{};
 };
 
-[[noreturn]] void raise(const error& e) {
-  nb::object exc = nb::module_::import_("pthsafe._errors").attr("from_core")(
-      std::string(errc_name(e.code)), static_cast<int>(classify(e.code)), e.record, e.offset, e.message);
-  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
-  throw nb::python_error();
-}
 
 load_options options(bool mmap, bool strict_torch, std::vector<std::string> allowed_globals) {
   load_options o;
@@ -72,20 +74,25 @@ std::shared_ptr<loaded> open(nb::handle source, const load_options& opts) {
     }
     if (opts.mode == load_mode::mmap) keep = nb::borrow(source);
   }
-  if (!ck) raise(ck.error_value());
+  if (!ck) raise_checkpoint_error(ck.error_value());
   return std::make_shared<loaded>(std::move(ck).value(), std::move(keep));
 }
 
 nb::object load(nb::handle source, bool mmap, bool strict_torch, std::vector<std::string> allowed_globals,
-                bool to_cpu, bool want_state_dict, std::string key, std::string strip_prefix) {
-  auto l = open(source, options(mmap, strict_torch, std::move(allowed_globals)));
-  converter conv(l, placement{to_cpu});
+                std::map<std::string, std::string> remap, std::string all_to, bool want_state_dict,
+                std::string key, std::string strip_prefix) {
+  const load_options opts = options(mmap, strict_torch, std::move(allowed_globals));
+  auto l = open(source, opts);
+  placement where;
+  where.remap.insert(remap.begin(), remap.end());
+  where.all = std::move(all_to);
+  converter conv(l, std::move(where), opts.limits.max_walk_nodes);
   if (!want_state_dict) return conv.convert(l->ck.root());
   state_dict_options so;
   so.key = std::move(key);
   so.strip_prefix = std::move(strip_prefix);
   auto sd = find_state_dict(l->ck, so);
-  if (!sd) raise(sd.error_value());
+  if (!sd) raise_checkpoint_error(sd.error_value());
   nb::object out = nb::module_::import_("collections").attr("OrderedDict")();
   for (const auto& e : sd->entries)
     out[nb::str(e.name.data(), e.name.size())] = conv.tensor(e.tensor);
@@ -111,13 +118,104 @@ nb::tuple scan(nb::handle source, bool strict_torch, std::vector<std::string> al
   return nb::make_tuple(std::string(verdict_name(rep.verdict)), rep.format, findings);
 }
 
+// The reference a checkpoint is matched against: a file (by extension, as `pthsafe match
+// --against` reads it) or entries (name, dtype name, shape) the package took from a model.
+result<reference> make_reference(const std::string& path, const std::vector<nb::tuple>& entries,
+                                 const load_options& opts) {
+  if (path.empty()) {
+    reference ref;
+    for (const nb::tuple& e : entries) {
+      const std::string dt = nb::cast<std::string>(e[1]);
+      auto type = dtype_from_name(dt);
+      if (!type) throw nb::value_error(("pthsafe.match: unknown dtype " + dt).c_str());
+      ref.entries.push_back({nb::cast<std::string>(e[0]), *type, nb::cast<std::vector<std::int64_t>>(e[2])});
+    }
+    return ref;
+  }
+  if (path.ends_with(".safetensors")) {
+    auto st = safetensors_file::open(path, opts.limits);
+    if (!st) return st.error_value();
+    return reference_from_safetensors(*st);
+  }
+  if (path.ends_with(".json")) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(errc::io_open, "cannot open the manifest");
+    std::string text;
+    char chunk[65536];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+      text.append(chunk, static_cast<std::size_t>(in.gcount()));
+      if (text.size() > opts.limits.max_json_bytes)
+        return make_error(errc::limit_exceeded, "manifest is over max_json_bytes");
+    }
+    return reference_from_manifest(text, opts.limits);
+  }
+  auto ck = checkpoint::open(path, opts);
+  if (!ck) return ck.error_value();
+  auto sd = find_state_dict(*ck, {});
+  if (!sd) return sd.error_value();
+  return reference_from_state_dict(*sd);
+}
+
+// load_state_dict's verdict without loading a tensor: the checkpoint is opened for metadata only.
+nb::tuple match(nb::handle source, bool strict_torch, std::vector<std::string> allowed_globals, std::string key,
+                std::string strip_prefix, std::string against_path, std::vector<nb::tuple> against_entries,
+                bool strict) {
+  load_options opts = options(false, strict_torch, std::move(allowed_globals));
+  opts.mode = load_mode::metadata;
+  auto l = open(source, opts);
+  state_dict_options so;
+  so.key = std::move(key);
+  so.strip_prefix = std::move(strip_prefix);
+  auto sd = find_state_dict(l->ck, so);
+  if (!sd) raise_checkpoint_error(sd.error_value());
+  const result<reference> ref = make_reference(against_path, against_entries, opts);
+  if (!ref) raise_checkpoint_error(ref.error_value());
+  match_options mo;
+  mo.strict = strict;
+  const match_report r = match_state_dict(*sd, *ref, mo);
+  nb::list sizes;
+  for (const auto& m : r.size_mismatches) sizes.append(nb::make_tuple(m.key, m.checkpoint, m.expected));
+  nb::list types;
+  for (const auto& m : r.dtype_mismatches)
+    types.append(nb::make_tuple(m.key, std::string(dtype_name(m.checkpoint)), std::string(dtype_name(m.expected))));
+  return nb::make_tuple(r.missing_keys, r.unexpected_keys, sizes, types, r.ok());
+}
+
+nb::tuple convert(const std::string& in, const std::string& out, bool strict_torch,
+                  std::vector<std::string> allowed_globals, bool state_dict_only, std::string key,
+                  std::string strip_prefix, std::string to_dtype) {
+  convert_options co;
+  co.load.strict_torch = strict_torch;
+  co.load.allowed_globals = std::move(allowed_globals);
+  // As the CLI: naming a key or a prefix asks for the state_dict only.
+  co.state_dict_only = state_dict_only || !key.empty() || !strip_prefix.empty();
+  co.state_dict.key = std::move(key);
+  co.state_dict.strip_prefix = std::move(strip_prefix);
+  if (!to_dtype.empty()) {
+    co.to_dtype = dtype_from_name(to_dtype);
+    if (co.to_dtype != dtype::float16 && co.to_dtype != dtype::bfloat16 && co.to_dtype != dtype::float32)
+      throw nb::value_error(("pthsafe.convert: dtype takes float16, bfloat16 or float32, not " + to_dtype).c_str());
+  }
+  result<convert_summary> r = make_error(errc::io_open, "not run");
+  {
+    nb::gil_scoped_release nogil;
+    r = convert_file(in, out, co);
+  }
+  if (!r) raise_checkpoint_error(r.error_value());
+  return nb::make_tuple(r->tensors, r->converted, r->state_dict_key, r->whole_tree, r->dropped_metadata);
+}
+
 }  // namespace
 }  // namespace pthsafe::py
 
 NB_MODULE(_core, m) {
   m.doc() = "pthsafe's C++ core (use the pthsafe package, not this module)";
-  m.def("load", &pthsafe::py::load, "source"_a, "mmap"_a, "strict_torch"_a, "allowed_globals"_a, "to_cpu"_a,
+  m.def("load", &pthsafe::py::load, "source"_a, "mmap"_a, "strict_torch"_a, "allowed_globals"_a, "remap"_a, "all_to"_a,
         "want_state_dict"_a, "key"_a, "strip_prefix"_a);
   m.def("scan", &pthsafe::py::scan, "source"_a, "strict_torch"_a, "allowed_globals"_a);
+  m.def("match", &pthsafe::py::match, "source"_a, "strict_torch"_a, "allowed_globals"_a, "key"_a, "strip_prefix"_a,
+        "against_path"_a, "against_entries"_a, "strict"_a);
+  m.def("convert", &pthsafe::py::convert, "src"_a, "dst"_a, "strict_torch"_a, "allowed_globals"_a,
+        "state_dict_only"_a, "key"_a, "strip_prefix"_a, "to_dtype"_a);
   m.def("version", [] { return std::string(pthsafe::version()); });
 }

@@ -6,6 +6,7 @@
 #include "to_python.hpp"
 
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
 #include <string>
@@ -58,14 +59,47 @@ std::string_view numpy_name(const value& v) { return dtype_name(*v.numpy_dtype()
 
 }  // namespace
 
-converter::converter(std::shared_ptr<loaded> l, placement where)
-    : loaded_(std::move(l)), where_(where), glue_(nb::module_::import_("pthsafe._glue")) {}
+void raise_checkpoint_error(const error& e) {
+  nb::object exc = nb::module_::import_("pthsafe._errors").attr("from_core")(
+      std::string(errc_name(e.code)), static_cast<int>(classify(e.code)), e.record, e.offset, e.message);
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+  throw nb::python_error();
+}
+
+converter::converter(std::shared_ptr<loaded> l, placement where, std::uint64_t hash_budget)
+    : loaded_(std::move(l)), where_(std::move(where)), glue_(nb::module_::import_("pthsafe._glue")),
+      hash_budget_(hash_budget),
+      torch_(!glue_.attr("torch").is_none()) {}
 
 nb::object converter::convert(const value& v) {
   if (auto it = memo_.find(&v); it != memo_.end()) return it->second;
   nb::object o = convert_new(v);
   memo_.emplace(&v, o);
   return o;
+}
+
+// CPython does not cache a tuple's hash: hashing a key visits every node of it as a tree, so a
+// key of shared tuples (t = (t, t), 64 deep) that the core holds in 64 nodes would take 2^64
+// steps to insert. What hashing a node costs, counted as the tree it expands to (saturating).
+std::uint64_t converter::key_cost(const value& v) {
+  if (v.kind() != value_kind::tuple && v.kind() != value_kind::frozenset) return 1;
+  if (auto it = key_costs_.find(&v); it != key_costs_.end()) return it->second;
+  std::uint64_t cost = 1;
+  for (const value* item : v.items()) {
+    const std::uint64_t c = key_cost(*item);
+    cost = c > UINT64_MAX - cost ? UINT64_MAX : cost + c;
+  }
+  key_costs_.emplace(&v, cost);
+  return cost;
+}
+
+void converter::charge_hash(const value& key) {
+  const std::uint64_t cost = key_cost(key);
+  if (cost > hash_budget_)
+    raise_checkpoint_error(make_error(errc::limit_exceeded,
+        "limit max_walk_nodes exceeded: hashing the dict keys and set items would visit more than " +
+        std::to_string(hash_budget_) + " nodes (shared tuples expand when Python hashes them)"));
+  hash_budget_ -= cost;
 }
 
 nb::object converter::items_list(const value& v) {
@@ -117,12 +151,17 @@ nb::object converter::convert_new(const value& v) {
       return t;
     }
     case value_kind::list: return items_list(v);
-    case value_kind::set: return steal_or_throw(PySet_New(items_list(v).ptr()));
-    case value_kind::frozenset: return steal_or_throw(PyFrozenSet_New(items_list(v).ptr()));
+    case value_kind::set:
+    case value_kind::frozenset: {
+      for (const value* item : v.items()) charge_hash(*item);
+      nb::object items = items_list(v);
+      return steal_or_throw(v.kind() == value_kind::set ? PySet_New(items.ptr()) : PyFrozenSet_New(items.ptr()));
+    }
     case value_kind::dict:
     case value_kind::ordered_dict: {
       nb::object d = v.kind() == value_kind::ordered_dict ? glue_.attr("OrderedDict")() : nb::object(nb::dict());
       const auto items = v.items();
+      for (std::size_t i = 0; i + 1 < items.size(); i += 2) charge_hash(*items[i]);
       for (std::size_t i = 0; i + 1 < items.size(); i += 2)
         if (PyObject_SetItem(d.ptr(), convert(*items[i]).ptr(), convert(*items[i + 1]).ptr()) != 0) throw nb::python_error();
       if (!v.dict_class().empty()) d = glue_.attr("dict_subclass")(py_str(v.dict_class()), d);
@@ -148,7 +187,7 @@ nb::object converter::convert_new(const value& v) {
     case value_kind::global: return glue_.attr("GlobalRef")(py_str(v.text()));
     case value_kind::storage: {
       const detail::storage_record* r = value_access::storage(v);
-      nb::object base = storage_base_raw(r->key, r->data, r->nbytes);
+      nb::object base = storage_base_raw(reinterpret_cast<std::uintptr_t>(r), r->data, r->nbytes);
       return glue_.attr("typed_storage")(base, py_str(dtype_name(r->type)));
     }
     case value_kind::ndarray: {
@@ -160,50 +199,83 @@ nb::object converter::convert_new(const value& v) {
   throw nb::type_error("pthsafe: value kind without a Python conversion");
 }
 
-nb::object converter::storage_base_raw(std::string_view key, const std::byte* data,
-                                       std::uint64_t nbytes) {
-  std::string k(key);
-  if (auto it = storages_.find(k); it != storages_.end()) return it->second;
+std::string placement::target(std::string_view saved) const {
+  if (auto it = remap.find(std::string(saved)); it != remap.end()) return it->second;
+  return all.empty() ? std::string(saved) : all;
+}
+
+nb::object converter::storage_base_raw(std::uintptr_t id, const std::byte* data, std::uint64_t nbytes) {
+  if (auto it = storages_.find(id); it != storages_.end()) return it->second;
   // The DLPack owner: a shared reference to the checkpoint (and so to the mapping it views).
   auto* owner = new std::shared_ptr<loaded>(loaded_);
   nb::capsule cap(owner, [](void* p) noexcept { delete static_cast<std::shared_ptr<loaded>*>(p); });
   static const std::byte empty{};  // DLPack wants a pointer even for zero bytes
   const std::size_t shape[1] = {static_cast<std::size_t>(nbytes)};
   auto* ptr = const_cast<std::byte*>(data ? data : &empty);
-  nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>> bytes(ptr, 1, shape, cap);
-  nb::object base = nb::cast(bytes);
-  storages_.emplace(std::move(k), base);
+  nb::object base;
+  if (torch_)
+    base = nb::cast(nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>>(ptr, 1, shape, cap));
+  else
+    base = nb::cast(nb::ndarray<nb::numpy, std::uint8_t, nb::ndim<1>>(ptr, 1, shape, cap));
+  storages_.emplace(id, base);
   return base;
 }
 
-nb::object converter::storage_base(storage_view s) {
+nb::object converter::storage_base(storage_view s, const std::string& device) {
   const auto b = s.bytes();
-  return storage_base_raw(s.key(), b.data(), s.nbytes());
+  nb::object base = storage_base_raw(s.id(), b.data(), s.nbytes());
+  if (device.rfind("cpu", 0) == 0) return base;
+  // Moved once per storage and device: every view of the storage shares the moved copy.
+  auto key = std::make_pair(s.id(), device);
+  if (auto it = moved_.find(key); it != moved_.end()) return it->second;
+  nb::object moved = glue_.attr("to_device")(base, device);
+  moved_.emplace(std::move(key), moved);
+  return moved;
+}
+
+nb::object converter::storage_tensor(tensor_view t, nb::handle dt) {
+  nb::object base = storage_base(t.storage(), where_.target(t.device()));
+  return glue_.attr("rebuild")(base, dt, t.storage_offset(), shape_tuple(t.shape()), shape_tuple(t.strides()));
+}
+
+// torch._utils._rebuild_sparse_tensor: the components are ordinary tensors of the checkpoint.
+nb::object converter::sparse(tensor_view t) {
+  const bool coo = t.layout() == tensor_layout::sparse_coo;
+  nb::object indices = tensor(t.sparse_indices());
+  nb::object plain = coo ? nb::none() : tensor(t.sparse_plain_indices());
+  nb::object values = tensor(t.sparse_values());
+  return glue_.attr("sparse")(py_str(layout_name(t.layout())), indices, plain, values, shape_tuple(t.shape()),
+                              coo ? t.sparse_coalesced() : -1);
+}
+
+// torch._utils._rebuild_qtensor: an empty quantized tensor of the scheme, set_() onto the storage.
+nb::object converter::quantized(tensor_view t, nb::handle dt) {
+  nb::object base = storage_base(t.storage(), where_.target(t.device()));
+  nb::object params;
+  if (t.qscheme() == quant_scheme::per_tensor_affine) {
+    params = nb::make_tuple(t.q_scale(), t.q_zero_point());
+  } else {
+    params = nb::make_tuple(tensor(t.q_per_channel_scales()), tensor(t.q_per_channel_zero_points()), t.q_axis());
+  }
+  return glue_.attr("qtensor")(base, dt, t.storage_offset(), shape_tuple(t.shape()), shape_tuple(t.strides()),
+                               py_str(quant_scheme_name(t.qscheme())), params);
 }
 
 nb::object converter::tensor(tensor_view t) {
-  if (t.is_sparse())
-    raise_py(PyExc_NotImplementedError, "pthsafe.load: sparse tensors (layout " + std::string(layout_name(t.layout())) +
-                                 ") are not converted to torch yet; pthsafe.scan and the C++ API read them");
-  if (t.is_quantized())
-    raise_py(PyExc_NotImplementedError, "pthsafe.load: quantized tensors (" + std::string(quant_scheme_name(t.qscheme())) +
-                                 ") are not converted to torch yet; pthsafe.scan and the C++ API read them");
   if (!t.subclass().empty())
     raise_py(PyExc_NotImplementedError, "pthsafe.load: wrapper-subclass tensors (" + std::string(t.subclass()) +
                                  ") are not converted to torch");
-  const std::string device(t.device());
   nb::object dt = py_str(dtype_name(t.element_type()));
   nb::object out;
-  if (!t.has_storage()) {
+  if (t.is_sparse())
+    out = sparse(t);
+  else if (t.is_quantized())
+    out = quantized(t, dt);
+  else if (!t.has_storage())
     out = glue_.attr("meta_tensor")(shape_tuple(t.shape()), shape_tuple(t.strides()), dt);
-  } else {
-    if (!where_.to_cpu && device.rfind("cpu", 0) != 0)
-      raise_py(PyExc_RuntimeError, "pthsafe.load: a tensor was saved on '" + device +
-                                   "'; pass map_location='cpu' (CUDA placement is not supported yet)");
-    nb::object base = storage_base(t.storage());
-    out = glue_.attr("rebuild")(base, dt, t.storage_offset(), shape_tuple(t.shape()), shape_tuple(t.strides()));
-  }
-  if (t.is_conj() || t.is_neg()) glue_.attr("set_bits")(out, t.is_conj(), t.is_neg());
+  else
+    out = storage_tensor(t, dt);
+  if (t.is_conj() || t.is_neg()) out = glue_.attr("set_bits")(out, t.is_conj(), t.is_neg());
   if (t.is_parameter()) return glue_.attr("parameter")(out, t.requires_grad());
   if (t.requires_grad()) glue_.attr("requires_grad")(out);
   return out;

@@ -5,25 +5,37 @@
 
 #include <nanobind/nanobind.h>
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "loaded.hpp"
 #include "pthsafe/value.hpp"
 
 namespace pthsafe::py {
 
-/// Where tensors go. Only the CPU for now: a tensor saved elsewhere needs map_location="cpu"
-/// (keep_location=false), as torch.load needs it on a machine without that device.
+/// Where tensors go (map_location resolved by pthsafe/__init__.py): each tensor's saved location
+/// ("cpu", "cuda:0") is looked up in `remap`; a location it lacks goes to `all` when that is set,
+/// else stays where it was saved. Tensors are built on the CPU over the checkpoint's bytes and a
+/// storage bound elsewhere is moved there once (pthsafe._glue.to_device), so views keep sharing.
 struct placement {
-  bool to_cpu = false;  ///< map_location="cpu": every tensor on the CPU, whatever the file says
+  std::unordered_map<std::string, std::string> remap;  ///< saved location -> target device
+  std::string all;                                     ///< target of every other tensor, "" = keep
+  std::string target(std::string_view saved) const;
 };
+
+/// Raises the pthsafe.CheckpointError subclass for `e` (pthsafe._errors.from_core).
+[[noreturn]] void raise_checkpoint_error(const error& e);
 
 class converter {
  public:
-  converter(std::shared_ptr<loaded> l, placement where);
+  /// `hash_budget`: most value nodes CPython may visit hashing dict keys and set items
+  /// (limits::max_walk_nodes); see key_cost.
+  converter(std::shared_ptr<loaded> l, placement where, std::uint64_t hash_budget);
   /// The Python object for `v`. Shared nodes become one Python object (identity kept, as the
   /// pickle memo keeps it: tied weights stay `is`-identical).
   nanobind::object convert(const value& v);
@@ -32,16 +44,27 @@ class converter {
 
  private:
   nanobind::object convert_new(const value& v);
-  nanobind::object storage_base(storage_view s);
-  nanobind::object storage_base_raw(std::string_view key, const std::byte* data, std::uint64_t nbytes);
+  nanobind::object storage_base(storage_view s, const std::string& device);
+  nanobind::object storage_tensor(tensor_view t, nanobind::handle dtype_name);
+  nanobind::object sparse(tensor_view t);
+  nanobind::object quantized(tensor_view t, nanobind::handle dtype_name);
+  nanobind::object storage_base_raw(std::uintptr_t id, const std::byte* data, std::uint64_t nbytes);
   nanobind::object items_list(const value& v);
   nanobind::object attrs_dict(const value& v);
+  void charge_hash(const value& key);
+  std::uint64_t key_cost(const value& v);
 
   std::shared_ptr<loaded> loaded_;
   placement where_;
   nanobind::object glue_;
   std::unordered_map<const value*, nanobind::object> memo_;
-  std::unordered_map<std::string, nanobind::object> storages_;  // by storage key (unique)
+  std::uint64_t hash_budget_;
+  std::unordered_map<const value*, std::uint64_t> key_costs_;  // by node identity
+  bool torch_ = false;  // torch importable: tensors are torch tensors, else numpy arrays
+  // One uint8 base per storage (keyed by the storage's identity, not by file content) and one per
+  // storage and device it was moved to.
+  std::map<std::uintptr_t, nanobind::object> storages_;
+  std::map<std::pair<std::uintptr_t, std::string>, nanobind::object> moved_;
 };
 
 }  // namespace pthsafe::py

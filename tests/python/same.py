@@ -25,6 +25,37 @@ def _storage_ptr(t):
     return s.data_ptr()
 
 
+def _same_sparse(ours, theirs, path, sharing):
+    # A sparse tensor is its components: compared as tensors (values, dtypes, geometry).
+    if ours.layout == torch.sparse_coo:
+        assert ours.is_coalesced() == theirs.is_coalesced(), f"{path}: is_coalesced"
+        parts = [("indices", lambda t: t._indices()), ("values", lambda t: t._values())]
+    else:
+        compressed = {torch.sparse_csr: ("crow_indices", "col_indices"), torch.sparse_csc: ("ccol_indices", "row_indices")}
+        if hasattr(torch, "sparse_bsr"):
+            compressed[torch.sparse_bsr] = compressed[torch.sparse_csr]
+            compressed[torch.sparse_bsc] = compressed[torch.sparse_csc]
+        first, second = compressed[ours.layout]
+        parts = [(first, lambda t: getattr(t, first)()), (second, lambda t: getattr(t, second)()),
+                 ("values", lambda t: t.values())]
+    for name, get in parts:
+        x, y = get(ours), get(theirs)
+        assert x.dtype == y.dtype and x.shape == y.shape, f"{path}.{name}: dtype/shape"
+        assert torch.equal(x.contiguous().reshape(-1).view(torch.uint8), y.contiguous().reshape(-1).view(torch.uint8)), \
+            f"{path}.{name}: values"
+
+
+def _same_quantizer(ours, theirs, path, sharing):
+    assert ours.qscheme() == theirs.qscheme(), f"{path}: qscheme"
+    if ours.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        assert ours.q_scale() == theirs.q_scale() and ours.q_zero_point() == theirs.q_zero_point(), f"{path}: qparams"
+        return
+    assert ours.q_per_channel_axis() == theirs.q_per_channel_axis(), f"{path}: axis"
+    for name in ("q_per_channel_scales", "q_per_channel_zero_points"):
+        x, y = getattr(ours, name)(), getattr(theirs, name)()
+        assert x.dtype == y.dtype and torch.equal(x, y), f"{path}: {name}"
+
+
 def assert_same(ours, theirs, path="root", sharing=None):
     sharing = sharing or Sharing()
     assert type(ours) is type(theirs), f"{path}: {type(ours).__name__} != {type(theirs).__name__}"
@@ -40,11 +71,20 @@ def assert_same(ours, theirs, path="root", sharing=None):
         assert ours._base is None, f"{path}: a view of another tensor"
         if ours.device.type == "meta":
             return
+        assert ours.layout == theirs.layout, f"{path}: layout {ours.layout} != {theirs.layout}"
+        if ours.layout != torch.strided:
+            _same_sparse(ours, theirs, path, sharing)
+            return
+        assert ours.is_quantized == theirs.is_quantized, f"{path}: quantized"
+        if ours.is_quantized:
+            _same_quantizer(ours, theirs, path, sharing)
         assert ours.stride() == theirs.stride(), f"{path}: stride {ours.stride()} != {theirs.stride()}"
         assert ours.storage_offset() == theirs.storage_offset(), f"{path}: storage offset"
         if ours.numel():
             sharing.pair(sharing.storages, sharing.storages_back, _storage_ptr(ours), _storage_ptr(theirs), path, "storage")
         a, b = ours.detach(), theirs.detach()
+        if a.is_quantized:
+            a, b = a.int_repr(), b.int_repr()
         if a.is_conj():
             a, b = a.resolve_conj(), b.resolve_conj()
         if a.is_neg():
