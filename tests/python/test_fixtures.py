@@ -39,11 +39,13 @@ def written_by_torch_2(path):
     return not os.path.basename(path).startswith("t113_")
 
 
-def beyond_torch(path):
+def beyond_torch(path, refusal=""):
     # torch 1.13's allowlist predates globals that torch 2.x writes (its fixtures are the files
-    # without the t113_ prefix), and its unpickler lacks the BINFLOAT opcode (python_values):
-    # pthsafe reads them as torch 2.x does.
-    if TORCH_1 and (written_by_torch_2(path) or stem(path) == "python_values"):
+    # without the t113_ prefix) and _rebuild_qtensor, and its unpickler lacks the BINFLOAT opcode
+    # (71: every Python float of python_values and the training-state fixtures): pthsafe reads
+    # them as torch 2.x does.
+    if TORCH_1 and (written_by_torch_2(path) or stem(path) in ("python_values", "quantized")
+                    or "Unsupported operand 71" in refusal):
         return True
     return stem(path) in BEYOND_TORCH
 
@@ -63,8 +65,8 @@ def check_file(path):
     try:
         theirs = torch_load(path, True)
         torch_ok = True
-    except Exception:  # noqa: BLE001 - whatever torch raises is a refusal
-        torch_ok = False
+    except Exception as e:  # noqa: BLE001 - whatever torch raises is a refusal
+        torch_ok, refusal = False, str(e)
     if torch_ok:
         ours = pthsafe.load(path, map_location="cpu")
         assert_same(ours, theirs)
@@ -73,7 +75,7 @@ def check_file(path):
         ours = pthsafe.load(path, map_location="cpu")
     except (pthsafe.CheckpointError, NotImplementedError):
         return
-    assert beyond_torch(path), f"{path}: pthsafe loads a file torch refuses, and it is not documented"
+    assert beyond_torch(path, refusal), f"{path}: pthsafe loads a file torch refuses, and it is not documented"
     try:
         theirs = torch_load(path, False)
     except Exception as e:  # noqa: BLE001
