@@ -268,3 +268,15 @@ def test_without_torch_tensors_are_numpy_arrays(tmp_path):
     assert set(arrays.files) == set(theirs)
     for k, t in theirs.items():
         assert arrays[k].shape == tuple(t.shape) and arrays[k].tobytes() == t.contiguous().numpy().tobytes(), k
+
+
+def test_help_states_the_safety_guarantee_and_stubs_exist():
+    doc = pthsafe.load.__doc__
+    assert "never unpickled" in doc and "UnsafeCheckpointError" in doc and "map_location" in doc
+    for fn in (pthsafe.scan, pthsafe.match, pthsafe.convert):
+        assert fn.__doc__ and len(fn.__doc__) > 100
+    stub = os.path.join(os.path.dirname(pthsafe.__file__), "_core.pyi")
+    text = open(stub).read()
+    for name in ("def load(", "def scan(", "def match(", "def convert("):
+        assert name in text, name
+    assert os.path.exists(os.path.join(os.path.dirname(pthsafe.__file__), "py.typed"))
