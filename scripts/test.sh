@@ -14,7 +14,7 @@ jobs="$(nproc)"
 # The plain build also builds the Python package (PTHSAFE_PYTHON, with the venv's nanobind) and
 # runs its pytest suite under both interpreters.
 cmake -S . -B build -DPTHSAFE_BUILD_TESTS=ON -DPTHSAFE_FUZZ=ON -DPTHSAFE_WERROR=ON \
-  -DPTHSAFE_PYTHON=ON -DPython_EXECUTABLE="$torch2_python" \
+  -DPTHSAFE_PYTHON=ON -DPython_EXECUTABLE="$torch2_python" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
   -DPTHSAFE_TORCH_PYTHONS="/usr/bin/python3;$torch2_python" >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
@@ -25,6 +25,7 @@ cmake --build build-asan -j"$jobs"
 # shadow memory); the plain run above covers both.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$jobs" -E "differential|resource_bounds")
-# clang-tidy over every source file (.clang-tidy: the checks and why), zero findings allowed.
-scripts/tidy.sh build-asan
+# clang-tidy over every source file (.clang-tidy: the checks and why), zero findings allowed; the
+# Python extension's with the plain build's compile commands.
+scripts/tidy.sh build-asan build
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}" build-asan

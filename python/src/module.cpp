@@ -6,6 +6,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <array>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -141,9 +142,9 @@ result<reference> make_reference(const std::string& path, const std::vector<nb::
     std::ifstream in(path, std::ios::binary);
     if (!in) return make_error(errc::io_open, "cannot open the manifest");
     std::string text;
-    char chunk[65536];
-    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-      text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    std::array<char, 65536> chunk{};
+    while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0) {
+      text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
       if (text.size() > opts.limits.max_json_bytes)
         return make_error(errc::limit_exceeded, "manifest is over max_json_bytes");
     }
@@ -158,7 +159,7 @@ result<reference> make_reference(const std::string& path, const std::vector<nb::
 
 // load_state_dict's verdict without loading a tensor: the checkpoint is opened for metadata only.
 nb::tuple match(nb::handle source, bool strict_torch, std::vector<std::string> allowed_globals, std::string key,
-                std::string strip_prefix, std::string against_path, std::vector<nb::tuple> against_entries,
+                std::string strip_prefix, const std::string& against_path, const std::vector<nb::tuple>& against_entries,
                 bool strict) {
   load_options opts = options(false, strict_torch, std::move(allowed_globals));
   opts.mode = load_mode::metadata;
@@ -183,7 +184,7 @@ nb::tuple match(nb::handle source, bool strict_torch, std::vector<std::string> a
 
 nb::tuple convert(const std::string& in, const std::string& out, bool strict_torch,
                   std::vector<std::string> allowed_globals, bool state_dict_only, std::string key,
-                  std::string strip_prefix, std::string to_dtype) {
+                  std::string strip_prefix, const std::string& to_dtype) {
   convert_options co;
   co.load.strict_torch = strict_torch;
   co.load.allowed_globals = std::move(allowed_globals);
