@@ -6,6 +6,7 @@ the file (dtypes, layouts, dict classes) are looked up in fixed tables, never im
 from __future__ import annotations
 
 import collections
+import re
 import warnings
 from collections import OrderedDict  # noqa: F401  (used by the core for ordered_dict values)
 
@@ -39,7 +40,9 @@ class InertObject:
         return isinstance(other, InertObject) and (self.name, self.args, self.state, self.attrs) == (
             other.name, other.args, other.state, other.attrs)
 
-    __hash__ = None
+    # Hashed by identity, as the core keys an instance (and as an instance without __hash__
+    # hashes): one used as a dict key or set item stays usable.
+    __hash__ = object.__hash__
 
 
 class GlobalRef:
@@ -84,7 +87,10 @@ def dict_subclass(name, d):
 
 
 def set_state(obj, attrs):
-    # torch._utils._set_obj_state: setattr for every entry of the state dict.
+    # torch._utils._set_obj_state: setattr for every entry of the state dict (names the core
+    # checked: no dunders, methods or properties).
+    if torch is None and not isinstance(obj, dict):
+        raise ImportError("pthsafe.load: this checkpoint sets attributes on a tensor, which needs torch installed")
     for k, v in attrs.items():
         setattr(obj, k, v)
 
@@ -174,16 +180,43 @@ def rebuild(base, name, offset, shape, stride):
     return t.set_(_untyped(base), offset, shape, stride)
 
 
+# The devices a storage may be moved to, with how to ask torch whether one is present: torch's
+# own restore locations for them. Anything else, from the file or from map_location, is refused
+# before torch sees it (torch would import backend modules named after it).
+_DEVICE = re.compile(r"(cuda|xpu)(:[0-9]{1,4})?|meta|mps")
+
+
+def _available(kind):
+    if kind == "meta":
+        return True
+    if kind == "mps":
+        return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    backend = getattr(torch, kind, None)
+    return bool(backend is not None and backend.is_available())
+
+
 def to_device(base, where):
-    """The uint8 storage tensor `base` on device `where` (map_location), moved once per storage."""
-    _need_torch(f"tensors for map_location {where!r}")
-    target = torch.device(where)
-    if target.type == "cuda" and not torch.cuda.is_available():
-        # torch.load's own words for this case (torch/serialization.py, validate_cuda_device).
-        raise RuntimeError("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() "
-                           "is False. If you are running on a CPU-only machine, please use "
-                           "pthsafe.load with map_location='cpu' to map your storages to the CPU.")
-    return base.to(target)
+    """The uint8 storage tensor `base` on device `where` (a saved location or map_location's
+    target), moved once per storage."""
+    from ._errors import MalformedCheckpointError
+
+    _need_torch(f"tensors for device {where!r}")
+    if not _DEVICE.fullmatch(where):
+        raise MalformedCheckpointError(
+            f"location {where!r} is not a device pthsafe restores (cpu, cuda[:N], xpu[:N], mps, meta)",
+            rule="bad_device")
+    kind = where.split(":")[0]
+    if not _available(kind):
+        if kind == "cuda":
+            # torch.load's own words for this case (torch/serialization.py, validate_cuda_device).
+            raise RuntimeError("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() "
+                               "is False. If you are running on a CPU-only machine, please use "
+                               "pthsafe.load with map_location='cpu' to map your storages to the CPU.")
+        raise RuntimeError(f"pthsafe.load: device {where!r} is not available in this torch")
+    try:
+        return base.to(torch.device(where))
+    except Exception as e:  # noqa: BLE001 - an index past the device count, out of memory
+        raise RuntimeError(f"pthsafe.load: cannot move a storage to {where!r}: {e}") from e
 
 
 def meta_tensor(shape, stride, name):

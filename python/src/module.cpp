@@ -96,7 +96,7 @@ nb::object load(nb::handle source, bool mmap, bool strict_torch, std::vector<std
   if (!sd) raise_checkpoint_error(sd.error_value());
   nb::object out = nb::module_::import_("collections").attr("OrderedDict")();
   for (const auto& e : sd->entries)
-    out[nb::str(e.name.data(), e.name.size())] = conv.tensor(e.tensor);
+    out[value_text(e.name)] = conv.tensor(e.tensor);
   return out;
 }
 
@@ -114,8 +114,8 @@ nb::tuple scan(nb::handle source, bool strict_torch, std::vector<std::string> al
   }
   nb::list findings;
   for (const finding& f : rep.findings)
-    findings.append(nb::make_tuple(f.rule, std::string(severity_name(f.severity)), f.record, f.offset, f.subject,
-                                   f.message));
+    findings.append(nb::make_tuple(f.rule, std::string(severity_name(f.severity)), shown_text(f.record), f.offset,
+                                   shown_text(f.subject), shown_text(f.message)));
   return nb::make_tuple(std::string(verdict_name(rep.verdict)), rep.format, findings);
 }
 
@@ -174,12 +174,16 @@ nb::tuple match(nb::handle source, bool strict_torch, std::vector<std::string> a
   match_options mo;
   mo.strict = strict;
   const match_report r = match_state_dict(*sd, *ref, mo);
+  nb::list missing;
+  for (const auto& k : r.missing_keys) missing.append(value_text(k));
+  nb::list unexpected;
+  for (const auto& k : r.unexpected_keys) unexpected.append(value_text(k));
   nb::list sizes;
-  for (const auto& m : r.size_mismatches) sizes.append(nb::make_tuple(m.key, m.checkpoint, m.expected));
+  for (const auto& m : r.size_mismatches) sizes.append(nb::make_tuple(value_text(m.key), m.checkpoint, m.expected));
   nb::list types;
   for (const auto& m : r.dtype_mismatches)
-    types.append(nb::make_tuple(m.key, std::string(dtype_name(m.checkpoint)), std::string(dtype_name(m.expected))));
-  return nb::make_tuple(r.missing_keys, r.unexpected_keys, sizes, types, r.ok());
+    types.append(nb::make_tuple(value_text(m.key), std::string(dtype_name(m.checkpoint)), std::string(dtype_name(m.expected))));
+  return nb::make_tuple(missing, unexpected, sizes, types, r.ok());
 }
 
 nb::tuple convert(const std::string& in, const std::string& out, bool strict_torch,
@@ -203,7 +207,9 @@ nb::tuple convert(const std::string& in, const std::string& out, bool strict_tor
     r = convert_file(in, out, co);
   }
   if (!r) raise_checkpoint_error(r.error_value());
-  return nb::make_tuple(r->tensors, r->converted, r->state_dict_key, r->whole_tree, r->dropped_metadata);
+  nb::list dropped;
+  for (const auto& k : r->dropped_metadata) dropped.append(value_text(k));
+  return nb::make_tuple(r->tensors, r->converted, value_text(r->state_dict_key), r->whole_tree, dropped);
 }
 
 }  // namespace

@@ -9,8 +9,12 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "model/state.hpp"
 
@@ -20,6 +24,20 @@ namespace pthsafe::py {
 namespace {
 
 using detail::value_access;
+
+std::uintptr_t current_stack_low() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  void* low = nullptr;
+  std::size_t size = 0;
+  const int rc = pthread_attr_getstack(&attr, &low, &size);
+  pthread_attr_destroy(&attr);
+  return rc == 0 ? reinterpret_cast<std::uintptr_t>(low) : 0;
+}
+
+std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) {
+  return (b != 0 && a > UINT64_MAX / b) ? UINT64_MAX : a * b;
+}
 
 nb::object steal_or_throw(PyObject* o) {
   if (!o) throw nb::python_error();
@@ -38,10 +56,7 @@ nb::object py_int(const value& v) {
   return steal_or_throw(PyLong_FromString(dec.c_str(), nullptr, 10));
 }
 
-nb::object py_str(std::string_view s) {
-  // Lone surrogates are kept as 3-byte sequences (value.hpp): "surrogatepass" restores them.
-  return steal_or_throw(PyUnicode_DecodeUTF8Stateful(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogatepass", nullptr));
-}
+nb::object py_str(std::string_view s) { return value_text(s); }
 
 nb::tuple shape_tuple(std::span<const std::int64_t> dims) {
   nb::object t = steal_or_throw(PyTuple_New(static_cast<Py_ssize_t>(dims.size())));
@@ -59,9 +74,22 @@ std::string_view numpy_name(const value& v) { return dtype_name(*v.numpy_dtype()
 
 }  // namespace
 
+nb::object value_text(std::string_view s) {
+  // Lone surrogates are kept as 3-byte sequences (value.hpp): "surrogatepass" restores them.
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogatepass");
+  if (o) return nb::steal(o);
+  PyErr_Clear();  // not text the core made: shown, never an exception of its own
+  return shown_text(s);
+}
+
+nb::object shown_text(std::string_view s) {
+  return steal_or_throw(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace"));
+}
+
 void raise_checkpoint_error(const error& e) {
   nb::object exc = nb::module_::import_("pthsafe._errors").attr("from_core")(
-      std::string(errc_name(e.code)), static_cast<int>(classify(e.code)), e.record, e.offset, e.message);
+      std::string(errc_name(e.code)), static_cast<int>(classify(e.code)), shown_text(e.record), e.offset,
+      shown_text(e.message));
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
   throw nb::python_error();
 }
@@ -69,10 +97,25 @@ void raise_checkpoint_error(const error& e) {
 converter::converter(std::shared_ptr<loaded> l, placement where, std::uint64_t hash_budget)
     : loaded_(std::move(l)), where_(std::move(where)), glue_(nb::module_::import_("pthsafe._glue")),
       hash_budget_(hash_budget),
+      stack_low_(current_stack_low()),
       torch_(!glue_.attr("torch").is_none()) {}
+
+// The converter recurses once per nesting level (the core allows max_nesting_depth, 1000), and
+// a thread's stack may be small (threading.stack_size(128 KiB) crashed at depth ~500): refuse
+// before the stack runs out rather than overflow it.
+void converter::check_stack() const {
+  constexpr std::uintptr_t reserve = 64 * 1024;  // for the Python calls below the deepest level
+  const char here = 0;
+  const auto at = reinterpret_cast<std::uintptr_t>(&here);
+  if (stack_low_ != 0 && at < stack_low_ + reserve)
+    raise_checkpoint_error(make_error(errc::limit_exceeded,
+        "the checkpoint nests deeper than this thread's stack can convert (" +
+        std::to_string((at - stack_low_) / 1024) + " KiB left); load it from a thread with a larger stack"));
+}
 
 nb::object converter::convert(const value& v) {
   if (auto it = memo_.find(&v); it != memo_.end()) return it->second;
+  check_stack();
   nb::object o = convert_new(v);
   memo_.emplace(&v, o);
   return o;
@@ -82,6 +125,8 @@ nb::object converter::convert(const value& v) {
 // key of shared tuples (t = (t, t), 64 deep) that the core holds in 64 nodes would take 2^64
 // steps to insert. What hashing a node costs, counted as the tree it expands to (saturating).
 std::uint64_t converter::key_cost(const value& v) {
+  // An int beyond 64 bits hashes in time linear in its digits (at most 4 KiB: 64 units).
+  if (v.kind() == value_kind::integer) return v.fits_int64() ? 1 : 64;
   if (v.kind() != value_kind::tuple && v.kind() != value_kind::frozenset) return 1;
   if (auto it = key_costs_.find(&v); it != key_costs_.end()) return it->second;
   std::uint64_t cost = 1;
@@ -93,13 +138,41 @@ std::uint64_t converter::key_cost(const value& v) {
   return cost;
 }
 
-void converter::charge_hash(const value& key) {
-  const std::uint64_t cost = key_cost(key);
+void converter::charge(std::uint64_t cost, const char* what) {
   if (cost > hash_budget_)
     raise_checkpoint_error(make_error(errc::limit_exceeded,
-        "limit max_walk_nodes exceeded: hashing the dict keys and set items would visit more than " +
-        std::to_string(hash_budget_) + " nodes (shared tuples expand when Python hashes them)"));
+        std::string("limit max_walk_nodes exceeded: ") + what + " would take more than " +
+        std::to_string(hash_budget_) + " more steps in CPython"));
   hash_budget_ -= cost;
+}
+
+// Inserting n keys into a dict or set costs CPython one hash each (key_cost: tuple hashes are
+// not cached) and, for every earlier key with the same hash, an equality test that may walk
+// both keys: ints chosen to share a hash (k * (2**61 - 1)) or equal tuples built apart make
+// insertion quadratic. Both are charged before a key is inserted, from the hashes CPython will
+// use (grouped by sorting, so the grouping itself cannot be flooded). `passes`: how many times
+// the keys are inserted (a Counter is built from a dict: twice).
+void converter::charge_insertion(std::span<const value* const> nodes, std::span<const nb::object> keys,
+                                 std::uint64_t passes) {
+  std::vector<std::pair<Py_hash_t, std::uint64_t>> hashed;
+  hashed.reserve(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::uint64_t cost = key_cost(*nodes[i]);
+    charge(sat_mul(cost, passes), "hashing the dict keys and set items");
+    const Py_hash_t h = PyObject_Hash(keys[i].ptr());
+    if (h == -1) throw nb::python_error();
+    hashed.emplace_back(h, cost);
+  }
+  std::sort(hashed.begin(), hashed.end());
+  for (std::size_t i = 0; i < hashed.size();) {
+    std::size_t j = i;
+    std::uint64_t widest = 0;
+    for (; j < hashed.size() && hashed[j].first == hashed[i].first; ++j) widest = std::max(widest, hashed[j].second);
+    const std::uint64_t g = j - i;
+    if (g > 1)
+      charge(sat_mul(sat_mul(g * (g - 1) / 2, 1 + widest), passes), "comparing dict keys and set items that share a hash");
+    i = j;
+  }
 }
 
 nb::object converter::items_list(const value& v) {
@@ -153,17 +226,30 @@ nb::object converter::convert_new(const value& v) {
     case value_kind::list: return items_list(v);
     case value_kind::set:
     case value_kind::frozenset: {
-      for (const value* item : v.items()) charge_hash(*item);
-      nb::object items = items_list(v);
+      const auto nodes = v.items();
+      std::vector<nb::object> keys;
+      keys.reserve(nodes.size());
+      for (const value* item : nodes) keys.push_back(convert(*item));
+      charge_insertion(nodes, keys, 1);
+      nb::list items;
+      for (const nb::object& k : keys) items.append(k);
       return steal_or_throw(v.kind() == value_kind::set ? PySet_New(items.ptr()) : PyFrozenSet_New(items.ptr()));
     }
     case value_kind::dict:
     case value_kind::ordered_dict: {
       nb::object d = v.kind() == value_kind::ordered_dict ? glue_.attr("OrderedDict")() : nb::object(nb::dict());
       const auto items = v.items();
-      for (std::size_t i = 0; i + 1 < items.size(); i += 2) charge_hash(*items[i]);
+      std::vector<const value*> nodes;
+      std::vector<nb::object> keys;
+      nodes.reserve(items.size() / 2);
+      keys.reserve(items.size() / 2);
+      for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+        nodes.push_back(items[i]);
+        keys.push_back(convert(*items[i]));
+      }
+      charge_insertion(nodes, keys, v.dict_class().empty() ? 1 : 2);
       for (std::size_t i = 0; i + 1 < items.size(); i += 2)
-        if (PyObject_SetItem(d.ptr(), convert(*items[i]).ptr(), convert(*items[i + 1]).ptr()) != 0) throw nb::python_error();
+        if (PyObject_SetItem(d.ptr(), keys[i / 2].ptr(), convert(*items[i + 1]).ptr()) != 0) throw nb::python_error();
       if (!v.dict_class().empty()) d = glue_.attr("dict_subclass")(py_str(v.dict_class()), d);
       if (!v.attrs().empty()) glue_.attr("set_state")(d, attrs_dict(v));
       return d;
@@ -224,7 +310,7 @@ nb::object converter::storage_base_raw(std::uintptr_t id, const std::byte* data,
 nb::object converter::storage_base(storage_view s, const std::string& device) {
   const auto b = s.bytes();
   nb::object base = storage_base_raw(s.id(), b.data(), s.nbytes());
-  if (device.rfind("cpu", 0) == 0) return base;
+  if (device == "cpu") return base;  // torch restores "cpu" only ("cpu:0" is no location to it)
   // Moved once per storage and device: every view of the storage shares the moved copy.
   auto key = std::make_pair(s.id(), device);
   if (auto it = moved_.find(key); it != moved_.end()) return it->second;

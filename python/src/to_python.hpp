@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +29,12 @@ struct placement {
   std::string target(std::string_view saved) const;
 };
 
+/// A str of the file's text: value text exactly (lone surrogates restored), anything else
+/// readable (record names, messages: invalid UTF-8 as backslash escapes). Never raises for
+/// the bytes themselves.
+nanobind::object value_text(std::string_view s);
+nanobind::object shown_text(std::string_view s);
+
 /// Raises the pthsafe.CheckpointError subclass for `e` (pthsafe._errors.from_core).
 [[noreturn]] void raise_checkpoint_error(const error& e);
 
@@ -44,6 +51,7 @@ class converter {
 
  private:
   nanobind::object convert_new(const value& v);
+  void check_stack() const;
   nanobind::object storage_base(storage_view s, const std::string& device);
   nanobind::object storage_tensor(tensor_view t, nanobind::handle dtype_name);
   nanobind::object sparse(tensor_view t);
@@ -51,7 +59,9 @@ class converter {
   nanobind::object storage_base_raw(std::uintptr_t id, const std::byte* data, std::uint64_t nbytes);
   nanobind::object items_list(const value& v);
   nanobind::object attrs_dict(const value& v);
-  void charge_hash(const value& key);
+  void charge(std::uint64_t cost, const char* what);
+  void charge_insertion(std::span<const value* const> nodes, std::span<const nanobind::object> keys,
+                        std::uint64_t passes);
   std::uint64_t key_cost(const value& v);
 
   std::shared_ptr<loaded> loaded_;
@@ -59,6 +69,7 @@ class converter {
   nanobind::object glue_;
   std::unordered_map<const value*, nanobind::object> memo_;
   std::uint64_t hash_budget_;
+  std::uintptr_t stack_low_ = 0;  // lowest address of this thread's stack (0: unknown)
   std::unordered_map<const value*, std::uint64_t> key_costs_;  // by node identity
   bool torch_ = false;  // torch importable: tensors are torch tensors, else numpy arrays
   // One uint8 base per storage (keyed by the storage's identity, not by file content) and one per
