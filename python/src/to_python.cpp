@@ -9,6 +9,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -272,13 +273,13 @@ nb::object converter::storage_base_raw(std::uintptr_t id, const std::byte* data,
   auto* owner = new std::shared_ptr<loaded>(loaded_);
   nb::capsule cap(owner, [](void* p) noexcept { delete static_cast<std::shared_ptr<loaded>*>(p); });
   static const std::byte empty{};  // DLPack wants a pointer even for zero bytes
-  const std::size_t shape[1] = {static_cast<std::size_t>(nbytes)};
+  const std::array<std::size_t, 1> shape{static_cast<std::size_t>(nbytes)};
   auto* ptr = const_cast<std::byte*>(data ? data : &empty);
   nb::object base;
   if (torch_)
-    base = nb::cast(nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>>(ptr, 1, shape, cap));
+    base = nb::cast(nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>>(ptr, 1, shape.data(), cap));
   else
-    base = nb::cast(nb::ndarray<nb::numpy, std::uint8_t, nb::ndim<1>>(ptr, 1, shape, cap));
+    base = nb::cast(nb::ndarray<nb::numpy, std::uint8_t, nb::ndim<1>>(ptr, 1, shape.data(), cap));
   storages_.emplace(id, base);
   return base;
 }
@@ -340,7 +341,7 @@ nb::object converter::direct_tensor(tensor_view t) {
     m.deleter = dl_delete;
     PyObject* cap = PyCapsule_New(&m, "dltensor", dl_capsule_destructor);
     if (!cap) throw nb::python_error();
-    holder.release();  // the capsule owns it now (then torch, once it consumes the capsule)
+    static_cast<void>(holder.release());  // the capsule owns it now (then torch, once it consumes it)
     nb::object capsule = nb::steal(cap);
     slot->second = from_dlpack_(capsule);
   } catch (...) {
