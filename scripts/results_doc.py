@@ -13,7 +13,7 @@ DOC = os.path.join(ROOT, "docs", "results.md")
 HEADER = ("# Results\n\n"
           "Generated: every section below is written by the script named in it, from one run of that\n"
           "script (`scripts/results_doc.py` replaces the section in place). Do not edit by hand; rerun.\n")
-ORDER = ["head_to_head", "real_checkpoints", "performance", "fuzzing"]
+ORDER = ["head_to_head", "real_checkpoints", "performance", "python", "fuzzing"]
 
 
 def write_section(name, title, command, body, path=DOC):

@@ -161,6 +161,17 @@ else:
         return base.storage().untyped()  # torch 1.13
 
 
+# pthsafe._core's fast path: a storage's first tensor, when it views the storage whole, comes
+# straight from a DLPack capsule (no uint8 storage tensor, torch.empty and set_()).
+dlpack_tensor = getattr(torch._C, "_from_dlpack", None) if torch is not None else None
+
+
+def storage_bytes(t):
+    # The uint8 tensor over the whole storage of a fast-path tensor: what later tensors and
+    # TypedStorages of that storage are rebuilt onto, as onto the DLPack bytes of the general path.
+    return torch.empty((0,), dtype=torch.uint8).set_(_untyped(t))
+
+
 def _numpy_view(base, name, offset, shape, stride):
     import numpy
 

@@ -79,6 +79,22 @@ std::shared_ptr<loaded> open(nb::handle source, const load_options& opts) {
   return std::make_shared<loaded>(std::move(ck).value(), std::move(keep));
 }
 
+// Python's cyclic collector paused while the converter builds the result: every container it
+// makes (tensors, dicts, lists) counts towards the collector's thresholds, so a 100,000-tensor
+// checkpoint set off passes that each walked everything built so far, none of it garbage.
+class gc_paused {
+ public:
+  gc_paused() : was_enabled_(PyGC_Disable()) {}
+  gc_paused(const gc_paused&) = delete;
+  gc_paused& operator=(const gc_paused&) = delete;
+  ~gc_paused() {
+    if (was_enabled_) PyGC_Enable();
+  }
+
+ private:
+  int was_enabled_;
+};
+
 nb::object load(nb::handle source, bool mmap, bool strict_torch, std::vector<std::string> allowed_globals,
                 std::map<std::string, std::string> remap, std::string all_to, bool want_state_dict,
                 std::string key, std::string strip_prefix) {
@@ -87,6 +103,7 @@ nb::object load(nb::handle source, bool mmap, bool strict_torch, std::vector<std
   placement where;
   where.remap.insert(remap.begin(), remap.end());
   where.all = std::move(all_to);
+  gc_paused no_gc;
   converter conv(l, std::move(where), opts.limits.max_walk_nodes);
   if (!want_state_dict) return conv.convert(l->ck.root());
   state_dict_options so;

@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +73,55 @@ std::string_view numpy_name(const value& v) { return dtype_name(*v.numpy_dtype()
   throw nb::python_error();
 }
 
+// ---- direct tensors: one DLPack hand-over per tensor ---------------------------------------
+// DLPack's unversioned C ABI (a "dltensor" capsule holding a DLManagedTensor), which
+// torch._C._from_dlpack reads in every torch this package supports (1.13 and 2.x).
+struct dl_managed {
+  nb::dlpack::dltensor tensor;
+  void* manager_ctx;
+  void (*deleter)(dl_managed*);
+};
+
+// What torch's storage owns until its deleter runs: the managed tensor, its shape and strides,
+// and a share of the checkpoint (~loaded takes the GIL itself: torch may free without it).
+struct dl_holder {
+  dl_managed managed{};
+  std::vector<std::int64_t> dims;  // shape, then strides
+  std::shared_ptr<loaded> owner;
+};
+
+void dl_delete(dl_managed* m) noexcept { delete static_cast<dl_holder*>(m->manager_ctx); }
+
+// A capsule torch never consumed (an error before or inside _from_dlpack) still owns its tensor.
+void dl_capsule_destructor(PyObject* cap) noexcept {
+  if (!PyCapsule_IsValid(cap, "dltensor")) return;  // renamed by torch: torch owns it now
+  auto* m = static_cast<dl_managed*>(PyCapsule_GetPointer(cap, "dltensor"));
+  if (m) m->deleter(m);
+}
+
+// The DLPack type of the dtypes every supported torch maps one way; others take the general path.
+bool dl_type(dtype t, nb::dlpack::dtype& out) {
+  using c = nb::dlpack::dtype_code;
+  auto set = [&](c code, std::uint8_t bits) {
+    out.code = static_cast<std::uint8_t>(code);
+    out.bits = bits;
+    out.lanes = 1;
+    return true;
+  };
+  switch (t) {
+    case dtype::float64: return set(c::Float, 64);
+    case dtype::float32: return set(c::Float, 32);
+    case dtype::float16: return set(c::Float, 16);
+    case dtype::bfloat16: return set(c::Bfloat, 16);
+    case dtype::int64: return set(c::Int, 64);
+    case dtype::int32: return set(c::Int, 32);
+    case dtype::int16: return set(c::Int, 16);
+    case dtype::int8: return set(c::Int, 8);
+    case dtype::uint8: return set(c::UInt, 8);
+    default: return false;
+  }
+}
+
 }  // namespace
 
 nb::object value_text(std::string_view s) {
@@ -98,13 +148,19 @@ converter::converter(std::shared_ptr<loaded> l, placement where, std::uint64_t h
     : loaded_(std::move(l)), where_(std::move(where)), glue_(nb::module_::import_("pthsafe._glue")),
       hash_budget_(hash_budget),
       stack_low_(current_stack_low()),
-      torch_(!glue_.attr("torch").is_none()) {}
+      torch_(!glue_.attr("torch").is_none()) {
+  if (torch_ && nb::hasattr(glue_, "dlpack_tensor") && !glue_.attr("dlpack_tensor").is_none())
+    from_dlpack_ = glue_.attr("dlpack_tensor");
+  // One memo entry per value converted (a state_dict: a key and a tensor per tensor): sized once.
+  memo_.reserve(2 * loaded_->ck.tensor_count() + 64);
+  direct_.reserve(loaded_->ck.storage_count());
+}
 
 // The converter recurses once per nesting level (the core allows max_nesting_depth, 1000), and
 // a thread's stack may be small (threading.stack_size(128 KiB) crashed at depth ~500): refuse
 // before the stack runs out rather than overflow it.
 void converter::check_stack() const {
-  constexpr std::uintptr_t reserve = 64 * 1024;  // for the Python calls below the deepest level
+  constexpr std::uintptr_t reserve = std::uintptr_t{64} << 10;  // for the Python calls below the deepest level
   const char here = 0;
   const auto at = reinterpret_cast<std::uintptr_t>(&here);
   if (stack_low_ != 0 && at < stack_low_ + reserve)
@@ -292,17 +348,23 @@ std::string placement::target(std::string_view saved) const {
 
 nb::object converter::storage_base_raw(std::uintptr_t id, const std::byte* data, std::uint64_t nbytes) {
   if (auto it = storages_.find(id); it != storages_.end()) return it->second;
+  if (auto it = direct_.find(id); it != direct_.end()) {
+    // The storage's first tensor came straight from DLPack: later users share its storage.
+    nb::object base = glue_.attr("storage_bytes")(it->second);
+    storages_.emplace(id, base);
+    return base;
+  }
   // The DLPack owner: a shared reference to the checkpoint (and so to the mapping it views).
   auto* owner = new std::shared_ptr<loaded>(loaded_);
   nb::capsule cap(owner, [](void* p) noexcept { delete static_cast<std::shared_ptr<loaded>*>(p); });
   static const std::byte empty{};  // DLPack wants a pointer even for zero bytes
-  const std::size_t shape[1] = {static_cast<std::size_t>(nbytes)};
+  const std::array<std::size_t, 1> shape{static_cast<std::size_t>(nbytes)};
   auto* ptr = const_cast<std::byte*>(data ? data : &empty);
   nb::object base;
   if (torch_)
-    base = nb::cast(nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>>(ptr, 1, shape, cap));
+    base = nb::cast(nb::ndarray<nb::pytorch, std::uint8_t, nb::ndim<1>>(ptr, 1, shape.data(), cap));
   else
-    base = nb::cast(nb::ndarray<nb::numpy, std::uint8_t, nb::ndim<1>>(ptr, 1, shape, cap));
+    base = nb::cast(nb::ndarray<nb::numpy, std::uint8_t, nb::ndim<1>>(ptr, 1, shape.data(), cap));
   storages_.emplace(id, base);
   return base;
 }
@@ -320,8 +382,58 @@ nb::object converter::storage_base(storage_view s, const std::string& device) {
 }
 
 nb::object converter::storage_tensor(tensor_view t, nb::handle dt) {
-  nb::object base = storage_base(t.storage(), where_.target(t.device()));
+  const std::string device = where_.target(t.device());
+  if (device == "cpu")
+    if (nb::object out = direct_tensor(t); out.is_valid()) return out;
+  nb::object base = storage_base(t.storage(), device);
   return glue_.attr("rebuild")(base, dt, t.storage_offset(), shape_tuple(t.shape()), shape_tuple(t.strides()));
+}
+
+nb::object converter::direct_tensor(tensor_view t) {
+  // The fast path (one torch call per tensor instead of a uint8 storage tensor, torch.empty and
+  // set_()): taken when the tensor is the first user of its storage and views it whole from
+  // offset 0, so that the storage torch builds from DLPack (data pointer, extent of the view) is
+  // exactly the file's storage; later tensors of that storage set_() onto it (storage_base_raw).
+  if (!from_dlpack_.is_valid() || t.is_conj() || t.is_neg()) return {};
+  nb::dlpack::dtype type;
+  if (!dl_type(t.element_type(), type) || t.storage_offset() != 0 || t.numel() == 0) return {};
+  const storage_view s = t.storage();
+  const auto bytes = s.bytes();
+  if (bytes.data() == nullptr) return {};
+  const auto shape = t.shape();
+  const auto strides = t.strides();
+  std::uint64_t last = 0;  // element index of the last element: in bounds (checked at load)
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    last += static_cast<std::uint64_t>(shape[i] - 1) * static_cast<std::uint64_t>(strides[i]);
+  if ((last + 1) * itemsize(t.element_type()) != s.nbytes()) return {};
+  if (!storages_.empty() && storages_.count(s.id())) return {};
+  auto [slot, fresh] = direct_.try_emplace(s.id());
+  if (!fresh) return {};
+  try {
+    auto holder = std::make_unique<dl_holder>();
+    holder->dims.assign(shape.begin(), shape.end());
+    holder->dims.insert(holder->dims.end(), strides.begin(), strides.end());
+    holder->owner = loaded_;
+    dl_managed& m = holder->managed;
+    m.tensor.data = const_cast<std::byte*>(bytes.data());
+    m.tensor.device = {1, 0};  // kDLCPU
+    m.tensor.ndim = static_cast<std::int32_t>(shape.size());
+    m.tensor.dtype = type;
+    m.tensor.shape = holder->dims.data();
+    m.tensor.strides = holder->dims.data() + shape.size();
+    m.tensor.byte_offset = 0;
+    m.manager_ctx = holder.get();
+    m.deleter = dl_delete;
+    PyObject* cap = PyCapsule_New(&m, "dltensor", dl_capsule_destructor);
+    if (!cap) throw nb::python_error();
+    static_cast<void>(holder.release());  // the capsule owns it now (then torch, once it consumes it)
+    nb::object capsule = nb::steal(cap);
+    slot->second = from_dlpack_(capsule);
+  } catch (...) {
+    direct_.erase(slot);
+    throw;
+  }
+  return slot->second;
 }
 
 // torch._utils._rebuild_sparse_tensor: the components are ordinary tensors of the checkpoint.

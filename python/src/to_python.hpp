@@ -54,6 +54,7 @@ class converter {
   void check_stack() const;
   nanobind::object storage_base(storage_view s, const std::string& device);
   nanobind::object storage_tensor(tensor_view t, nanobind::handle dtype_name);
+  nanobind::object direct_tensor(tensor_view t);  ///< invalid when the general path is needed
   nanobind::object sparse(tensor_view t);
   nanobind::object quantized(tensor_view t, nanobind::handle dtype_name);
   nanobind::object storage_base_raw(std::uintptr_t id, const std::byte* data, std::uint64_t nbytes);
@@ -76,6 +77,10 @@ class converter {
   // storage and device it was moved to.
   std::map<std::uintptr_t, nanobind::object> storages_;
   std::map<std::pair<std::uintptr_t, std::string>, nanobind::object> moved_;
+  // The fast path (direct_tensor): torch._C._from_dlpack (pthsafe._glue.dlpack_tensor), unset
+  // without torch, and each storage's first tensor when it came straight from DLPack.
+  nanobind::object from_dlpack_;
+  std::unordered_map<std::uintptr_t, nanobind::object> direct_;
 };
 
 }  // namespace pthsafe::py
