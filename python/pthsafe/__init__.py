@@ -133,8 +133,9 @@ def load(f: Source, map_location: MapLocation = None, *, mmap: bool = False, str
        ``strip_prefix`` ("module.") removed from the names.
 
     Raises UnsafeCheckpointError / MalformedCheckpointError (pickle.UnpicklingError subclasses),
-    OSError when the file cannot be read, RuntimeError when a CUDA device is asked for and torch has
-    none (torch.load's words). Without torch installed, tensors are numpy arrays (dtypes numpy lacks,
+    OSError when the file cannot be read, KeyError when ``key`` / ``strip_prefix`` find no
+    state_dict, RuntimeError when a CUDA device is asked for and torch has none (torch.load's
+    words). Without torch installed, tensors are numpy arrays (dtypes numpy lacks,
     sparse and quantized tensors raise ImportError); torch.Size is a tuple and dtypes, devices and
     layouts are their names.
     """

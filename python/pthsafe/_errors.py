@@ -11,7 +11,9 @@ _REFUSED, _MALFORMED, _UNSUPPORTED, _IO, _USAGE = range(5)
 class CheckpointError(pickle.UnpicklingError):
     """A checkpoint pthsafe will not load. ``rule`` is the stable error name (an errc name such as
     ``"pickle_global_refused"``); ``record`` the archive record ("" for the file itself);
-    ``offset`` the byte offset in it; ``subject`` the global or opcode involved, when known."""
+    ``offset`` the byte offset in it; ``subject`` the global or opcode involved where the reader
+    names one apart from the message (scan findings do; load errors name it in the message and
+    leave ``subject`` empty)."""
 
     def __init__(self, message, rule="", severity="error", record="", offset=0, subject=""):
         super().__init__(message)
