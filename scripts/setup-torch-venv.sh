@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Creates, or reuses, the virtual environment with pip's torch 2.x that the differential suites
 # compare pthsafe with (the second torch; Debian's 1.13 is the first): ${PTHSAFE_VENV:-$HOME/.cache/pthsafe-venv}.
-# Idempotent and silent when the venv already imports torch, numpy, safetensors, pytest, nanobind and
-# scikit-build-core (the last two build the Python package, python/);
+# Idempotent and silent when the venv already imports torch, numpy, safetensors, pytest, nanobind,
+# scikit-build-core (these two build the Python package, python/) and pre-commit (the hook's test);
 # prints the interpreter's path on stdout either way (scripts/test.sh passes it to CMake).
 #
 # Environment:
@@ -19,7 +19,7 @@
 set -euo pipefail
 venv="${PTHSAFE_VENV:-$HOME/.cache/pthsafe-venv}"
 py="$venv/bin/python"
-if [ -x "$py" ] && "$py" -c "import torch, numpy, safetensors, pytest, nanobind, scikit_build_core" >/dev/null 2>&1; then
+if [ -x "$py" ] && "$py" -c "import torch, numpy, safetensors, pytest, nanobind, scikit_build_core, pre_commit" >/dev/null 2>&1; then
   echo "$py"
   exit 0
 fi
@@ -28,6 +28,6 @@ echo "setup-torch-venv: creating $venv (pip's torch 2.x, several GB on a fresh m
 extra=()
 [ -n "${PTHSAFE_TORCH_INDEX_URL:-}" ] && extra=(--extra-index-url "$PTHSAFE_TORCH_INDEX_URL")
 "$py" -m pip install -q --disable-pip-version-check "${extra[@]}" \
-  "${PTHSAFE_TORCH_SPEC:-torch==2.15.0}" numpy safetensors pytest nanobind scikit-build-core >&2
-"$py" -c "import torch, numpy, safetensors, pytest, nanobind, scikit_build_core" >&2
+  "${PTHSAFE_TORCH_SPEC:-torch==2.15.0}" numpy safetensors pytest nanobind scikit-build-core pre-commit >&2
+"$py" -c "import torch, numpy, safetensors, pytest, nanobind, scikit_build_core, pre_commit" >&2
 echo "$py"
