@@ -10,7 +10,7 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config libzip-dev zlib1g-dev)
 if [ "${1:-all}" != build ]; then
   pkgs+=(clang clang-tidy libclang-rt-14-dev python3 libxtensor-dev xtl-dev libxsimd-dev doctest-dev libbenchmark-dev
-         python3-torch python3-numpy python3-pytest python3-venv python3-dev time)
+         python3-torch python3-numpy python3-pytest python3-venv python3-dev time git)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,7 +16,7 @@
 namespace pthsafe::cli {
 namespace {
 const char* help =
-    "usage: pthsafe scan [-r] [--json | --sarif] [--strict-torch] [--allow-global M.N] PATH...\n"
+    "usage: pthsafe scan [-r] [--json | --sarif] [--strict-torch] [--allow-global M.N] [--] PATH...\n"
     "Judges each file without loading tensor data: one line per file with its verdict and\n"
     "reasons (rule, record@offset, global or opcode), then a summary line.\n"
     "  -r, --recursive  scan directories; files are chosen by content (zip, pickle, legacy or tar\n"
@@ -52,8 +52,11 @@ int cmd_scan(const std::vector<std::string>& args) {
   load_options opts;
   bool json = false, sarif = false, recursive = false, bad = false;
   std::vector<std::string> paths;
+  bool options_done = false;  // after "--" every argument is a file (pre-commit passes any name)
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (options_done) { paths.push_back(a); continue; }
+    if (a == "--") { options_done = true; continue; }
     if (a == "--help" || a == "-h") { std::fputs(help, stdout); return 0; }
     if (a == "--version") { std::printf("pthsafe %s\n", version()); return 0; }
     if (a == "--json") { json = true; continue; }

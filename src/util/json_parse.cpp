@@ -196,11 +196,11 @@ class parser {
           case 'r': out += '\r'; break;
           case 't': out += '\t'; break;
           case 'u': {
-            std::uint32_t cp;
+            std::uint32_t cp = 0;
             if (!hex4(cp)) return false;
             if (cp >= 0xdc00 && cp <= 0xdfff) return failed(errc::json_malformed, "lone low surrogate in a \\u escape");
             if (cp >= 0xd800 && cp <= 0xdbff) {
-              std::uint32_t lo;
+              std::uint32_t lo = 0;
               if (s_.substr(pos_, 2) != "\\u") return failed(errc::json_malformed, "lone high surrogate in a \\u escape");
               pos_ += 2;
               if (!hex4(lo)) return false;

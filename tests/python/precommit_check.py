@@ -114,20 +114,21 @@ def main():
         (work / "models").mkdir()
         shutil.copyfile(safe, work / "models/good.pth")
         shutil.copyfile(safe, work / "models/weights.BIN")
+        shutil.copyfile(safe, work / "-dash.pt")  # a name scan must not take for an option
         (work / "notes.txt").write_bytes(b"not a checkpoint \x00\x01\x02\n")
-        run(["git", "add", "models/good.pth", "models/weights.BIN", "notes.txt"], work, env)
+        run(["git", "add", "--", "models/good.pth", "models/weights.BIN", "-dash.pt", "notes.txt"], work, env)
         r = run(["git", "commit", "-q", "-m", "safe checkpoints"], work, env, check=False)
         print(r.stdout)
         if r.returncode != 0:
             fail("the commit of safe checkpoints failed", r.stdout)
-        for name in ("models/good.pth: safe", "models/weights.BIN: safe", "scanned 2: 2 safe"):
+        for name in ("models/good.pth: safe", "models/weights.BIN: safe", "-dash.pt: safe", "scanned 3: 3 safe"):
             if name not in r.stdout:
                 fail("the hook's output lacks %r" % name, r.stdout)
         if "notes.txt" in r.stdout:
             fail("notes.txt was passed to the hook", r.stdout)
         head = run(["git", "rev-parse", "HEAD"], work, env).stdout.strip()
         committed = run(["git", "show", "--name-only", "--format=", "HEAD"], work, env).stdout.split()
-        if sorted(committed) != ["models/good.pth", "models/weights.BIN", "notes.txt"]:
+        if sorted(committed) != ["-dash.pt", "models/good.pth", "models/weights.BIN", "notes.txt"]:
             fail("the safe commit holds %s" % committed)
 
         # 2. A hostile checkpoint: the commit is refused and the file named.
