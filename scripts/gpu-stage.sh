@@ -9,7 +9,6 @@
 #   bin/h2d_limit                  bench/h2d_limit.cu built with nvcc: the pinned H2D limit
 #   lib/                           every shared library those need except the C/C++ runtime
 #                                  (libc, libm, libstdc++, libgcc_s, libpthread, libdl, librt)
-#   fixtures_dir                   the fixtures path compiled into pthsafe_gpu_check
 #   MANIFEST                       what was staged from where, sizes and sha256 sums
 # The CUDA runtime is linked statically (the binaries need only the driver); this is checked.
 # Then, on the GPU machine: scripts/gpu-check.sh (it finds STAGE_DIR and builds nothing).
@@ -66,11 +65,6 @@ for b in "$stage"/bin/*; do
 done
 LD_LIBRARY_PATH=$stage/lib "$stage/bin/pthsafe" --version >/dev/null || die "staged pthsafe does not run"
 
-# The fixture check reads the fixtures from the path compiled into it (tests/CMakeLists.txt);
-# gpu-check.sh links that path to the tree's tests/fixtures when it does not exist there.
-fixtures=$(strings "$check" | grep -E '^/.*/tests/fixtures$' || true)
-[[ -n $fixtures ]] || die "no fixtures path found in $check"
-echo "${fixtures%%$'\n'*}" >"$stage/fixtures_dir"
 
 bytes=$(du -sb "$stage" | cut -f1)
 {
@@ -82,7 +76,6 @@ bytes=$(du -sb "$stage" | cut -f1)
   done
   echo "build dir: $build (pthsafe built $(date -u -r "$cli" +%Y-%m-%dT%H:%M:%SZ))"
   echo "nvcc: $(nvcc --version | tail -1)"
-  echo "fixtures compiled in: $(cat "$stage/fixtures_dir")"
   echo "needs at most: $(for b in "$stage"/bin/* "$stage"/lib/*; do objdump -T "$b"; done 2>/dev/null \
     | grep -oE '(GLIBC|GLIBCXX)_[0-9.]+' | sort -t_ -k1,1 -k2V | awk -F_ '{m[$1]=$0} END {print m["GLIBC"], m["GLIBCXX"]}')"
   echo "total: $bytes bytes"

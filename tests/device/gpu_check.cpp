@@ -1,10 +1,13 @@
 // Device loads on a real GPU: every torch-made fixture loaded to cuda:0 and read back equals the
 // CPU load byte for byte (storages and each tensor's first element address). Exits 77 (ctest's
 // SKIP_RETURN_CODE) with a message where there is no CUDA device or no CUDA backend.
+// Usage: pthsafe_gpu_check [FIXTURES_DIR] (default: this source tree's tests/fixtures; the GPU
+// check script passes the carried tree's, which may lie elsewhere).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,8 +15,10 @@
 #include "pthsafe/cuda.hpp"
 #include "pthsafe/pthsafe.hpp"
 
-int main() {
+int main(int argc, char** argv) {
   using namespace pthsafe;
+  const std::span<char*> args(argv, static_cast<std::size_t>(argc));
+  const std::filesystem::path fixtures = args.size() > 1 ? args[1] : PTHSAFE_FIXTURES;
   if (!cuda::built_with_cuda()) {
     std::puts("SKIP: pthsafe was built without the CUDA backend (PTHSAFE_CUDA=OFF)");
     return 77;
@@ -29,7 +34,7 @@ int main() {
   }
   auto engine = detail::make_copy_engine();
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(PTHSAFE_FIXTURES)) {
+  for (const auto& e : std::filesystem::directory_iterator(fixtures)) {
     const auto ext = e.path().extension();
     if (ext == ".pt" || ext == ".pth") files.push_back(e.path());
   }
