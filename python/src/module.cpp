@@ -24,6 +24,7 @@
 #include "pthsafe/pthsafe.hpp"
 #include "pthsafe/scan.hpp"
 #include "pthsafe/state_dict.hpp"
+#include "stack.hpp"
 #include "to_python.hpp"
 
 namespace nb = nanobind;
@@ -66,12 +67,12 @@ std::shared_ptr<loaded> open(nb::handle source, const load_options& opts) {
   if (nb::isinstance<nb::str>(source)) {
     const std::string path = nb::cast<std::string>(source);
     nb::gil_scoped_release nogil;
-    ck = checkpoint::open(path, opts);
+    ck = on_core_stack([&] { return checkpoint::open(path, opts); });
   } else {
     borrowed_buffer buf(source);
     {
       nb::gil_scoped_release nogil;
-      ck = checkpoint::open_buffer(buf.bytes(), opts);
+      ck = on_core_stack([&] { return checkpoint::open_buffer(buf.bytes(), opts); });
     }
     if (opts.mode == load_mode::mmap) keep = nb::borrow(source);
   }
@@ -95,6 +96,12 @@ class gc_paused {
   int was_enabled_;
 };
 
+// find_state_dict walks the value tree: on the core's stack, without the GIL.
+result<state_dict> find_state_dict_released(const checkpoint& ck, const state_dict_options& so) {
+  nb::gil_scoped_release nogil;
+  return on_core_stack([&] { return find_state_dict(ck, so); });
+}
+
 nb::object load(nb::handle source, bool mmap, bool strict_torch, std::vector<std::string> allowed_globals,
                 std::map<std::string, std::string> remap, std::string all_to, bool want_state_dict,
                 std::string key, std::string strip_prefix) {
@@ -109,7 +116,7 @@ nb::object load(nb::handle source, bool mmap, bool strict_torch, std::vector<std
   state_dict_options so;
   so.key = std::move(key);
   so.strip_prefix = std::move(strip_prefix);
-  auto sd = find_state_dict(l->ck, so);
+  auto sd = find_state_dict_released(l->ck, so);
   if (!sd) raise_checkpoint_error(sd.error_value());
   nb::object out = nb::module_::import_("collections").attr("OrderedDict")();
   for (const auto& e : sd->entries)
@@ -123,11 +130,11 @@ nb::tuple scan(nb::handle source, bool strict_torch, std::vector<std::string> al
   if (nb::isinstance<nb::str>(source)) {
     const std::string path = nb::cast<std::string>(source);
     nb::gil_scoped_release nogil;
-    rep = scan_file(path, opts);
+    rep = on_core_stack([&] { return scan_file(path, opts); });
   } else {
     borrowed_buffer buf(source);
     nb::gil_scoped_release nogil;
-    rep = scan_buffer(buf.bytes(), opts);
+    rep = on_core_stack([&] { return scan_buffer(buf.bytes(), opts); });
   }
   nb::list findings;
   for (const finding& f : rep.findings)
@@ -136,20 +143,22 @@ nb::tuple scan(nb::handle source, bool strict_torch, std::vector<std::string> al
   return nb::make_tuple(std::string(verdict_name(rep.verdict)), rep.format, findings);
 }
 
-// The reference a checkpoint is matched against: a file (by extension, as `pthsafe match
-// --against` reads it) or entries (name, dtype name, shape) the package took from a model.
-result<reference> make_reference(const std::string& path, const std::vector<nb::tuple>& entries,
-                                 const load_options& opts) {
-  if (path.empty()) {
-    reference ref;
-    for (const nb::tuple& e : entries) {
-      const std::string dt = nb::cast<std::string>(e[1]);
-      auto type = dtype_from_name(dt);
-      if (!type) throw nb::value_error(("pthsafe.match: unknown dtype " + dt).c_str());
-      ref.entries.push_back({nb::cast<std::string>(e[0]), *type, nb::cast<std::vector<std::int64_t>>(e[2])});
-    }
-    return ref;
+// The reference a checkpoint is matched against, from entries (name, dtype name, shape) the
+// package took from a model (with the GIL: they are Python objects).
+reference reference_from_entries(const std::vector<nb::tuple>& entries) {
+  reference ref;
+  for (const nb::tuple& e : entries) {
+    const std::string dt = nb::cast<std::string>(e[1]);
+    auto type = dtype_from_name(dt);
+    if (!type) throw nb::value_error(("pthsafe.match: unknown dtype " + dt).c_str());
+    ref.entries.push_back({nb::cast<std::string>(e[0]), *type, nb::cast<std::vector<std::int64_t>>(e[2])});
   }
+  return ref;
+}
+
+// ... or from a file, by extension, as `pthsafe match --against` reads it (core work: run on the
+// core's stack without the GIL).
+result<reference> reference_from_file(const std::string& path, const load_options& opts) {
   if (path.ends_with(".safetensors")) {
     auto st = safetensors_file::open(path, opts.limits);
     if (!st) return st.error_value();
@@ -184,13 +193,19 @@ nb::tuple match(nb::handle source, bool strict_torch, std::vector<std::string> a
   state_dict_options so;
   so.key = std::move(key);
   so.strip_prefix = std::move(strip_prefix);
-  auto sd = find_state_dict(l->ck, so);
+  auto sd = find_state_dict_released(l->ck, so);
   if (!sd) raise_checkpoint_error(sd.error_value());
-  const result<reference> ref = make_reference(against_path, against_entries, opts);
-  if (!ref) raise_checkpoint_error(ref.error_value());
+  result<reference> ref = against_path.empty() ? result<reference>(reference_from_entries(against_entries))
+                                                : make_error(errc::io_open, "not read");
   match_options mo;
   mo.strict = strict;
-  const match_report r = match_state_dict(*sd, *ref, mo);
+  match_report r;
+  {
+    nb::gil_scoped_release nogil;
+    if (!against_path.empty()) ref = on_core_stack([&] { return reference_from_file(against_path, opts); });
+    if (ref) r = on_core_stack([&] { return match_state_dict(*sd, *ref, mo); });
+  }
+  if (!ref) raise_checkpoint_error(ref.error_value());
   nb::list missing;
   for (const auto& k : r.missing_keys) missing.append(value_text(k));
   nb::list unexpected;
@@ -221,7 +236,7 @@ nb::tuple convert(const std::string& in, const std::string& out, bool strict_tor
   result<convert_summary> r = make_error(errc::io_open, "not run");
   {
     nb::gil_scoped_release nogil;
-    r = convert_file(in, out, co);
+    r = on_core_stack([&] { return convert_file(in, out, co); });
   }
   if (!r) raise_checkpoint_error(r.error_value());
   nb::list dropped;

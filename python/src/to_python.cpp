@@ -9,8 +9,6 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <array>
 #include <string>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "model/state.hpp"
+#include "stack.hpp"
 
 namespace nb = nanobind;
 
@@ -25,16 +24,6 @@ namespace pthsafe::py {
 namespace {
 
 using detail::value_access;
-
-std::uintptr_t current_stack_low() {
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
-  void* low = nullptr;
-  std::size_t size = 0;
-  const int rc = pthread_attr_getstack(&attr, &low, &size);
-  pthread_attr_destroy(&attr);
-  return rc == 0 ? reinterpret_cast<std::uintptr_t>(low) : 0;
-}
 
 std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) {
   return (b != 0 && a > UINT64_MAX / b) ? UINT64_MAX : a * b;
@@ -147,7 +136,7 @@ void raise_checkpoint_error(const error& e) {
 converter::converter(std::shared_ptr<loaded> l, placement where, std::uint64_t hash_budget)
     : loaded_(std::move(l)), where_(std::move(where)), glue_(nb::module_::import_("pthsafe._glue")),
       hash_budget_(hash_budget),
-      stack_low_(current_stack_low()),
+      stack_low_(current_stack().low),
       torch_(!glue_.attr("torch").is_none()) {
   if (torch_ && nb::hasattr(glue_, "dlpack_tensor") && !glue_.attr("dlpack_tensor").is_none())
     from_dlpack_ = glue_.attr("dlpack_tensor");
@@ -183,7 +172,9 @@ nb::object converter::convert(const value& v) {
 std::uint64_t converter::key_cost(const value& v) {
   // An int beyond 64 bits hashes in time linear in its digits (at most 4 KiB: 64 units).
   if (v.kind() == value_kind::integer) return v.fits_int64() ? 1 : 64;
-  if (v.kind() != value_kind::tuple && v.kind() != value_kind::frozenset) return 1;
+  // Tuples and torch.Size (a tuple) hash every item each time (no cache); a frozenset caches its
+  // hash, but counting it as a tree only overcharges.
+  if (v.kind() != value_kind::tuple && v.kind() != value_kind::frozenset && v.kind() != value_kind::size) return 1;
   if (auto it = key_costs_.find(&v); it != key_costs_.end()) return it->second;
   std::uint64_t cost = 1;
   for (const value* item : v.items()) {
@@ -214,7 +205,8 @@ void converter::charge_insertion(std::span<const value* const> nodes, std::span<
   hashed.reserve(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const std::uint64_t cost = key_cost(*nodes[i]);
-    charge(sat_mul(cost, passes), "hashing the dict keys and set items");
+    // Hashed here to group the keys, then again by each insertion.
+    charge(sat_mul(cost, passes + 1), "hashing the dict keys and set items");
     const Py_hash_t h = PyObject_Hash(keys[i].ptr());
     if (h == -1) throw nb::python_error();
     hashed.emplace_back(h, cost);

@@ -95,20 +95,34 @@ def test_shared_tuple_key_is_charged_once_per_node_path():
     assert "hashing" in str(e)
 
 
+@pytest.mark.parametrize("container", ["dict", "set"])
+def test_torch_size_keys_are_charged_as_tuples(container):
+    # Keys (S, i) with S one shared torch.Size of 200,000 ints: CPython hashes S anew for every key.
+    size = b"ctorch\nSize\n(" + b"K\x01" * 200000 + b"t\x85Rq\x00"
+    keys = [size + b"K\x00\x86"] + [b"h\x00J" + struct.pack("<i", i) + b"\x86" for i in range(1, 4000)]
+    if container == "dict":
+        body = b"\x80\x02}(" + b"".join(k + b"N" for k in keys) + b"u."
+    else:
+        body = b"\x80\x04\x8f(" + b"".join(keys) + b"\x90."
+    e = refused_for_limit(archive(body))
+    assert "hashing" in str(e)
+
+
 # ---- stack, text, locations -----------------------------------------------------------------------
 
 DEEP_IN_A_THREAD = r"""
 import sys, threading, pthsafe
-threading.stack_size(256 * 1024)
+threading.stack_size(int(sys.argv[2]))
 out = {}
 def run():
     try:
         pthsafe.load(sys.argv[1])
-        out["r"] = "loaded"
+        out["load"] = "loaded"
     except pthsafe.CheckpointError as e:
-        out["r"] = e.rule
+        out["load"] = e.rule
+    out["scan"] = pthsafe.scan(sys.argv[1]).verdict
 t = threading.Thread(target=run); t.start(); t.join()
-print(out["r"])
+print(out["load"], out["scan"])
 """
 
 
@@ -116,13 +130,29 @@ def test_deep_nesting_on_a_small_thread_stack_is_refused_not_a_crash(tmp_path):
     depth = 900  # under the core's max_nesting_depth (1000), over what 256 KiB converts
     path = tmp_path / "deep.pt"
     path.write_bytes(archive(b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."))
-    r = subprocess.run([sys.executable, "-c", DEEP_IN_A_THREAD, str(path)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.strip() == "limit_exceeded"
+    for stack in (64 * 1024, 256 * 1024):
+        r = subprocess.run([sys.executable, "-c", DEEP_IN_A_THREAD, str(path), str(stack)], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stdout.split() == ["limit_exceeded", "safe"]
     nested = pthsafe.load(str(path))  # the main thread's stack holds it
     for _ in range(depth - 1):
         nested = nested[0]
     assert nested == []
+
+
+def test_the_core_runs_on_a_stack_of_its_own(tmp_path):
+    # [A, B, {A: 1, B: 2}] with A and B equal 1-tuples nested 900 deep, built apart: the core
+    # compares them recursively (~300 bytes a level), past a 256 KiB thread stack.
+    deep = b"K\x00" + b"\x85" * 900
+    body = b"\x80\x02(" + deep + b"q\x00" + deep + b"q\x01}(h\x00K\x01h\x01K\x02ul."
+    path = tmp_path / "deepkeys.pt"
+    path.write_bytes(archive(body))
+    r = subprocess.run([sys.executable, "-c", DEEP_IN_A_THREAD, str(path), str(256 * 1024)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    load, verdict = r.stdout.split()
+    assert load == "limit_exceeded" and verdict in ("safe", "malformed")
 
 
 def test_record_names_that_are_not_utf8_are_shown_escaped():
