@@ -46,7 +46,8 @@ import results_doc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAKE_INPUTS = os.path.join(ROOT, "bench", "make_inputs.py")
-VENV_PYTHON = "/root/.cache/pthsafe-venv/bin/python"
+# The venv of scripts/setup-torch-venv.sh (pip's torch 2.x).
+VENV_PYTHON = os.path.join(os.environ.get("PTHSAFE_VENV", os.path.expanduser("~/.cache/pthsafe-venv")), "bin", "python")
 TIME_OUT = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"pthsafe_python_bench.{os.getpid()}.time")
 GiB = 1024.0 ** 3
 MiB = 1024.0 ** 2
