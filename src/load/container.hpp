@@ -65,7 +65,10 @@ struct load_facts {
   bool legacy = false;                       ///< pickle stream whose first pickle is the magic
   bool main_pickle_ran = false;              ///< data.pkl (bare pickle: the file) ran to its STOP
   std::string root;                          ///< zip top folder, when the archive opened
-  std::vector<std::string> storage_records;  ///< records data.pkl / constants.pkl referenced as storages
+  /// Records data.pkl / constants.pkl referenced as storages, collected only when the caller
+  /// sets want_storage_records (the gate): views into the bytes given to open_buffer_with_facts.
+  bool want_storage_records = false;
+  std::vector<std::string_view> storage_records;
 };
 
 /// checkpoint::open_buffer that also fills `facts` (success or failure). The gate passes

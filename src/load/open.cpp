@@ -174,8 +174,10 @@ class pointer_set {
 // counts and placement ignore intermediate objects (e.g. the tensor a Parameter wraps).
 void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& tensors,
                        std::vector<storage_record*>& storages) {
-  pointer_set seen(st.tensors.size() + 64);
-  pointer_set seen_storage(st.storages.size() + 16);
+  // Tensors and storages carry their own mark (each tensor value has a record of its own, made
+  // when it was rebuilt); only containers need a set (bench/NOTES.md 19).
+  pointer_set seen(64);
+  const auto first_reach = [](storage_record* s) { return !std::exchange(s->reached, true); };
   std::vector<const value*> pending{st.root};
   if (st.constants) pending.push_back(st.constants);
   std::vector<const tensor_record*> parts;
@@ -186,7 +188,11 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
     const auto items = v->items();
     // A childless value other than a tensor yields nothing new on a second visit (a storage is
     // deduplicated by seen_storage), so only tensors and containers need the seen set.
-    if ((v->kind() == value_kind::tensor || !attrs.empty() || !items.empty()) && !seen.insert(v)) continue;
+    if (v->kind() == value_kind::tensor) {
+      if (std::exchange(const_cast<tensor_record*>(value_access::tensor(*v))->reached, true)) continue;
+    } else if ((!attrs.empty() || !items.empty()) && !seen.insert(v)) {
+      continue;
+    }
     storage_record* s = nullptr;
     if (v->kind() == value_kind::tensor) {
       const tensor_record* t = value_access::tensor(*v);
@@ -195,7 +201,7 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
     } else if (v->kind() == value_kind::storage) {
       s = value_access::storage(*v);
     }
-    if (s && seen_storage.insert(s)) storages.push_back(s);
+    if (s && first_reach(s)) storages.push_back(s);
     const auto has_parts = [](const tensor_record* t) {
       for (const tensor_record* p : t->parts)
         if (p) return true;
@@ -210,7 +216,7 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
         for (const tensor_record* p : t->parts) {
           if (!p) continue;
           parts.push_back(p);
-          if (p->storage && !p->storage->synthetic && seen_storage.insert(p->storage)) storages.push_back(p->storage);
+          if (p->storage && !p->storage->synthetic && first_reach(p->storage)) storages.push_back(p->storage);
         }
       }
     }
@@ -250,14 +256,17 @@ result<void> read_container(checkpoint_state& st, const load_options& opts, load
 result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_options& opts, load_facts& facts) {
   st->mode = opts.mode;
   st->lim = opts.limits;
+  const bool want_records = facts.want_storage_records;
   facts = load_facts{};
+  facts.want_storage_records = want_records;
   const auto id = detect_container(st->src.bytes(), opts);
   facts.kind = id.kind;
   facts.legacy = id.legacy;
   auto read = read_container(*st, opts, facts);
   if (st->zip) facts.root = std::string(st->zip->root());
-  for (const auto& s : st->storages)
-    if (!s.record.empty()) facts.storage_records.push_back(std::string(s.record));
+  if (facts.want_storage_records)
+    for (const auto& s : st->storages)
+      if (!s.record.empty()) facts.storage_records.push_back(s.record);
   PTHSAFE_TRY(std::move(read));  // after the facts above, which a failed read reports too
   // Keep the tensor table in tree order and place only what the tree reaches.
   std::vector<const tensor_record*> reach_t;
@@ -266,12 +275,10 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   {
     // Storages keep their addresses (tensor records point at them); unreachable ones are never
     // placed because place_storages skips records without an entry.
-    pointer_set keep(reach_s.size() + 16);
-    for (const auto* s : reach_s) keep.insert(s);
     for (const auto* s : reach_s)
-      if (s->alias_of) keep.insert(s->alias_of);  // a legacy view needs its root's bytes
+      if (s->alias_of) s->alias_of->reached = true;  // a legacy view needs its root's bytes
     for (auto& s : st->storages)
-      if (!keep.contains(&s)) {
+      if (!s.reached) {
         s.entry.reset();
         s.file_offset.reset();
       }

@@ -49,6 +49,7 @@ struct storage_record {
   std::string_view record;            // full record name: the zip entry's name (in the file)
   dtype type = dtype::uint8;
   bool int_key = false;               // the pickle's key was the int `key` spells (else a str)
+  bool reached = false;               // set by the load's reachability walk (open.cpp): placed
   std::uint64_t nbytes = 0;
   std::optional<std::size_t> entry;   // zip entry index (zip format)
   // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
@@ -120,6 +121,7 @@ struct tensor_record {
   // False for a tensor torch's autograd sees as computed (as_subclass of a tensor that requires
   // grad is a view, not a leaf): torch refuses to change its requires_grad.
   bool leaf = true;
+  bool reached = false;  // set by the load's reachability walk (open.cpp), once per record
   tensor_layout layout = tensor_layout::strided;
   // Quantized tensors: the scheme torch reports after loading and its parameters.
   quant_scheme qscheme = quant_scheme::none;

@@ -147,6 +147,7 @@ class gate {
     {
       // The loaded tree is released before any further pickle runs: a scan's memory is one
       // value tree at a time, not two.
+      facts_.want_storage_records = true;
       auto ck = detail::open_buffer_with_facts(file_, opts_, facts_, detail::zip_check::libzip_always);
       if (ck) {
         rep.format = std::string(container_format_name(ck->format()));
@@ -387,7 +388,7 @@ class gate {
 
   // A record the checkpoint's pickle read as a storage: raw tensor bytes to torch (persistent_load
   // never unpickles them), so never judged as a pickle, whatever its bytes look like.
-  bool referenced_storage(const std::string& name) const {
+  bool referenced_storage(std::string_view name) const {
     return std::binary_search(sorted_storages_.begin(), sorted_storages_.end(), name);
   }
 
@@ -464,7 +465,7 @@ class gate {
   std::span<const std::byte> file_;
   load_options opts_;
   detail::load_facts facts_;
-  std::vector<std::string> sorted_storages_;
+  std::vector<std::string_view> sorted_storages_;  // views into file_
   std::vector<finding> findings_;
   std::set<std::tuple<std::string, std::string, std::uint64_t>> seen_;
 };

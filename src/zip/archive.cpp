@@ -178,6 +178,12 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name),
                         e.central_offset);
   }
+  a->data_records_ = dense_ids(ents.size());
+  for (std::size_t i = 0; i < ents.size(); ++i) {
+    const std::string_view rel = ents[i].name.substr(slash + 1);
+    if (rel.size() > 5 && equal_folded(rel.substr(0, 5), "data/"))
+      if (const auto n = small_decimal(rel.substr(5), ents.size())) a->data_records_.set(*n, static_cast<std::uint32_t>(i));
+  }
   // libzip is the parser of record: it must open the same bytes and see the same entries, unless
   // every record is stored and the strict walk decides the archive exactly as libzip would.
   if (check == zip_check::strict_when_stored) {
@@ -221,6 +227,15 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 
 std::optional<std::size_t> archive::find(std::string_view rel) const {
   if (by_name_.size() == 0) return std::nullopt;
+  // Every record whose folded name is root/data/<n> with n below the entry count is in
+  // data_records_ (names equal after folding were refused at open): for such n, its answer is
+  // the whole answer.
+  if (rel.size() > 5 && equal_folded(rel.substr(0, 5), "data/"))
+    if (const auto n = small_decimal(rel.substr(5), data_records_.bound())) {
+      const auto id = data_records_.get(*n);
+      if (!id) return std::nullopt;
+      return std::size_t{*id};
+    }
   // torch: mz_zip_reader_locate_file(archive_name + "/" + rel, flags 0), i.e. ASCII case folded.
   name_hash h;
   h.add(root_, true);

@@ -14,6 +14,7 @@
 
 #include "pthsafe/error.hpp"
 #include "pthsafe/options.hpp"
+#include "util/dense_ids.hpp"
 #include "util/open_table.hpp"
 #include "zip/directory.hpp"
 
@@ -68,6 +69,9 @@ class archive {
   // Case-folded name index (keyed SipHash of the folded name -> entry), no allocation per entry
   // (checkpoints with 100,000s of records).
   open_table by_name_;
+  // root/data/<n> records (n a small canonical decimal, data/ in any case) by n: the records
+  // torch's persistent ids name, found without hashing (find() asks here first).
+  dense_ids data_records_;
   struct libzip_handle;
   std::unique_ptr<libzip_handle> zip_;
 };

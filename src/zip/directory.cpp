@@ -213,28 +213,27 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
 
 result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir) {
   for (auto& e : dir.entries) {
-    const std::string name(e.name);
     if (e.flags & (flag_encrypted | flag_strong_encryption | flag_masked_header | flag_patched))
       return make_error(errc::zip_unsupported_flags, "encrypted, patched or masked entry (flags 0x" +
                         [&] { std::array<char, 8> b{}; std::snprintf(b.data(), b.size(), "%04x", e.flags); return std::string(b.data()); }() + ")",
-                        name, e.central_offset);
+                        std::string(e.name), e.central_offset);
     if (e.method != 0 && e.method != 8)
-      return make_error(errc::zip_unsupported_method, "compression method " + std::to_string(e.method), name, e.central_offset);
+      return make_error(errc::zip_unsupported_method, "compression method " + std::to_string(e.method), std::string(e.name), e.central_offset);
     if (e.method == 0 && e.comp_size != e.uncomp_size)
-      return make_error(errc::zip_bad_central_entry, "stored entry with different compressed and uncompressed sizes", name, e.central_offset);
+      return make_error(errc::zip_bad_central_entry, "stored entry with different compressed and uncompressed sizes", std::string(e.name), e.central_offset);
     if (!range_fits(e.local_offset, 30, dir.cd_offset))
-      return make_error(errc::zip_out_of_bounds, "local header outside the file's record area", name, e.local_offset);
+      return make_error(errc::zip_out_of_bounds, "local header outside the file's record area", std::string(e.name), e.local_offset);
     cursor c(f, e.local_offset);
     std::uint32_t sig = 0, crc = 0, csize = 0, usize = 0;
     std::uint16_t needed = 0, flags = 0, method = 0, mtime = 0, mdate = 0, name_len = 0, extra_len = 0;
     c.u32(sig); c.u16(needed); c.u16(flags); c.u16(method); c.u16(mtime); c.u16(mdate);
     c.u32(crc); c.u32(csize); c.u32(usize); c.u16(name_len); c.u16(extra_len);
-    if (sig != sig_local) return make_error(errc::zip_local_header, "no local header signature", name, e.local_offset);
+    if (sig != sig_local) return make_error(errc::zip_local_header, "no local header signature", std::string(e.name), e.local_offset);
     std::string_view lname;
     if (!c.bytes(name_len, lname) || lname != e.name)
-      return make_error(errc::zip_local_header, "local header names a different file", name, e.local_offset);
+      return make_error(errc::zip_local_header, "local header names a different file", std::string(e.name), e.local_offset);
     if (method != e.method || flags != e.flags)
-      return make_error(errc::zip_local_header, "local header method or flags differ from the central directory", name, e.local_offset);
+      return make_error(errc::zip_local_header, "local header method or flags differ from the central directory", std::string(e.name), e.local_offset);
     // With a data descriptor (bit 3) the local CRC/sizes may be zero; otherwise they must agree
     // (or be zip64 sentinels).
     const bool descriptor = (flags & 0x0008) != 0;
@@ -242,12 +241,12 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     if (!(descriptor && zeros)) {
       const bool sizes_ok = (csize == 0xffffffffu || csize == e.comp_size) && (usize == 0xffffffffu || usize == e.uncomp_size);
       if (crc != e.crc || !sizes_ok)
-        return make_error(errc::zip_local_header, "local header CRC or sizes differ from the central directory", name, e.local_offset);
+        return make_error(errc::zip_local_header, "local header CRC or sizes differ from the central directory", std::string(e.name), e.local_offset);
     }
-    if (!c.skip(extra_len)) return make_error(errc::zip_out_of_bounds, "local header overruns the file", name, e.local_offset);
+    if (!c.skip(extra_len)) return make_error(errc::zip_out_of_bounds, "local header overruns the file", std::string(e.name), e.local_offset);
     e.data_offset = c.pos();
     if (!range_fits(e.data_offset, e.comp_size, dir.cd_offset))
-      return make_error(errc::zip_out_of_bounds, "record data reaches past the start of the central directory", name, e.data_offset);
+      return make_error(errc::zip_out_of_bounds, "record data reaches past the start of the central directory", std::string(e.name), e.data_offset);
   }
   // Records must not share bytes: sort by local offset and compare neighbours.
   std::vector<const zip_entry*> order;
