@@ -154,6 +154,10 @@ inline constexpr std::uint8_t flag_int_raw = 2;    // big integer kept as two's 
 inline constexpr std::uint8_t flag_unhashable = 4;  // tuple holding an unhashable item (set when built)
 inline constexpr std::uint8_t flag_hash_cached = 8; // tuple/frozenset/int/str/bytes whose key_hash sits in f_'s bits
 inline constexpr std::uint8_t flag_exact_items = 16; // items_ holds exactly items_size_ slots (set_items)
+// A node the machine made and only one stack slot or one fresh tuple holds: reusable once a
+// consuming call has taken it (pickle/machine.cpp, recycle()). Cleared by anything that could
+// give it a second holder (DUP, a memo entry that is read back, any other call).
+inline constexpr std::uint8_t flag_fresh = 32;
 
 /// Builds and mutates value nodes (the only code allowed to). Text and item arrays are copied
 /// into the checkpoint's arena; the callers charge limits::max_tree_bytes first.
@@ -188,9 +192,10 @@ struct value_access {
     return p;
   }
   /// Replaces the items with a copy of `items` (exact capacity). False past 2^32 - 1 items.
-  static bool set_items(arena& a, value& v, std::span<const value* const> items) {
+  /// `slots`, when given, is a reused array of exactly items.size() slots.
+  static bool set_items(arena& a, value& v, std::span<const value* const> items, const value** slots = nullptr) {
     if (items.size() > UINT32_MAX) return false;
-    v.items_ = a.make_array<const value*>(items.size());
+    v.items_ = slots ? slots : a.make_array<const value*>(items.size());
     if (!items.empty()) std::memcpy(static_cast<void*>(v.items_), items.data(), items.size() * slot_bytes);
     v.items_size_ = static_cast<std::uint32_t>(items.size());
     v.small_ |= flag_exact_items;
@@ -225,6 +230,8 @@ struct value_access {
   }
   static bool push_item(arena& a, value& v, const value* item) { return append(a, v, std::span<const value* const>(&item, 1)); }
   static const value*& item(value& v, std::size_t i) { return v.items_[i]; }
+  /// The item array itself when it holds exactly size() slots (set_items), else null.
+  static const value** exact_items(value& v) { return (v.small_ & flag_exact_items) ? v.items_ : nullptr; }
   /// Appends an attribute (the name must live as long as the checkpoint).
   static void push_attr(arena& a, value& v, std::string_view name, const value* val) {
     if (!v.attrs_) v.attrs_ = a.make<attr_list>();
@@ -293,10 +300,24 @@ struct checkpoint_state {
   limits lim;
 
   value& new_value(value_kind k) {
-    value& v = *mem.make<value>();
-    value_access::kind(v) = k;
-    return v;
+    value* v;
+    if (!free_nodes.empty()) {
+      v = free_nodes.back();
+      free_nodes.pop_back();
+      ::new (static_cast<void*>(v)) value();
+    } else {
+      v = mem.make<value>();
+    }
+    value_access::kind(*v) = k;
+    return *v;
   }
+  // Nodes and exact item arrays of 1..max_reused_slots slots that the machine no longer holds
+  // (flag_fresh): reused before the arena grows. Their charge to max_tree_bytes is kept, so the
+  // limits see what they saw before; only the memory is saved. At most a handful wait here at a
+  // time (one tensor's arguments).
+  static constexpr std::size_t max_reused_slots = 8;
+  std::vector<value*> free_nodes;
+  std::array<std::vector<const value**>, max_reused_slots + 1> free_slots;
   /// A new tensor record (charged by the caller) in the arena.
   tensor_record& new_tensor() {
     tensor_record* t = mem.make<tensor_record>();

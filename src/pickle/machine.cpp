@@ -13,6 +13,7 @@
 
 #include "io/cursor.hpp"
 #include "util/numbers.hpp"
+#include "pickle/memo_uses.hpp"
 #include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
 #include "util/keyed_hash.hpp"
@@ -75,6 +76,9 @@ struct machine::impl {
   std::vector<value*> int_nodes = std::vector<value*>(static_cast<std::size_t>(intern_hi - intern_lo), nullptr);
   bool warned[256] = {};
   const limits& lim;
+  // Memo indices the pickle reads back (nullopt: treat all as read). A node memoised under an
+  // index never read keeps flag_fresh, so that a consuming call can hand it back (recycle()).
+  std::optional<memo_reads> reads;
 
   impl(machine& mm, std::span<const std::byte> p) : m(mm), c(p), lim(mm.opts_.limits) {}
 
@@ -129,6 +133,25 @@ struct machine::impl {
     return {};
   }
   std::size_t fence() const { return marks.empty() ? 0 : marks.back(); }
+
+  static void set_fresh(value& v) { va::small(v) |= flag_fresh; }
+  static void clear_fresh(value& v) { va::small(v) &= static_cast<std::uint8_t>(~flag_fresh); }
+  // Hands back a node a consuming call has taken, with the fresh tuples, strings, ints and
+  // storages in it down to `depth` levels (a tensor's arguments: the tuple, its size/stride
+  // tuples, their ints). Only fresh nodes go: a fresh node has exactly one holder, the slot it
+  // is released from, so nothing can reach it afterwards. Dicts, lists and sets are never fresh.
+  void recycle(value& v, int depth) {
+    if (!(va::small(v) & flag_fresh)) return;
+    clear_fresh(v);
+    if (v.kind() == value_kind::tuple) {
+      const auto items = v.items();
+      if (depth > 0)
+        for (const value* it : items) recycle(*const_cast<value*>(it), depth - 1);
+      if (const value** slots = va::exact_items(v); slots && !items.empty() && items.size() <= checkpoint_state::max_reused_slots)
+        m.st_.free_slots[items.size()].push_back(slots);
+    }
+    m.st_.free_nodes.push_back(&v);
+  }
   result<value*> pop() {
     if (stack.size() <= fence()) return fail(errc::pickle_stack_underflow, "pop from an empty stack");
     value* v = stack.back();
@@ -191,6 +214,7 @@ struct machine::impl {
     }
     PTHSAFE_ASSIGN(value* v, alloc(value_kind::integer));
     va::i(*v) = x;
+    set_fresh(*v);
     return push(v);
   }
   result<void> push_int(const py_int& n) {
@@ -204,6 +228,7 @@ struct machine::impl {
       va::set_text(m.st_.mem, **v, n.raw.empty() ? std::string_view(le_bytes_from_decimal(n.decimal)) : std::string_view(n.raw));
       va::small(**v) = flag_int_raw;
     }
+    set_fresh(**v);
     return push(*v);
   }
   result<void> push_text(value_kind k, std::string_view s, std::uint8_t flags = 0) {
@@ -212,7 +237,7 @@ struct machine::impl {
     auto v = alloc(k);
     if (!v) return std::move(v).error_value();
     va::set_text(m.st_.mem, **v, s);
-    va::small(**v) = flags;
+    va::small(**v) = static_cast<std::uint8_t>(flags | flag_fresh);
     return push(*v);
   }
   // Length-prefixed payload: the declared length is checked against the bytes that remain
@@ -257,7 +282,13 @@ struct machine::impl {
         if (!is_hashable(*it)) { va::small(**v) |= flag_unhashable; break; }
     }
     if (k == value_kind::tuple) {
-      va::set_items(m.st_.mem, **v, std::span<const value* const>(items.data(), items.size()));
+      const value** slots = nullptr;
+      if (!items.empty() && items.size() <= checkpoint_state::max_reused_slots && !m.st_.free_slots[items.size()].empty()) {
+        slots = m.st_.free_slots[items.size()].back();
+        m.st_.free_slots[items.size()].pop_back();
+      }
+      va::set_items(m.st_.mem, **v, std::span<const value* const>(items.data(), items.size()), slots);
+      set_fresh(**v);
     } else {  // lists grow (APPEND): geometric capacity from the start
       PTHSAFE_TRY(append(**v, items));
     }
@@ -379,6 +410,7 @@ struct machine::impl {
   result<void> memo_put(std::uint64_t idx) {
     auto t = top();
     if (!t) return std::move(t).error_value();
+    if (!reads || reads->read(idx)) clear_fresh(**t);  // a second holder: the memo, read back later
     // No pickler numbers its memo past the number of objects it memoised; _pickle sizes an array
     // by the index (MemoryError where pickle.py accepts), so such indices are refused.
     if (idx >= lim.max_memo_entries) return limit("max_memo_entries", lim.max_memo_entries);
@@ -403,6 +435,7 @@ struct machine::impl {
   result<void> memo_get(std::uint64_t idx) {
     value** slot = memo_slot(idx);
     if (!slot) return fail(errc::pickle_memo_missing, "memo index " + std::to_string(idx) + " was never stored");
+    clear_fresh(**slot);  // memo_put cleared it already (the walk saw this read); kept as a second line
     return push(*slot);
   }
 
@@ -593,7 +626,7 @@ result<void> machine::impl::step(std::uint8_t code) {
       { PTHSAFE_ASSIGN(auto v, pop()); (void)v; }
       return {};
     case op::POP_MARK: { PTHSAFE_ASSIGN(auto items, pop_mark()); (void)items; return {}; }
-    case op::DUP: { PTHSAFE_ASSIGN(auto v, top()); return push(v); }
+    case op::DUP: { PTHSAFE_ASSIGN(auto v, top()); clear_fresh(*v); return push(v); }
     case op::BINPUT: { PTHSAFE_ASSIGN(auto i, take_le<std::uint8_t>()); return memo_put(i); }
     case op::LONG_BINPUT: { PTHSAFE_ASSIGN(auto i, take_le<std::uint32_t>()); return memo_put(i); }
     case op::PUT: { PTHSAFE_ASSIGN(auto line, take_line());
@@ -621,6 +654,12 @@ result<void> machine::impl::step(std::uint8_t code) {
       PTHSAFE_ASSIGN(auto callable, pop());
       if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "REDUCE arguments are not a tuple");
       PTHSAFE_ASSIGN(auto out, m.target_.reduce(*callable, *args));
+      if (m.target_.consumes_reduce_args(*callable)) {
+        recycle(*args, 2);
+      } else {
+        clear_fresh(*args);  // the target may keep it, or return a node in it
+        clear_fresh(*out);
+      }
       return push(out);
     }
     case op::NEWOBJ: {
@@ -628,16 +667,27 @@ result<void> machine::impl::step(std::uint8_t code) {
       PTHSAFE_ASSIGN(auto cls, pop());
       if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "NEWOBJ arguments are not a tuple");
       PTHSAFE_ASSIGN(auto out, m.target_.newobj(*cls, *args));
+      clear_fresh(*args);
+      clear_fresh(*out);
       return push(out);
     }
     case op::BUILD: {
       PTHSAFE_ASSIGN(auto state, pop());
       PTHSAFE_ASSIGN(auto inst, top());
+      clear_fresh(*state);
+      clear_fresh(*inst);
       return m.target_.build(*inst, *state);
     }
     case op::BINPERSID: {
       PTHSAFE_ASSIGN(auto pid, pop());
       PTHSAFE_ASSIGN(auto out, m.target_.persistent_load(*pid));
+      if (m.target_.consumes_persistent_ids()) {
+        recycle(*pid, 1);
+        set_fresh(*out);  // a new node of the target's, held by this stack slot alone
+      } else {
+        clear_fresh(*pid);
+        clear_fresh(*out);
+      }
       return push(out);
     }
     case op::PROTO: {
@@ -760,6 +810,7 @@ result<value*> machine::run(std::span<const std::byte> pickle, std::uint64_t& st
                       "limit max_pickle_bytes (" + std::to_string(opts_.limits.max_pickle_bytes) + ") exceeded", record_, 0);
   st_.key_budget = std::min<std::uint64_t>(opts_.limits.max_key_compare_nodes, 256 + std::min<std::uint64_t>(pickle.size(), UINT64_MAX / 8) * 4);
   impl run_state(*this, pickle);
+  run_state.reads = memo_reads::of(pickle, opts_.limits.max_memo_entries);
   return run_state.run(stop_end);
 }
 

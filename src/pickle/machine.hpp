@@ -33,6 +33,13 @@ class call_target {
   /// GLOBAL "module.name" outside the default allowlist: names this target admits on its own
   /// (TorchScript's naming conventions when the caller asked for TorchScript), else nullopt.
   virtual std::optional<global_ref> resolve_global(std::string_view /*full*/) { return std::nullopt; }
+  /// True when a successful reduce(callable, args) keeps no reference to `args` or anything in
+  /// it (it copies what it needs) and returns a node of its own: the machine may then reuse the
+  /// argument nodes only it holds. The default (false) is always safe.
+  virtual bool consumes_reduce_args(const value& /*callable*/) const { return false; }
+  /// The same for persistent_load(pid), whose result must moreover be a new node no one else
+  /// holds.
+  virtual bool consumes_persistent_ids() const { return false; }
 };
 
 /// The global_ref a value_kind::global node stands for.

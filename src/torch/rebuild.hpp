@@ -22,6 +22,15 @@ class torch_rebuilder final : public call_target {
   torch_rebuilder(checkpoint_state& st, const archive* zip, const load_options& opts)
       : st_(st), zip_(zip), opts_(opts), by_key_(st.storages, zip ? zip->entries().size() : 0) {}
   void attach(const machine* m) { m_ = m; }
+  /// _rebuild_tensor_v2/v3 copy shape, stride and the storage record out of their arguments and
+  /// return a new tensor node; zip persistent ids are read into a storage record and answered
+  /// with a new storage node. Every other call may keep its arguments (inert objects do).
+  bool consumes_reduce_args(const value& callable) const override {
+    if (callable.kind() != value_kind::global) return false;
+    const global_id id = global_of(callable).id;
+    return id == global_id::rebuild_tensor_v2 || id == global_id::rebuild_tensor_v3;
+  }
+  bool consumes_persistent_ids() const override { return !legacy_; }
   /// Gate only: persistent ids of a pickle examined outside its archive (an extra record, bytes
   /// after STOP) name storages that cannot be read; they become empty placeholders so that the
   /// rest of the pickle is still judged.

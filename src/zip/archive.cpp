@@ -129,7 +129,6 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
   if (auto r = check_local_headers(file, a->dir_); !r) return std::move(r).error_value();
   if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
-  a->by_name_ = open_table(ents.size());  // sized from the directory's count: never grows
   // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
   // both decodings are one-to-one, but mixing them lets two different byte strings decode to
   // the same name (an unflagged "\xc3\x87" is cp437 "\u251c\u00e7", the UTF-8 of a flagged
@@ -152,10 +151,36 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
                         std::string(e.name), e.central_offset);
   // One index over case-folded names: miniz finds records case-insensitively, so two names equal
   // after folding are one name to torch (and which of them it returns depends on its sort).
+  // Names that fold to root/data/<n> (n a small decimal below the entry count: the storage
+  // records torch writes) are indexed by n in data_records_, the rest by hash in by_name_; which
+  // one is decided by the folded name alone, so names equal after folding meet in the same one.
+  // root is the first entry's folder as torch finds it (checked after this loop, which reports
+  // bad names first); without one, every name goes to by_name_.
+  const std::string_view first_name = ents.front().name;
+  const std::size_t root_len = first_name.find('/') == std::string_view::npos ? 0 : first_name.find('/');
+  const auto data_record = [&](std::string_view n) -> std::optional<std::size_t> {
+    if (root_len == 0 || n.size() <= root_len + 6 || !equal_folded(n.substr(0, root_len), first_name.substr(0, root_len)) ||
+        !equal_folded(n.substr(root_len, 6), "/data/"))
+      return std::nullopt;
+    return small_decimal(n.substr(root_len + 6), ents.size());
+  };
+  a->data_records_ = dense_ids(ents.size());
+  std::size_t hashed = 0;
+  for (const auto& e : ents) hashed += !data_record(e.name);
+  a->by_name_ = open_table(hashed);  // sized from the directory: never grows
   for (std::size_t i = 0; i < ents.size(); ++i) {
     const auto& e = ents[i];
     if (!name_is_clean(e.name))
       return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name), e.central_offset);
+    if (const auto n = data_record(e.name)) {
+      if (const auto other = a->data_records_.get(*n)) {
+        if (ents[*other].name == e.name)
+          return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
+        return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
+      }
+      a->data_records_.set(*n, static_cast<std::uint32_t>(i));
+      continue;
+    }
     name_hash h;
     h.add(e.name, true);
     // Names equal after folding hash alike, so the one earlier name that folds to this one is
@@ -177,12 +202,6 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     if (e.name.size() <= slash || e.name.substr(0, slash + 1) != first.substr(0, slash + 1))
       return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name),
                         e.central_offset);
-  }
-  a->data_records_ = dense_ids(ents.size());
-  for (std::size_t i = 0; i < ents.size(); ++i) {
-    const std::string_view rel = ents[i].name.substr(slash + 1);
-    if (rel.size() > 5 && equal_folded(rel.substr(0, 5), "data/"))
-      if (const auto n = small_decimal(rel.substr(5), ents.size())) a->data_records_.set(*n, static_cast<std::uint32_t>(i));
   }
   // libzip is the parser of record: it must open the same bytes and see the same entries, unless
   // every record is stored and the strict walk decides the archive exactly as libzip would.
@@ -226,7 +245,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 }
 
 std::optional<std::size_t> archive::find(std::string_view rel) const {
-  if (by_name_.size() == 0) return std::nullopt;
+  if (dir_.entries.empty()) return std::nullopt;
   // Every record whose folded name is root/data/<n> with n below the entry count is in
   // data_records_ (names equal after folding were refused at open): for such n, its answer is
   // the whole answer.

@@ -1,0 +1,30 @@
+// Which memo indices a pickle ever reads back (BINGET, LONG_BINGET), found by one walk over its
+// opcodes before the machine runs. torch's pickler memoises every tuple and string it writes
+// (8 per tensor) and reads back only the shared ones ('storage', the storage class, 'cpu', the
+// rebuild function): knowing that the rest are never read lets the machine reuse the nodes of a
+// tensor's persistent id and rebuild arguments once they are consumed (pickle/machine.cpp,
+// bench/NOTES.md 20), instead of keeping ~500 bytes per tensor alive to the end of the load.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace pthsafe::detail {
+
+class memo_reads {
+ public:
+  /// Walks `pickle` from its first opcode to STOP. nullopt (treat every index as read) when the
+  /// walk cannot be exact: an opcode it does not know, an operand past the end, a text GET, or
+  /// an index at or past `max_index` (the machine refuses those anyway).
+  static std::optional<memo_reads> of(std::span<const std::byte> pickle, std::uint64_t max_index);
+  bool read(std::uint64_t index) const noexcept {
+    return index / 64 < bits_.size() && ((bits_[index / 64] >> (index % 64)) & 1) != 0;
+  }
+
+ private:
+  std::vector<std::uint64_t> bits_;
+};
+
+}  // namespace pthsafe::detail
