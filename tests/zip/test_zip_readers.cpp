@@ -236,3 +236,51 @@ TEST_CASE("byteorder 'big': loaded as torch >= 2.1 reads it, and a scan warns") 
   const auto little = pthsafe::scan_buffer(base().build());
   CHECK_FALSE(scan_has(little, "byteorder_version_dependent"));
 }
+
+TEST_CASE("data/<n> records and storage keys: found by position exactly as by name") {
+  // Small decimal names go to an array (util/dense_ids.hpp), every other name to the hash index;
+  // lookups must not tell the difference.
+  auto z = base();
+  z.add("archive/DATA/7", "x");
+  z.add("archive/data/05", "y");
+  z.add("archive/data/123456789", "z");  // past the entry count: hashed
+  const bytes file = z.build();
+  auto a = pthsafe::detail::archive::open(std::as_bytes(std::span(file)), {});
+  REQUIRE(a);
+  REQUIRE((*a)->find("data/7"));
+  CHECK((*a)->name(*(*a)->find("data/7")) == "archive/DATA/7");
+  CHECK((*a)->find("Data/7"));
+  REQUIRE((*a)->find("data/05"));
+  CHECK((*a)->name(*(*a)->find("data/05")) == "archive/data/05");
+  CHECK_FALSE((*a)->find("data/5"));  // "05" is another name than "5"
+  REQUIRE((*a)->find("data/123456789"));
+  CHECK((*a)->name(*(*a)->find("data/123456789")) == "archive/data/123456789");
+  CHECK_FALSE((*a)->find("data/6"));
+  CHECK_FALSE((*a)->find("data/-1"));
+  CHECK((*a)->find("data/0"));
+
+  // Duplicates among position-indexed names are refused as the hash index refuses them.
+  for (const char* second : {"archive/data/3", "archive/DATA/3", "ARCHIVE/data/3"}) {
+    CAPTURE(second);
+    auto d = base();
+    d.add("archive/data/3", "a");
+    d.add(second, "b");
+    CHECK(open_code(d.build()) == errc::zip_duplicate_name);
+  }
+
+  // Storage keys: "05" (hashed) and "5" (by position) are two storages with two records.
+  tensor_spec t5, t05;
+  t5.key = "a";
+  t5.storage_key = "5";
+  t5.shape = {2};
+  t05.key = "b";
+  t05.storage_key = "05";
+  t05.shape = {3};
+  const bytes two = torch_checkpoint(state_dict_pickle({t5, t05}), {{"5", float32_ramp(2)}, {"05", float32_ramp(3)}}).build();
+  auto ck = pthsafe::checkpoint::open_buffer(two);
+  REQUIRE(ck);
+  CHECK(ck->storage_count() == 2);
+  // A key whose record is missing is reported whichever index holds the names.
+  const bytes missing = torch_checkpoint(state_dict_pickle({t5}), {{"05", float32_ramp(2)}}).build();
+  CHECK(open_code(missing) == errc::missing_record);
+}
