@@ -19,6 +19,8 @@
 #include "scan/zip_sweep.hpp"
 #include "torch/rebuild.hpp"
 #include "model/expansion.hpp"
+#include "util/keyed_hash.hpp"
+#include "util/open_table.hpp"
 #include "util/try.hpp"
 
 namespace pthsafe {
@@ -389,7 +391,8 @@ class gate {
   // A record the checkpoint's pickle read as a storage: raw tensor bytes to torch (persistent_load
   // never unpickles them), so never judged as a pickle, whatever its bytes look like.
   bool referenced_storage(std::string_view name) const {
-    return std::binary_search(sorted_storages_.begin(), sorted_storages_.end(), name);
+    return storage_index_.find(detail::keyed_hash(name, storage_tag), [&](std::uint32_t i) { return facts_.storage_records[i] == name; })
+        .has_value();
   }
 
   void scan_zip(bool starts_with_zip, std::uint64_t zip_end, const std::optional<error>& main_error) {
@@ -398,8 +401,11 @@ class gate {
     const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive ||
                            main_error->code == errc::torchscript_code;
     const auto records = detail::enumerate_records(file_, opts_.limits, !strict_ok);
-    sorted_storages_ = facts_.storage_records;
-    std::sort(sorted_storages_.begin(), sorted_storages_.end());
+    // Names are file content: a keyed hash, one slot array sized once (no sort of 100,000s of
+    // names sharing a long prefix).
+    storage_index_ = detail::open_table(facts_.storage_records.size());
+    for (std::size_t i = 0; i < facts_.storage_records.size() && i < UINT32_MAX; ++i)
+      storage_index_.insert(detail::keyed_hash(facts_.storage_records[i], storage_tag), static_cast<std::uint32_t>(i));
     // data.pkl as the load judged it: wholly (success), or up to an error the stream resumes from.
     const bool loaded = starts_with_zip && !main_error;
     const std::string main_pkl = facts_.root.empty() ? std::string() : folded(facts_.root + "/data.pkl");
@@ -465,7 +471,8 @@ class gate {
   std::span<const std::byte> file_;
   load_options opts_;
   detail::load_facts facts_;
-  std::vector<std::string_view> sorted_storages_;  // views into file_
+  static constexpr std::uint64_t storage_tag = 0x73746f72;
+  detail::open_table storage_index_;  // positions in facts_.storage_records (views into file_)
   std::vector<finding> findings_;
   std::set<std::tuple<std::string, std::string, std::uint64_t>> seen_;
 };

@@ -58,8 +58,9 @@ class archive {
   result<void> extract(std::size_t i, std::byte* dst, const limits& lim) const;
   /// Checks the CRC-32 of a record against the directory. Errors: zip_crc_mismatch.
   result<void> verify_crc(std::size_t i, const limits& lim) const;
-  /// Whether libzip opened the archive (false only under zip_check::strict_when_stored).
-  bool libzip_opened() const noexcept { return zip_ != nullptr; }
+  /// Whether libzip opened the archive and agreed with the strict walk (false only under
+  /// zip_check::strict_when_stored). Its handle is kept only while a record needs inflating.
+  bool libzip_opened() const noexcept { return libzip_checked_; }
 
  private:
   archive() = default;
@@ -74,6 +75,7 @@ class archive {
   dense_ids data_records_;
   struct libzip_handle;
   std::unique_ptr<libzip_handle> zip_;
+  bool libzip_checked_ = false;
 };
 
 }  // namespace pthsafe::detail
