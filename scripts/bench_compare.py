@@ -329,6 +329,8 @@ def main():
                     Method("mmap", "pthsafe load --mmap", [cli, "load", "--json", "--mmap", pth], "self"),
                     Method("mmap_touch", "pthsafe load --mmap --touch", [cli, "load", "--json", "--mmap", "--touch", pth], "self"),
                     Method("scan", "pthsafe scan (process wall time)", [cli, "scan", pth], "wall")]
+        if name == "many":  # scan <= load, both timed the same way (issue 11)
+            methods.append(Method("mmap_wall", "pthsafe load --mmap (process wall time)", [cli, "load", "--mmap", pth], "wall"))
         if name == "big":
             methods.append(Method("scan_small", "pthsafe scan of small100.pth (same pickle, 6 KB of tensors)",
                                   [cli, "scan", os.path.join(cache, "small100.pth")], "wall"))
@@ -438,10 +440,15 @@ def report_tables(args, machine, new_torch, old_torch, sets, summary):
                 allowed = tbytes + 300 * n + 16 * MiB
                 check(f"100,000 tensors ({mode}) peak RSS <= tensor bytes + 300 B/tensor + 16 MiB", hwm <= allowed,
                       f"{hwm / MiB:.0f} MiB, allowed {allowed / MiB:.0f} MiB ({(hwm - 16 * MiB - tbytes) / n:.0f} B/tensor)")
-        sc, mm = b(ms, "scan"), b(ms, "mmap")
-        if sc and mm:
-            check("100,000 tensors: scan <= load (mmap) time", sc <= mm,
-                  f"scan {fmt_s(sc)} (process wall time) vs load {fmt_s(mm)} (in-process)")
+        # Both as process wall times: the scan reports no time of its own.
+        sc, mw = b(ms, "scan"), b(ms, "mmap_wall")
+        if sc and mw:
+            check("100,000 tensors: scan <= load (mmap) time", sc <= mw,
+                  f"scan {fmt_s(sc)} vs load --mmap {fmt_s(mw)} (process wall times, best of the rounds)")
+            hs = max(d["peak_rss"] for d in ms["scan"].docs)
+            hl = max(d["peak_rss"] for d in ms["mmap_wall"].docs)
+            check("100,000 tensors: scan <= load (mmap) peak RSS", hs <= hl,
+                  f"scan {hs / MiB:.0f} MiB vs load --mmap {hl / MiB:.0f} MiB")
     return [{"target": d, "met": ok, "detail": det} for d, ok, det in checks]
 
 
