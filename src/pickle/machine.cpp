@@ -60,7 +60,13 @@ struct machine::impl {
   std::vector<std::size_t> marks;
   // The memo: dense indices (what picklers write: 0, 1, 2, ...) in a vector, scattered ones
   // (only hostile files write those) in a hash map.
+  // Indices below dense_size are dense. Of those, only the ones some GET reads (reads) keep a
+  // pointer in memo_dense; the others (7 of torch's 8 per tensor) keep a bit in dense_unread,
+  // which is all memo_put needs to know about them. Charges follow dense_size, as when every
+  // index held a pointer.
+  std::uint64_t dense_size = 0;
   std::vector<value*> memo_dense;
+  std::vector<std::uint64_t> dense_unread;
   std::unordered_map<std::uint64_t, value*, keyed_u64_hash> memo_sparse;
   std::uint64_t memo_count = 0;
   // Key hash -> item position for dicts and sets of index_threshold+ keys (a state_dict's root
@@ -138,11 +144,22 @@ struct machine::impl {
   static void clear_fresh(value& v) { va::small(v) &= static_cast<std::uint8_t>(~flag_fresh); }
   // Hands back a node a consuming call has taken, with the fresh tuples, strings, ints and
   // storages in it down to `depth` levels (a tensor's arguments: the tuple, its size/stride
-  // tuples, their ints). Only fresh nodes go: a fresh node has exactly one holder, the slot it
-  // is released from, so nothing can reach it afterwards. Dicts, lists and sets are never fresh.
+  // tuples, their ints; the hooks dict). Only fresh nodes go: a fresh node has exactly one
+  // holder, the slot it is released from, so nothing can reach it afterwards. Containers other
+  // than tuples go only empty (a dict with items may have a key index in `indexes`), tensors and
+  // other call results never.
   void recycle(value& v, int depth) {
     if (!(va::small(v) & flag_fresh)) return;
     clear_fresh(v);
+    switch (v.kind()) {
+      case value_kind::tuple: case value_kind::string: case value_kind::bytes: case value_kind::integer:
+      case value_kind::storage:
+        break;
+      case value_kind::dict: case value_kind::ordered_dict:
+        if (!v.items().empty() || !v.attrs().empty() || !v.text().empty()) return;
+        break;
+      default: return;
+    }
     if (v.kind() == value_kind::tuple) {
       const auto items = v.items();
       if (depth > 0)
@@ -402,30 +419,41 @@ struct machine::impl {
     return push(*v);
   }
 
+  // The slot holding index idx's value, or null (never stored, or stored as unread).
   value** memo_slot(std::uint64_t idx) {
-    if (idx < memo_dense.size()) return memo_dense[idx] ? &memo_dense[idx] : nullptr;
+    if (idx < dense_size) return idx < memo_dense.size() && memo_dense[idx] ? &memo_dense[idx] : nullptr;
     const auto it = memo_sparse.find(idx);
     return it == memo_sparse.end() ? nullptr : &it->second;
+  }
+  bool unread_stored(std::uint64_t idx) const {
+    return idx / 64 < dense_unread.size() && ((dense_unread[idx / 64] >> (idx % 64)) & 1) != 0;
   }
   result<void> memo_put(std::uint64_t idx) {
     auto t = top();
     if (!t) return std::move(t).error_value();
-    if (!reads || reads->read(idx)) clear_fresh(**t);  // a second holder: the memo, read back later
+    const bool unread = reads && !reads->read(idx);
+    if (!unread) clear_fresh(**t);  // a second holder: the memo, read back later
     // No pickler numbers its memo past the number of objects it memoised; _pickle sizes an array
     // by the index (MemoryError where pickle.py accepts), so such indices are refused.
     if (idx >= lim.max_memo_entries) return limit("max_memo_entries", lim.max_memo_entries);
-    if (value** slot = memo_slot(idx)) {
-      *slot = *t;
+    if (idx < dense_size ? (unread ? unread_stored(idx) : memo_slot(idx) != nullptr) : memo_sparse.count(idx) != 0) {
+      if (value** slot = memo_slot(idx)) *slot = *t;  // an unread entry keeps no pointer to replace
       return {};
     }
     if (memo_count >= lim.max_memo_entries) return limit("max_memo_entries", lim.max_memo_entries);
     ++memo_count;
-    if (idx < memo_dense.size() + 4096 && idx < lim.max_memo_entries) {
-      if (idx >= memo_dense.size()) {
-        PTHSAFE_TRY_CHARGE((idx + 1 - memo_dense.size()) * slot_bytes);
-        memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
+    if (idx < dense_size + 4096 && idx < lim.max_memo_entries) {
+      if (idx >= dense_size) {
+        PTHSAFE_TRY_CHARGE((idx + 1 - dense_size) * slot_bytes);
+        dense_size = idx + 1;
       }
-      memo_dense[idx] = *t;
+      if (unread) {
+        if (idx / 64 >= dense_unread.size()) dense_unread.resize(static_cast<std::size_t>(idx / 64 + 1), 0);
+        dense_unread[idx / 64] |= std::uint64_t{1} << (idx % 64);
+      } else {
+        if (idx >= memo_dense.size()) memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
+        memo_dense[idx] = *t;
+      }
     } else {
       PTHSAFE_TRY_CHARGE(64);
       memo_sparse.emplace(idx, *t);
@@ -654,8 +682,9 @@ result<void> machine::impl::step(std::uint8_t code) {
       PTHSAFE_ASSIGN(auto callable, pop());
       if (args->kind() != value_kind::tuple) return fail(errc::pickle_bad_operand, "REDUCE arguments are not a tuple");
       PTHSAFE_ASSIGN(auto out, m.target_.reduce(*callable, *args));
-      if (m.target_.consumes_reduce_args(*callable)) {
+      if (m.target_.consumes_reduce_args(*callable, *args)) {
         recycle(*args, 2);
+        set_fresh(*out);  // a new node of the target's, held by this stack slot alone
       } else {
         clear_fresh(*args);  // the target may keep it, or return a node in it
         clear_fresh(*out);

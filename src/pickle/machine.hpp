@@ -36,7 +36,7 @@ class call_target {
   /// True when a successful reduce(callable, args) keeps no reference to `args` or anything in
   /// it (it copies what it needs) and returns a node of its own: the machine may then reuse the
   /// argument nodes only it holds. The default (false) is always safe.
-  virtual bool consumes_reduce_args(const value& /*callable*/) const { return false; }
+  virtual bool consumes_reduce_args(const value& /*callable*/, const value& /*args*/) const { return false; }
   /// The same for persistent_load(pid), whose result must moreover be a new node no one else
   /// holds.
   virtual bool consumes_persistent_ids() const { return false; }

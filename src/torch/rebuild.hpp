@@ -23,12 +23,14 @@ class torch_rebuilder final : public call_target {
       : st_(st), zip_(zip), opts_(opts), by_key_(st.storages, zip ? zip->entries().size() : 0) {}
   void attach(const machine* m) { m_ = m; }
   /// _rebuild_tensor_v2/v3 copy shape, stride and the storage record out of their arguments and
-  /// return a new tensor node; zip persistent ids are read into a storage record and answered
-  /// with a new storage node. Every other call may keep its arguments (inert objects do).
-  bool consumes_reduce_args(const value& callable) const override {
+  /// return a new tensor node; OrderedDict() (no arguments: a tensor's backward hooks) returns a
+  /// new empty dict; zip persistent ids are read into a storage record and answered with a new
+  /// storage node. Every other call may keep its arguments (inert objects do).
+  bool consumes_reduce_args(const value& callable, const value& args) const override {
     if (callable.kind() != value_kind::global) return false;
     const global_id id = global_of(callable).id;
-    return id == global_id::rebuild_tensor_v2 || id == global_id::rebuild_tensor_v3;
+    return id == global_id::rebuild_tensor_v2 || id == global_id::rebuild_tensor_v3 ||
+           (id == global_id::ordered_dict && args.items().empty());
   }
   bool consumes_persistent_ids() const override { return !legacy_; }
   /// Gate only: persistent ids of a pickle examined outside its archive (an extra record, bytes

@@ -165,3 +165,23 @@ TEST_CASE("persistent ids with a second holder through DUP stay whole") {
   CHECK(ints(*lookup(ck->root(), "more")) == std::vector<std::int64_t>{5000, 6000});
   CHECK(ck->tensor_count() == 1);
 }
+
+TEST_CASE("memo entries never read keep only a mark, and count once as before") {
+  // MEMOIZE numbers its entry by the count of distinct indices stored: an unread index stored
+  // twice must count once, or the next MEMOIZE would take another number.
+  pickle_writer w;
+  w.proto(4).empty_list().memoize().binput(0).memoize().pop().binget(1).stop();
+  const bytes b = w.take();
+  pthsafe::load_options o;
+  o.limits.max_memo_entries = 2;
+  auto ck = pthsafe::checkpoint::open_buffer(b, o);
+  REQUIRE(ck);
+  CHECK(ck->root().is(value_kind::list));
+  // A third distinct index is past the limit whether or not it is ever read.
+  pickle_writer more;
+  more.proto(4).empty_list().memoize().binput(1).binput(2).stop();
+  CHECK(pthsafe::checkpoint::open_buffer(more.take(), o).code() == errc::limit_exceeded);
+  pickle_writer read_back;
+  read_back.proto(4).empty_list().memoize().binput(1).binput(2).pop().binget(2).stop();
+  CHECK(pthsafe::checkpoint::open_buffer(read_back.take(), o).code() == errc::limit_exceeded);
+}
