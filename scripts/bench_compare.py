@@ -186,8 +186,9 @@ def machine_description():
 
 
 class Method:
-    def __init__(self, key, label, cmd, kind, env=None):
+    def __init__(self, key, label, cmd, kind, env=None, tensors=None):
         self.key, self.label, self.cmd, self.kind, self.env = key, label, cmd, kind, env
+        self.tensors = tensors  # another input's tensor count (many1m.pth in many.pth's table)
         self.secs, self.docs, self.errors = [], [], []
 
 
@@ -248,8 +249,8 @@ def table(title, methods, nbytes, ntensors, baseline_key):
         if nbytes >= GiB / 4:
             thr = f"{nbytes / b / GiB:.2f} GiB/s"
         else:
-            thr = f"{ntensors / b / 1e3:.0f}k tensors/s"
-        ratio = fmt_ratio(best(base) / b) if base else "-"
+            thr = f"{(m.tensors or ntensors) / b / 1e3:.0f}k tensors/s"
+        ratio = fmt_ratio(best(base) / b) if base and not m.tensors else "-"
         peak = max(d.get("peak_rss", 0) for d in m.docs)
         delta = "-"
         if any("rss_before" in d for d in m.docs):
@@ -272,6 +273,8 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="Python with torch 2.x, numpy and safetensors")
     ap.add_argument("--old-python", default="/usr/bin/python3", help="Python with Debian's torch 1.13 ('' to skip)")
     ap.add_argument("--only", choices=["big", "many"], help="measure one input only")
+    ap.add_argument("--many1m", action="store_true",
+                    help="also load many1m.pth (1,000,000 tensors; written once, ~3 min) for the linear-cost check")
     ap.add_argument("--settle", type=float, default=3.0,
                     help="seconds to wait before each big.pth measurement (default 3): on VMs with free page "
                          "reporting, memory freed moments ago is much cheaper to fault in again than cold memory")
@@ -292,7 +295,7 @@ def main():
         if not os.access(exe, os.X_OK):
             sys.exit(f"bench_compare: {exe} is missing (build failed?)")
     sh([args.python, os.path.join(ROOT, "bench", "make_inputs.py"), "--cache", cache, "--big-mib", str(args.big_mib)]
-       + (["--only", args.only] if args.only else []))
+       + (["--only", args.only] if args.only else []) + (["--many1m"] if args.many1m else []))
     with open(os.path.join(cache, "inputs.json")) as f:
         inputs = json.load(f)
 
@@ -331,6 +334,12 @@ def main():
                     Method("scan", "pthsafe scan (process wall time)", [cli, "scan", pth], "wall")]
         if name == "many":  # scan <= load, both timed the same way (issue 11)
             methods.append(Method("mmap_wall", "pthsafe load --mmap (process wall time)", [cli, "load", "--mmap", pth], "wall"))
+            if args.many1m:  # its tree needs more than the default max_tree_bytes (128 MiB)
+                p1m = os.path.join(cache, "many1m.pth")
+                warm(p1m)
+                methods.append(Method("mmap_1m", "pthsafe load --mmap of many1m.pth (1,000,000 tensors)",
+                                      [cli, "load", "--json", "--mmap", "--limit", "max_tree_bytes=2147483648", p1m], "self",
+                                      tensors=10 * meta["tensors"]))
         if name == "big":
             methods.append(Method("scan_small", "pthsafe scan of small100.pth (same pickle, 6 KB of tensors)",
                                   [cli, "scan", os.path.join(cache, "small100.pth")], "wall"))
@@ -355,7 +364,8 @@ def main():
         targets = report_tables(args, machine, new_torch, old_torch, sets, summary)
     print(report.getvalue())
     results["checks"] = targets
-    cmd = "python3 scripts/bench_compare.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "")
+    cmd = "python3 scripts/bench_compare.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "") + (
+        " --many1m" if args.many1m else "")
     print("wrote " + results_doc.write_section("performance", "Performance: pthsafe vs the machine, torch.load and safetensors",
                                                cmd, report.getvalue()), file=sys.stderr)
     if args.json:
@@ -440,6 +450,14 @@ def report_tables(args, machine, new_torch, old_torch, sets, summary):
                 allowed = tbytes + 300 * n + 16 * MiB
                 check(f"100,000 tensors ({mode}) peak RSS <= tensor bytes + 300 B/tensor + 16 MiB", hwm <= allowed,
                       f"{hwm / MiB:.0f} MiB, allowed {allowed / MiB:.0f} MiB ({(hwm - 16 * MiB - tbytes) / n:.0f} B/tensor)")
+        m1, mm1 = b(ms, "mmap_1m"), b(ms, "mmap")
+        if m1 and mm1:
+            check("1,000,000 tensors <= 11x the 100,000-tensor load (mmap) time", m1 <= 11 * mm1,
+                  f"{m1 / mm1:.1f}x: {fmt_s(m1)} vs {fmt_s(mm1)}")
+            h1 = max(d["peak_rss"] for d in ms["mmap_1m"].docs)
+            h0 = max(d["peak_rss"] for d in ms["mmap"].docs)
+            check("1,000,000 tensors <= 11x the 100,000-tensor load (mmap) peak RSS", h1 <= 11 * h0,
+                  f"{h1 / h0:.1f}x: {h1 / MiB:.0f} MiB vs {h0 / MiB:.0f} MiB")
         # Both as process wall times: the scan reports no time of its own.
         sc, mw = b(ms, "scan"), b(ms, "mmap_wall")
         if sc and mw:
