@@ -1,5 +1,6 @@
 #include "pickle/memo_uses.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "pickle/opcodes.hpp"
@@ -40,8 +41,14 @@ std::optional<memo_reads> memo_reads::of(std::span<const std::byte> pickle, std:
     at = static_cast<std::uint64_t>(static_cast<const std::byte*>(nl) - p) + 1;
     return true;
   };
+  const std::uint64_t bit_limit = size <= UINT64_MAX / 8 - 64 ? 8 * size + 64 : UINT64_MAX;
+  out.bit_limit_ = bit_limit;
   const auto mark_read = [&](std::uint64_t index) {
     if (index >= max_index) return false;
+    if (index >= bit_limit) {
+      out.far_.push_back(index);
+      return true;
+    }
     if (index / 64 >= out.bits_.size()) out.bits_.resize(static_cast<std::size_t>(index / 64 + 1), 0);
     out.bits_[index / 64] |= std::uint64_t{1} << (index % 64);
     return true;
@@ -50,7 +57,9 @@ std::optional<memo_reads> memo_reads::of(std::span<const std::byte> pickle, std:
     const auto code = static_cast<std::uint8_t>(p[at++]);
     bool ok = true;
     switch (code) {
-      case op::STOP: return out;
+      case op::STOP:
+        std::sort(out.far_.begin(), out.far_.end());
+        return out;
       case op::BINGET:
         ok = 1 <= size - at && mark_read(le(p + at, 1)) && fixed(1);
         break;

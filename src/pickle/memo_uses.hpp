@@ -6,6 +6,7 @@
 // bench/NOTES.md 20), instead of keeping ~500 bytes per tensor alive to the end of the load.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -20,11 +21,17 @@ class memo_reads {
   /// an index at or past `max_index` (the machine refuses those anyway).
   static std::optional<memo_reads> of(std::span<const std::byte> pickle, std::uint64_t max_index);
   bool read(std::uint64_t index) const noexcept {
+    if (index >= bit_limit_) return std::binary_search(far_.begin(), far_.end(), index);
     return index / 64 < bits_.size() && ((bits_[index / 64] >> (index % 64)) & 1) != 0;
   }
 
  private:
+  // Indices below 8 per pickle byte in a bit set, the rest (no pickler writes them: a read
+  // costs at least 2 bytes) in a sorted list: memory stays proportional to the pickle, whatever
+  // index a file names and however far max_memo_entries was raised.
+  std::uint64_t bit_limit_ = 0;
   std::vector<std::uint64_t> bits_;
+  std::vector<std::uint64_t> far_;
 };
 
 }  // namespace pthsafe::detail

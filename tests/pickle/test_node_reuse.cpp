@@ -69,6 +69,18 @@ TEST_CASE("memo_reads: the indices BINGET and LONG_BINGET read, or nothing when 
   pickle_writer far;
   far.proto(2).none().long_binget(5000).stop();
   CHECK_FALSE(memo_reads::of(view(far.take()), 1000));  // the machine refuses such an index
+  // Indices far past the pickle's size (8 per byte) are kept in a list, not a bit set sized by
+  // the index: an 18-byte pickle naming index 2^32 - 1 must not cost 512 MiB.
+  pickle_writer sparse;
+  sparse.proto(2).long_binget(0xffffffffu).long_binget(200).long_binget(220).stop();
+  const bytes sb = sparse.take();
+  const auto sr = memo_reads::of(view(sb), std::uint64_t{1} << 40);
+  REQUIRE(sr);
+  CHECK(sr->read(0xffffffffu));
+  CHECK(sr->read(200));  // below 8 * 18 + 64 = 208: in the bit set
+  CHECK(sr->read(220));  // past it, in the list, though the bit set's last word covers 220
+  CHECK_FALSE(sr->read(0xfffffffeu));
+  CHECK_FALSE(sr->read(201));
 }
 
 TEST_CASE("tensor arguments with a second holder keep their values; reused nodes are distinct") {
