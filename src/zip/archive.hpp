@@ -33,8 +33,11 @@ class archive {
  public:
   /// Validates `file` (which must outlive the archive). Errors: every zip_* code, the same for
   /// both checks on every input (fuzz/fuzz_zip.cpp compares them).
+  /// `release` (a mapped file's release_pages) lets the local-header walks hand back the pages
+  /// they have read past; the checks and results are the same with or without it.
   static result<std::unique_ptr<archive>> open(std::span<const std::byte> file, const limits& lim,
-                                               zip_check check = zip_check::libzip_always);
+                                               zip_check check = zip_check::libzip_always,
+                                               const page_release& release = {});
   ~archive();
   archive(const archive&) = delete;
   archive& operator=(const archive&) = delete;

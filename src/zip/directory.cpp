@@ -211,8 +211,10 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
   return dir;
 }
 
-result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir) {
+result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir, const page_release& release) {
+  release_behind behind(f, release);
   for (auto& e : dir.entries) {
+    behind.passed(e.local_offset);
     if (e.flags & (flag_encrypted | flag_strong_encryption | flag_masked_header | flag_patched))
       return make_error(errc::zip_unsupported_flags, "encrypted, patched or masked entry (flags 0x" +
                         [&] { std::array<char, 8> b{}; std::snprintf(b.data(), b.size(), "%04x", e.flags); return std::string(b.data()); }() + ")",

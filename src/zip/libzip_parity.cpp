@@ -50,7 +50,8 @@ error rejected(const zip_entry& e, std::string msg, std::uint64_t off) {
 
 }  // namespace
 
-result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_directory& dir) {
+result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_directory& dir, const page_release& release) {
+  release_behind behind(f, release);
   // An archive comment moves the end record away from the end of the file, where libzip's search
   // buffer (the last 64 KiB) starts 20 bytes in: left to libzip.
   if (f.size() < 22) return false;
@@ -89,6 +90,7 @@ result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_dire
 
     // The local header: its bounds, signature, name, flags, method, CRC and sizes were checked by
     // check_local_headers.
+    behind.passed(e.local_offset);
     cursor l(f, e.local_offset + 4);
     std::uint16_t l_needed = 0, l_mtime = 0, l_mdate = 0, l_name_len = 0, l_extra_len = 0;
     std::uint32_t l_csize = 0, l_usize = 0;

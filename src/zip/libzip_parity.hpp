@@ -19,6 +19,8 @@ namespace pthsafe::detail {
 /// libzip's remaining checks reduce to the ones applied here; false when libzip must be asked.
 /// Errors (what libzip would refuse at open): zip_libzip_rejected for a local extra field libzip's
 /// parser refuses, or a local header needing a newer version than the central entry.
-result<bool> decided_without_libzip(std::span<const std::byte> file, const zip_directory& dir);
+/// `release` as for check_local_headers (the local headers are read again here).
+result<bool> decided_without_libzip(std::span<const std::byte> file, const zip_directory& dir,
+                                    const page_release& release = {});
 
 }  // namespace pthsafe::detail
