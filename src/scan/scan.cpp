@@ -367,6 +367,15 @@ class gate {
   }
 
   // Record names as torch's miniz compares them: ASCII case folded.
+  // s equals `lower` (already folded) once ASCII letters of s are folded: no copy per record.
+  static bool equal_to_folded(std::string_view s, std::string_view lower) {
+    if (s.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i] >= 'A' && s[i] <= 'Z' ? static_cast<char>(s[i] - 'A' + 'a') : s[i];
+      if (c != lower[i]) return false;
+    }
+    return true;
+  }
   static std::string folded(std::string_view s) {
     std::string out(s);
     for (char& c : out)
@@ -413,10 +422,10 @@ class gate {
     bool main_done = false;
     for (const auto& r : records) {
       const auto slash = r.name.find('/');
-      const std::string rel = folded(slash == std::string::npos ? r.name : r.name.substr(slash + 1));
-      if (!main_done && ((loaded && folded(r.name) == main_pkl) || (resume_main && r.name == main_error->record))) {
+      const std::string rel = folded(slash == std::string_view::npos ? r.name : r.name.substr(slash + 1));
+      if (!main_done && ((loaded && equal_to_folded(r.name, main_pkl)) || (resume_main && r.name == main_error->record))) {
         main_done = true;
-        if (resume_main) scan_stream(r.bytes, r.name, main_error);
+        if (resume_main) scan_stream(r.bytes, std::string(r.name), main_error);
         continue;
       }
       // Storage folder: after a complete data.pkl, the records it referenced are data and any
@@ -428,7 +437,7 @@ class gate {
         finding f;
         f.rule = std::string(errc_name(errc::torchscript_code));
         f.severity = severity::error;
-        f.record = r.name;
+        f.record = std::string(r.name);
         f.offset = r.offset;
         f.message = "TorchScript code record: torch.jit.load compiles and runs it";
         add(std::move(f));
@@ -441,18 +450,19 @@ class gate {
         finding f;
         f.rule = "extra_record";
         f.severity = severity::note;
-        f.record = r.name;
+        f.record = std::string(r.name);
         f.offset = r.offset;
         f.message = in_storage_folder ? "storage-folder record the pickle never references: torch never reads it"
                                       : "record torch never reads";
         add(std::move(f));
       }
       if (!looks_like_pickle(r)) continue;
+      const std::string name(r.name);
       if (storage_by_structure) {
-        const auto w = detail::walk_opcodes(r.bytes, 0, r.name, opts_);
+        const auto w = detail::walk_opcodes(r.bytes, 0, name, opts_);
         if (!w.reached_stop || w.end != r.bytes.size()) continue;
       }
-      scan_stream(r.bytes, r.name, std::nullopt);
+      scan_stream(r.bytes, name, std::nullopt);
     }
     if (!starts_with_zip) {
       // Another format before the archive (a polyglot): judge the leading part as a pickle

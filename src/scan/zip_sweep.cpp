@@ -70,7 +70,7 @@ bool read_local(std::span<const std::byte> f, std::uint64_t at, std::uint64_t co
     declared = 0;
   }
   if (!range_fits(data, len, f.size())) return false;
-  if (!size_known) r.name = std::string(name);  // else the caller sets the central name
+  if (!size_known) r.name = name;  // else the caller sets the central name
   r.offset = data;
   const auto raw = f.subspan(data, len);
   if (method == 0) {
@@ -106,7 +106,7 @@ std::vector<loose_record> enumerate_records(std::span<const std::byte> f, const 
     for (const auto& e : dir->entries) {
       loose_record r;
       if (!read_local(f, e.local_offset, e.comp_size, true, lim, r)) continue;
-      r.name = std::string(e.name);  // the central name is what directory readers use
+      r.name = e.name;  // the central name is what directory readers use
       r.from_directory = true;
       if (sweep) seen.insert(r.offset);  // only the sweep below asks
       out.push_back(std::move(r));

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 #include <span>
-#include <string>
+#include <string_view>
 #include <vector>
 
 #include "pthsafe/options.hpp"
@@ -14,7 +14,7 @@
 namespace pthsafe::detail {
 
 struct loose_record {
-  std::string name;
+  std::string_view name;                ///< in the file's bytes (central or local header)
   std::uint64_t offset = 0;             ///< file offset of its data
   std::span<const std::byte> bytes;     ///< stored bytes, or `inflated`
   std::vector<std::byte> inflated;
