@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "io/release_behind.hpp"
+
 namespace pthsafe::detail {
 namespace {
 
@@ -90,8 +92,20 @@ result<void> read_all(const source& src, std::span<const read_job> jobs) {
   for (const auto& j : jobs) total += j.nbytes;
   unsigned threads = std::min(usable_cpus(), max_threads);
   if (total < parallel_read_min || threads < 2) {
-    for (const auto& j : jobs)
-      if (auto r = read_one(src, j, 0, j.nbytes); !r) return r;
+    // In file order (torch files its records by key as text: "0", "1", "10", "100", ..., so
+    // storage order jumps about the file), handing back the mapped pages of the small records
+    // copied so far: 100,000 small storages would otherwise fault in the whole record area
+    // (bench/NOTES.md 26).
+    std::vector<const read_job*> order;
+    order.reserve(jobs.size());
+    for (const auto& j : jobs) order.push_back(&j);
+    std::stable_sort(order.begin(), order.end(), [](const read_job* a, const read_job* b) { return a->file_offset < b->file_offset; });
+    const page_release release = [&src](std::span<const std::byte> b) { src.release_pages(b); };
+    release_behind behind(src.bytes(), release);
+    for (const read_job* j : order) {
+      behind.passed(j->file_offset);
+      if (auto r = read_one(src, *j, 0, j->nbytes); !r) return r;
+    }
     return {};
   }
 
