@@ -43,11 +43,21 @@ source source::from_buffer(std::span<const std::byte> b) noexcept {
   return s;
 }
 
+source source::borrow(const source& owner) noexcept {
+  source s;
+  s.data_ = owner.data_;
+  s.size_ = owner.size_;
+  s.mapped_ = owner.mapped_;
+  s.owned_ = false;
+  return s;
+}
+
 source::source(source&& o) noexcept
     : data_(std::exchange(o.data_, nullptr)),
       size_(std::exchange(o.size_, 0)),
       fd_(std::exchange(o.fd_, -1)),
-      mapped_(std::exchange(o.mapped_, false)) {}
+      mapped_(std::exchange(o.mapped_, false)),
+      owned_(std::exchange(o.owned_, true)) {}
 
 source& source::operator=(source&& o) noexcept {
   if (this != &o) {
@@ -56,6 +66,7 @@ source& source::operator=(source&& o) noexcept {
     size_ = std::exchange(o.size_, 0);
     fd_ = std::exchange(o.fd_, -1);
     mapped_ = std::exchange(o.mapped_, false);
+    owned_ = std::exchange(o.owned_, true);
   }
   return *this;
 }
@@ -77,7 +88,7 @@ void source::release_pages(std::span<const std::byte> bytes) const noexcept {
 }
 
 void source::release() noexcept {
-  if (mapped_ && data_) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (owned_ && mapped_ && data_) ::munmap(const_cast<std::byte*>(data_), size_);
   if (fd_ >= 0) ::close(fd_);
   data_ = nullptr;
   fd_ = -1;

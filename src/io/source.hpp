@@ -16,6 +16,9 @@ class source {
   static result<source> map_file(const std::string& path);
   /// Wraps a caller's buffer (not owned).
   static source from_buffer(std::span<const std::byte> b) noexcept;
+  /// The same bytes as `owner` (which must outlive the result), not owned: release_pages hands
+  /// back pages of owner's mapping, and read_into copies from it.
+  static source borrow(const source& owner) noexcept;
 
   source() = default;
   source(source&&) noexcept;
@@ -40,6 +43,7 @@ class source {
   std::uint64_t size_ = 0;
   int fd_ = -1;
   bool mapped_ = false;
+  bool owned_ = true;  // false: borrow()ed, never unmapped here
 };
 
 }  // namespace pthsafe::detail

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "io/source.hpp"
 #include "pthsafe/checkpoint.hpp"
 #include "pthsafe/options.hpp"
 #include "zip/archive.hpp"
@@ -65,15 +66,18 @@ struct load_facts {
   bool legacy = false;                       ///< pickle stream whose first pickle is the magic
   bool main_pickle_ran = false;              ///< data.pkl (bare pickle: the file) ran to its STOP
   std::string root;                          ///< zip top folder, when the archive opened
-  /// Records data.pkl / constants.pkl referenced as storages, collected only when the caller
-  /// sets want_storage_records (the gate): views into the bytes given to open_buffer_with_facts.
+  /// By zip directory index (read_directory's order): the records data.pkl / constants.pkl read
+  /// as storages. Filled only when the caller sets want_storage_records (the gate): one bit per
+  /// entry, not a name per storage, since it is built while the whole tree is alive.
   bool want_storage_records = false;
-  std::vector<std::string_view> storage_records;
+  std::vector<bool> storage_entries;
 };
 
-/// checkpoint::open_buffer that also fills `facts` (success or failure). The gate passes
-/// zip_check::libzip_always: libzip, the parser of record, opens every archive it judges.
-result<checkpoint> open_buffer_with_facts(std::span<const std::byte> bytes, const load_options& opts, load_facts& facts,
-                                          zip_check zip_checked_by = zip_check::strict_when_stored);
+/// checkpoint::open_buffer that also fills `facts` (success or failure), reading `bytes` (a
+/// source::from_buffer, or a source::borrow of a mapped file, whose pages the zip walks then
+/// hand back as they pass them). The gate passes zip_check::libzip_always: libzip, the parser of
+/// record, opens every archive it judges.
+result<checkpoint> open_with_facts(source bytes, const load_options& opts, load_facts& facts,
+                                   zip_check zip_checked_by = zip_check::strict_when_stored);
 
 }  // namespace pthsafe::detail

@@ -267,9 +267,11 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   facts.legacy = id.legacy;
   auto read = read_container(*st, opts, facts);
   if (st->zip) facts.root = std::string(st->zip->root());
-  if (facts.want_storage_records)
+  if (facts.want_storage_records && st->zip) {
+    facts.storage_entries.assign(st->zip->entries().size(), false);
     for (const auto& s : st->storages)
-      if (!s.record.empty()) facts.storage_records.push_back(s.record);
+      if (s.entry && *s.entry < facts.storage_entries.size()) facts.storage_entries[*s.entry] = true;
+  }
   PTHSAFE_TRY(std::move(read));  // after the facts above, which a failed read reports too
   // Keep the tensor table in tree order and place only what the tree reaches.
   std::vector<const tensor_record*> reach_t;
@@ -308,13 +310,13 @@ result<checkpoint> checkpoint::open(const std::string& path, const load_options&
 
 result<checkpoint> checkpoint::open_buffer(std::span<const std::byte> bytes, const load_options& opts) {
   detail::load_facts facts;
-  return detail::open_buffer_with_facts(bytes, opts, facts);
+  return detail::open_with_facts(detail::source::from_buffer(bytes), opts, facts);
 }
 
-result<checkpoint> detail::open_buffer_with_facts(std::span<const std::byte> bytes, const load_options& opts,
-                                                  load_facts& facts, zip_check zip_checked_by) {
+result<checkpoint> detail::open_with_facts(source bytes, const load_options& opts, load_facts& facts,
+                                           zip_check zip_checked_by) {
   auto st = std::make_unique<checkpoint_state>();
-  st->src = source::from_buffer(bytes);
+  st->src = std::move(bytes);
   st->zip_checked_by = zip_checked_by;
   return open_impl(std::move(st), opts, facts);
 }

@@ -19,8 +19,6 @@
 #include "scan/zip_sweep.hpp"
 #include "torch/rebuild.hpp"
 #include "model/expansion.hpp"
-#include "util/keyed_hash.hpp"
-#include "util/open_table.hpp"
 #include "util/try.hpp"
 
 namespace pthsafe {
@@ -136,7 +134,8 @@ stop_kind stop_kind_of(errc c) {
 
 class gate {
  public:
-  gate(std::span<const std::byte> file, const load_options& opts) : file_(file), opts_(opts) {
+  /// `src` (a buffer, or a mapped file whose pages the zip walks hand back) outlives the gate.
+  gate(const detail::source& src, const load_options& opts) : src_(src), file_(src.bytes()), opts_(opts) {
     opts_.mode = load_mode::metadata;
     opts_.allow_torchscript = false;  // torch.jit.load runs their code: always unsafe to a gate
   }
@@ -150,7 +149,7 @@ class gate {
       // The loaded tree is released before any further pickle runs: a scan's memory is one
       // value tree at a time, not two.
       facts_.want_storage_records = true;
-      auto ck = detail::open_buffer_with_facts(file_, opts_, facts_, detail::zip_check::libzip_always);
+      auto ck = detail::open_with_facts(detail::source::borrow(src_), opts_, facts_, detail::zip_check::libzip_always);
       if (ck) {
         rep.format = std::string(container_format_name(ck->format()));
         for (const auto& w : ck->warnings()) add(warning_finding(w));
@@ -383,9 +382,15 @@ class gate {
     return out;
   }
 
+  static bool starts_with_folded(std::string_view s, std::string_view lower) {
+    return s.size() >= lower.size() && equal_to_folded(s.substr(0, lower.size()), lower);
+  }
+  // `rel` as written: compared folded.
   static bool known_small_record(std::string_view rel) {
-    return rel == "version" || rel == ".data/version" || rel == "byteorder" || rel == ".format_version" ||
-           rel == ".storage_alignment" || rel == ".data/serialization_id";
+    for (const std::string_view known : {"version", ".data/version", "byteorder", ".format_version", ".storage_alignment",
+                                         ".data/serialization_id"})
+      if (equal_to_folded(rel, known)) return true;
+    return false;
   }
 
   static bool looks_like_pickle(const detail::loose_record& r) {
@@ -398,10 +403,11 @@ class gate {
   }
 
   // A record the checkpoint's pickle read as a storage: raw tensor bytes to torch (persistent_load
-  // never unpickles them), so never judged as a pickle, whatever its bytes look like.
-  bool referenced_storage(std::string_view name) const {
-    return storage_index_.find(detail::keyed_hash(name, storage_tag), [&](std::uint32_t i) { return facts_.storage_records[i] == name; })
-        .has_value();
+  // never unpickles them), so never judged as a pickle, whatever its bytes look like. Known by
+  // its directory index: the load and enumerate_records parse the same directory alike, and a
+  // record found only by the sweep (not listed) is never a storage the load read.
+  bool referenced_storage(const detail::loose_record& r) const {
+    return r.from_directory && r.entry < facts_.storage_entries.size() && facts_.storage_entries[r.entry];
   }
 
   void scan_zip(bool starts_with_zip, std::uint64_t zip_end, const std::optional<error>& main_error) {
@@ -409,12 +415,8 @@ class gate {
     // otherwise every record any reader could find is examined.
     const bool strict_ok = !main_error || is_pickle_error(main_error->code) || main_error->code == errc::torchscript_archive ||
                            main_error->code == errc::torchscript_code;
-    const auto records = detail::enumerate_records(file_, opts_.limits, !strict_ok);
-    // Names are file content: a keyed hash, one slot array sized once (no sort of 100,000s of
-    // names sharing a long prefix).
-    storage_index_ = detail::open_table(facts_.storage_records.size());
-    for (std::size_t i = 0; i < facts_.storage_records.size() && i < UINT32_MAX; ++i)
-      storage_index_.insert(detail::keyed_hash(facts_.storage_records[i], storage_tag), static_cast<std::uint32_t>(i));
+    const detail::page_release release = [this](std::span<const std::byte> b) { src_.release_pages(b); };
+    const auto records = detail::enumerate_records(file_, opts_.limits, !strict_ok, release);
     // data.pkl as the load judged it: wholly (success), or up to an error the stream resumes from.
     const bool loaded = starts_with_zip && !main_error;
     const std::string main_pkl = facts_.root.empty() ? std::string() : folded(facts_.root + "/data.pkl");
@@ -422,7 +424,7 @@ class gate {
     bool main_done = false;
     for (const auto& r : records) {
       const auto slash = r.name.find('/');
-      const std::string rel = folded(slash == std::string_view::npos ? r.name : r.name.substr(slash + 1));
+      const std::string_view rel = slash == std::string_view::npos ? r.name : r.name.substr(slash + 1);
       if (!main_done && ((loaded && equal_to_folded(r.name, main_pkl)) || (resume_main && r.name == main_error->record))) {
         main_done = true;
         if (resume_main) scan_stream(r.bytes, std::string(r.name), main_error);
@@ -431,7 +433,7 @@ class gate {
       // Storage folder: after a complete data.pkl, the records it referenced are data and any
       // other data/<key> is an extra record like any other; before that (data.pkl refused or
       // never reached) only a complete pickle there is judged as one.
-      if (rel.rfind("code/", 0) == 0) {
+      if (starts_with_folded(rel, "code/")) {
         // TorchScript source (any case: miniz folds it): some reader compiles and runs it, in a
         // well-formed archive or not, so it is judged wherever a record is found.
         finding f;
@@ -442,10 +444,10 @@ class gate {
         f.message = "TorchScript code record: torch.jit.load compiles and runs it";
         add(std::move(f));
       }
-      const bool in_storage_folder = rel.rfind("data/", 0) == 0;
-      if (starts_with_zip && facts_.main_pickle_ran && referenced_storage(r.name)) continue;
+      const bool in_storage_folder = starts_with_folded(rel, "data/");
+      if (starts_with_zip && facts_.main_pickle_ran && referenced_storage(r)) continue;
       const bool storage_by_structure = in_storage_folder && !(starts_with_zip && facts_.main_pickle_ran);
-      const bool known = rel == "data.pkl" || storage_by_structure || known_small_record(rel);
+      const bool known = equal_to_folded(rel, "data.pkl") || storage_by_structure || known_small_record(rel);
       if (!known && !r.name.empty() && r.name.back() != '/') {
         finding f;
         f.rule = "extra_record";
@@ -478,11 +480,10 @@ class gate {
     if (zip_end && zip_end < file_.size()) scan_stream(file_.subspan(zip_end), "<after archive>", std::nullopt, 8);
   }
 
+  const detail::source& src_;
   std::span<const std::byte> file_;
   load_options opts_;
   detail::load_facts facts_;
-  static constexpr std::uint64_t storage_tag = 0x73746f72;
-  detail::open_table storage_index_;  // positions in facts_.storage_records (views into file_)
   std::vector<finding> findings_;
   std::set<std::tuple<std::string, std::string, std::uint64_t>> seen_;
 };
@@ -522,12 +523,16 @@ scan_report scan_safetensors(std::span<const std::byte> bytes, const load_option
   return rep;
 }
 
+scan_report scan_source(const detail::source& src, const load_options& opts) {
+  if (looks_like_safetensors(src.bytes())) return scan_safetensors(src.bytes(), opts);
+  gate g(src, opts);
+  return g.run();
+}
+
 }  // namespace
 
 scan_report scan_buffer(std::span<const std::byte> bytes, const load_options& opts) {
-  if (looks_like_safetensors(bytes)) return scan_safetensors(bytes, opts);
-  gate g(bytes, opts);
-  return g.run();
+  return scan_source(detail::source::from_buffer(bytes), opts);
 }
 
 scan_report scan_file(const std::string& path, const load_options& opts) {
@@ -541,7 +546,7 @@ scan_report scan_file(const std::string& path, const load_options& opts) {
     rep.findings.push_back(std::move(f));
     return rep;
   }
-  return scan_buffer(src->bytes(), opts);
+  return scan_source(*src, opts);
 }
 
 }  // namespace pthsafe

@@ -98,16 +98,22 @@ std::uint64_t end_of_zip(std::span<const std::byte> f) {
   return 0;
 }
 
-std::vector<loose_record> enumerate_records(std::span<const std::byte> f, const limits& lim, bool sweep) {
+std::vector<loose_record> enumerate_records(std::span<const std::byte> f, const limits& lim, bool sweep,
+                                            const page_release& release) {
   std::vector<loose_record> out;
   std::unordered_set<std::uint64_t, keyed_u64_hash> seen;
   limits relaxed = lim;
   if (auto dir = read_directory(f, relaxed)) {
-    for (const auto& e : dir->entries) {
+    out.reserve(dir->entries.size());
+    release_behind behind(f, release);
+    for (std::size_t i = 0; i < dir->entries.size(); ++i) {
+      const auto& e = dir->entries[i];
+      behind.passed(e.local_offset);
       loose_record r;
       if (!read_local(f, e.local_offset, e.comp_size, true, lim, r)) continue;
       r.name = e.name;  // the central name is what directory readers use
       r.from_directory = true;
+      r.entry = i;
       if (sweep) seen.insert(r.offset);  // only the sweep below asks
       out.push_back(std::move(r));
     }

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/release_behind.hpp"
+
 #include "pthsafe/options.hpp"
 
 namespace pthsafe::detail {
@@ -19,12 +21,16 @@ struct loose_record {
   std::span<const std::byte> bytes;     ///< stored bytes, or `inflated`
   std::vector<std::byte> inflated;
   bool from_directory = false;          ///< listed in the central directory
+  std::size_t entry = 0;                ///< its index there (read_directory's order), when listed
 };
 
 /// Every record reachable through the central directory (when it parses) and, when `sweep`,
 /// every local header found anywhere in the file. Deflated records are inflated up to
 /// min(max_inflated_bytes, 64 MiB) and max_compression_ratio; larger ones are skipped.
-std::vector<loose_record> enumerate_records(std::span<const std::byte> file, const limits& lim, bool sweep);
+/// `release` (a mapped file's release_pages) hands back the pages of the local headers read
+/// through the directory as the walk passes them.
+std::vector<loose_record> enumerate_records(std::span<const std::byte> file, const limits& lim, bool sweep,
+                                            const page_release& release = {});
 
 /// Offset just past the end-of-central-directory record (and its comment) found nearest the end
 /// of the file, or 0 when there is none.

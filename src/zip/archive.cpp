@@ -13,10 +13,13 @@
 #include "util/keyed_hash.hpp"
 #include "util/try.hpp"
 #include "zip/libzip_parity.hpp"
+#include "zip/libzip_source.hpp"
 
 namespace pthsafe::detail {
 
 struct archive::libzip_handle {
+  explicit libzip_handle(std::span<const std::byte> file, const page_release& release) : reader(file, release) {}
+  libzip_reader reader;  // outlives z: libzip reads through it until zip_discard
   zip_t* z = nullptr;
   ~libzip_handle() {
     if (z) zip_discard(z);
@@ -212,13 +215,16 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   }
   zip_error_t zerr;
   zip_error_init(&zerr);
-  zip_source_t* src = zip_source_buffer_create(file.data(), file.size(), 0, &zerr);
+  // libzip's ZIP_CHECKCONS reads every local header again; its reader hands back the pages it
+  // passes, as the strict walk does (bench/NOTES.md 27).
+  a->zip_ = std::make_unique<libzip_handle>(file, release);
+  zip_source_t* src = a->zip_->reader.make_source(&zerr);
   if (!src) {
     zip_error_fini(&zerr);
     return make_error(errc::zip_libzip_rejected, "libzip could not create a source");
   }
-  a->zip_ = std::make_unique<libzip_handle>();
   a->zip_->z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  a->zip_->reader.stop_releasing();
   if (!a->zip_->z) {
     std::string msg = std::string("libzip: ") + zip_error_strerror(&zerr);
     zip_source_free(src);

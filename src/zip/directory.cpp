@@ -281,9 +281,13 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     }
     return crc == prev.crc && csize == prev.comp_size && usize == prev.uncomp_size;
   };
+  // torch's writer follows every record with a descriptor: reading them is a second walk over
+  // the record area, which hands its pages back in turn.
+  release_behind descriptors(f, release);
   for (std::size_t i = 0; i < order.size(); ++i) {
     const zip_entry& prev = *order[i];
     const std::uint64_t end = prev.data_offset + prev.comp_size;
+    descriptors.passed(end);
     const std::uint64_t next = i + 1 < order.size() ? order[i + 1]->local_offset : dir.cd_offset;
     if (end > next)
       return make_error(errc::zip_overlap, "record overlaps " + std::string(prev.name),

@@ -12,6 +12,8 @@
 #include "pthsafe/pthsafe.hpp"
 #include "support/pickle_builder.hpp"
 #include "support/zip_builder.hpp"
+#include "io/source.hpp"
+#include "zip/archive.hpp"
 #include "zip/directory.hpp"
 
 using namespace pthsafe_test;
@@ -105,4 +107,140 @@ TEST_CASE("a file-backed load whose header pages were released reads every byte 
   const std::string bad_path = write_tmp(bad, "bad.pth");
   CHECK(pthsafe::checkpoint::open(bad_path).code() == pthsafe::checkpoint::open_buffer(bad).code());
   CHECK(pthsafe::checkpoint::open(bad_path).code() == errc::zip_local_header);
+}
+
+TEST_CASE("release_behind: a dense walk hands back its last stretch when it ends; a sparse one keeps it") {
+  const bytes file(4096);
+  std::vector<std::pair<std::size_t, std::size_t>> got;
+  const pthsafe::detail::page_release rel = [&](std::span<const std::byte> b) {
+    got.emplace_back(static_cast<std::size_t>(b.data() - file.data()), b.size());
+  };
+  {
+    pthsafe::detail::release_behind behind(std::span<const std::byte>(file), rel, 100, 2);
+    behind.passed(0);
+    behind.passed(200);  // [0, 200)
+    behind.passed(250);
+    behind.passed(260);
+  }  // ends: [200, 260)
+  REQUIRE(got.size() == 2);
+  CHECK(got[1] == std::pair<std::size_t, std::size_t>{200, 60});
+  got.clear();
+  {
+    pthsafe::detail::release_behind sparse(std::span<const std::byte>(file), rel, 1000, 2);
+    sparse.passed(0);
+    sparse.passed(900);  // never a step: never dense
+  }
+  CHECK(got.empty());
+}
+
+TEST_CASE("release_behind: passes that start again below (libzip: directory, then local headers) each hand back") {
+  const bytes file(4096);
+  std::vector<std::pair<std::size_t, std::size_t>> got;
+  const pthsafe::detail::page_release rel = [&](std::span<const std::byte> b) {
+    got.emplace_back(static_cast<std::size_t>(b.data() - file.data()), b.size());
+  };
+  {
+    pthsafe::detail::release_behind behind(std::span<const std::byte>(file), rel, 100, 2);
+    behind.passed_in_passes(3000);  // the directory, read first
+    behind.passed_in_passes(3200);  // [0, 3200)
+    behind.passed_in_passes(3300);
+    behind.passed_in_passes(10);    // back to the first local header: [3200, 3300), a new pass
+    behind.passed_in_passes(500);   // [10, 500)
+    behind.passed_in_passes(520);
+  }  // [500, 520)
+  REQUIRE(got.size() == 4);
+  CHECK(got[0] == std::pair<std::size_t, std::size_t>{0, 3200});
+  CHECK(got[1] == std::pair<std::size_t, std::size_t>{3200, 100});
+  CHECK(got[2] == std::pair<std::size_t, std::size_t>{10, 490});
+  CHECK(got[3] == std::pair<std::size_t, std::size_t>{500, 20});
+  // Plain passed() never goes back: the same reads release only the first pass.
+  got.clear();
+  {
+    pthsafe::detail::release_behind behind(std::span<const std::byte>(file), rel, 100, 2);
+    for (const std::uint64_t at : {3000, 3200, 3300, 10, 500, 520}) behind.passed(at);
+  }
+  REQUIRE(got.size() == 2);
+  CHECK(got[0] == std::pair<std::size_t, std::size_t>{0, 3200});
+  CHECK(got[1] == std::pair<std::size_t, std::size_t>{3200, 100});
+}
+
+namespace {
+
+// 300 stored records of 32 KiB (dense enough to release), then a deflated record and a
+// pickle record that no load reads, both past the first release.
+zip_builder many_records_with_extras(std::vector<storage_blob>& blobs, const bytes& extra) {
+  std::vector<tensor_spec> specs;
+  constexpr std::int64_t n = (32 << 10) / 4;
+  for (int i = 0; i < 300; ++i) {
+    tensor_spec t;
+    t.key = "w" + std::to_string(i);
+    t.storage_key = std::to_string(i);
+    t.shape = {n};
+    specs.push_back(t);
+    bytes data = float32_ramp(static_cast<std::size_t>(n));
+    data[0] = static_cast<std::byte>(i % 251 + 1);
+    blobs.push_back({std::to_string(i), data});
+  }
+  auto z = torch_checkpoint(state_dict_pickle(specs), blobs);
+  z.add_deflated("archive/extra.bin", extra);
+  z.add("archive/late.pkl", std::string_view("\x80\x02" "cposix\nsystem\nX\x02\x00\x00\x00idq\x00\x85q\x01Rq\x02.", 32));
+  return z;
+}
+
+}  // namespace
+
+TEST_CASE("libzip opens a mapped file through a reader that hands back pages; what it reads is unchanged") {
+  std::vector<storage_blob> blobs;
+  bytes extra(200000);
+  std::uint32_t x = 12345;  // not compressible past the ratio limit
+  for (auto& b : extra) b = static_cast<std::byte>((x = x * 1103515245u + 12345u) >> 24);
+  const bytes file = many_records_with_extras(blobs, extra).build();
+  const std::string path = write_tmp(file, "extras.pth");
+  auto src = pthsafe::detail::source::map_file(path);
+  REQUIRE(src);
+  std::size_t released = 0;
+  const pthsafe::detail::page_release rel = [&](std::span<const std::byte> b) {
+    ++released;
+    src->release_pages(b);
+  };
+  auto with = pthsafe::detail::archive::open(src->bytes(), {}, pthsafe::detail::zip_check::libzip_always, rel);
+  auto without = pthsafe::detail::archive::open(file, {}, pthsafe::detail::zip_check::libzip_always);
+  REQUIRE_MESSAGE(with, (with ? "" : with.error_value().message));
+  REQUIRE(without);
+  CHECK((*with)->libzip_opened());
+  CHECK(released >= 6);  // each twice (a step, then the last stretch): the strict walk, its descriptor walk, libzip's header pass
+  REQUIRE((*with)->entries().size() == (*without)->entries().size());
+  for (std::size_t i = 0; i < (*with)->entries().size(); ++i) {
+    CHECK((*with)->name(i) == (*without)->name(i));
+    CHECK((*with)->entries()[i].data_offset == (*without)->entries()[i].data_offset);
+  }
+  // The deflated record is inflated through libzip after the open: the reader no longer
+  // releases (`released` stays), and the bytes are the record's.
+  const std::size_t after_open = released;
+  const auto at = (*with)->find("extra.bin");
+  REQUIRE(at);
+  bytes out(extra.size());
+  REQUIRE((*with)->extract(*at, out.data(), {}));
+  CHECK(out == extra);
+  CHECK(released == after_open);
+}
+
+TEST_CASE("a scan of a mapped file (pages handed back) reports what a scan of the same bytes in memory reports") {
+  std::vector<storage_blob> blobs;
+  const bytes file = many_records_with_extras(blobs, bytes(1000, std::byte{1})).build();
+  REQUIRE(file.size() > (9u << 20));
+  const std::string path = write_tmp(file, "scan_extras.pth");
+  const auto a = pthsafe::scan_file(path);
+  const auto b = pthsafe::scan_buffer(file);
+  CHECK(a.verdict == pthsafe::verdict::unsafe);  // archive/late.pkl calls posix.system
+  CHECK(a.verdict == b.verdict);
+  REQUIRE(a.findings.size() == b.findings.size());
+  bool late = false;
+  for (std::size_t i = 0; i < a.findings.size(); ++i) {
+    CHECK(a.findings[i].rule == b.findings[i].rule);
+    CHECK(a.findings[i].record == b.findings[i].record);
+    CHECK(a.findings[i].offset == b.findings[i].offset);
+    late = late || a.findings[i].record == "archive/late.pkl";
+  }
+  CHECK(late);
 }
