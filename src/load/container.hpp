@@ -71,12 +71,15 @@ struct load_facts {
   /// entry, not a name per storage, since it is built while the whole tree is alive.
   bool want_storage_records = false;
   std::vector<bool> storage_entries;
+  /// The archive opened under zip_check::libzip_after_load without libzip: the caller still
+  /// owes archive::libzip_agrees on the same bytes.
+  bool libzip_deferred = false;
 };
 
 /// checkpoint::open_buffer that also fills `facts` (success or failure), reading `bytes` (a
 /// source::from_buffer, or a source::borrow of a mapped file, whose pages the zip walks then
-/// hand back as they pass them). The gate passes zip_check::libzip_always: libzip, the parser of
-/// record, opens every archive it judges.
+/// hand back as they pass them). The gate passes zip_check::libzip_after_load: libzip, the parser
+/// of record, opens every archive it judges, all-stored ones after the load (facts.libzip_deferred).
 result<checkpoint> open_with_facts(source bytes, const load_options& opts, load_facts& facts,
                                    zip_check zip_checked_by = zip_check::strict_when_stored);
 

@@ -266,7 +266,10 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
   facts.kind = id.kind;
   facts.legacy = id.legacy;
   auto read = read_container(*st, opts, facts);
-  if (st->zip) facts.root = std::string(st->zip->root());
+  if (st->zip) {
+    facts.root = std::string(st->zip->root());
+    facts.libzip_deferred = st->zip->libzip_deferred();
+  }
   if (facts.want_storage_records && st->zip) {
     facts.storage_entries.assign(st->zip->entries().size(), false);
     for (const auto& s : st->storages)

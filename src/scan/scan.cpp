@@ -1,6 +1,6 @@
 #include "load/tar_probe.hpp"
 #include "pthsafe/safetensors.hpp"
-#include "pthsafe/scan.hpp"
+#include "scan/gate.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -11,15 +11,18 @@
 
 #include "load/container.hpp"
 #include "model/state.hpp"
+#include "io/release_behind.hpp"
 #include "io/source.hpp"
 #include "pickle/machine.hpp"
 #include "pickle/opcodes.hpp"
 #include "pthsafe/checkpoint.hpp"
+#include "pthsafe/scan.hpp"
 #include "scan/opcode_walk.hpp"
 #include "scan/zip_sweep.hpp"
 #include "torch/rebuild.hpp"
 #include "model/expansion.hpp"
 #include "util/try.hpp"
+#include "zip/archive.hpp"
 
 namespace pthsafe {
 
@@ -135,7 +138,9 @@ stop_kind stop_kind_of(errc c) {
 class gate {
  public:
   /// `src` (a buffer, or a mapped file whose pages the zip walks hand back) outlives the gate.
-  gate(const detail::source& src, const load_options& opts) : src_(src), file_(src.bytes()), opts_(opts) {
+  /// `check`: libzip_after_load, unless libzip refused an archive the first pass deferred.
+  gate(const detail::source& src, const load_options& opts, detail::zip_check check = detail::zip_check::libzip_after_load)
+      : src_(src), file_(src.bytes()), opts_(opts), check_(check) {
     opts_.mode = load_mode::metadata;
     opts_.allow_torchscript = false;  // torch.jit.load runs their code: always unsafe to a gate
   }
@@ -149,7 +154,7 @@ class gate {
       // The loaded tree is released before any further pickle runs: a scan's memory is one
       // value tree at a time, not two.
       facts_.want_storage_records = true;
-      auto ck = detail::open_with_facts(detail::source::borrow(src_), opts_, facts_, detail::zip_check::libzip_always);
+      auto ck = detail::open_with_facts(detail::source::borrow(src_), opts_, facts_, check_);
       if (ck) {
         rep.format = std::string(container_format_name(ck->format()));
         for (const auto& w : ck->warnings()) add(warning_finding(w));
@@ -159,6 +164,17 @@ class gate {
       } else {
         main_error = ck.error_value();
         add_error(*main_error, 0);
+      }
+    }
+    if (facts_.libzip_deferred) {
+      // libzip, the parser of record, checks an all-stored archive now that the tree is gone:
+      // its per-entry structures and the tree are never held together (bench/NOTES.md 28).
+      const detail::page_release release = [this](std::span<const std::byte> b) { src_.release_pages(b); };
+      if (!detail::archive::libzip_agrees(file_, opts_.limits, release)) {
+        // It refuses what the strict walk accepted: the report is the one a refusal at open
+        // gives (the same codes as when libzip ran first), so judge the file again that way.
+        gate at_open(src_, opts_, detail::zip_check::libzip_always);
+        return at_open.run();
       }
     }
     using detail::container_kind;
@@ -483,6 +499,7 @@ class gate {
   const detail::source& src_;
   std::span<const std::byte> file_;
   load_options opts_;
+  detail::zip_check check_;
   detail::load_facts facts_;
   std::vector<finding> findings_;
   std::set<std::tuple<std::string, std::string, std::uint64_t>> seen_;
@@ -523,16 +540,16 @@ scan_report scan_safetensors(std::span<const std::byte> bytes, const load_option
   return rep;
 }
 
-scan_report scan_source(const detail::source& src, const load_options& opts) {
+}  // namespace
+
+scan_report detail::scan_source(const source& src, const load_options& opts, zip_check check) {
   if (looks_like_safetensors(src.bytes())) return scan_safetensors(src.bytes(), opts);
-  gate g(src, opts);
+  gate g(src, opts, check);
   return g.run();
 }
 
-}  // namespace
-
 scan_report scan_buffer(std::span<const std::byte> bytes, const load_options& opts) {
-  return scan_source(detail::source::from_buffer(bytes), opts);
+  return detail::scan_source(detail::source::from_buffer(bytes), opts);
 }
 
 scan_report scan_file(const std::string& path, const load_options& opts) {
@@ -546,7 +563,7 @@ scan_report scan_file(const std::string& path, const load_options& opts) {
     rep.findings.push_back(std::move(f));
     return rep;
   }
-  return scan_source(*src, opts);
+  return detail::scan_source(*src, opts);
 }
 
 }  // namespace pthsafe

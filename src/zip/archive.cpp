@@ -213,33 +213,50 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     PTHSAFE_ASSIGN(const bool decided, decided_without_libzip(file, a->dir_, release));
     if (decided) return a;
   }
+  const bool all_stored = std::all_of(ents.begin(), ents.end(), [](const zip_entry& e) { return e.method == 0; });
+  if (check == zip_check::libzip_after_load && all_stored) {
+    a->libzip_deferred_ = true;
+    return a;
+  }
+  PTHSAFE_ASSIGN(a->zip_, open_libzip(file, ents, release));
+  a->libzip_checked_ = true;
+  // libzip agreed; it is needed again only to inflate. An all-stored archive lets it go now, so
+  // that its per-entry structures (~400 bytes an entry) are not held while the pickle runs: the
+  // gate's peak is the larger of the two, not their sum (bench/NOTES.md 21).
+  if (all_stored) a->zip_.reset();
+  return a;
+}
+
+result<std::unique_ptr<archive::libzip_handle>> archive::open_libzip(std::span<const std::byte> file,
+                                                                    const std::vector<zip_entry>& ents,
+                                                                    const page_release& release) {
   zip_error_t zerr;
   zip_error_init(&zerr);
   // libzip's ZIP_CHECKCONS reads every local header again; its reader hands back the pages it
   // passes, as the strict walk does (bench/NOTES.md 27).
-  a->zip_ = std::make_unique<libzip_handle>(file, release);
-  zip_source_t* src = a->zip_->reader.make_source(&zerr);
+  auto h = std::make_unique<libzip_handle>(file, release);
+  zip_source_t* src = h->reader.make_source(&zerr);
   if (!src) {
     zip_error_fini(&zerr);
     return make_error(errc::zip_libzip_rejected, "libzip could not create a source");
   }
-  a->zip_->z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-  a->zip_->reader.stop_releasing();
-  if (!a->zip_->z) {
+  h->z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  h->reader.stop_releasing();
+  if (!h->z) {
     std::string msg = std::string("libzip: ") + zip_error_strerror(&zerr);
     zip_source_free(src);
     zip_error_fini(&zerr);
     return make_error(errc::zip_libzip_rejected, msg);
   }
   zip_error_fini(&zerr);
-  const zip_int64_t n = zip_get_num_entries(a->zip_->z, 0);
+  const zip_int64_t n = zip_get_num_entries(h->z, 0);
   if (n < 0 || static_cast<std::uint64_t>(n) != ents.size())
     return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
                                                      std::to_string(ents.size()));
   for (std::size_t i = 0; i < ents.size(); ++i) {
     zip_stat_t st;
     zip_stat_init(&st);
-    if (zip_stat_index(a->zip_->z, i, ZIP_FL_ENC_RAW, &st) != 0)
+    if (zip_stat_index(h->z, i, ZIP_FL_ENC_RAW, &st) != 0)
       return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(ents[i].name));
     const auto& e = ents[i];
     if (!st.name || std::string_view(st.name) != e.name || st.size != e.uncomp_size ||
@@ -247,12 +264,13 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       return make_error(errc::zip_parser_disagree, "libzip and the directory walk disagree about entry " + std::to_string(i),
                         std::string(e.name), e.central_offset);
   }
-  a->libzip_checked_ = true;
-  // libzip agreed; it is needed again only to inflate. An all-stored archive lets it go now, so
-  // that its per-entry structures (~400 bytes an entry) are not held while the pickle runs: the
-  // gate's peak is the larger of the two, not their sum (bench/NOTES.md 21).
-  if (std::all_of(ents.begin(), ents.end(), [](const zip_entry& e) { return e.method == 0; })) a->zip_.reset();
-  return a;
+  return h;
+}
+
+result<void> archive::libzip_agrees(std::span<const std::byte> file, const limits& lim, const page_release& release) {
+  PTHSAFE_ASSIGN(const auto dir, read_directory(file, lim));
+  PTHSAFE_TRY(open_libzip(file, dir.entries, release));  // agreed: the handle goes at once
+  return {};
 }
 
 std::optional<std::size_t> archive::find(std::string_view rel) const {

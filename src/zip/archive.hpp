@@ -27,6 +27,11 @@ enum class zip_check {
   /// libzip opens the archive unless every record is stored and the strict walk alone decides
   /// the archive as libzip would (zip/libzip_parity.hpp); then no libzip handle exists.
   strict_when_stored,
+  /// The gate: libzip opens an archive with a deflated record at once (records are inflated
+  /// through it); an all-stored one is left for the caller to check with libzip_agrees once it
+  /// has freed what it built, so that libzip's per-entry structures and a loaded value tree are
+  /// never held together (libzip_deferred() says which happened).
+  libzip_after_load,
 };
 
 class archive {
@@ -64,6 +69,13 @@ class archive {
   /// Whether libzip opened the archive and agreed with the strict walk (false only under
   /// zip_check::strict_when_stored). Its handle is kept only while a record needs inflating.
   bool libzip_opened() const noexcept { return libzip_checked_; }
+  /// Whether open left libzip's check to the caller (zip_check::libzip_after_load).
+  bool libzip_deferred() const noexcept { return libzip_deferred_; }
+  /// The check open defers under zip_check::libzip_after_load: libzip opens `file` (through a
+  /// reader that hands back pages via `release`) and must list exactly the entries the
+  /// directory walk lists. Errors: zip_libzip_rejected, zip_parser_disagree, and the directory
+  /// walk's own (which open already passed for the same bytes and limits).
+  static result<void> libzip_agrees(std::span<const std::byte> file, const limits& lim, const page_release& release = {});
 
  private:
   archive() = default;
@@ -77,8 +89,13 @@ class archive {
   // torch's persistent ids name, found without hashing (find() asks here first).
   dense_ids data_records_;
   struct libzip_handle;
+  // libzip opened with ZIP_CHECKCONS over `file`, agreeing with `ents` (or the error).
+  static result<std::unique_ptr<libzip_handle>> open_libzip(std::span<const std::byte> file,
+                                                            const std::vector<zip_entry>& ents,
+                                                            const page_release& release);
   std::unique_ptr<libzip_handle> zip_;
   bool libzip_checked_ = false;
+  bool libzip_deferred_ = false;
 };
 
 }  // namespace pthsafe::detail

@@ -22,8 +22,8 @@ zip_int64_t libzip_reader::serve(void* data, zip_uint64_t len, zip_source_cmd_t 
   switch (cmd) {
     case ZIP_SOURCE_SUPPORTS: return ZIP_SOURCE_SUPPORTS_SEEKABLE;
     case ZIP_SOURCE_OPEN: pos_ = 0; return 0;
-    case ZIP_SOURCE_CLOSE: return 0;
-    case ZIP_SOURCE_FREE: return 0;  // the caller owns this state
+    case ZIP_SOURCE_CLOSE:
+    case ZIP_SOURCE_FREE: return 0;  // FREE: the caller owns this state
     case ZIP_SOURCE_READ: {
       const std::uint64_t n = std::min<std::uint64_t>({len, file_.size() - std::min<std::uint64_t>(pos_, file_.size()),
                                                         static_cast<std::uint64_t>(INT64_MAX)});

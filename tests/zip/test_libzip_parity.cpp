@@ -9,6 +9,7 @@
 
 #include "pthsafe/pthsafe.hpp"
 #include "support/pickle_builder.hpp"
+#include "scan/gate.hpp"
 #include "zip/archive.hpp"
 
 using namespace pthsafe_test;
@@ -31,10 +32,33 @@ struct verdict {
   bool libzip_opened = false;   // by the load's check, when both accept
 };
 
+// The gate checks an all-stored archive with libzip after its load (zip_check::libzip_after_load
+// + archive::libzip_agrees): the same verdict and code as libzip at open, and the same report.
+void same_with_libzip_later(const bytes& file, const pthsafe::result<std::unique_ptr<archive>>& with) {
+  const auto later = archive::open(file, pthsafe::limits{}, zip_check::libzip_after_load);
+  std::optional<errc> later_refused;
+  if (!later) later_refused = later.error_value().code;
+  else if ((*later)->libzip_deferred())
+    if (auto agreed = archive::libzip_agrees(file, pthsafe::limits{}); !agreed) later_refused = agreed.error_value().code;
+  REQUIRE(static_cast<bool>(with) == !later_refused);
+  if (!with) CHECK(with.error_value().code == *later_refused);
+  const auto first = pthsafe::detail::scan_source(pthsafe::detail::source::from_buffer(file), {}, zip_check::libzip_always);
+  const auto now = pthsafe::scan_buffer(file);
+  CHECK(first.verdict == now.verdict);
+  REQUIRE(first.findings.size() == now.findings.size());
+  for (std::size_t i = 0; i < now.findings.size(); ++i) {
+    CHECK(first.findings[i].rule == now.findings[i].rule);
+    CHECK(first.findings[i].record == now.findings[i].record);
+    CHECK(first.findings[i].offset == now.findings[i].offset);
+    CHECK(first.findings[i].message == now.findings[i].message);
+  }
+}
+
 // Opens `file` both ways; the verdicts must agree (entries included), whatever they are.
 verdict both_ways(const bytes& file) {
   const auto with = archive::open(file, pthsafe::limits{}, zip_check::libzip_always);
   const auto without = archive::open(file, pthsafe::limits{}, zip_check::strict_when_stored);
+  same_with_libzip_later(file, with);
   REQUIRE(static_cast<bool>(with) == static_cast<bool>(without));
   if (!with) {
     CHECK(with.error_value().code == without.error_value().code);
