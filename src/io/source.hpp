@@ -29,6 +29,8 @@ class source {
 
   std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
   std::uint64_t size() const noexcept { return size_; }
+  /// A file read through its descriptor: read_into preads instead of touching the mapping.
+  bool has_descriptor() const noexcept { return fd_ >= 0; }
   /// Copies [off, off+n) into dst: pread from the file descriptor for files (so the mapping's
   /// pages are not faulted in for copy-mode loads), memcpy for buffers. Errors: io_read.
   result<void> read_into(std::uint64_t off, std::byte* dst, std::uint64_t n) const;

@@ -6,6 +6,7 @@
 #include <string>
 #include <cstring>
 
+#include "io/file_pread.hpp"
 #include "load/container.hpp"
 #include "model/state.hpp"
 #include "pickle/machine.hpp"
@@ -61,7 +62,11 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   // Header pages go back as the walk passes them: in mmap mode nothing else reads the record
   // area before the user does (bench/NOTES.md 24).
   const page_release release = [&st](std::span<const std::byte> b) { st.src.release_pages(b); };
-  PTHSAFE_ASSIGN(auto zip, archive::open(st.src.bytes(), opts.limits, st.zip_checked_by, release));
+  // Far-apart headers are read by pread, not faulted in (zip/local_reads.hpp).
+  file_pread pread;
+  if (st.src.has_descriptor())
+    pread = [&st](std::uint64_t off, std::span<std::byte> dst) { return st.src.read_into(off, dst.data(), dst.size()).has_value(); };
+  PTHSAFE_ASSIGN(auto zip, archive::open(st.src.bytes(), opts.limits, st.zip_checked_by, release, pread));
   st.zip = std::move(zip);
   const archive& a = *st.zip;
   const std::string root(a.root());

@@ -118,7 +118,7 @@ result<void> check_inflate_limits(const zip_entry& e, const limits& lim) {
 }  // namespace
 
 result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, const limits& lim, zip_check check,
-                                               const page_release& release) {
+                                               const page_release& release, const file_pread& pread) {
   std::unique_ptr<archive> a(new archive());
   a->file_ = file;
   auto dir = read_directory(file, lim);
@@ -131,7 +131,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   for (const auto& e : ents)
     if (e.method == 8)
       if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
-  if (auto r = check_local_headers(file, a->dir_, release); !r) return std::move(r).error_value();
+  if (auto r = check_local_headers(file, a->dir_, release, pread); !r) return std::move(r).error_value();
   if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
   // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
   // both decodings are one-to-one, but mixing them lets two different byte strings decode to
@@ -210,7 +210,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   // libzip is the parser of record: it must open the same bytes and see the same entries, unless
   // every record is stored and the strict walk decides the archive exactly as libzip would.
   if (check == zip_check::strict_when_stored) {
-    PTHSAFE_ASSIGN(const bool decided, decided_without_libzip(file, a->dir_, release));
+    PTHSAFE_ASSIGN(const bool decided, decided_without_libzip(file, a->dir_, release, pread));
     if (decided) return a;
   }
   const bool all_stored = std::all_of(ents.begin(), ents.end(), [](const zip_entry& e) { return e.method == 0; });

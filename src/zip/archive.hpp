@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/file_pread.hpp"
+#include "io/release_behind.hpp"
 #include "pthsafe/error.hpp"
 #include "pthsafe/options.hpp"
 #include "util/dense_ids.hpp"
@@ -39,10 +41,11 @@ class archive {
   /// Validates `file` (which must outlive the archive). Errors: every zip_* code, the same for
   /// both checks on every input (fuzz/fuzz_zip.cpp compares them).
   /// `release` (a mapped file's release_pages) lets the local-header walks hand back the pages
-  /// they have read past; the checks and results are the same with or without it.
+  /// they have read past, and `pread` (its read_into) lets them read the headers of far-apart
+  /// records without faulting pages in; the checks and results are the same with or without.
   static result<std::unique_ptr<archive>> open(std::span<const std::byte> file, const limits& lim,
                                                zip_check check = zip_check::libzip_always,
-                                               const page_release& release = {});
+                                               const page_release& release = {}, const file_pread& pread = {});
   ~archive();
   archive(const archive&) = delete;
   archive& operator=(const archive&) = delete;

@@ -7,6 +7,7 @@
 
 #include "io/checked.hpp"
 #include "io/cursor.hpp"
+#include "zip/local_reads.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -211,8 +212,10 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
   return dir;
 }
 
-result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir, const page_release& release) {
+result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir, const page_release& release,
+                                 const file_pread& pread) {
   release_behind behind(f, release);
+  local_reads reads(f, pread, reads_by_pread(pread, dir));
   for (auto& e : dir.entries) {
     behind.passed(e.local_offset);
     if (e.flags & (flag_encrypted | flag_strong_encryption | flag_masked_header | flag_patched))
@@ -225,14 +228,17 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
       return make_error(errc::zip_bad_central_entry, "stored entry with different compressed and uncompressed sizes", std::string(e.name), e.central_offset);
     if (!range_fits(e.local_offset, 30, dir.cd_offset))
       return make_error(errc::zip_out_of_bounds, "local header outside the file's record area", std::string(e.name), e.local_offset);
-    cursor c(f, e.local_offset);
+    // The 30 fixed bytes (inside the record area, checked above), then the name and extra field
+    // as far as the file goes: what a cursor over the whole file would read.
+    cursor c(reads.bytes(e.local_offset, 30));
     std::uint32_t sig = 0, crc = 0, csize = 0, usize = 0;
     std::uint16_t needed = 0, flags = 0, method = 0, mtime = 0, mdate = 0, name_len = 0, extra_len = 0;
     c.u32(sig); c.u16(needed); c.u16(flags); c.u16(method); c.u16(mtime); c.u16(mdate);
     c.u32(crc); c.u32(csize); c.u32(usize); c.u16(name_len); c.u16(extra_len);
     if (sig != sig_local) return make_error(errc::zip_local_header, "no local header signature", std::string(e.name), e.local_offset);
+    cursor rest(reads.bytes(e.local_offset + 30, std::uint64_t{name_len} + extra_len));
     std::string_view lname;
-    if (!c.bytes(name_len, lname) || lname != e.name)
+    if (!rest.bytes(name_len, lname) || lname != e.name)
       return make_error(errc::zip_local_header, "local header names a different file", std::string(e.name), e.local_offset);
     if (method != e.method || flags != e.flags)
       return make_error(errc::zip_local_header, "local header method or flags differ from the central directory", std::string(e.name), e.local_offset);
@@ -245,8 +251,8 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
       if (crc != e.crc || !sizes_ok)
         return make_error(errc::zip_local_header, "local header CRC or sizes differ from the central directory", std::string(e.name), e.local_offset);
     }
-    if (!c.skip(extra_len)) return make_error(errc::zip_out_of_bounds, "local header overruns the file", std::string(e.name), e.local_offset);
-    e.data_offset = c.pos();
+    if (!rest.skip(extra_len)) return make_error(errc::zip_out_of_bounds, "local header overruns the file", std::string(e.name), e.local_offset);
+    e.data_offset = e.local_offset + 30 + rest.pos();
     if (!range_fits(e.data_offset, e.comp_size, dir.cd_offset))
       return make_error(errc::zip_out_of_bounds, "record data reaches past the start of the central directory", std::string(e.name), e.data_offset);
   }
@@ -263,7 +269,7 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
   auto descriptor_ok = [&](const zip_entry& prev, std::uint64_t at, std::uint64_t gap) {
     if (gap == 0) return true;
     if ((prev.flags & 0x0008) == 0 || (gap != 12 && gap != 16 && gap != 20 && gap != 24)) return false;
-    cursor c(f, at);
+    cursor c(reads.bytes(at, gap));
     std::uint32_t sig = 0, crc = 0;
     if (gap == 16 || gap == 24) c.u32(sig);
     if ((gap == 16 || gap == 24) && sig != 0x08074b50) return false;

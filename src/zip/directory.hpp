@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pthsafe/error.hpp"
+#include "io/file_pread.hpp"
 #include "io/release_behind.hpp"
 #include "pthsafe/options.hpp"
 
@@ -44,6 +45,9 @@ result<zip_directory> read_directory(std::span<const std::byte> file, const limi
 /// header being read are handed to `release` as the walk goes (the checks are the same).
 /// Errors: zip_local_header, zip_out_of_bounds, zip_overlap, zip_unsupported_flags,
 /// zip_unsupported_method.
-result<void> check_local_headers(std::span<const std::byte> file, zip_directory& dir, const page_release& release = {});
+/// `pread` (a mapped file's source::read_into) lets a walk over far-apart records read each
+/// header by pread instead of faulting its pages in (zip/local_reads.hpp); same checks either way.
+result<void> check_local_headers(std::span<const std::byte> file, zip_directory& dir, const page_release& release = {},
+                                 const file_pread& pread = {});
 
 }  // namespace pthsafe::detail

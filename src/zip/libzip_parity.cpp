@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "io/cursor.hpp"
+#include "zip/local_reads.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -50,8 +51,10 @@ error rejected(const zip_entry& e, std::string msg, std::uint64_t off) {
 
 }  // namespace
 
-result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_directory& dir, const page_release& release) {
+result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_directory& dir, const page_release& release,
+                                    const file_pread& pread) {
   release_behind behind(f, release);
+  local_reads reads(f, pread, reads_by_pread(pread, dir));
   // An archive comment moves the end record away from the end of the file, where libzip's search
   // buffer (the last 64 KiB) starts 20 bytes in: left to libzip.
   if (f.size() < 22) return false;
@@ -91,7 +94,7 @@ result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_dire
     // The local header: its bounds, signature, name, flags, method, CRC and sizes were checked by
     // check_local_headers.
     behind.passed(e.local_offset);
-    cursor l(f, e.local_offset + 4);
+    cursor l(reads.bytes(e.local_offset + 4, 26));
     std::uint16_t l_needed = 0, l_mtime = 0, l_mdate = 0, l_name_len = 0, l_extra_len = 0;
     std::uint32_t l_csize = 0, l_usize = 0;
     l.u16(l_needed);
@@ -99,8 +102,11 @@ result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_dire
     l.u16(l_mtime); l.u16(l_mdate);
     l.skip(4);  // crc
     l.u32(l_csize); l.u32(l_usize); l.u16(l_name_len); l.u16(l_extra_len);
+    // The name and extra field as far as the file goes (what a cursor over the file would read);
+    // l_extra views the read buffer until the next read.
+    cursor rest(reads.bytes(e.local_offset + 30, std::uint64_t{l_name_len} + l_extra_len));
     std::string_view l_extra;
-    if (!l.skip(l_name_len) || !l.bytes(l_extra_len, l_extra)) return false;
+    if (!rest.skip(l_name_len) || !rest.bytes(l_extra_len, l_extra)) return false;
     // libzip's _zip_headercomp.
     if (l_needed > c_needed)
       return rejected(e, "local header needs version " + std::to_string(l_needed) + ", the central directory " +

@@ -15,6 +15,7 @@
 #include "io/source.hpp"
 #include "zip/archive.hpp"
 #include "zip/directory.hpp"
+#include "zip/local_reads.hpp"
 
 using namespace pthsafe_test;
 using pthsafe::errc;
@@ -243,4 +244,113 @@ TEST_CASE("a scan of a mapped file (pages handed back) reports what a scan of th
     late = late || a.findings[i].record == "archive/late.pkl";
   }
   CHECK(late);
+}
+
+TEST_CASE("local_reads: the bytes a cursor over the file would read, from the mapping or by pread") {
+  bytes file(5000);
+  for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<std::byte>(i * 31 % 251);
+  std::size_t calls = 0;
+  const pthsafe::detail::file_pread pread = [&](std::uint64_t off, std::span<std::byte> dst) {
+    ++calls;
+    if (off > file.size() || dst.size() > file.size() - off) return false;
+    std::memcpy(dst.data(), file.data() + off, dst.size());
+    return true;
+  };
+  for (const bool by_pread : {false, true}) {
+    CAPTURE(by_pread);
+    calls = 0;
+    pthsafe::detail::local_reads reads(file, pread, by_pread);
+    auto a = reads.bytes(100, 30);
+    REQUIRE(a.size() == 30);
+    CHECK(std::memcmp(a.data(), file.data() + 100, 30) == 0);
+    auto b = reads.bytes(130, 200);  // inside the first read's 512 bytes
+    REQUIRE(b.size() == 200);
+    CHECK(std::memcmp(b.data(), file.data() + 130, 200) == 0);
+    auto c = reads.bytes(4990, 100);  // cut at the end of the file
+    REQUIRE(c.size() == 10);
+    CHECK(std::memcmp(c.data(), file.data() + 4990, 10) == 0);
+    CHECK(reads.bytes(5000, 4).empty());
+    auto d = reads.bytes(1000, 3000);  // longer than the read-ahead
+    REQUIRE(d.size() == 3000);
+    CHECK(std::memcmp(d.data(), file.data() + 1000, 3000) == 0);
+    CHECK(calls == (by_pread ? 3u : 0u));
+  }
+  // A failed pread falls back to the mapping's bytes.
+  const pthsafe::detail::file_pread broken = [](std::uint64_t, std::span<std::byte>) { return false; };
+  pthsafe::detail::local_reads reads(file, broken, true);
+  auto e = reads.bytes(7, 9);
+  REQUIRE(e.size() == 9);
+  CHECK(std::memcmp(e.data(), file.data() + 7, 9) == 0);
+}
+
+TEST_CASE("far-apart records: headers and descriptors read by pread decide as the mapping does") {
+  // 12 storages of 96 KiB: records ~96 KiB apart, so the walks pread; the same file as a buffer
+  // reads the mapping.
+  std::vector<tensor_spec> specs;
+  std::vector<storage_blob> blobs;
+  constexpr int count = 12;
+  constexpr std::int64_t n = (96 << 10) / 4;
+  for (int i = 0; i < count; ++i) {
+    tensor_spec t;
+    t.key = "w" + std::to_string(i);
+    t.storage_key = std::to_string(i);
+    t.shape = {n};
+    specs.push_back(t);
+    bytes data = float32_ramp(static_cast<std::size_t>(n));
+    data[0] = static_cast<std::byte>(i + 1);
+    blobs.push_back({std::to_string(i), data});
+  }
+  const bytes file = torch_checkpoint(state_dict_pickle(specs), blobs).build();
+  const std::string path = write_tmp(file, "sparse.pth");
+  {
+    auto dir = pthsafe::detail::read_directory(file, {});
+    REQUIRE(dir);
+    std::size_t calls = 0;
+    const pthsafe::detail::file_pread counting = [&](std::uint64_t off, std::span<std::byte> dst) {
+      ++calls;
+      std::memcpy(dst.data(), file.data() + off, dst.size());
+      return true;
+    };
+    CHECK(pthsafe::detail::reads_by_pread(counting, *dir));
+    auto a = pthsafe::detail::archive::open(file, {}, pthsafe::detail::zip_check::strict_when_stored, {}, counting);
+    REQUIRE(a);
+    CHECK(calls >= 2 * dir->entries.size());  // headers (twice: strict walk, parity) and descriptors
+    auto b = pthsafe::detail::archive::open(file, {}, pthsafe::detail::zip_check::strict_when_stored);
+    REQUIRE(b);
+    for (std::size_t i = 0; i < (*a)->entries().size(); ++i) CHECK((*a)->entries()[i].data_offset == (*b)->entries()[i].data_offset);
+  }
+  for (const auto mode : {pthsafe::load_mode::mmap, pthsafe::load_mode::copy}) {
+    pthsafe::load_options o;
+    o.mode = mode;
+    auto from_file = pthsafe::checkpoint::open(path, o);
+    REQUIRE(from_file);
+    for (int i = 0; i < count; ++i) {
+      auto t = from_file->find_tensor("w" + std::to_string(i));
+      REQUIRE(t);
+      CHECK(std::memcmp(t->data(), blobs[static_cast<std::size_t>(i)].data.data(), static_cast<std::size_t>(t->nbytes())) == 0);
+    }
+  }
+  // Damage read through pread is refused with the code the mapping gives: a local name, a
+  // descriptor's CRC, a local header's version (libzip's rule, decided by the parity walk).
+  const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+  const auto name_at = text.find("archive/data/7");
+  REQUIRE(name_at != std::string_view::npos);
+  struct damage {
+    const char* what;
+    std::uint64_t at;
+    errc code;
+  };
+  auto a7 = pthsafe::detail::archive::open(file, {});
+  REQUIRE(a7);
+  const auto& entry7 = (*a7)->entries()[*(*a7)->find("data/7")];
+  for (const damage& d : {damage{"local name", name_at + 13, errc::zip_local_header},
+                          damage{"descriptor CRC", entry7.data_offset + entry7.comp_size + 4, errc::zip_local_header},
+                          damage{"local version needed", name_at - 26, errc::zip_libzip_rejected}}) {
+    CAPTURE(d.what);
+    bytes bad = file;
+    bad[d.at] = static_cast<std::byte>(static_cast<unsigned char>(bad[d.at]) + 40);
+    const std::string bad_path = write_tmp(bad, "sparse_bad.pth");
+    CHECK(pthsafe::checkpoint::open(bad_path).code() == pthsafe::checkpoint::open_buffer(bad).code());
+    CHECK(pthsafe::checkpoint::open(bad_path).code() == d.code);
+  }
 }
