@@ -14,6 +14,7 @@
 #include "util/try.hpp"
 #include "zip/libzip_parity.hpp"
 #include "zip/libzip_source.hpp"
+#include "zip/local_reads.hpp"
 
 namespace pthsafe::detail {
 
@@ -131,7 +132,10 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   for (const auto& e : ents)
     if (e.method == 8)
       if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
-  if (auto r = check_local_headers(file, a->dir_, release, pread); !r) return std::move(r).error_value();
+  // One reader for the strict walk, its descriptor walk and the parity walk: for far-apart
+  // records each header is read once, by pread (zip/local_reads.hpp).
+  local_reads reads(file, reads_by_pread(pread, a->dir_) ? &pread : nullptr);
+  if (auto r = check_local_headers(file, a->dir_, release, &reads); !r) return std::move(r).error_value();
   if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
   // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
   // both decodings are one-to-one, but mixing them lets two different byte strings decode to
@@ -210,7 +214,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   // libzip is the parser of record: it must open the same bytes and see the same entries, unless
   // every record is stored and the strict walk decides the archive exactly as libzip would.
   if (check == zip_check::strict_when_stored) {
-    PTHSAFE_ASSIGN(const bool decided, decided_without_libzip(file, a->dir_, release, pread));
+    PTHSAFE_ASSIGN(const bool decided, decided_without_libzip(file, a->dir_, release, &reads));
     if (decided) return a;
   }
   const bool all_stored = std::all_of(ents.begin(), ents.end(), [](const zip_entry& e) { return e.method == 0; });

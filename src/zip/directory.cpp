@@ -213,9 +213,10 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
 }
 
 result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir, const page_release& release,
-                                 const file_pread& pread) {
+                                 local_reads* shared) {
   release_behind behind(f, release);
-  local_reads reads(f, pread, reads_by_pread(pread, dir));
+  local_reads mapped(f, nullptr);
+  local_reads& reads = shared ? *shared : mapped;
   for (auto& e : dir.entries) {
     behind.passed(e.local_offset);
     if (e.flags & (flag_encrypted | flag_strong_encryption | flag_masked_header | flag_patched))

@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "pthsafe/error.hpp"
-#include "io/file_pread.hpp"
 #include "io/release_behind.hpp"
 #include "pthsafe/options.hpp"
 
 namespace pthsafe::detail {
+
+class local_reads;
 
 struct zip_entry {
   std::string_view name;          // view into the file's bytes
@@ -45,9 +46,9 @@ result<zip_directory> read_directory(std::span<const std::byte> file, const limi
 /// header being read are handed to `release` as the walk goes (the checks are the same).
 /// Errors: zip_local_header, zip_out_of_bounds, zip_overlap, zip_unsupported_flags,
 /// zip_unsupported_method.
-/// `pread` (a mapped file's source::read_into) lets a walk over far-apart records read each
-/// header by pread instead of faulting its pages in (zip/local_reads.hpp); same checks either way.
+/// `reads` (zip/local_reads.hpp; null: the mapping) lets a walk over far-apart records read each
+/// header by pread instead of faulting its pages in; the checks are the same either way.
 result<void> check_local_headers(std::span<const std::byte> file, zip_directory& dir, const page_release& release = {},
-                                 const file_pread& pread = {});
+                                 local_reads* reads = nullptr);
 
 }  // namespace pthsafe::detail

@@ -52,9 +52,10 @@ error rejected(const zip_entry& e, std::string msg, std::uint64_t off) {
 }  // namespace
 
 result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_directory& dir, const page_release& release,
-                                    const file_pread& pread) {
+                                    local_reads* shared) {
   release_behind behind(f, release);
-  local_reads reads(f, pread, reads_by_pread(pread, dir));
+  local_reads mapped(f, nullptr);
+  local_reads& reads = shared ? *shared : mapped;
   // An archive comment moves the end record away from the end of the file, where libzip's search
   // buffer (the last 64 KiB) starts 20 bytes in: left to libzip.
   if (f.size() < 22) return false;

@@ -21,6 +21,6 @@ namespace pthsafe::detail {
 /// parser refuses, or a local header needing a newer version than the central entry.
 /// `release` as for check_local_headers (the local headers are read again here).
 result<bool> decided_without_libzip(std::span<const std::byte> file, const zip_directory& dir,
-                                    const page_release& release = {}, const file_pread& pread = {});
+                                    const page_release& release = {}, local_reads* reads = nullptr);
 
 }  // namespace pthsafe::detail

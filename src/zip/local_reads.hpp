@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <span>
 #include <vector>
 
@@ -25,35 +26,45 @@ inline bool reads_by_pread(const file_pread& pread, const zip_directory& dir) {
 
 class local_reads {
  public:
-  /// `file` and `pread` outlive this; `use_pread` from reads_by_pread.
-  local_reads(std::span<const std::byte> file, const file_pread& pread, bool use_pread)
-      : file_(file), pread_(pread), use_pread_(use_pread && pread) {}
+  /// `file` and `*pread` outlive this. `pread` null or empty: read the mapping (see
+  /// reads_by_pread for when to pass one).
+  local_reads(std::span<const std::byte> file, const file_pread* pread) : file_(file), pread_(pread && *pread ? pread : nullptr) {}
 
   /// File bytes [at, at + n), cut at the end of the file: exactly what a cursor over the whole
   /// file would read there. A view valid until the next call.
   std::span<const std::byte> bytes(std::uint64_t at, std::uint64_t n) {
     if (at >= file_.size()) return {};
     n = std::min<std::uint64_t>(n, file_.size() - at);
-    if (!use_pread_) return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
-    if (at >= buf_at_ && at - buf_at_ <= buf_.size() && n <= buf_.size() - (at - buf_at_))
-      return std::span<const std::byte>(buf_).subspan(static_cast<std::size_t>(at - buf_at_), static_cast<std::size_t>(n));
-    // One read serves a header and its name and extra field in the common case.
-    const std::uint64_t len = std::min<std::uint64_t>(std::max<std::uint64_t>(n, 512), file_.size() - at);
-    buf_.resize(static_cast<std::size_t>(len));
-    if (!pread_(at, buf_)) {
-      buf_.clear();  // the mapping holds the same bytes
-      return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
+    if (!pread_) return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
+    // The block that starts at or before `at`, if it holds the whole range.
+    auto it = std::upper_bound(blocks_.begin(), blocks_.end(), at, [](std::uint64_t x, const block& b) { return x < b.at; });
+    if (it != blocks_.begin()) {
+      const block& b = *std::prev(it);
+      if (at - b.at <= b.bytes.size() && n <= b.bytes.size() - (at - b.at))
+        return std::span<const std::byte>(b.bytes).subspan(static_cast<std::size_t>(at - b.at), static_cast<std::size_t>(n));
     }
-    buf_at_ = at;
-    return std::span<const std::byte>(buf_).first(static_cast<std::size_t>(n));
+    // One read serves a header, its name and extra field, the data descriptor just before it
+    // (the descriptor walk) and the same header again (the libzip-parity walk).
+    const std::uint64_t from = at - std::min<std::uint64_t>(at, lead);
+    const std::uint64_t len = std::min<std::uint64_t>(std::max<std::uint64_t>(n, 512) + (at - from), file_.size() - from);
+    if (blocks_.size() >= max_blocks) blocks_.clear();  // bounded: the views of earlier calls may go
+    block b{from, std::vector<std::byte>(static_cast<std::size_t>(len))};
+    if (!(*pread_)(from, b.bytes)) return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));  // same bytes
+    it = std::upper_bound(blocks_.begin(), blocks_.end(), from, [](std::uint64_t x, const block& y) { return x < y.at; });
+    it = blocks_.insert(it, std::move(b));  // a block's bytes keep their address when blocks_ grows
+    return std::span<const std::byte>(it->bytes).subspan(static_cast<std::size_t>(at - from), static_cast<std::size_t>(n));
   }
 
  private:
+  struct block {
+    std::uint64_t at;
+    std::vector<std::byte> bytes;
+  };
+  static constexpr std::uint64_t lead = 32;           // bytes read before a header: a data descriptor
+  static constexpr std::size_t max_blocks = 4096;     // ~2.2 MB of headers at most
   std::span<const std::byte> file_;
-  const file_pread& pread_;
-  bool use_pread_;
-  std::vector<std::byte> buf_;
-  std::uint64_t buf_at_ = 0;
+  const file_pread* pread_;
+  std::vector<block> blocks_;  // sorted by `at`
 };
 
 }  // namespace pthsafe::detail
