@@ -31,6 +31,25 @@ std::string write_tmp(const bytes& b, const char* name) {
   return p;
 }
 
+// `count` float32 storages of `each` bytes as torch lays them out: tensor "w<i>" on storage
+// "<i>", each storage's first two bytes its own (blobs receives them, in order).
+zip_builder distinct_storages(int count, std::size_t each, std::vector<storage_blob>& blobs) {
+  std::vector<tensor_spec> specs;
+  const auto n = static_cast<std::int64_t>(each / 4);
+  for (int i = 0; i < count; ++i) {
+    tensor_spec t;
+    t.key = "w" + std::to_string(i);
+    t.storage_key = std::to_string(i);
+    t.shape = {n};
+    specs.push_back(t);
+    bytes data = float32_ramp(static_cast<std::size_t>(n));
+    data[0] = static_cast<std::byte>(i % 251 + 1);
+    data[1] = static_cast<std::byte>(i / 251 + 1);
+    blobs.push_back({std::to_string(i), data});
+  }
+  return torch_checkpoint(state_dict_pickle(specs), blobs);
+}
+
 }  // namespace
 
 TEST_CASE("release_behind: below the offsets a walk passes, in steps, never backwards") {
@@ -60,22 +79,9 @@ TEST_CASE("release_behind: below the offsets a walk passes, in steps, never back
 
 TEST_CASE("a file-backed load whose header pages were released reads every byte as a buffer load does") {
   // 300 storages of 32 KiB: the walk releases once it has passed 256 headers and 8 MiB.
-  std::vector<tensor_spec> specs;
   std::vector<storage_blob> blobs;
   constexpr int count = 300;
-  constexpr std::int64_t n = (32 << 10) / 4;
-  for (int i = 0; i < count; ++i) {
-    tensor_spec t;
-    t.key = "w" + std::to_string(i);
-    t.storage_key = std::to_string(i);
-    t.shape = {n};
-    specs.push_back(t);
-    bytes data = float32_ramp(static_cast<std::size_t>(n));
-    data[0] = static_cast<std::byte>(i % 251 + 1);  // storages differ
-    data[1] = static_cast<std::byte>(i / 251 + 1);
-    blobs.push_back({std::to_string(i), data});
-  }
-  const bytes file = torch_checkpoint(state_dict_pickle(specs), blobs).build();
+  const bytes file = distinct_storages(count, 32 << 10, blobs).build();
   REQUIRE(file.size() > (9u << 20));
   const std::string path = write_tmp(file, "many.pth");
   for (const auto mode : {pthsafe::load_mode::mmap, pthsafe::load_mode::copy}) {
@@ -170,19 +176,7 @@ namespace {
 // 300 stored records of 32 KiB (dense enough to release), then a deflated record and a
 // pickle record that no load reads, both past the first release.
 zip_builder many_records_with_extras(std::vector<storage_blob>& blobs, const bytes& extra) {
-  std::vector<tensor_spec> specs;
-  constexpr std::int64_t n = (32 << 10) / 4;
-  for (int i = 0; i < 300; ++i) {
-    tensor_spec t;
-    t.key = "w" + std::to_string(i);
-    t.storage_key = std::to_string(i);
-    t.shape = {n};
-    specs.push_back(t);
-    bytes data = float32_ramp(static_cast<std::size_t>(n));
-    data[0] = static_cast<std::byte>(i % 251 + 1);
-    blobs.push_back({std::to_string(i), data});
-  }
-  auto z = torch_checkpoint(state_dict_pickle(specs), blobs);
+  auto z = distinct_storages(300, 32 << 10, blobs);
   z.add_deflated("archive/extra.bin", extra);
   z.add("archive/late.pkl", std::string_view("\x80\x02" "cposix\nsystem\nX\x02\x00\x00\x00idq\x00\x85q\x01Rq\x02.", 32));
   return z;
@@ -289,21 +283,9 @@ TEST_CASE("local_reads: the bytes a cursor over the file would read, from the ma
 TEST_CASE("far-apart records: headers and descriptors read by pread decide as the mapping does") {
   // 12 storages of 96 KiB: records ~96 KiB apart, so the walks pread; the same file as a buffer
   // reads the mapping.
-  std::vector<tensor_spec> specs;
   std::vector<storage_blob> blobs;
   constexpr int count = 12;
-  constexpr std::int64_t n = (96 << 10) / 4;
-  for (int i = 0; i < count; ++i) {
-    tensor_spec t;
-    t.key = "w" + std::to_string(i);
-    t.storage_key = std::to_string(i);
-    t.shape = {n};
-    specs.push_back(t);
-    bytes data = float32_ramp(static_cast<std::size_t>(n));
-    data[0] = static_cast<std::byte>(i + 1);
-    blobs.push_back({std::to_string(i), data});
-  }
-  const bytes file = torch_checkpoint(state_dict_pickle(specs), blobs).build();
+  const bytes file = distinct_storages(count, 96 << 10, blobs).build();
   const std::string path = write_tmp(file, "sparse.pth");
   {
     auto dir = pthsafe::detail::read_directory(file, {});
