@@ -49,6 +49,8 @@ result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<co
   torch_rebuilder rebuilder(st, zip, opts);
   if (!torchscript_prefix.empty()) rebuilder.use_torchscript(torchscript_prefix);
   machine m(st, rebuilder, opts, record);
+  const page_release release = [&st](std::span<const std::byte> b) { st.src.release_pages(b); };
+  m.release_behind(release);
   rebuilder.attach(&m);
   std::uint64_t end = 0;
   PTHSAFE_ASSIGN(value* root, m.run(bytes, end));
@@ -128,6 +130,10 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   PTHSAFE_TRY(a.verify_crc(*pkl, opts.limits));
   std::vector<std::byte> scratch;
   PTHSAFE_ASSIGN(auto bytes, record_bytes(a, *pkl, scratch, opts.limits));
+  // The load reads no name in the central directory from here on (persistent ids find their
+  // records by position), so a large directory's pages go back before the tree grows; whatever
+  // reads a name later refaults its page (bench/NOTES.md 30).
+  if (const auto dir = a.directory_bytes(); dir.size() >= (std::size_t{1} << 20)) release(dir);
   PTHSAFE_ASSIGN(auto rootv, run_pickle(st, &a, bytes, root + "/data.pkl", opts, torchscript ? "data/" : "", &facts.main_pickle_ran));
   st.root = rootv;
   st.format = container_format::zip;

@@ -56,6 +56,7 @@ machine::machine(checkpoint_state& st, call_target& target, const load_options& 
 struct machine::impl {
   machine& m;
   cursor c;
+  std::span<const std::byte> all;  // the whole pickle c reads
   std::vector<value*> stack;
   std::vector<std::size_t> marks;
   // The memo: dense indices (what picklers write: 0, 1, 2, ...) in a vector, scattered ones
@@ -86,7 +87,7 @@ struct machine::impl {
   // index never read keeps flag_fresh, so that a consuming call can hand it back (recycle()).
   std::optional<memo_reads> reads;
 
-  impl(machine& mm, std::span<const std::byte> p) : m(mm), c(p), lim(mm.opts_.limits) {}
+  impl(machine& mm, std::span<const std::byte> p) : m(mm), c(p), all(p), lim(mm.opts_.limits) {}
 
   error fail(errc code, std::string msg) const { return make_error(code, std::move(msg), m.record_, m.op_pos_); }
   error truncated() const { return fail(errc::pickle_truncated, "pickle ends inside an opcode or before STOP"); }
@@ -477,6 +478,24 @@ struct machine::impl {
     return v;
   }
 
+  // The pickle's pages behind the cursor go back every release_step bytes of a pickle of at
+  // least release_min bytes (below that a syscall costs more than the pages are worth), and
+  // the rest when the run ends, however it ends.
+  static constexpr std::uint64_t release_step = std::uint64_t{1} << 20, release_min = std::uint64_t{4} << 20;
+  const page_release* release = nullptr;
+  std::uint64_t released = 0, next_release = UINT64_MAX;
+  void start_releasing(const page_release* r) {
+    if (!r || !*r || all.size() < release_min) return;
+    release = r;
+    next_release = release_step;
+  }
+  void release_to(std::uint64_t pos) {
+    if (!release || pos <= released) return;
+    (*release)(all.subspan(static_cast<std::size_t>(released), static_cast<std::size_t>(pos - released)));
+    released = pos;
+    next_release = pos + release_step;
+  }
+
   result<value*> run(std::uint64_t& stop_end);
   result<void> step(std::uint8_t code);
   result<void> check_tree(const value* root);
@@ -740,6 +759,7 @@ result<void> machine::impl::step(std::uint8_t code) {
 
 result<value*> machine::impl::run(std::uint64_t& stop_end) {
   for (;;) {
+    if (c.pos() >= next_release) release_to(c.pos());
     if (frame_end && c.pos() == frame_end) frame_end = 0;
     m.op_pos_ = c.pos();
     if (c.remaining() == 0) return truncated();
@@ -840,7 +860,10 @@ result<value*> machine::run(std::span<const std::byte> pickle, std::uint64_t& st
   st_.key_budget = std::min<std::uint64_t>(opts_.limits.max_key_compare_nodes, 256 + std::min<std::uint64_t>(pickle.size(), UINT64_MAX / 8) * 4);
   impl run_state(*this, pickle);
   run_state.reads = memo_reads::of(pickle, opts_.limits.max_memo_entries);
-  return run_state.run(stop_end);
+  run_state.start_releasing(release_);
+  auto root = run_state.run(stop_end);
+  run_state.release_to(run_state.c.pos());
+  return root;
 }
 
 }  // namespace pthsafe::detail

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/release_behind.hpp"
 #include "model/state.hpp"
 #include "pickle/globals.hpp"
 #include "pickle/keys.hpp"
@@ -51,6 +52,11 @@ class machine {
   /// Runs the pickle from its first byte to STOP. `stop_end` receives the offset after STOP.
   /// Errors: pickle_*, limit_exceeded, and whatever the call_target returns.
   result<value*> run(std::span<const std::byte> pickle, std::uint64_t& stop_end);
+  /// Hands the pickle's pages back (a mapped file's release_pages, which ignores bytes outside
+  /// its mapping) as the machine reads past them: nothing the machine builds points into the
+  /// pickle (text is copied into the arena), and a 100,000-tensor pickle (10 MB) would otherwise
+  /// stay resident through the peak of the load (bench/NOTES.md 30). `release` must outlive run().
+  void release_behind(const page_release& release) noexcept { release_ = &release; }
   /// Current opcode's offset (for errors raised by the call target).
   std::uint64_t opcode_offset() const noexcept { return op_pos_; }
   const std::string& record() const noexcept { return record_; }
@@ -62,6 +68,7 @@ class machine {
   const load_options& opts_;
   std::string record_;
   std::uint64_t op_pos_ = 0;
+  const page_release* release_ = nullptr;
 };
 
 }  // namespace pthsafe::detail

@@ -59,6 +59,10 @@ class archive {
   /// True when some record's name relative to the top folder starts with `rel_folder` (e.g.
   /// "code/"), compared as find() compares.
   bool has_folder(std::string_view rel_folder) const;
+  /// The central directory and the end records after it (entry names are views into it).
+  std::span<const std::byte> directory_bytes() const noexcept {
+    return file_.subspan(static_cast<std::size_t>(dir_.cd_offset));
+  }
   /// Full name of an entry.
   std::string_view name(std::size_t i) const noexcept { return dir_.entries[i].name; }
   /// Bytes of a stored record inside the file (zero-copy); nullopt for deflated records.

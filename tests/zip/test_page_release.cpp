@@ -116,6 +116,55 @@ TEST_CASE("a file-backed load whose header pages were released reads every byte 
   CHECK(pthsafe::checkpoint::open(bad_path).code() == errc::zip_local_header);
 }
 
+TEST_CASE("a load whose pickle and central directory pages go back reads names and bytes as a buffer load does") {
+  // 20,000 tensors with 250-byte keys: a ~6.5 MB pickle (the machine hands it back behind
+  // itself) and a directory of over 1 MiB (handed back before the pickle runs).
+  constexpr int count = 20000;
+  std::vector<tensor_spec> specs;
+  std::vector<storage_blob> blobs;
+  for (int i = 0; i < count; ++i) {
+    tensor_spec t;
+    t.key = "w" + std::to_string(i);
+    t.key.resize(250, 'k');
+    t.storage_key = std::to_string(i);
+    t.shape = {2};
+    specs.push_back(t);
+    bytes data = float32_ramp(2);
+    data[0] = static_cast<std::byte>(i % 251 + 1);
+    data[1] = static_cast<std::byte>(i / 251 + 1);
+    blobs.push_back({std::to_string(i), data});
+  }
+  const bytes file = torch_checkpoint(state_dict_pickle(specs), blobs).build();
+  {
+    auto z = pthsafe::detail::archive::open(std::span<const std::byte>(file.data(), file.size()), pthsafe::limits{});
+    REQUIRE(z);
+    CHECK((*z)->directory_bytes().size() > (std::size_t{1} << 20));
+    const auto pkl = (*z)->find("data.pkl");
+    REQUIRE(pkl);
+    CHECK((*z)->entries()[*pkl].uncomp_size > (std::uint64_t{4} << 20));
+  }
+  const std::string path = write_tmp(file, "long_keys.pth");
+  pthsafe::load_options o;
+  o.mode = pthsafe::load_mode::mmap;
+  auto from_file = pthsafe::checkpoint::open(path, o);
+  auto from_buffer = pthsafe::checkpoint::open_buffer(file, o);
+  REQUIRE(from_file);
+  REQUIRE(from_buffer);
+  REQUIRE(from_file->tensor_count() == count);
+  for (int i = 0; i < count; i += 7) {
+    CAPTURE(i);
+    std::string key = "w" + std::to_string(i);
+    key.resize(250, 'k');
+    auto a = from_file->find_tensor(key);
+    auto b = from_buffer->find_tensor(key);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->storage().record() == "archive/data/" + std::to_string(i));  // a name in the handed-back directory
+    CHECK(a->storage().record() == b->storage().record());
+    CHECK(std::memcmp(a->data(), blobs[static_cast<std::size_t>(i)].data.data(), 8) == 0);
+  }
+}
+
 TEST_CASE("release_behind: a dense walk hands back its last stretch when it ends; a sparse one keeps it") {
   const bytes file(4096);
   std::vector<std::pair<std::size_t, std::size_t>> got;
