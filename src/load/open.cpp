@@ -217,7 +217,7 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
     }
     if (s && first_reach(s)) storages.push_back(s);
     const auto has_parts = [](const tensor_record* t) {
-      for (const tensor_record* p : t->parts)
+      for (const tensor_record* p : t->extra->parts)
         if (p) return true;
       return false;
     };
@@ -227,7 +227,7 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
       while (!parts.empty()) {
         const tensor_record* t = parts.back();
         parts.pop_back();
-        for (const tensor_record* p : t->parts) {
+        for (const tensor_record* p : t->extra->parts) {
           if (!p) continue;
           parts.push_back(p);
           if (p->storage && !p->storage->synthetic && first_reach(p->storage)) storages.push_back(p->storage);

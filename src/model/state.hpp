@@ -1,6 +1,7 @@
 // Internal records behind the public views, and the checkpoint's owned state.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -44,29 +45,62 @@ class aligned_buffer {
   std::size_t n_ = 0;
 };
 
+/// An optional entry index or file offset in 8 bytes (std::optional<std::uint64_t> takes 16, and
+/// a 100,000-storage checkpoint holds two per storage): none is UINT64_MAX, which no zip entry
+/// index (bounded by max_zip_entries) and no file offset can be.
+class opt_u64 {
+ public:
+  opt_u64() = default;
+  opt_u64(std::uint64_t v) noexcept : v_(v) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions): as std::optional
+  opt_u64(std::optional<std::uint64_t> v) noexcept : v_(v ? *v : none) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions)
+  explicit operator bool() const noexcept { return v_ != none; }
+  bool has_value() const noexcept { return v_ != none; }
+  std::uint64_t operator*() const noexcept { return v_; }
+  void reset() noexcept { v_ = none; }
+
+ private:
+  static constexpr std::uint64_t none = UINT64_MAX;
+  std::uint64_t v_ = none;
+};
+
+// 80 bytes (bench/NOTES.md 31): one per storage, 100,000s in a checkpoint of many tensors.
 struct storage_record {
   std::string_view key;               // in the checkpoint's arena
-  std::string_view record;            // full record name: the zip entry's name (in the file)
-  dtype type = dtype::uint8;
-  bool int_key = false;               // the pickle's key was the int `key` spells (else a str)
-  bool reached = false;               // set by the load's reachability walk (open.cpp): placed
   std::uint64_t nbytes = 0;
-  std::optional<std::size_t> entry;   // zip entry index (zip format)
+  opt_u64 entry;                      // zip entry index (zip format)
   // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
   // (after their int64 size prefix). Reset, like `entry`, when the storage is unreachable.
-  std::optional<std::uint64_t> file_offset;
+  opt_u64 file_offset;
   // Legacy view_metadata: this storage is bytes [alias_offset, alias_offset + nbytes) of another
   // (root) storage and is never placed itself; placement points it into the root's bytes.
   storage_record* alias_of = nullptr;
   std::uint64_t alias_offset = 0;
+  const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
+  /// Full record name: the zip entry's name (in the file); empty for legacy storages.
+  std::string_view record() const noexcept { return {record_, record_len_}; }
+  /// `name` must live as long as the checkpoint; zip names are at most 65,535 bytes (the
+  /// directory's name length is 16 bits), longer text is cut.
+  void set_record(std::string_view name) noexcept {
+    record_ = name.data();
+    record_len_ = static_cast<std::uint16_t>(std::min<std::size_t>(name.size(), UINT16_MAX));
+  }
+
+ private:
+  const char* record_ = nullptr;
+  std::uint16_t record_len_ = 0;
+
+ public:
+  dtype type = dtype::uint8;
+  bool int_key = false;               // the pickle's key was the int `key` spells (else a str)
+  bool reached = false;               // set by the load's reachability walk (open.cpp): placed
   // Built by pthsafe from pickle values (per-channel quantizer parameters given as lists, which
   // torch turns into tensors): bytes owned from the start, never placed, not counted.
   bool synthetic = false;
-  const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
   bool mapped = false;
   // Copied or synthetic bytes live in checkpoint_state::owned (never here): records are
   // trivially destructible and freed with the arena.
 };
+static_assert(sizeof(storage_record) <= 80);
 
 // The storage records of a checkpoint: stable addresses (tensor records and the key index point
 // at them), positions for storage_keys, chunks of 256 records in the arena, so that a
@@ -111,26 +145,12 @@ class storage_list {
   std::size_t n_ = 0;
 };
 
-// Trivially destructible: records live in the checkpoint's arena; shape, stride, device and
-// subclass point into it (or, for device, into the storage value's text, also there).
-struct tensor_record {
-  // Small fields first: 152 bytes with the views below (a record per tensor of a 100,000-tensor
-  // state_dict).
-  dtype type = dtype::float32;
-  bool requires_grad = false, parameter = false, conj = false, neg = false;
-  // False for a tensor torch's autograd sees as computed (as_subclass of a tensor that requires
-  // grad is a view, not a leaf): torch refuses to change its requires_grad.
-  bool leaf = true;
-  bool reached = false;  // set by the load's reachability walk (open.cpp), once per record
-  tensor_layout layout = tensor_layout::strided;
-  // Quantized tensors: the scheme torch reports after loading and its parameters.
-  quant_scheme qscheme = quant_scheme::none;
-  std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
-  std::span<std::int64_t> shape, stride;
-  std::int64_t offset = 0;
-  std::string_view device;
-  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
-  std::uint64_t numel = 0;
+struct tensor_record;
+
+/// What only quantized, sparse and wrapper-subclass tensors carry, out of line so that the
+/// record of a plain tensor (100,000s in one state_dict) stays small (bench/NOTES.md 31).
+/// Immutable once a record points at it: copies of a record share it.
+struct tensor_extra {
   double q_scale = 0;
   std::int64_t q_zero_point = 0, q_axis = 0;
   // Component tensors, owned by the checkpoint like every record. Sparse: [0] indices (COO) or
@@ -139,6 +159,32 @@ struct tensor_record {
   std::array<const tensor_record*, 3> parts = {nullptr, nullptr, nullptr};
   std::string_view subclass;          // _rebuild_wrapper_subclass: the class ("module.Name")
 };
+/// The extra of every record that has none.
+inline constexpr tensor_extra no_tensor_extra{};
+
+// Trivially destructible: records live in the checkpoint's arena; shape, stride, device and
+// subclass point into it (or, for device, into the storage value's text, also there).
+struct tensor_record {
+  // Small fields first: 96 bytes with the views below (a record per tensor of a 100,000-tensor
+  // state_dict).
+  dtype type = dtype::float32;
+  bool requires_grad = false, parameter = false, conj = false, neg = false;
+  // False for a tensor torch's autograd sees as computed (as_subclass of a tensor that requires
+  // grad is a view, not a leaf): torch refuses to change its requires_grad.
+  bool leaf = true;
+  bool reached = false;  // set by the load's reachability walk (open.cpp), once per record
+  tensor_layout layout = tensor_layout::strided;
+  // Quantized tensors: the scheme torch reports after loading (its parameters are in extra).
+  quant_scheme qscheme = quant_scheme::none;
+  std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
+  std::span<std::int64_t> shape, stride;
+  std::int64_t offset = 0;
+  std::string_view device;
+  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
+  std::uint64_t numel = 0;
+  const tensor_extra* extra = &no_tensor_extra;  // never null; in the arena or no_tensor_extra
+};
+static_assert(sizeof(tensor_record) <= 96);
 static_assert(std::is_trivially_destructible_v<tensor_record>);
 static_assert(std::is_trivially_destructible_v<value> && sizeof(value) <= 64);
 
@@ -323,6 +369,12 @@ struct checkpoint_state {
     tensor_record* t = mem.make<tensor_record>();
     tensors.push_back(t);
     return *t;
+  }
+  /// A copy of `e` in the arena (charged by the caller).
+  const tensor_extra* new_extra(const tensor_extra& e) {
+    tensor_extra* x = mem.make<tensor_extra>();
+    *x = e;
+    return x;
   }
   /// A copy of `dims` in the arena (charged by the caller).
   std::span<std::int64_t> copy_dims(std::span<const std::int64_t> dims) {

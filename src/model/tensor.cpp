@@ -5,7 +5,7 @@
 namespace pthsafe {
 
 std::string_view storage_view::key() const noexcept { return r_->key; }
-std::string_view storage_view::record() const noexcept { return r_->record; }
+std::string_view storage_view::record() const noexcept { return r_->record(); }
 dtype storage_view::element_type() const noexcept { return r_->type; }
 std::uint64_t storage_view::nbytes() const noexcept { return r_->nbytes; }
 std::span<const std::byte> storage_view::bytes() const noexcept {
@@ -21,7 +21,7 @@ std::uint64_t tensor_view::numel() const noexcept { return r_->numel; }
 std::uint64_t tensor_view::nbytes() const noexcept {
   if (r_->layout != tensor_layout::strided) {
     std::uint64_t n = 0;
-    for (const auto* p : r_->parts)
+    for (const auto* p : r_->extra->parts)
       if (p) n += tensor_view(p).nbytes();
     return n;
   }
@@ -59,16 +59,16 @@ bool per_channel(quant_scheme q) {
 }  // namespace
 tensor_view tensor_view::sparse_indices() const {
   detail::require(r_->layout != tensor_layout::strided, "tensor_view::sparse_indices(): requires is_sparse()");
-  return tensor_view(r_->parts[0]);
+  return tensor_view(r_->extra->parts[0]);
 }
 tensor_view tensor_view::sparse_plain_indices() const {
   detail::require(compressed(r_->layout),
                   "tensor_view::sparse_plain_indices(): requires a compressed layout (sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)");
-  return tensor_view(r_->parts[1]);
+  return tensor_view(r_->extra->parts[1]);
 }
 tensor_view tensor_view::sparse_values() const {
   detail::require(r_->layout != tensor_layout::strided, "tensor_view::sparse_values(): requires is_sparse()");
-  return tensor_view(r_->parts[2]);
+  return tensor_view(r_->extra->parts[2]);
 }
 int tensor_view::sparse_coalesced() const {
   detail::require(r_->layout == tensor_layout::sparse_coo, "tensor_view::sparse_coalesced(): requires layout() == sparse_coo");
@@ -77,26 +77,26 @@ int tensor_view::sparse_coalesced() const {
 quant_scheme tensor_view::qscheme() const noexcept { return r_->qscheme; }
 double tensor_view::q_scale() const {
   detail::require(r_->qscheme == quant_scheme::per_tensor_affine, "tensor_view::q_scale(): requires qscheme() == per_tensor_affine");
-  return r_->q_scale;
+  return r_->extra->q_scale;
 }
 std::int64_t tensor_view::q_zero_point() const {
   detail::require(r_->qscheme == quant_scheme::per_tensor_affine,
                   "tensor_view::q_zero_point(): requires qscheme() == per_tensor_affine");
-  return r_->q_zero_point;
+  return r_->extra->q_zero_point;
 }
 std::int64_t tensor_view::q_axis() const {
   detail::require(per_channel(r_->qscheme), "tensor_view::q_axis(): requires a per-channel qscheme()");
-  return r_->q_axis;
+  return r_->extra->q_axis;
 }
 tensor_view tensor_view::q_per_channel_scales() const {
   detail::require(per_channel(r_->qscheme), "tensor_view::q_per_channel_scales(): requires a per-channel qscheme()");
-  return tensor_view(r_->parts[0]);
+  return tensor_view(r_->extra->parts[0]);
 }
 tensor_view tensor_view::q_per_channel_zero_points() const {
   detail::require(per_channel(r_->qscheme), "tensor_view::q_per_channel_zero_points(): requires a per-channel qscheme()");
-  return tensor_view(r_->parts[1]);
+  return tensor_view(r_->extra->parts[1]);
 }
-std::string_view tensor_view::subclass() const noexcept { return r_->subclass; }
+std::string_view tensor_view::subclass() const noexcept { return r_->extra->subclass; }
 
 std::string_view layout_name(tensor_layout l) noexcept {
   switch (l) {

@@ -41,7 +41,7 @@ namespace {
 
 // load_options::refuse_copy_in_mmap: the caller wants zero-copy or nothing.
 error copy_refused(const storage_record& s, const char* why) {
-  return make_error(errc::mmap_copy_refused, "storage '" + std::string(s.key) + "' cannot be mapped zero-copy (" + why + ")", std::string(s.record));
+  return make_error(errc::mmap_copy_refused, "storage '" + std::string(s.key) + "' cannot be mapped zero-copy (" + why + ")", std::string(s.record()));
 }
 
 // Legacy format: the storage is a little-endian byte range of the file itself.
@@ -105,7 +105,7 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
         // Distinct storages are distinct records of the file: the sum stays below its size plus
         // the alignment padding; checked all the same.
         const auto sum = checked_add(pool_bytes, pooled_size(s.nbytes));
-        if (!sum) return make_error(errc::limit_exceeded, "copied storages exceed the address space", std::string(s.record));
+        if (!sum) return make_error(errc::limit_exceeded, "copied storages exceed the address space", std::string(s.record()));
         pool_bytes = *sum;
       }
     } else {
@@ -126,7 +126,7 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
     } else {
       dst = st.own(static_cast<std::size_t>(s->nbytes));
     }
-    jobs.push_back({off, dst, s->nbytes, s->record});
+    jobs.push_back({off, dst, s->nbytes, s->record()});
     s->data = dst;
   }
   if (auto r = read_all(st.src, jobs); !r) return r;

@@ -142,7 +142,7 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
       pos += 8;
       if (!range_fits(pos, s.nbytes, size)) return bad_list("file ends inside the bytes of storage '" + std::string(s.key) + "'", pos);
       s.file_offset = pos;
-      s.record = {};
+      s.set_record({});
       pos += s.nbytes;
     }
     // In creation order (not the hash table's, which is keyed per process), so that the storage

@@ -76,7 +76,9 @@ result<value*> torch_rebuilder::rebuild_wrapper_subclass(value& args) {
   if (auto r = validate_view(t, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (wrapper subclass)");
   t.requires_grad = a[7]->as_bool();
-  t.subclass = cls.text();
+  tensor_extra e;
+  e.subclass = cls.text();
+  PTHSAFE_ASSIGN(t.extra, new_extra(e));
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
   *rec = t;
   rec->shape = st_.copy_dims(t.shape);  // validated: at most max_dims, charged by new_tensor_record

@@ -250,11 +250,13 @@ result<value*> torch_rebuilder::rebuild_qtensor(value& args) {
         ((hooks.kind() == value_kind::dict || hooks.kind() == value_kind::ordered_dict) && hooks.items().empty())))
     return fail(errc::tensor_state_refused, "_rebuild_qtensor installs backward hooks");
   rec->qscheme = qs;
-  rec->q_scale = scale;
-  rec->q_zero_point = zero_point;
-  rec->q_axis = axis;
-  rec->parts[0] = parts[0];
-  rec->parts[1] = parts[1];
+  tensor_extra e;
+  e.q_scale = scale;
+  e.q_zero_point = zero_point;
+  e.q_axis = axis;
+  e.parts[0] = parts[0];
+  e.parts[1] = parts[1];
+  PTHSAFE_ASSIGN(rec->extra, new_extra(e));
   return t;
 }
 

@@ -81,6 +81,12 @@ result<tensor_record*> torch_rebuilder::new_tensor_record() {
   return &st_.new_tensor();
 }
 
+result<const tensor_extra*> torch_rebuilder::new_extra(const tensor_extra& e) {
+  if (!st_.charge(sizeof(tensor_extra)))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  return st_.new_extra(e);
+}
+
 result<value*> torch_rebuilder::tensor_value(tensor_record* t) {
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
@@ -175,7 +181,7 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     rec = &st_.storages.back();
     rec->key = st_.mem.copy(key);
     rec->int_key = int_key;
-    rec->record = record;
+    rec->set_record(record);
     rec->type = type;
     rec->nbytes = *nbytes;
     rec->entry = entry;

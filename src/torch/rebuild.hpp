@@ -122,6 +122,8 @@ class torch_rebuilder final : public call_target {
   result<void> apply_conj_neg(tensor_record& t, const value& meta);
   // A fresh tensor record (charged to the limits) and the value that holds it.
   result<tensor_record*> new_tensor_record();
+  // A charged copy of `e` in the arena, for the record of a quantized, sparse or subclass tensor.
+  result<const tensor_extra*> new_extra(const tensor_extra& e);
   result<value*> tensor_value(tensor_record* t);
   // legacy.cpp: a 6-tuple's view_metadata (view_key, offset, size) over `root`.
   result<storage_record*> legacy_view(storage_record& root, const value& view_md);

@@ -78,8 +78,8 @@ std::vector<std::int64_t> slice(std::span<const std::int64_t> v, std::size_t fro
 
 // Shape-only invariants (what torch checks when the tensor is built, before any index is read).
 result<void> check_coo_shape(const tensor_record& t) {
-  const tensor_record& idx = *t.parts[0];
-  const tensor_record& val = *t.parts[2];
+  const tensor_record& idx = *t.extra->parts[0];
+  const tensor_record& val = *t.extra->parts[2];
   if (idx.type != dtype::int64) return make_error(errc::sparse_invalid, "indices must be an int64 tensor");
   if (idx.shape.size() != 2) return make_error(errc::sparse_invalid, "indices must be sparse_dim x nnz, but got: " + dims_text(idx.shape));
   if (val.shape.empty()) return make_error(errc::sparse_invalid, "values must have at least one dimension (nnz)");
@@ -105,9 +105,9 @@ struct compressed_geometry {
 };
 
 result<compressed_geometry> check_compressed_shape(const tensor_record& t) {
-  const tensor_record& cidx = *t.parts[0];
-  const tensor_record& pidx = *t.parts[1];
-  const tensor_record& val = *t.parts[2];
+  const tensor_record& cidx = *t.extra->parts[0];
+  const tensor_record& pidx = *t.extra->parts[1];
+  const tensor_record& val = *t.extra->parts[2];
   const bool row = row_compressed(t.layout);
   const std::string cname = row ? "crow_indices" : "ccol_indices", pname = row ? "col_indices" : "row_indices";
   if (cidx.type != pidx.type)
@@ -213,9 +213,9 @@ result<std::vector<std::int64_t>> read_indices(const checkpoint_state& st, const
 }
 
 result<void> check_coo_indices(const checkpoint_state& st, const tensor_record& t, const limits& lim) {
-  PTHSAFE_ASSIGN(auto idx, read_indices(st, *t.parts[0], "indices", lim));
-  const auto sparse_dim = static_cast<std::size_t>(t.parts[0]->shape[0]);
-  const auto nnz = static_cast<std::size_t>(t.parts[0]->shape[1]);
+  PTHSAFE_ASSIGN(auto idx, read_indices(st, *t.extra->parts[0], "indices", lim));
+  const auto sparse_dim = static_cast<std::size_t>(t.extra->parts[0]->shape[0]);
+  const auto nnz = static_cast<std::size_t>(t.extra->parts[0]->shape[1]);
   for (std::size_t d = 0; d < sparse_dim; ++d) {
     for (std::size_t j = 0; j < nnz; ++j) {
       const std::int64_t v = idx[d * nnz + j];
@@ -245,8 +245,8 @@ result<void> check_compressed_indices(const checkpoint_state& st, const tensor_r
                                       const limits& lim) {
   const bool row = row_compressed(t.layout);
   const std::string cname = row ? "crow_indices" : "ccol_indices", pname = row ? "col_indices" : "row_indices";
-  PTHSAFE_ASSIGN(auto cidx, read_indices(st, *t.parts[0], cname.c_str(), lim));
-  PTHSAFE_ASSIGN(auto pidx, read_indices(st, *t.parts[1], pname.c_str(), lim));
+  PTHSAFE_ASSIGN(auto cidx, read_indices(st, *t.extra->parts[0], cname.c_str(), lim));
+  PTHSAFE_ASSIGN(auto pidx, read_indices(st, *t.extra->parts[1], pname.c_str(), lim));
   const auto clen = static_cast<std::size_t>(g.compressed_dim + 1), plen = static_cast<std::size_t>(g.nnz);
   for (std::uint64_t b = 0; b < g.batches; ++b) {
     const std::int64_t* c = cidx.data() + b * clen;
@@ -307,14 +307,16 @@ result<value*> torch_rebuilder::rebuild_sparse(value& args, bool csr_113) {
   tensor_record& t = *rec;
   t.layout = layout;
   t.coalesced = coalesced;
+  tensor_extra e;
   for (std::size_t i = 0; i < 3; ++i) {
     if (!parts[i]) continue;
     if (parts[i]->kind() != value_kind::tensor) return fail(errc::bad_rebuild_args, "sparse component is not a tensor");
     const tensor_record* p = va::tensor(*parts[i]);
     if (p->layout != tensor_layout::strided || p->qscheme != quant_scheme::none || !p->storage)
       return fail(errc::sparse_invalid, "sparse components must be dense tensors with storage");
-    t.parts[i] = p;
+    e.parts[i] = p;
   }
+  PTHSAFE_ASSIGN(t.extra, new_extra(e));
   PTHSAFE_TRY(set_sparse_shape(t, *size));
   PTHSAFE_TRY(finish_sparse(t));
   return tensor_value(&t);
@@ -332,10 +334,10 @@ result<void> torch_rebuilder::set_sparse_shape(tensor_record& t, const value& si
 
 // Common tail: geometry of the dense shape, shape invariants, device agreement.
 result<void> torch_rebuilder::finish_sparse(tensor_record& t) {
-  const tensor_record& values = *t.parts[2];
+  const tensor_record& values = *t.extra->parts[2];
   t.type = values.type;
   t.device = values.device;
-  for (const auto* p : t.parts)
+  for (const auto* p : t.extra->parts)
     if (p && p->device != t.device)
       return fail(errc::sparse_invalid, "device of sparse indices (" + std::string(p->device) + ") must match device of values (" +
                                             std::string(t.device) + ")");
@@ -353,7 +355,7 @@ result<void> torch_rebuilder::finish_sparse(tensor_record& t) {
   } else if (auto g = check_compressed_shape(t); !g) {
     return fail(g.error_value().code, g.error_value().message);
   }
-  if (t.layout == tensor_layout::sparse_coo && t.coalesced < 0) t.coalesced = t.parts[0]->shape[1] <= 1 ? 1 : 0;
+  if (t.layout == tensor_layout::sparse_coo && t.coalesced < 0) t.coalesced = t.extra->parts[0]->shape[1] <= 1 ? 1 : 0;
   return {};
 }
 
@@ -386,14 +388,16 @@ result<value*> torch_rebuilder::rebuild_sparse_torchscript(value& args) {
   constexpr std::array<std::size_t, 2> slots_coo = {0, 2};
   constexpr std::array<std::size_t, 3> slots_compressed = {0, 1, 2};
   const std::size_t* slots = ncomp == 2 ? slots_coo.data() : slots_compressed.data();
+  tensor_extra e;
   for (std::size_t i = 0; i < ncomp; ++i) {
     const value& c = *a[3 + i];
     if (c.kind() != value_kind::tensor) return fail(errc::bad_rebuild_args, "sparse component is not a tensor");
     const tensor_record* p = va::tensor(c);
     if (p->layout != tensor_layout::strided || p->qscheme != quant_scheme::none || !p->storage)
       return fail(errc::sparse_invalid, "sparse components must be dense tensors with storage");
-    t.parts[slots[i]] = p;
+    e.parts[slots[i]] = p;
   }
+  PTHSAFE_ASSIGN(t.extra, new_extra(e));
   PTHSAFE_TRY(finish_sparse(t));
   return tensor_value(&t);
 }

@@ -14,12 +14,12 @@ result<std::span<const std::byte>> storage_le_bytes(const checkpoint_state& st, 
   }
   if (s.file_offset)  // legacy data is little-endian whatever the writer's host was
     return st.src.bytes().subspan(static_cast<std::size_t>(*s.file_offset), static_cast<std::size_t>(s.nbytes));
-  if (!s.entry || !st.zip) return make_error(errc::missing_record, "storage '" + std::string(s.key) + "' has no bytes to read", std::string(s.record));
+  if (!s.entry || !st.zip) return make_error(errc::missing_record, "storage '" + std::string(s.key) + "' has no bytes to read", std::string(s.record()));
   const auto stored = st.zip->stored_bytes(*s.entry);
   if (stored && !st.big_endian) return *stored;
   if (s.nbytes > lim.max_pickle_bytes)
     return make_error(errc::limit_exceeded, "limit max_pickle_bytes (" + std::to_string(lim.max_pickle_bytes) +
-                                                ") exceeded reading storage '" + std::string(s.key) + "' for a check", std::string(s.record));
+                                                ") exceeded reading storage '" + std::string(s.key) + "' for a check", std::string(s.record()));
   scratch.resize(static_cast<std::size_t>(s.nbytes));
   if (stored) {
     std::copy(stored->begin(), stored->end(), scratch.begin());
