@@ -88,6 +88,7 @@ void free_storage_bytes(std::byte* p, std::size_t n) noexcept {
 }
 
 result<void> read_all(const source& src, std::span<const read_job> jobs) {
+  if (jobs.empty()) return {};  // mmap mode, all mapped: not even the CPU count is asked
   std::uint64_t total = 0;
   for (const auto& j : jobs) total += j.nbytes;
   unsigned threads = std::min(usable_cpus(), max_threads);

@@ -2,7 +2,10 @@
 // the caller's own array) filed under a 64-bit hash the caller computes. Where keys come from the
 // file the hash must be keyed (util/keyed_hash.hpp: SipHash with a per-process key), so that a
 // file cannot choose keys that collide. Lookups confirm each candidate with the caller's
-// equality; the table never sees keys, so it allocates nothing per entry.
+// equality; the table never sees keys, so it allocates nothing per entry. A slot keeps 32 bits
+// of the spread hash (which also place it) and the id: 8 bytes, so that the index of a
+// 100,000-key state_dict costs 2 MB, not 4 (bench/NOTES.md 31); a tag match that is not the key
+// costs one more call of the caller's equality, never a wrong answer.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +18,7 @@ namespace pthsafe::detail {
 
 class open_table {
  public:
-  static constexpr std::size_t slot_bytes = 16;
+  static constexpr std::size_t slot_bytes = 8;
 
   open_table() = default;
   /// Sized up front for `expected` entries (at most half full), so that a table built from a
@@ -32,7 +35,7 @@ class open_table {
   /// Files `id` under `h` (ids need not be unique per hash; callers check with find first).
   void insert(std::uint64_t h, std::uint32_t id) {
     if (needs_growth()) grow();
-    put(h, id);
+    put(tag(h), id);
     ++count_;
   }
   /// The first id filed under `h` for which eq(id) holds.
@@ -40,14 +43,15 @@ class open_table {
   std::optional<std::uint32_t> find(std::uint64_t h, Eq&& eq) const {
     if (slots_.empty()) return std::nullopt;
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = spread(h) & mask; slots_[i].id1; i = (i + 1) & mask)
-      if (slots_[i].hash == h && eq(slots_[i].id1 - 1)) return slots_[i].id1 - 1;
+    const std::uint32_t t = tag(h);
+    for (std::size_t i = t & mask; slots_[i].id1; i = (i + 1) & mask)
+      if (slots_[i].tag == t && eq(slots_[i].id1 - 1)) return slots_[i].id1 - 1;
     return std::nullopt;
   }
 
  private:
   struct slot {
-    std::uint64_t hash = 0;
+    std::uint32_t tag = 0;  // tag(hash): its low bits are the home slot
     std::uint32_t id1 = 0;  // id + 1; 0 = empty
   };
   static_assert(sizeof(slot) == slot_bytes);
@@ -60,23 +64,25 @@ class open_table {
   }
   // The caller's hash is keyed but may be a combination (tuples): one finalizer round spreads
   // its low bits over the slots.
-  static std::uint64_t spread(std::uint64_t h) noexcept {
+  // Tables hold fewer than 2^32 slots (ids are 32-bit), so 32 bits place every slot.
+  static std::uint32_t tag(std::uint64_t h) noexcept {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 33);
+    h ^= h >> 33;
+    return static_cast<std::uint32_t>(h >> 32);
   }
   bool needs_growth() const noexcept { return (count_ + 1) * 2 > slots_.size(); }
-  void put(std::uint64_t h, std::uint32_t id) {
+  void put(std::uint32_t t, std::uint32_t id) {
     const std::size_t mask = slots_.size() - 1;
-    std::size_t i = spread(h) & mask;
+    std::size_t i = t & mask;
     while (slots_[i].id1) i = (i + 1) & mask;
-    slots_[i] = {h, id + 1};
+    slots_[i] = {t, id + 1};
   }
   void grow() {
     std::vector<slot> old(slots_.empty() ? min_slots : 2 * slots_.size());
     old.swap(slots_);
     for (const slot& s : old)
-      if (s.id1) put(s.hash, s.id1 - 1);
+      if (s.id1) put(s.tag, s.id1 - 1);
   }
 
   std::vector<slot> slots_;

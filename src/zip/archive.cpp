@@ -5,6 +5,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cstring>
 #include <string>
 #include <vector>
@@ -222,7 +225,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     a->libzip_deferred_ = true;
     return a;
   }
-  PTHSAFE_ASSIGN(a->zip_, open_libzip(file, ents, release));
+  PTHSAFE_ASSIGN(a->zip_, open_libzip(file, &ents, release));
   a->libzip_checked_ = true;
   // libzip agreed; it is needed again only to inflate. An all-stored archive lets it go now, so
   // that its per-entry structures (~400 bytes an entry) are not held while the pickle runs: the
@@ -232,7 +235,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 }
 
 result<std::unique_ptr<archive::libzip_handle>> archive::open_libzip(std::span<const std::byte> file,
-                                                                    const std::vector<zip_entry>& ents,
+                                                                    const std::vector<zip_entry>* ents,
                                                                     const page_release& release) {
   zip_error_t zerr;
   zip_error_init(&zerr);
@@ -253,27 +256,61 @@ result<std::unique_ptr<archive::libzip_handle>> archive::open_libzip(std::span<c
     return make_error(errc::zip_libzip_rejected, msg);
   }
   zip_error_fini(&zerr);
+  if (!ents) return h;
   const zip_int64_t n = zip_get_num_entries(h->z, 0);
-  if (n < 0 || static_cast<std::uint64_t>(n) != ents.size())
+  if (n < 0 || static_cast<std::uint64_t>(n) != ents->size())
     return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
-                                                     std::to_string(ents.size()));
-  for (std::size_t i = 0; i < ents.size(); ++i) {
-    zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat_index(h->z, i, ZIP_FL_ENC_RAW, &st) != 0)
-      return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(ents[i].name));
-    const auto& e = ents[i];
-    if (!st.name || std::string_view(st.name) != e.name || st.size != e.uncomp_size ||
-        st.comp_size != e.comp_size || st.crc != e.crc || st.comp_method != static_cast<zip_int32_t>(e.method))
-      return make_error(errc::zip_parser_disagree, "libzip and the directory walk disagree about entry " + std::to_string(i),
-                        std::string(e.name), e.central_offset);
-  }
+                                                     std::to_string(ents->size()));
+  for (std::size_t i = 0; i < ents->size(); ++i) PTHSAFE_TRY(libzip_entry_agrees(*h, i, (*ents)[i]));
   return h;
 }
 
+result<void> archive::libzip_entry_agrees(const libzip_handle& h, std::size_t i, const zip_entry& e) {
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat_index(h.z, i, ZIP_FL_ENC_RAW, &st) != 0)
+    return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(e.name));
+  if (!st.name || std::string_view(st.name) != e.name || st.size != e.uncomp_size ||
+      st.comp_size != e.comp_size || st.crc != e.crc || st.comp_method != static_cast<zip_int32_t>(e.method))
+    return make_error(errc::zip_parser_disagree, "libzip and the directory walk disagree about entry " + std::to_string(i),
+                      std::string(e.name), e.central_offset);
+  return {};
+}
+
 result<void> archive::libzip_agrees(std::span<const std::byte> file, const limits& lim, const page_release& release) {
-  PTHSAFE_ASSIGN(const auto dir, read_directory(file, lim));
-  PTHSAFE_TRY(open_libzip(file, dir.entries, release));  // agreed: the handle goes at once
+  auto agreed = compare_with_libzip(file, lim, release);
+  // libzip's per-entry structures (~400 bytes an entry, in small blocks) are freed by now, but
+  // glibc keeps freed small blocks in the process: 40 MB for 100,000 entries, resident through
+  // the gate's later walks, its peak (bench/NOTES.md 33). Hand them back.
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
+  return agreed;
+}
+
+result<void> archive::compare_with_libzip(std::span<const std::byte> file, const limits& lim, const page_release& release) {
+  // libzip opens first; the directory walk then hands its entries over one at a time, so that
+  // neither a second copy of the directory (72 bytes an entry) nor the loaded tree is held
+  // beside libzip's own (bench/NOTES.md 33). Only agree / disagree matters here: on a
+  // disagreement the gate judges the file again with libzip first, whose report it keeps.
+  PTHSAFE_ASSIGN(const auto h, open_libzip(file, nullptr, release));
+  const zip_int64_t n = zip_get_num_entries(h->z, 0);
+  zip_uint64_t listed = 0;
+  // The directory's pages go back behind the walk too: libzip read them first, and they would
+  // otherwise be resident again beside libzip's structures.
+  release_behind behind(file, release, std::uint64_t{1} << 20);
+  const entry_visitor same = [&](std::size_t i, const zip_entry& e) -> result<void> {
+    ++listed;
+    behind.passed(e.central_offset);
+    if (n < 0 || i >= static_cast<std::uint64_t>(n))
+      return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory more");
+    return libzip_entry_agrees(*h, i, e);
+  };
+  PTHSAFE_ASSIGN(const auto dir, read_directory(file, lim, same));
+  (void)dir;
+  if (n < 0 || static_cast<zip_uint64_t>(n) != listed)
+    return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
+                                                     std::to_string(listed));
   return {};
 }
 

@@ -96,10 +96,15 @@ class archive {
   // torch's persistent ids name, found without hashing (find() asks here first).
   dense_ids data_records_;
   struct libzip_handle;
-  // libzip opened with ZIP_CHECKCONS over `file`, agreeing with `ents` (or the error).
+  // libzip opened with ZIP_CHECKCONS over `file`, agreeing with `*ents` (or the error); with
+  // `ents` null, opened only (the caller compares, libzip_entry_agrees).
   static result<std::unique_ptr<libzip_handle>> open_libzip(std::span<const std::byte> file,
-                                                            const std::vector<zip_entry>& ents,
+                                                            const std::vector<zip_entry>* ents,
                                                             const page_release& release);
+  // libzip_agrees without handing freed memory back.
+  static result<void> compare_with_libzip(std::span<const std::byte> file, const limits& lim, const page_release& release);
+  // libzip's entry i has e's name, sizes, CRC and method (or zip_parser_disagree).
+  static result<void> libzip_entry_agrees(const libzip_handle& h, std::size_t i, const zip_entry& e);
   std::unique_ptr<libzip_handle> zip_;
   bool libzip_checked_ = false;
   bool libzip_deferred_ = false;

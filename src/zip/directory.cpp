@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "io/checked.hpp"
 #include "io/cursor.hpp"
+#include "util/try.hpp"
 #include "zip/local_reads.hpp"
 
 namespace pthsafe::detail {
@@ -53,14 +55,27 @@ result<std::uint64_t> find_eocd(std::span<const std::byte> f) {
   const std::uint64_t n = f.size();
   if (n < eocd_size) return zerr(errc::zip_no_eocd, "file too short for an end-of-central-directory record", 0);
   const std::uint64_t lowest = n > eocd_search_window ? n - eocd_search_window : 0;
+  // Every signature in the searched tail, ascending: memmem finds them at memory speed, where a
+  // byte-by-byte loop over the 68 KiB took about a tenth of a large file's mmap ready time.
+  std::vector<std::uint64_t> sigs;
+  const auto* base = reinterpret_cast<const char*>(f.data());
+  for (std::uint64_t from = lowest; n - from >= 4;) {
+    const void* hit = ::memmem(base + from, static_cast<std::size_t>(n - from), "PK\x05\x06", 4);
+    if (!hit) break;
+    const auto at = static_cast<std::uint64_t>(static_cast<const char*>(hit) - base);
+    sigs.push_back(at);
+    from = at + 1;
+  }
   std::uint64_t last_sig = n, last_full = n, chosen = n;  // n: none yet
-  for (std::uint64_t at = n - 4 + 1; at-- > lowest;) {
-    if (load_u32(f.data() + at) != sig_eocd) continue;
+  std::size_t below = 0;  // signatures below the chosen one: sigs[0, below)
+  for (std::size_t i = sigs.size(); i-- > 0;) {
+    const std::uint64_t at = sigs[i];
     if (last_sig == n) last_sig = at;
     if (at + eocd_size > n) continue;  // a truncated record: miniz skips it, zipfile fails on it
     if (last_full == n) last_full = at;
     if (at + eocd_size + load_u16(f.data() + at + 20) == n) {
       chosen = at;
+      below = i;
       break;
     }
   }
@@ -73,8 +88,9 @@ result<std::uint64_t> find_eocd(std::span<const std::byte> f) {
                 "an end-of-central-directory signature inside the archive comment: torch (miniz) and zipfile read the "
                 "archive it ends, libzip the one before",
                 last_sig);
-  for (std::uint64_t at = chosen; at-- > lowest;) {
-    if (load_u32(f.data() + at) != sig_eocd || at + eocd_size > n) continue;
+  for (std::size_t i = below; i-- > 0;) {
+    const std::uint64_t at = sigs[i];
+    if (at + eocd_size > n) continue;
     if (at + eocd_size + load_u16(f.data() + at + 20) <= n)
       return zerr(errc::zip_ambiguous_eocd,
                   "a second end-of-central-directory record in the last 64 KiB: readers that weigh candidates may "
@@ -86,7 +102,9 @@ result<std::uint64_t> find_eocd(std::span<const std::byte> f) {
 
 }  // namespace
 
-result<zip_directory> read_directory(std::span<const std::byte> f, const limits& lim) {
+result<zip_directory> read_directory(std::span<const std::byte> f, const limits& lim) { return read_directory(f, lim, {}); }
+
+result<zip_directory> read_directory(std::span<const std::byte> f, const limits& lim, const entry_visitor& each) {
   auto eocd_at = find_eocd(f);
   if (!eocd_at) return std::move(eocd_at).error_value();
   const std::uint64_t eocd = *eocd_at;
@@ -154,7 +172,7 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
   zip_directory dir;
   dir.cd_offset = cd_off;
   dir.end_offset = f.size();
-  dir.entries.reserve(static_cast<std::size_t>(count));
+  if (!each) dir.entries.reserve(static_cast<std::size_t>(count));
   cursor d(f, cd_off);
   const std::uint64_t cd_end = cd_off + cd_size;
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -206,7 +224,11 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     if (x.remaining() != 0) return zerr(errc::zip_bad_central_entry, "malformed extra field", at);
     if ((need_u || need_c || need_l) && !seen_z64)
       return zerr(errc::zip_bad_central_entry, "zip64 sentinel without zip64 extra field", at);
-    dir.entries.push_back(e);
+    if (each) {
+      PTHSAFE_TRY(each(static_cast<std::size_t>(i), e));
+    } else {
+      dir.entries.push_back(e);
+    }
   }
   if (d.pos() != cd_end) return zerr(errc::zip_bad_eocd, "central directory holds more bytes than its entries", d.pos());
   return dir;

@@ -7,7 +7,9 @@ namespace pthsafe::detail {
 
 libzip_reader::libzip_reader(std::span<const std::byte> file, const page_release& release) : file_(file), release_(release) {
   zip_error_init(&error_);
-  if (release_) behind_.emplace(file_, release_);
+  // Every 2 MiB (and 256 reads): libzip's pass over the local headers runs beside its own
+  // per-entry structures, the gate's peak (bench/NOTES.md 33).
+  if (release_) behind_.emplace(file_, release_, std::uint64_t{2} << 20);
 }
 
 zip_source_t* libzip_reader::make_source(zip_error_t* err) { return zip_source_function_create(&callback, this, err); }

@@ -46,7 +46,7 @@ class local_reads {
     // One read serves a header, its name and extra field, the data descriptor just before it
     // (the descriptor walk) and the same header again (the libzip-parity walk).
     const std::uint64_t from = at - std::min<std::uint64_t>(at, lead);
-    const std::uint64_t len = std::min<std::uint64_t>(std::max<std::uint64_t>(n, 512) + (at - from), file_.size() - from);
+    const std::uint64_t len = std::min<std::uint64_t>(std::max<std::uint64_t>(n, min_read) + (at - from), file_.size() - from);
     if (blocks_.size() >= max_blocks) blocks_.clear();  // bounded: the views of earlier calls may go
     block b{from, std::vector<std::byte>(static_cast<std::size_t>(len))};
     if (!(*pread_)(from, b.bytes)) return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));  // same bytes
@@ -61,7 +61,12 @@ class local_reads {
     std::vector<std::byte> bytes;
   };
   static constexpr std::uint64_t lead = 32;           // bytes read before a header: a data descriptor
-  static constexpr std::size_t max_blocks = 4096;     // ~2.2 MB of headers at most
+  // Bytes read from a header on: its 30 fixed bytes, a name of up to ~100 bytes and torch's
+  // alignment padding (an extra field of 4 + 0..63 bytes). A longer header costs a second read.
+  // Not more: every block is fresh heap, and each 4 KiB page of them faults once (5-10 us here)
+  // in a load that is ready in well under a millisecond (bench/NOTES.md 32).
+  static constexpr std::uint64_t min_read = 192;
+  static constexpr std::size_t max_blocks = 4096;     // ~0.9 MB of headers at most
   std::span<const std::byte> file_;
   const file_pread* pread_;
   std::vector<block> blocks_;  // sorted by `at`
