@@ -76,13 +76,31 @@ class arena {
     return {p, s.size()};
   }
 
+  /// Frees `p` now if it is the start of a block of its own (an allocation larger than a quarter
+  /// block), else does nothing: a growing item array hands back the array it outgrew, so that a
+  /// root dict of 100,000s of items does not keep every size it went through (bench/NOTES.md 34).
+  /// The caller must hold no other pointer into `p`. O(blocks).
+  void release_large(const void* p) noexcept {
+    if (!p) return;
+    for (block** at = &head_; *at; at = &(*at)->next) {
+      block* b = *at;
+      if (b->own_size == 0 || reinterpret_cast<const char*>(b) + header != p) continue;
+      *at = b->next;
+      reserved_ -= b->own_size + header;
+      std::free(b);
+      return;
+    }
+  }
+
   /// Bytes of blocks held (for measurements).
   std::size_t reserved() const noexcept { return reserved_; }
 
  private:
   struct block {
     block* next;
+    std::size_t own_size;  // usable bytes of a block of its own; 0: a shared block
   };
+  static_assert(sizeof(block) <= sizeof(std::max_align_t));
   static constexpr std::size_t first_block = std::size_t{16} << 10;
   static constexpr std::size_t max_block = std::size_t{1} << 20;
 
@@ -97,6 +115,7 @@ class arena {
     auto* b = static_cast<block*>(std::malloc(usable + header));
     if (!b) throw std::bad_alloc();
     b->next = head_;
+    b->own_size = current ? 0 : usable;
     head_ = b;
     reserved_ += usable + header;
     char* start = reinterpret_cast<char*>(b) + header;

@@ -271,6 +271,9 @@ struct value_access {
       const std::uint64_t cap = new_cap(need);
       const value** bigger = a.make_array<const value*>(static_cast<std::size_t>(cap));
       if (v.items_size_) std::memcpy(static_cast<void*>(bigger), v.items_, v.items_size_ * slot_bytes);
+      // Only this node points at a growing array (reused arrays are exact and small), so an
+      // outgrown one that had a block of its own goes back now.
+      a.release_large(v.items_);
       v.items_ = bigger;
       v.small_ &= static_cast<std::uint8_t>(~flag_exact_items);
     }
