@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -279,30 +280,39 @@ class [[nodiscard]] result {
   std::variant<T, error> v_;
 };
 
-/// result<void>: success or an error.
+/// result<void>: success or an error. Success is a null pointer: the error lives on the heap
+/// only when there is one, so the success path (every step of a 3,000,000-opcode pickle)
+/// constructs and destroys no strings (bench/NOTES.md 35).
 template <>
 class [[nodiscard]] result<void> {
  public:
   result() = default;
-  result(error e) : e_(std::move(e)), failed_(true) {}  // NOLINT: implicit
-  bool has_value() const noexcept { return !failed_; }
-  explicit operator bool() const noexcept { return !failed_; }
+  result(error e) : e_(std::make_unique<error>(std::move(e))) {}  // NOLINT: implicit
+  result(const result& o) : e_(o.e_ ? std::make_unique<error>(*o.e_) : nullptr) {}
+  result(result&&) noexcept = default;
+  result& operator=(const result& o) {
+    if (this != &o) e_ = o.e_ ? std::make_unique<error>(*o.e_) : nullptr;
+    return *this;
+  }
+  result& operator=(result&&) noexcept = default;
+  ~result() = default;
+  bool has_value() const noexcept { return !e_; }
+  explicit operator bool() const noexcept { return !e_; }
   /// Nothing to return; throws bad_result_access when this holds an error.
   void value() const {
-    if (failed_) [[unlikely]] detail::throw_bad_result_access(&e_);
+    if (e_) [[unlikely]] detail::throw_bad_result_access(e_.get());
   }
   /// The error; throws bad_result_access on success.
-  const error& error_value() const& { check_error(); return e_; }
-  error error_value() && { check_error(); return std::move(e_); }
+  const error& error_value() const& { check_error(); return *e_; }
+  error error_value() && { check_error(); return std::move(*e_); }
   error error_value() const&& = delete;
-  errc code() const noexcept { return failed_ ? e_.code : errc::ok; }
+  errc code() const noexcept { return e_ ? e_->code : errc::ok; }
 
  private:
   void check_error() const {
-    if (!failed_) [[unlikely]] detail::throw_bad_result_access(nullptr);
+    if (!e_) [[unlikely]] detail::throw_bad_result_access(nullptr);
   }
-  error e_;
-  bool failed_ = false;
+  std::unique_ptr<error> e_;
 };
 
 /// Builds an error value (convenience for implementations and tests).

@@ -33,6 +33,11 @@ constexpr std::uint64_t walk_entry_bytes = 64;
 // Text lives in the checkpoint's arena: its bytes, nothing more.
 constexpr std::uint64_t text_bytes(std::uint64_t n) { return n; }
 
+// Little-endian 32 bits at p (the caller checked that 4 bytes remain).
+std::uint32_t le32(const unsigned char* p) {
+  return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
+}
+
 std::string hex_byte(std::uint8_t b) {
   std::array<char, 8> buf{};
   std::snprintf(buf.data(), buf.size(), "0x%02x", b);
@@ -140,6 +145,11 @@ struct machine::impl {
     return {};
   }
   std::size_t fence() const { return marks.empty() ? 0 : marks.back(); }
+  result<void> push_mark() {
+    if (marks.size() >= lim.max_mark_depth) return limit("max_mark_depth", lim.max_mark_depth);
+    marks.push_back(stack.size());
+    return {};
+  }
 
   static void set_fresh(value& v) { va::small(v) |= flag_fresh; }
   static void clear_fresh(value& v) { va::small(v) &= static_cast<std::uint8_t>(~flag_fresh); }
@@ -504,10 +514,7 @@ struct machine::impl {
 
 result<void> machine::impl::step(std::uint8_t code) {
   switch (code) {
-    case op::MARK:
-      if (marks.size() >= lim.max_mark_depth) return limit("max_mark_depth", lim.max_mark_depth);
-      marks.push_back(stack.size());
-      return {};
+    case op::MARK: return push_mark();
     case op::NONE: return push_none();
     case op::NEWTRUE: case op::NEWFALSE: return push_bool(code == op::NEWTRUE);
     case op::BININT: { PTHSAFE_ASSIGN(auto x, take_le<std::uint32_t>()); return push_small_int(static_cast<std::int32_t>(x)); }
@@ -765,6 +772,54 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
     if (c.remaining() == 0) return truncated();
     std::uint8_t code;
     c.u8(code);
+    // The opcodes torch writes for every tensor, outside a FRAME (torch pickles with protocol
+    // 2, which has none) and with their operand present: the same work as step()'s cases,
+    // without the layers of result<> that reading an operand through take() costs there
+    // (bench/NOTES.md 35). All are op_class::torch; anything else, or a short operand, goes
+    // the general way below.
+    if (frame_end == 0) {
+      const unsigned char* p = c.here();
+      const std::uint64_t left = c.remaining();
+      switch (code) {
+        case op::BINPUT:
+          if (left < 1) break;
+          c.skip(1);
+          PTHSAFE_TRY(memo_put(p[0]));
+          continue;
+        case op::LONG_BINPUT:
+          if (left < 4) break;
+          c.skip(4);
+          PTHSAFE_TRY(memo_put(le32(p)));
+          continue;
+        case op::BINGET:
+          if (left < 1) break;
+          c.skip(1);
+          PTHSAFE_TRY(memo_get(p[0]));
+          continue;
+        case op::LONG_BINGET:
+          if (left < 4) break;
+          c.skip(4);
+          PTHSAFE_TRY(memo_get(le32(p)));
+          continue;
+        case op::BININT1:
+          if (left < 1) break;
+          c.skip(1);
+          PTHSAFE_TRY(push_small_int(p[0]));
+          continue;
+        case op::MARK:
+          PTHSAFE_TRY(push_mark());
+          continue;
+        case op::BINUNICODE: {  // a key, 'storage', a storage key, 'cpu'
+          if (left < 4) break;
+          const std::uint32_t n = le32(p);
+          if (n > lim.max_string_bytes || n > left - 4) break;  // the general way reports it
+          c.skip(4 + std::uint64_t{n});
+          PTHSAFE_TRY(push_unicode(std::string_view(reinterpret_cast<const char*>(p + 4), n)));
+          continue;
+        }
+        default: break;
+      }
+    }
     const opcode_info& info = opcode_table[code];
     switch (info.cls) {
       case op_class::unknown: return fail(errc::pickle_unknown_opcode, "byte " + hex_byte(code) + " is not a pickle opcode");

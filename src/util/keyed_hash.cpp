@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <cstring>
 #include <random>
 
 namespace pthsafe::detail {
@@ -48,14 +49,24 @@ void siphash13::block(std::uint64_t m) noexcept {
 }
 
 void siphash13::add(std::string_view bytes) noexcept {
-  for (unsigned char c : bytes) {
+  const auto put = [this](unsigned char c) {
     buf_ |= std::uint64_t{c} << (8 * buffered_);
     if (++buffered_ == 8) {
       block(buf_);
       buf_ = 0;
       buffered_ = 0;
     }
+  };
+  std::size_t i = 0;
+  while (i < bytes.size() && buffered_ != 0) put(static_cast<unsigned char>(bytes[i++]));
+  // Whole words at once (little-endian hosts only, checked in CMake): the same blocks as byte
+  // by byte, a fifth of the instructions for a 100,000-key state_dict's keys (NOTES 35).
+  for (; bytes.size() - i >= 8; i += 8) {
+    std::uint64_t m = 0;
+    std::memcpy(&m, bytes.data() + i, 8);
+    block(m);
   }
+  while (i < bytes.size()) put(static_cast<unsigned char>(bytes[i++]));
   total_ += bytes.size();
 }
 

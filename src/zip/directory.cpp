@@ -283,7 +283,9 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
   std::vector<const zip_entry*> order;
   order.reserve(dir.entries.size());
   for (const auto& e : dir.entries) order.push_back(&e);
-  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->local_offset < b->local_offset; });
+  // Writers list records in file order: sorting 100,000 that already are cost 4 % of a load.
+  const auto by_offset = [](auto* a, auto* b) { return a->local_offset < b->local_offset; };
+  if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
   // Between records only a data descriptor may sit, after a record that announces one (bit 3),
   // and it must repeat the directory's CRC and sizes: optional signature PK\7\8, CRC, then both
   // sizes in 4 bytes (12/16 bytes) or 8 bytes (20/24). Any other gap could hide a record that a

@@ -803,6 +803,27 @@ TEST_CASE("keyed SipHash: streaming equals one shot, tags separate domains, inpu
   CHECK(pthsafe::detail::keyed_hash_u64(1) != pthsafe::detail::keyed_hash_u64(2));
 }
 
+TEST_CASE("keyed SipHash: whole words and single bytes make the same blocks, for every split") {
+  using pthsafe::detail::keyed_hash;
+  using pthsafe::detail::siphash13;
+  std::string text;
+  for (int i = 0; i < 41; ++i) text.push_back(static_cast<char>(i * 37 + 11));
+  for (std::size_t len = 0; len <= text.size(); ++len) {
+    CAPTURE(len);
+    const std::string_view t = std::string_view(text).substr(0, len);
+    siphash13 bytewise(7);  // one byte per add: never a whole word at once
+    for (char c : t) bytewise.add(std::string_view(&c, 1));
+    const std::uint64_t want = bytewise.finish();
+    CHECK(keyed_hash(t, 7) == want);
+    for (std::size_t cut = 0; cut <= len; ++cut) {
+      siphash13 two(7);
+      two.add(t.substr(0, cut));
+      two.add(t.substr(cut));
+      CHECK(two.finish() == want);
+    }
+  }
+}
+
 TEST_CASE("dict keys that collided in the former unkeyed hash load as distinct keys") {
   // x = unmix(unmix(k << 22)): mix(mix(x)) & (2^22 - 1) == 0 for every k, so every key landed in
   // slot 0 of the old index. Python semantics must not depend on the hash: all 3,000 stay apart,
