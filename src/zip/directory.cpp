@@ -58,9 +58,11 @@ result<std::uint64_t> find_eocd(std::span<const std::byte> f) {
   // Every signature in the searched tail, ascending: memmem finds them at memory speed, where a
   // byte-by-byte loop over the 68 KiB took about a tenth of a large file's mmap ready time.
   std::vector<std::uint64_t> sigs;
+  std::array<char, 4> needle{};
+  std::memcpy(needle.data(), &sig_eocd, 4);  // "PK\5\6" on the little-endian hosts pthsafe builds on
   const auto* base = reinterpret_cast<const char*>(f.data());
   for (std::uint64_t from = lowest; n - from >= 4;) {
-    const void* hit = ::memmem(base + from, static_cast<std::size_t>(n - from), "PK\x05\x06", 4);
+    const void* hit = ::memmem(base + from, static_cast<std::size_t>(n - from), needle.data(), needle.size());
     if (!hit) break;
     const auto at = static_cast<std::uint64_t>(static_cast<const char*>(hit) - base);
     sigs.push_back(at);
