@@ -164,7 +164,41 @@ def small_lists(n):
     return PROTO + b"]" + b"]Naa" * n + b"."
 
 
+def many_entries(n):
+    """A zip of n empty stored records a/data/<base 36> after a tiny data.pkl and version: libzip
+    keeps ~500 bytes an entry (bench/NOTES.md 36), charged to max_tree_bytes before it opens."""
+    import zlib
+    loc, cen = bytearray(), bytearray()
+
+    def add(name, data):
+        off, crc = len(loc), zlib.crc32(data)
+        loc.extend(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(data), len(data), len(name), 0))
+        loc.extend(name + data)
+        cen.extend(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(data), len(data),
+                               len(name), 0, 0, 0, 0, 0, off))
+        cen.extend(name)
+
+    def b36(i):
+        s = ""
+        while True:
+            s = "0123456789abcdefghijklmnopqrstuvwxyz"[i % 36] + s
+            i //= 36
+            if not i:
+                return s
+
+    add(b"a/data.pkl", PROTO + b"}q\x00.")
+    add(b"a/version", b"3\n")
+    for i in range(n):
+        add(b"a/data/" + b36(i).encode(), b"")
+    count = n + 2
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(cen), len(loc))
+    locator = struct.pack("<IIQI", 0x07064B50, 0, len(loc) + len(cen), 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return bytes(loc + cen + z64 + locator + eocd)
+
+
 ATTACKS = {
+    "600,000 empty zip entries (56 MiB)": lambda: many_entries(600_000),
     "1-item lists in one list": lambda: fill(b"]Naa", prefix=b"]"),
     "1.45 M 1-item lists (5.8 MB)": lambda: small_lists(1_450_000),
     "equal 4096-byte LONG4 keys": lambda: equal_big_int_keys(b"\x8b", 4096),

@@ -52,7 +52,8 @@ class opt_u64 {
  public:
   opt_u64() = default;
   opt_u64(std::uint64_t v) noexcept : v_(v) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions): as std::optional
-  opt_u64(std::optional<std::uint64_t> v) noexcept : v_(v ? *v : none) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions)
+  template <class U, class = std::enable_if_t<std::is_unsigned_v<U> && sizeof(U) <= sizeof(std::uint64_t)>>
+  opt_u64(std::optional<U> v) noexcept : v_(v ? std::uint64_t{*v} : none) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions)
   explicit operator bool() const noexcept { return v_ != none; }
   bool has_value() const noexcept { return v_ != none; }
   std::uint64_t operator*() const noexcept { return v_; }

@@ -329,7 +329,7 @@ struct machine::impl {
   }
 
   // Position of key `k` among a dict's keys (even item slots), or npos. The index of a large
-  // container costs 16 bytes a slot, charged to max_tree_bytes before it grows.
+  // container costs open_table::slot_bytes (8) a slot, charged to max_tree_bytes before it grows.
   result<std::size_t> find_key(value& d, const value& k) {
     const auto items = d.items();
     const std::size_t step = (d.kind() == value_kind::dict || d.kind() == value_kind::ordered_dict) ? 2 : 1;

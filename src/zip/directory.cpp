@@ -204,8 +204,16 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     std::string_view extra;
     d.bytes(extra_len, extra);
     d.skip(comment_len2);
-    if (disk_start != 0 && disk_start != 0xffff)
-      return zerr(errc::zip_bad_central_entry, "entry on another disk", at);
+    // miniz (torch) refuses 0xffff even as a zip64 sentinel ("unsupported multidisk archive");
+    // no writer puts an entry anywhere but disk 0.
+    if (disk_start != 0) return zerr(errc::zip_bad_central_entry, "entry on another disk", at);
+    // CPython's zipfile refuses to open an archive with any entry needing a version above 6.3
+    // (the low byte; torch writes 0, or 45 with zip64), where torch and libzip read it.
+    if ((needed & 0xff) > 63)
+      return zerr(errc::zip_bad_central_entry,
+                  "entry needs zip version " + std::to_string((needed & 0xff) / 10) + "." +
+                      std::to_string((needed & 0xff) % 10) + ": CPython's zipfile refuses the archive, torch reads it",
+                  at);
     // zip64 extra: only the fields whose 32-bit value is the sentinel are present, in order.
     const bool need_u = usize32 == 0xffffffffu, need_c = csize32 == 0xffffffffu, need_l = loc32 == 0xffffffffu;
     bool seen_z64 = false;

@@ -284,3 +284,64 @@ TEST_CASE("data/<n> records and storage keys: found by position exactly as by na
   const bytes missing = torch_checkpoint(state_dict_pickle({t5}), {{"05", float32_ramp(2)}}).build();
   CHECK(open_code(missing) == errc::missing_record);
 }
+
+namespace {
+
+// The central header of the entry whose name ends with `suffix` (offset of its signature).
+std::size_t central_header(const bytes& z, std::string_view suffix) {
+  const std::string_view text(reinterpret_cast<const char*>(z.data()), z.size());
+  for (std::size_t at = text.find("PK\x01\x02"sv); at != std::string_view::npos; at = text.find("PK\x01\x02"sv, at + 1)) {
+    const std::size_t name_len = std::to_integer<std::size_t>(z[at + 28]) | (std::to_integer<std::size_t>(z[at + 29]) << 8);
+    const std::string_view name = text.substr(at + 46, name_len);
+    if (name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix) return at;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+TEST_CASE("central fields one reader refuses are refused: version needed above 6.3 (zipfile), disk 0xffff (miniz)") {
+  const bytes good = base().build();
+  REQUIRE(open_code(good) == errc::ok);
+  const std::size_t at = central_header(good, "data.pkl");
+  REQUIRE(at != std::string_view::npos);
+  // CPython's zipfile raises NotImplementedError("zip file version 6.4") for extract_version > 63.
+  for (const int version : {63, 64, 0x3f + 0x100 * 3, 0x40 + 0x100 * 3}) {
+    CAPTURE(version);
+    bytes z = good;
+    z[at + 6] = static_cast<std::byte>(version & 0xff);
+    z[at + 7] = static_cast<std::byte>(version >> 8);
+    const bool refused = (version & 0xff) > 63;
+    CHECK(open_code(z) == (refused ? errc::zip_bad_central_entry : errc::ok));
+    CHECK(pthsafe::scan_buffer(z).verdict == (refused ? pthsafe::verdict::malformed : pthsafe::verdict::safe));
+  }
+  // miniz refuses disk 0xffff ("unsupported multidisk archive") with or without zip64 fields.
+  for (const int disk : {1, 0xffff}) {
+    CAPTURE(disk);
+    bytes z = good;
+    z[at + 34] = static_cast<std::byte>(disk & 0xff);
+    z[at + 35] = static_cast<std::byte>(disk >> 8);
+    CHECK(open_code(z) == errc::zip_bad_central_entry);
+    CHECK(scan_has(pthsafe::scan_buffer(z), "zip_bad_central_entry"));
+  }
+}
+
+TEST_CASE("libzip's per-entry memory is charged to max_tree_bytes before libzip opens") {
+  auto z = base();
+  for (int i = 0; i < 300; ++i) z.add("archive/extra/" + std::to_string(i), "");
+  const bytes file = z.build();
+  pthsafe::load_options small;
+  small.limits.max_tree_bytes = 128 * 512;  // libzip may hold 128 entries
+  CHECK(open_code(file) == errc::ok);
+  // The gate opens libzip on every archive: refused with the limit, not judged safe.
+  const auto rep = pthsafe::scan_buffer(file, small);
+  CHECK(rep.verdict != pthsafe::verdict::safe);
+  CHECK(scan_has(rep, "limit_exceeded"));
+  CHECK(pthsafe::scan_buffer(file).verdict == pthsafe::verdict::safe);  // 304 entries: within the default
+  const auto opened = pthsafe::detail::archive::open(std::span<const std::byte>(file.data(), file.size()), small.limits,
+                                                     pthsafe::detail::zip_check::libzip_always);
+  REQUIRE(!opened);
+  CHECK(opened.error_value().code == errc::limit_exceeded);
+  CHECK(pthsafe::detail::archive::libzip_agrees(std::span<const std::byte>(file.data(), file.size()), small.limits).code() ==
+        errc::limit_exceeded);
+}
