@@ -40,7 +40,9 @@ struct limits {
   /// 2.x state_dict costs about 1.3 KiB per tensor charged (its per-tensor pickle objects stay
   /// alive in the memo until STOP, as in CPython): 128 MiB holds ~100,000 tensors; raise it for
   /// bigger state_dicts. Stops floods of cheap opcodes (64 MiB of EMPTY_LIST/POP would
-  /// otherwise build 32 M nodes) and keeps any input of 64 MiB under 256 MiB resident.
+  /// otherwise build 32 M nodes) and keeps any input of 64 MiB under 256 MiB resident. Where
+  /// libzip opens an archive (always in the gate), it is charged 512 bytes per zip entry first:
+  /// 262,144 entries under the default.
   std::uint64_t max_tree_bytes = std::uint64_t{128} << 20;  // 128 MiB
   /// Longest single str / bytes value. Stops 4 GiB BINUNICODE lengths (checked before reading).
   std::uint64_t max_string_bytes = std::uint64_t{1} << 28;  // 256 MiB
