@@ -781,26 +781,15 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
       const unsigned char* p = c.here();
       const std::uint64_t left = c.remaining();
       switch (code) {
-        case op::BINPUT:
-          if (left < 1) break;
-          c.skip(1);
-          PTHSAFE_TRY(memo_put(p[0]));
+        case op::BINPUT: case op::LONG_BINPUT: case op::BINGET: case op::LONG_BINGET: {
+          const bool wide = code == op::LONG_BINPUT || code == op::LONG_BINGET;
+          const std::uint64_t width = wide ? 4 : 1;
+          if (left < width) break;
+          c.skip(width);
+          const std::uint64_t idx = wide ? le32(p) : p[0];
+          PTHSAFE_TRY(code == op::BINPUT || code == op::LONG_BINPUT ? memo_put(idx) : memo_get(idx));
           continue;
-        case op::LONG_BINPUT:
-          if (left < 4) break;
-          c.skip(4);
-          PTHSAFE_TRY(memo_put(le32(p)));
-          continue;
-        case op::BINGET:
-          if (left < 1) break;
-          c.skip(1);
-          PTHSAFE_TRY(memo_get(p[0]));
-          continue;
-        case op::LONG_BINGET:
-          if (left < 4) break;
-          c.skip(4);
-          PTHSAFE_TRY(memo_get(le32(p)));
-          continue;
+        }
         case op::BININT1:
           if (left < 1) break;
           c.skip(1);
