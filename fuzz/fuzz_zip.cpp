@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto& ef = (*fast)->entries();
       if (ea.size() != ef.size()) __builtin_trap();
       for (std::size_t i = 0; i < ea.size(); ++i)
-        if (ea[i].name != ef[i].name || ea[i].data_offset != ef[i].data_offset || ea[i].comp_size != ef[i].comp_size ||
+        if (ea[i].name() != ef[i].name() || ea[i].data_offset() != ef[i].data_offset() || ea[i].comp_size != ef[i].comp_size ||
             ea[i].crc != ef[i].crc)
           __builtin_trap();
     }

@@ -138,23 +138,28 @@ class PTHSAFE_API value {
   static constexpr std::uint8_t tag_big_endian = 0x80;  // a numpy dtype node ('>'), before decoding
   static constexpr std::uint8_t tag_built = 0x20;       // a numpy dtype or ndarray node BUILD has set
   static constexpr std::uint8_t tag_dtype_mask = 0x1f;
-  // 64 bytes, trivially destructible: nodes, their text, item and attribute arrays live in the
-  // checkpoint's arena (detail::arena) and are freed with it, never one by one.
+  // 56 bytes, trivially destructible: nodes, their text, item and attribute arrays live in the
+  // checkpoint's arena (detail::arena) and are freed with it, never one by one. Two nodes per
+  // tensor of a state_dict (its key and itself), so fields no kind uses together share a word
+  // (bench/NOTES.md 37): the record pointers of tensor and storage nodes (which hold no integer,
+  // dtype, global or height) and a complex value's imaginary part (it has no items).
   value_kind kind_ = value_kind::none;
   std::uint8_t small_ = 0;            // boolean value; detail::flag_* bits
   std::uint8_t tag_ = 0;              // Python class beyond the kind: tag_torch_version, tag_numpy | dtype
   std::uint32_t items_size_ = 0;      // capacity: see detail::value_access::capacity
-  std::int64_t i_ = 0;                // integer (small), dtype enum, packed global reference, height
+  union {
+    std::int64_t i_ = 0;                              // integer (small), dtype enum, packed global reference, height
+    const detail::tensor_record* tensor_;             // value_kind::tensor
+    detail::storage_record* storage_;                 // value_kind::storage
+  };
   double f_ = 0;                      // float, complex real part; cached key hash
   const char* text_ = nullptr;        // str/bytes payload, big-int bytes, names
   std::size_t text_size_ = 0;
-  const value** items_ = nullptr;
-  detail::attr_list* attrs_ = nullptr;
   union {
-    const detail::tensor_record* tensor_ = nullptr;  // value_kind::tensor
-    detail::storage_record* storage_;                 // value_kind::storage
-    double g_;                                        // value_kind::complex: imaginary part
+    const value** items_ = nullptr;   // containers
+    double g_;                        // value_kind::complex: imaginary part
   };
+  detail::attr_list* attrs_ = nullptr;
 };
 
 }  // namespace pthsafe

@@ -34,7 +34,7 @@ result<std::span<const std::byte>> record_bytes(const archive& zip, std::size_t 
   const auto& e = zip.entries()[entry];
   if (e.uncomp_size > lim.max_pickle_bytes)
     return make_error(errc::limit_exceeded, "limit max_pickle_bytes (" + std::to_string(lim.max_pickle_bytes) + ") exceeded",
-                      std::string(e.name));
+                      std::string(e.name()));
   scratch.resize(static_cast<std::size_t>(e.uncomp_size));
   PTHSAFE_TRY(zip.extract(entry, scratch.data(), lim));
   return std::span<const std::byte>(scratch);
@@ -153,7 +153,7 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
     if (!s.entry) continue;
     const auto& e = a.entries()[*s.entry];
     if (e.method == 8)
-      st.warnings.push_back(std::string(e.name) + "@" + std::to_string(e.data_offset) +
+      st.warnings.push_back(std::string(e.name()) + "@" + std::to_string(e.data_offset()) +
                             ": deflated storage record: torch.load inflates it, torch.load(mmap=True) reads its "
                             "compressed bytes as the tensor");
   }
@@ -191,21 +191,25 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
   // Tensors and storages carry their own mark (each tensor value has a record of its own, made
   // when it was rebuilt); only containers need a set (bench/NOTES.md 19).
   pointer_set seen(64);
-  const auto first_reach = [](storage_record* s) { return !std::exchange(s->reached, true); };
-  std::vector<const value*> pending{st.root};
-  if (st.constants) pending.push_back(st.constants);
+  const auto first_reach = [](storage_record* s) {
+    if (s->reached) return false;
+    s->reached = true;
+    return true;
+  };
+  // Exact bounds up front: growing these by doubling held the old and the new array at once,
+  // the load's peak on a file of many tensors (bench/NOTES.md 37).
+  tensors.reserve(st.tensor_count);
+  storages.reserve(st.storages.size());
   std::vector<const tensor_record*> parts;
-  while (!pending.empty()) {
-    const value* v = pending.back();
-    pending.pop_back();
-    const auto attrs = v->attrs();
-    const auto items = v->items();
+  // Visits v (pre-order); true when its children are to be walked.
+  const auto visit = [&](const value* v) {
+    const bool has_children = !v->attrs().empty() || !v->items().empty();
     // A childless value other than a tensor yields nothing new on a second visit (a storage is
-    // deduplicated by seen_storage), so only tensors and containers need the seen set.
+    // deduplicated by first_reach), so only tensors and containers need the seen set.
     if (v->kind() == value_kind::tensor) {
-      if (std::exchange(const_cast<tensor_record*>(value_access::tensor(*v))->reached, true)) continue;
-    } else if ((!attrs.empty() || !items.empty()) && !seen.insert(v)) {
-      continue;
+      if (std::exchange(const_cast<tensor_record*>(value_access::tensor(*v))->reached, true)) return false;
+    } else if (has_children && !seen.insert(v)) {
+      return false;
     }
     storage_record* s = nullptr;
     if (v->kind() == value_kind::tensor) {
@@ -234,8 +238,31 @@ void collect_reachable(checkpoint_state& st, std::vector<const tensor_record*>& 
         }
       }
     }
-    for (std::size_t i = attrs.size(); i-- > 0;) pending.push_back(attrs[i].second);
-    for (std::size_t i = items.size(); i-- > 0;) pending.push_back(items[i]);
+    return has_children;
+  };
+  // Depth-first, items then attributes, each in order. The stack holds one frame per level (the
+  // node and the next child to look at), not every pending child: a root dict of 100,000 tensors
+  // costs one frame, not 200,000 slots.
+  struct frame {
+    const value* v;
+    std::size_t next;
+  };
+  std::vector<frame> stack;
+  for (const value* top : {st.constants, st.root}) {  // constants first, as before
+    if (!top || !visit(top)) continue;
+    stack.push_back({top, 0});
+    while (!stack.empty()) {
+      frame& f = stack.back();
+      const auto items = f.v->items();
+      const auto attrs = f.v->attrs();
+      if (f.next == items.size() + attrs.size()) {
+        stack.pop_back();
+        continue;
+      }
+      const std::size_t i = f.next++;
+      const value* child = i < items.size() ? items[i] : attrs[i - items.size()].second;
+      if (visit(child)) stack.push_back({child, 0});
+    }
   }
 }
 
@@ -295,7 +322,7 @@ result<checkpoint> open_impl(std::unique_ptr<checkpoint_state> st, const load_op
     // Storages keep their addresses (tensor records point at them); unreachable ones are never
     // placed because place_storages skips records without an entry.
     for (const auto* s : reach_s)
-      if (s->alias_of) s->alias_of->reached = true;  // a legacy view needs its root's bytes
+      if (s->alias) s->alias->of->reached = true;  // a legacy view needs its root's bytes
     for (auto& s : st->storages)
       if (!s.reached) {
         s.entry.reset();

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,38 +46,49 @@ class aligned_buffer {
   std::size_t n_ = 0;
 };
 
-/// An optional entry index or file offset in 8 bytes (std::optional<std::uint64_t> takes 16, and
-/// a 100,000-storage checkpoint holds two per storage): none is UINT64_MAX, which no zip entry
-/// index (bounded by max_zip_entries) and no file offset can be.
-class opt_u64 {
+/// An optional entry index or file offset in 4 or 8 bytes (std::optional<std::uint64_t> takes
+/// 16, and a 100,000-storage checkpoint holds two per storage): none is the type's maximum,
+/// which no zip entry index (the directory walk refuses 2^32 - 1 entries or more) and no file
+/// offset can be.
+template <class T>
+class opt_uint {
  public:
-  opt_u64() = default;
-  opt_u64(std::uint64_t v) noexcept : v_(v) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions): as std::optional
-  template <class U, class = std::enable_if_t<std::is_unsigned_v<U> && sizeof(U) <= sizeof(std::uint64_t)>>
-  opt_u64(std::optional<U> v) noexcept : v_(v ? std::uint64_t{*v} : none) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions)
+  opt_uint() = default;
+  opt_uint(T v) noexcept : v_(v) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions): as std::optional
+  // From a std::optional of a wider type: the value must be below T's maximum (see above).
+  template <class U, class = std::enable_if_t<std::is_unsigned_v<U>>>
+  opt_uint(std::optional<U> v) noexcept : v_(v ? static_cast<T>(*v) : none) {}  // NOLINT(google-explicit-constructor,hicpp-explicit-conversions)
   explicit operator bool() const noexcept { return v_ != none; }
   bool has_value() const noexcept { return v_ != none; }
-  std::uint64_t operator*() const noexcept { return v_; }
+  T operator*() const noexcept { return v_; }
   void reset() noexcept { v_ = none; }
 
  private:
-  static constexpr std::uint64_t none = UINT64_MAX;
-  std::uint64_t v_ = none;
+  static constexpr T none = std::numeric_limits<T>::max();
+  T v_ = none;
+};
+using opt_u64 = opt_uint<std::uint64_t>;
+using opt_u32 = opt_uint<std::uint32_t>;
+
+struct storage_record;
+/// Legacy view_metadata: a storage that is bytes [offset, offset + nbytes) of another (root)
+/// storage, never placed itself; placement points it into the root's bytes. In the arena.
+struct storage_alias {
+  storage_record* of = nullptr;
+  std::uint64_t offset = 0;
 };
 
-// 80 bytes (bench/NOTES.md 31): one per storage, 100,000s in a checkpoint of many tensors.
+// 64 bytes (bench/NOTES.md 31, 37): one per storage, 100,000s in a checkpoint of many tensors.
 struct storage_record {
   std::string_view key;               // in the checkpoint's arena
   std::uint64_t nbytes = 0;
-  opt_u64 entry;                      // zip entry index (zip format)
   // Legacy format: the storage's little-endian bytes lie in the file itself at this offset
   // (after their int64 size prefix). Reset, like `entry`, when the storage is unreachable.
   opt_u64 file_offset;
-  // Legacy view_metadata: this storage is bytes [alias_offset, alias_offset + nbytes) of another
-  // (root) storage and is never placed itself; placement points it into the root's bytes.
-  storage_record* alias_of = nullptr;
-  std::uint64_t alias_offset = 0;
   const std::byte* data = nullptr;    // placed bytes (null until placed / in metadata mode)
+  const storage_alias* alias = nullptr;  // legacy views only
+  storage_record* alias_of() const noexcept { return alias ? alias->of : nullptr; }
+  std::uint64_t alias_offset() const noexcept { return alias ? alias->offset : 0; }
   /// Full record name: the zip entry's name (in the file); empty for legacy storages.
   std::string_view record() const noexcept { return {record_, record_len_}; }
   /// `name` must live as long as the checkpoint; zip names are at most 65,535 bytes (the
@@ -88,20 +100,25 @@ struct storage_record {
 
  private:
   const char* record_ = nullptr;
+
+ public:
+  opt_u32 entry;                      // zip entry index (zip format)
+
+ private:
   std::uint16_t record_len_ = 0;
 
  public:
   dtype type = dtype::uint8;
-  bool int_key = false;               // the pickle's key was the int `key` spells (else a str)
-  bool reached = false;               // set by the load's reachability walk (open.cpp): placed
+  bool int_key : 1 = false;           // the pickle's key was the int `key` spells (else a str)
+  bool reached : 1 = false;           // set by the load's reachability walk (open.cpp): placed
   // Built by pthsafe from pickle values (per-channel quantizer parameters given as lists, which
   // torch turns into tensors): bytes owned from the start, never placed, not counted.
-  bool synthetic = false;
-  bool mapped = false;
+  bool synthetic : 1 = false;
+  bool mapped : 1 = false;
   // Copied or synthetic bytes live in checkpoint_state::owned (never here): records are
   // trivially destructible and freed with the arena.
 };
-static_assert(sizeof(storage_record) <= 80);
+static_assert(sizeof(storage_record) <= 64);
 
 // The storage records of a checkpoint: stable addresses (tensor records and the key index point
 // at them), positions for storage_keys, chunks of 256 records in the arena, so that a
@@ -167,11 +184,15 @@ struct tensor_extra {
 /// The extra of every record that has none.
 inline constexpr tensor_extra no_tensor_extra{};
 
-// Trivially destructible: records live in the checkpoint's arena; shape, stride, device and
-// subclass point into it (or, for device, into the storage value's text, also there).
+// Trivially destructible: records live in the checkpoint's arena; the dims, device and subclass
+// point into it (or, for device, into the storage value's text, also there). 64 bytes (a record
+// per tensor of a 100,000-tensor state_dict, bench/NOTES.md 37): the shape and stride share one
+// array and their lengths and the device's are 16-bit (max_record_dims, valid_device).
 struct tensor_record {
-  // Small fields first: 96 bytes with the views below (a record per tensor of a 100,000-tensor
-  // state_dict).
+  std::int64_t offset = 0;
+  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
+  std::uint64_t numel = 0;
+  const tensor_extra* extra = &no_tensor_extra;  // never null; in the arena or no_tensor_extra
   dtype type = dtype::float32;
   bool requires_grad = false, parameter = false, conj = false, neg = false;
   // False for a tensor torch's autograd sees as computed (as_subclass of a tensor that requires
@@ -182,16 +203,37 @@ struct tensor_record {
   // Quantized tensors: the scheme torch reports after loading (its parameters are in extra).
   quant_scheme qscheme = quant_scheme::none;
   std::int8_t coalesced = -1;         // sparse COO: is_coalesced as saved (-1: not saved)
-  std::span<std::int64_t> shape, stride;
-  std::int64_t offset = 0;
-  std::string_view device;
-  storage_record* storage = nullptr;  // null: sparse, meta and wrapper-subclass tensors
-  std::uint64_t numel = 0;
-  const tensor_extra* extra = &no_tensor_extra;  // never null; in the arena or no_tensor_extra
+
+  std::span<std::int64_t> shape() const noexcept { return {dims_, shape_n_}; }
+  /// Empty for sparse layouts (which have no strides).
+  std::span<std::int64_t> stride() const noexcept { return {shape_n_ ? dims_ + shape_n_ : dims_, stride_n_}; }
+  std::string_view device() const noexcept { return {device_, device_n_}; }
+  /// `d` lives as long as the checkpoint; valid_device bounds it to 74 bytes.
+  void set_device(std::string_view d) noexcept {
+    device_ = d.data();
+    device_n_ = static_cast<std::uint16_t>(std::min<std::size_t>(d.size(), UINT16_MAX));
+  }
+  /// `dims` holds shape_n sizes then stride_n strides and lives as long as the checkpoint
+  /// (checkpoint_state::set_dims makes it). Both counts are at most max_record_dims.
+  void set_dims(std::int64_t* dims, std::size_t shape_n, std::size_t stride_n) noexcept {
+    dims_ = dims;
+    shape_n_ = static_cast<std::uint16_t>(shape_n);
+    stride_n_ = static_cast<std::uint16_t>(stride_n);
+  }
+
+ private:
+  std::uint16_t shape_n_ = 0, stride_n_ = 0, device_n_ = 0;
+  std::int64_t* dims_ = nullptr;
+  const char* device_ = nullptr;
 };
-static_assert(sizeof(tensor_record) <= 96);
+/// The most dims a record holds, whatever limits::max_dims says (its counts are 16-bit).
+inline constexpr std::uint32_t max_record_dims = UINT16_MAX;
+/// limits::max_dims as the loader applies it.
+inline std::uint32_t dims_limit(const limits& lim) noexcept { return std::min(lim.max_dims, max_record_dims); }
+static_assert(sizeof(tensor_record) <= 64);
+
 static_assert(std::is_trivially_destructible_v<tensor_record>);
-static_assert(std::is_trivially_destructible_v<value> && sizeof(value) <= 64);
+static_assert(std::is_trivially_destructible_v<value> && sizeof(value) <= 56);
 
 /// A value's attributes (value::attrs), in the arena.
 struct attr_list {
@@ -270,7 +312,9 @@ struct value_access {
     if (need > UINT32_MAX) return false;
     if (need > capacity(v)) {
       const std::uint64_t cap = new_cap(need);
-      const value** bigger = a.make_array<const value*>(static_cast<std::size_t>(cap));
+      // Not value-initialised: slots past items_size_ are never read, and a large array's
+      // unwritten tail then stays untouched (not resident) memory (bench/NOTES.md 37).
+      const value** bigger = static_cast<const value**>(a.allocate(static_cast<std::size_t>(cap) * slot_bytes, alignof(const value*)));
       if (v.items_size_) std::memcpy(static_cast<void*>(bigger), v.items_, v.items_size_ * slot_bytes);
       // Only this node points at a growing array (reused arrays are exact and small), so an
       // outgrown one that had a block of its own goes back now.
@@ -342,7 +386,7 @@ struct checkpoint_state {
     owned.emplace_back(n);
     return owned.back().data();
   }
-  std::vector<tensor_record*> tensors;  // in the arena
+  std::size_t tensor_count = 0;  // records made (max_tensors); the records live in the arena
   const value* root = nullptr;
   const value* constants = nullptr;  // TorchScript archives: constants.pkl
   std::vector<const tensor_record*> reach_tensors;  // tensors reachable from root, first-reach order
@@ -375,7 +419,7 @@ struct checkpoint_state {
   /// A new tensor record (charged by the caller) in the arena.
   tensor_record& new_tensor() {
     tensor_record* t = mem.make<tensor_record>();
-    tensors.push_back(t);
+    ++tensor_count;
     return *t;
   }
   /// A copy of `e` in the arena (charged by the caller).
@@ -385,11 +429,17 @@ struct checkpoint_state {
     return x;
   }
   /// A copy of `dims` in the arena (charged by the caller).
-  std::span<std::int64_t> copy_dims(std::span<const std::int64_t> dims) {
-    std::int64_t* p = mem.make_array<std::int64_t>(dims.size());
-    if (!dims.empty()) std::memcpy(p, dims.data(), dims.size() * sizeof(std::int64_t));
-    return {p, dims.size()};
+  /// Gives `t` its own copy of `shape` and `stride` (charged by the caller; each at most
+  /// max_record_dims long: the callers check dims_limit first).
+  void set_dims(tensor_record& t, std::span<const std::int64_t> shape, std::span<const std::int64_t> stride) {
+    const std::size_t n = shape.size() + stride.size();
+    std::int64_t* p = mem.make_array<std::int64_t>(n);
+    if (!shape.empty()) std::memcpy(p, shape.data(), shape.size() * sizeof(std::int64_t));
+    if (!stride.empty()) std::memcpy(p + shape.size(), stride.data(), stride.size() * sizeof(std::int64_t));
+    t.set_dims(p, shape.size(), stride.size());
   }
+  /// A record's dims as their own copy (so that no two records share them).
+  void own_dims(tensor_record& t) { set_dims(t, t.shape(), t.stride()); }
   static checkpoint make_checkpoint(std::unique_ptr<checkpoint_state> s);
 };
 

@@ -14,8 +14,8 @@ std::span<const std::byte> storage_view::bytes() const noexcept {
 bool storage_view::is_mapped() const noexcept { return r_->mapped; }
 
 dtype tensor_view::element_type() const noexcept { return r_->type; }
-std::span<const std::int64_t> tensor_view::shape() const noexcept { return r_->shape; }
-std::span<const std::int64_t> tensor_view::strides() const noexcept { return r_->stride; }
+std::span<const std::int64_t> tensor_view::shape() const noexcept { return r_->shape(); }
+std::span<const std::int64_t> tensor_view::strides() const noexcept { return r_->stride(); }
 std::int64_t tensor_view::storage_offset() const noexcept { return r_->offset; }
 std::uint64_t tensor_view::numel() const noexcept { return r_->numel; }
 std::uint64_t tensor_view::nbytes() const noexcept {
@@ -33,14 +33,14 @@ bool tensor_view::is_contiguous() const noexcept {
   // (validated, < 2^63) element count, so the products cannot overflow.
   if (r_->numel == 0) return true;
   std::int64_t expected = 1;
-  for (std::size_t i = r_->shape.size(); i-- > 0;) {
-    if (r_->shape[i] == 1) continue;
-    if (r_->stride[i] != expected) return false;
-    expected *= r_->shape[i];
+  for (std::size_t i = r_->shape().size(); i-- > 0;) {
+    if (r_->shape()[i] == 1) continue;
+    if (r_->stride()[i] != expected) return false;
+    expected *= r_->shape()[i];
   }
   return true;
 }
-std::string_view tensor_view::device() const noexcept { return r_->device; }
+std::string_view tensor_view::device() const noexcept { return r_->device(); }
 bool tensor_view::requires_grad() const noexcept { return r_->requires_grad; }
 bool tensor_view::is_parameter() const noexcept { return r_->parameter; }
 bool tensor_view::is_conj() const noexcept { return r_->conj; }

@@ -96,14 +96,14 @@ result<void> read_all(const source& src, std::span<const read_job> jobs) {
     // In file order (torch files its records by key as text: "0", "1", "10", "100", ..., so
     // storage order jumps about the file), handing back the mapped pages of the small records
     // copied so far: 100,000 small storages would otherwise fault in the whole record area
-    // (bench/NOTES.md 26). Every 2 MiB, not the header walks' 8: the copy runs at the load's
-    // peak, when the whole tree is built, so the stretch kept resident adds to it (NOTES 30).
+    // (bench/NOTES.md 26). Every 1 MiB, not the header walks' 8: the copy runs at the load's
+    // peak, when the whole tree is built, so the stretch kept resident adds to it (NOTES 30, 37).
     std::vector<const read_job*> order;
     order.reserve(jobs.size());
     for (const auto& j : jobs) order.push_back(&j);
     std::stable_sort(order.begin(), order.end(), [](const read_job* a, const read_job* b) { return a->file_offset < b->file_offset; });
     const page_release release = [&src](std::span<const std::byte> b) { src.release_pages(b); };
-    release_behind behind(src.bytes(), release, std::uint64_t{2} << 20);
+    release_behind behind(src.bytes(), release, std::uint64_t{1} << 20);
     for (const read_job* j : order) {
       behind.passed(j->file_offset);
       if (auto r = read_one(src, *j, 0, j->nbytes); !r) return r;

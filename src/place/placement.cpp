@@ -73,12 +73,17 @@ std::uint64_t pooled_size(std::uint64_t n) {
 
 result<void> place_storages(checkpoint_state& st, const load_options& opts) {
   if (opts.mode == load_mode::metadata) return {};
-  // Stored records are read after the loop, all together (several threads for large totals).
-  std::vector<read_job> jobs;
-  std::vector<std::pair<storage_record*, std::uint64_t>> stored_copies;  // (storage, file offset)
+  // Stored records copied into fresh memory are read after this loop, in file order, a batch of
+  // jobs at a time (several threads for large totals). Everything here is held at the load's
+  // peak, beside the whole tree: a job per record at once (40 bytes each, plus a sort order and
+  // a pair per record) was 7 MB of a 100,000-tensor copy load. Now 4 bytes a record: its index
+  // among the storages (bench/NOTES.md 37).
+  if (st.storages.size() >= UINT32_MAX) return make_error(errc::limit_exceeded, "more than 2^32 - 2 storages");
+  std::vector<std::uint32_t> copies;
   std::uint64_t pool_bytes = 0;
-  for (auto& s : st.storages) {
-    if (s.alias_of || s.synthetic) continue;  // views are pointed below; synthetic bytes are owned
+  for (std::size_t i = 0; i < st.storages.size(); ++i) {
+    storage_record& s = st.storages[i];
+    if (s.alias || s.synthetic) continue;  // views are pointed below; synthetic bytes are owned
     if (s.file_offset) {
       if (auto r = place_file_range(st, s, *s.file_offset, opts); !r) return r;
       continue;
@@ -100,7 +105,8 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
                                                                          : "record not aligned for its element type");
     s.mapped = false;
     if (stored) {
-      stored_copies.emplace_back(&s, static_cast<std::uint64_t>(stored->data() - st.src.bytes().data()));
+      if (copies.empty()) copies.reserve(st.storages.size() - i);
+      copies.push_back(static_cast<std::uint32_t>(i));
       if (s.nbytes <= pooled_max) {
         // Distinct storages are distinct records of the file: the sum stays below its size plus
         // the alignment padding; checked all the same.
@@ -115,31 +121,43 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
       s.data = dst;
     }
   }
+  // Directory order, which is file order for what torch writes (it files records by key as
+  // text, "0", "1", "10", ..., so storage order jumps about the file): each batch then covers
+  // one stretch of the file, whose pages read_all hands back behind it. Distinct records: no ties.
+  std::sort(copies.begin(), copies.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return *st.storages[a].entry < *st.storages[b].entry; });
   std::byte* pool = pool_bytes ? st.own(static_cast<std::size_t>(pool_bytes)) : nullptr;
-  jobs.reserve(stored_copies.size());
-  for (const auto& [s, off] : stored_copies) {
-    std::byte* dst = nullptr;  // an empty storage keeps a null pointer, as an empty buffer has
-    if (s->nbytes == 0) {
-    } else if (s->nbytes <= pooled_max && pool) {
-      dst = pool;
-      pool += pooled_size(s->nbytes);
-    } else {
-      dst = st.own(static_cast<std::size_t>(s->nbytes));
+  const std::byte* const base = st.src.bytes().data();
+  constexpr std::size_t batch = 8192;
+  std::vector<read_job> jobs;
+  jobs.reserve(std::min(copies.size(), batch));
+  for (std::size_t first = 0; first < copies.size(); first += batch) {
+    const std::size_t last = std::min(copies.size(), first + batch);
+    jobs.clear();
+    for (std::size_t i = first; i < last; ++i) {
+      storage_record& s = st.storages[copies[i]];
+      std::byte* dst = nullptr;  // an empty storage keeps a null pointer, as an empty buffer has
+      if (s.nbytes == 0) {
+      } else if (s.nbytes <= pooled_max && pool) {
+        dst = pool;
+        pool += pooled_size(s.nbytes);
+      } else {
+        dst = st.own(static_cast<std::size_t>(s.nbytes));
+      }
+      const auto stored = st.zip->stored_bytes(*s.entry);  // stored: checked in the loop above
+      jobs.push_back({static_cast<std::uint64_t>(stored->data() - base), dst, s.nbytes, s.record()});
+      s.data = dst;
     }
-    jobs.push_back({off, dst, s->nbytes, s->record()});
-    s->data = dst;
+    if (auto r = read_all(st.src, jobs); !r) return r;
+    if (st.big_endian)
+      for (std::size_t i = first; i < last; ++i)
+        byteswap_elements(jobs[i - first].dst, jobs[i - first].nbytes, st.storages[copies[i]].type);
   }
-  if (auto r = read_all(st.src, jobs); !r) return r;
-  if (st.big_endian)
-    for (const read_job& j : jobs) {
-      const auto& [s, off] = stored_copies[static_cast<std::size_t>(&j - jobs.data())];
-      byteswap_elements(j.dst, j.nbytes, s->type);
-    }
   // Legacy view_metadata storages share their root's bytes (torch slices the root storage).
   for (auto& s : st.storages) {
-    if (!s.alias_of || !s.alias_of->data) continue;
-    s.data = s.alias_of->data + s.alias_offset;
-    s.mapped = s.alias_of->mapped;
+    if (!s.alias || !s.alias->of->data) continue;
+    s.data = s.alias->of->data + s.alias->offset;
+    s.mapped = s.alias->of->mapped;
   }
   return {};
 }

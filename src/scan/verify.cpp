@@ -25,7 +25,7 @@ verify_report verify_file(const std::string& path, const load_options& opts) {
     if (const auto stored = (*zip)->stored_bytes(i)) src->release_pages(*stored);
     if (!r) {
       const error& e = r.error_value();
-      out.corrupt.push_back({e.code, std::string(entries[i].name), entries[i].data_offset, e.message});
+      out.corrupt.push_back({e.code, std::string(entries[i].name()), entries[i].data_offset(), e.message});
     }
   }
   if (out.corrupt.empty()) return out;

@@ -111,7 +111,7 @@ std::vector<loose_record> enumerate_records(std::span<const std::byte> f, const 
       behind.passed(e.local_offset);
       loose_record r;
       if (!read_local(f, e.local_offset, e.comp_size, true, lim, r)) continue;
-      r.name = e.name;  // the central name is what directory readers use
+      r.name = e.name();  // the central name is what directory readers use
       r.from_directory = true;
       r.entry = i;
       if (sweep) seen.insert(r.offset);  // only the sweep below asks

@@ -70,7 +70,7 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   storage_record* same_spelling = by_key_.find(key);
   if (same_spelling && same_spelling->int_key == int_key) {
     storage_record* v = same_spelling;
-    if (v->alias_of != &root || v->alias_offset != *off || v->nbytes != *len)
+    if (v->alias_of() != &root || v->alias_offset() != *off || v->nbytes != *len)
       return fail(errc::bad_persistent_id, "storage view key '" + key + "' already names another storage");
     return v;
   }
@@ -85,8 +85,10 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
   v->int_key = int_key;
   v->type = root.type;
   v->nbytes = *len;
-  v->alias_of = &root;
-  v->alias_offset = *off;
+  storage_alias* alias = st_.mem.make<storage_alias>();  // charged with the record above
+  alias->of = &root;
+  alias->offset = *off;
+  v->alias = alias;
   if (!by_key_.insert(st_.storages.size() - 1)) return fail(errc::limit_exceeded, "too many storages");
   return v;
 }
@@ -123,7 +125,7 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
       if (!shown_key) return bad_list("storage key list holds a key that is neither a str nor an int", at_keys);
       const std::string& shown = *shown_key;
       storage_record* found = rb.storages_by_key().find(shown);
-      if (!found || found->int_key != (k->kind() != value_kind::string) || found->alias_of)
+      if (!found || found->int_key != (k->kind() != value_kind::string) || found->alias)
         return bad_list("storage key " + std::string(k->kind() == value_kind::string ? "'" + shown + "'" : shown) +
                             " in the key list is no storage of the pickle (torch asserts)", at_keys);
       storage_record& s = *found;
@@ -148,7 +150,7 @@ result<void> read_legacy(checkpoint_state& st, const load_options& opts) {
     // In creation order (not the hash table's, which is keyed per process), so that the storage
     // named in the error is the same on every run.
     for (const storage_record& s : st.storages)
-      if (!s.alias_of && !s.synthetic && !s.file_offset)
+      if (!s.alias && !s.synthetic && !s.file_offset)
         return bad_list("storage '" + std::string(s.key) + "' is missing from the key list: torch would leave its memory uninitialised",
                         at_keys);
   }

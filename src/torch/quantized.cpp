@@ -118,7 +118,7 @@ result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool
     const tensor_record* t = va::tensor(v);
     if (t->layout != tensor_layout::strided || t->qscheme != quant_scheme::none || !t->storage)
       return fail(errc::quantizer_invalid, std::string("per-channel ") + what + " must be a dense tensor");
-    if (t->shape.size() != 1)
+    if (t->shape().size() != 1)
       return fail(errc::quantizer_invalid, std::string(what) + " tensor must have dimension 1");
     if (t->numel != static_cast<std::uint64_t>(length))
       return fail(errc::quantizer_invalid, std::string("per-channel ") + what + " length must equal size[axis]=" +
@@ -170,9 +170,8 @@ result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
   tensor_record& t = *rec;
   t.type = type;
-  t.shape = st_.copy_dims(std::array<std::int64_t, 1>{static_cast<std::int64_t>(n)});
-  t.stride = st_.copy_dims(std::array<std::int64_t, 1>{1});
-  t.device = "cpu";
+  st_.set_dims(t, std::array<std::int64_t, 1>{static_cast<std::int64_t>(n)}, std::array<std::int64_t, 1>{1});
+  t.set_device("cpu");
   t.storage = &s;
   t.numel = n;
   return &t;

@@ -18,31 +18,31 @@ using va = value_access;
 }  // namespace
 
 result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim) {
-  if (t.shape.size() > lim.max_dims)
-    return make_error(errc::limit_exceeded, "limit max_dims (" + std::to_string(lim.max_dims) + ") exceeded");
-  if (t.shape.size() != t.stride.size())
-    return make_error(errc::tensor_bad_geometry, "size has " + std::to_string(t.shape.size()) + " dims, stride " +
-                                                     std::to_string(t.stride.size()));
+  if (t.shape().size() > dims_limit(lim))
+    return make_error(errc::limit_exceeded, "limit max_dims (" + std::to_string(dims_limit(lim)) + ") exceeded");
+  if (t.shape().size() != t.stride().size())
+    return make_error(errc::tensor_bad_geometry, "size has " + std::to_string(t.shape().size()) + " dims, stride " +
+                                                     std::to_string(t.stride().size()));
   if (t.offset < 0) return make_error(errc::tensor_bad_geometry, "negative storage offset");
   std::uint64_t numel = 1;
   std::uint64_t span = 0;  // sum of (size_i - 1) * stride_i over non-empty dims
   bool empty = false;
-  for (std::size_t i = 0; i < t.shape.size(); ++i) {
-    if (t.shape[i] < 0) return make_error(errc::tensor_bad_geometry, "negative size in dim " + std::to_string(i));
-    if (t.stride[i] < 0) return make_error(errc::tensor_bad_geometry, "negative stride in dim " + std::to_string(i));
-    auto n = checked_mul<std::uint64_t>(numel, static_cast<std::uint64_t>(t.shape[i]));
+  for (std::size_t i = 0; i < t.shape().size(); ++i) {
+    if (t.shape()[i] < 0) return make_error(errc::tensor_bad_geometry, "negative size in dim " + std::to_string(i));
+    if (t.stride()[i] < 0) return make_error(errc::tensor_bad_geometry, "negative stride in dim " + std::to_string(i));
+    auto n = checked_mul<std::uint64_t>(numel, static_cast<std::uint64_t>(t.shape()[i]));
     if (!n || *n > static_cast<std::uint64_t>(INT64_MAX))
       return make_error(errc::tensor_bad_geometry, "number of elements overflows int64");
     numel = *n;
-    if (t.shape[i] == 0) empty = true;
+    if (t.shape()[i] == 0) empty = true;
   }
   t.numel = numel;
   const std::uint64_t item = itemsize(t.type);
   if (!checked_mul<std::uint64_t>(numel, item))
     return make_error(errc::tensor_bad_geometry, "tensor byte size overflows");
   if (empty || numel == 0) return {};  // torch: an empty view fits any storage
-  for (std::size_t i = 0; i < t.shape.size(); ++i) {
-    const auto term = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(t.shape[i] - 1), static_cast<std::uint64_t>(t.stride[i]));
+  for (std::size_t i = 0; i < t.shape().size(); ++i) {
+    const auto term = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(t.shape()[i] - 1), static_cast<std::uint64_t>(t.stride()[i]));
     const auto sum = term ? checked_add<std::uint64_t>(span, *term) : std::nullopt;
     if (!sum) return make_error(errc::tensor_out_of_bounds, "view extent overflows");
     span = *sum;
@@ -74,7 +74,7 @@ bool int_sequence(const value& v, std::vector<std::int64_t>& out) {
 }
 
 result<tensor_record*> torch_rebuilder::new_tensor_record() {
-  if (st_.tensors.size() >= opts_.limits.max_tensors)
+  if (st_.tensor_count >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
   if (!st_.charge(sizeof(tensor_record) + std::uint64_t{16} * opts_.limits.max_dims))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
@@ -141,7 +141,7 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   storage_record* same_spelling = by_key_.find(key);
   if (same_spelling && same_spelling->int_key == int_key) {
     rec = same_spelling;
-    if (rec->alias_of) return fail(errc::bad_persistent_id, "storage key '" + key + "' already names a view of another storage");
+    if (rec->alias) return fail(errc::bad_persistent_id, "storage key '" + key + "' already names a view of another storage");
     if (rec->type != type || rec->nbytes != *nbytes)
       return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
   } else {
@@ -173,13 +173,15 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
       if (!entry) return fail(errc::missing_record, "record " + std::string(zip_->root()) + "/" + rel + " is missing");
       const auto& e = zip_->entries()[*entry];
       if (e.uncomp_size != *nbytes)
-        return fail(errc::storage_size_mismatch, "record " + std::string(e.name) + " has " + std::to_string(e.uncomp_size) +
+        return fail(errc::storage_size_mismatch, "record " + std::string(e.name()) + " has " + std::to_string(e.uncomp_size) +
                                                      " bytes, persistent id says " + std::to_string(*nbytes));
-      record = e.name;
+      record = e.name();
     }
     st_.storages.emplace_back();
     rec = &st_.storages.back();
-    rec->key = st_.mem.copy(key);
+    // A str key spelled as written is the key node's text, which lives as long as the
+    // checkpoint (value text always does): no second copy per storage (bench/NOTES.md 37).
+    rec->key = !int_key && key == key_v.text() ? key_v.text() : st_.mem.copy(key);
     rec->int_key = int_key;
     rec->set_record(record);
     rec->type = type;
@@ -206,10 +208,10 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
   if (!is_int(offset)) return fail(errc::bad_rebuild_args, "storage offset is not an int");
   if (!(is_seq(size) || size.kind() == value_kind::size) || !(is_seq(stride) || stride.kind() == value_kind::size))
     return fail(errc::bad_rebuild_args, "size and stride must be tuples");
-  if (st_.tensors.size() >= opts_.limits.max_tensors)
+  if (st_.tensor_count >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
-  if (size.items().size() > opts_.limits.max_dims || stride.items().size() > opts_.limits.max_dims)
-    return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(opts_.limits.max_dims) + ") exceeded");
+  if (size.items().size() > dims_limit(opts_.limits) || stride.items().size() > dims_limit(opts_.limits))
+    return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(dims_limit(opts_.limits)) + ") exceeded");
   tensor_record t;
   t.type = has_dtype ? type : rec->type;
   if (has_dtype && rec->type != dtype::uint8)
@@ -218,17 +220,17 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
   // The record and its dims live in the arena: charged before they are made.
   if (!st_.charge(sizeof(tensor_record) + sizeof(std::int64_t) * (size.items().size() + stride.items().size())))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  t.shape = {st_.mem.make_array<std::int64_t>(size.items().size()), size.items().size()};
-  t.stride = {st_.mem.make_array<std::int64_t>(stride.items().size()), stride.items().size()};
-  for (std::size_t i = 0; i < t.shape.size(); ++i) {
+  const std::size_t ns = size.items().size(), nt = stride.items().size();
+  t.set_dims(st_.mem.make_array<std::int64_t>(ns + nt), ns, nt);
+  for (std::size_t i = 0; i < ns; ++i) {
     if (!is_int(*size.items()[i])) return fail(errc::bad_rebuild_args, "size item is not an int");
-    t.shape[i] = size.items()[i]->as_int64();
+    t.shape()[i] = size.items()[i]->as_int64();
   }
-  for (std::size_t i = 0; i < t.stride.size(); ++i) {
+  for (std::size_t i = 0; i < nt; ++i) {
     if (!is_int(*stride.items()[i])) return fail(errc::bad_rebuild_args, "stride item is not an int");
-    t.stride[i] = stride.items()[i]->as_int64();
+    t.stride()[i] = stride.items()[i]->as_int64();
   }
-  t.device = storage.text();  // the storage value's text, in the arena
+  t.set_device(storage.text());  // the storage value's text, in the arena
   t.storage = rec;
   if (auto r = validate_view(t, rec->nbytes, opts_.limits); !r) {
     error e = std::move(r).error_value();
@@ -249,17 +251,16 @@ std::optional<std::string> torch_rebuilder::shown_storage_key(const value& key) 
 }
 
 result<value*> torch_rebuilder::copy_tensor(const value& src, bool keep_attrs) {
-  if (st_.tensors.size() >= opts_.limits.max_tensors)
+  if (st_.tensor_count >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
-  std::uint64_t cost = sizeof(tensor_record) + 16 * value_access::tensor(src)->shape.size();
+  std::uint64_t cost = sizeof(tensor_record) + 16 * value_access::tensor(src)->shape().size();
   if (keep_attrs)
     for (const auto& [k, v] : src.attrs()) cost += sizeof(src.attrs()[0]) + k.size();
   if (!st_.charge(cost))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   tensor_record& out = st_.new_tensor();
   out = *va::tensor(src);
-  out.shape = st_.copy_dims(out.shape);  // a record owns its dims: never shared with another
-  out.stride = st_.copy_dims(out.stride);
+  st_.own_dims(out);  // a record owns its dims: never shared with another
   auto v = alloc(value_kind::tensor);
   if (!v) return v;
   va::tensor(**v) = &out;
@@ -387,15 +388,14 @@ result<value*> torch_rebuilder::call_empty_tensor(const call& c) {
   if (!c.args.items().empty())
     return fail(errc::unsupported_feature, std::string(c.callable.text()) + " with arguments is not supported");
   // torch.Tensor() / torch.FloatTensor(): an empty 1-D tensor (legacy files then BUILD it).
-  if (st_.tensors.size() >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
+  if (st_.tensor_count >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
   if (!st_.charge(sizeof(tensor_record) + 16))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   tensor_record& t = st_.new_tensor();
   t.type = c.g.id == global_id::tensor_class ? static_cast<dtype>(c.g.param) : dtype::float32;
   const std::int64_t zero = 0, one = 1;
-  t.shape = st_.copy_dims({&zero, 1});
-  t.stride = st_.copy_dims({&one, 1});
-  t.device = "cpu";
+  st_.set_dims(t, {&zero, 1}, {&one, 1});
+  t.set_device("cpu");
   PTHSAFE_ASSIGN(value* v, alloc(value_kind::tensor));
   va::tensor(*v) = &t;
   return v;

@@ -81,20 +81,20 @@ result<void> check_coo_shape(const tensor_record& t) {
   const tensor_record& idx = *t.extra->parts[0];
   const tensor_record& val = *t.extra->parts[2];
   if (idx.type != dtype::int64) return make_error(errc::sparse_invalid, "indices must be an int64 tensor");
-  if (idx.shape.size() != 2) return make_error(errc::sparse_invalid, "indices must be sparse_dim x nnz, but got: " + dims_text(idx.shape));
-  if (val.shape.empty()) return make_error(errc::sparse_invalid, "values must have at least one dimension (nnz)");
-  const auto sparse_dim = static_cast<std::size_t>(idx.shape[0]);
-  const std::size_t dense_dim = val.shape.size() - 1;
-  if (t.shape.size() != sparse_dim + dense_dim)
+  if (idx.shape().size() != 2) return make_error(errc::sparse_invalid, "indices must be sparse_dim x nnz, but got: " + dims_text(idx.shape()));
+  if (val.shape().empty()) return make_error(errc::sparse_invalid, "values must have at least one dimension (nnz)");
+  const auto sparse_dim = static_cast<std::size_t>(idx.shape()[0]);
+  const std::size_t dense_dim = val.shape().size() - 1;
+  if (t.shape().size() != sparse_dim + dense_dim)
     return make_error(errc::sparse_invalid, "number of dimensions must be sparse_dim (" + std::to_string(sparse_dim) +
                                                 ") + dense_dim (" + std::to_string(dense_dim) + "), but got " +
-                                                std::to_string(t.shape.size()));
-  if (idx.shape[1] != val.shape[0])
+                                                std::to_string(t.shape().size()));
+  if (idx.shape()[1] != val.shape()[0])
     return make_error(errc::sparse_invalid, "indices and values must have same nnz, but got nnz from indices: " +
-                                                std::to_string(idx.shape[1]) + ", nnz from values: " + std::to_string(val.shape[0]));
-  if (slice(val.shape, 1, dense_dim) != slice(t.shape, sparse_dim, dense_dim))
-    return make_error(errc::sparse_invalid, "values has incorrect size, expected " + dims_text(slice(t.shape, sparse_dim, dense_dim)) +
-                                                ", got " + dims_text(slice(val.shape, 1, dense_dim)));
+                                                std::to_string(idx.shape()[1]) + ", nnz from values: " + std::to_string(val.shape()[0]));
+  if (slice(val.shape(), 1, dense_dim) != slice(t.shape(), sparse_dim, dense_dim))
+    return make_error(errc::sparse_invalid, "values has incorrect size, expected " + dims_text(slice(t.shape(), sparse_dim, dense_dim)) +
+                                                ", got " + dims_text(slice(val.shape(), 1, dense_dim)));
   return {};
 }
 
@@ -114,51 +114,51 @@ result<compressed_geometry> check_compressed_shape(const tensor_record& t) {
     return make_error(errc::sparse_invalid, cname + " and " + pname + " must have the same dtype");
   if (cidx.type != dtype::int32 && cidx.type != dtype::int64)
     return make_error(errc::sparse_invalid, cname + " and " + pname + " dtype must be Int or Long");
-  if (cidx.shape.empty() || pidx.shape.empty())
+  if (cidx.shape().empty() || pidx.shape().empty())
     return make_error(errc::sparse_invalid, cname + " and " + pname + " must have dimensionality >= 1");
-  if (cidx.shape.size() != pidx.shape.size())
+  if (cidx.shape().size() != pidx.shape().size())
     return make_error(errc::sparse_invalid, cname + " and " + pname + " dimensionalities must be equal");
   compressed_geometry g;
-  g.batch_ndim = cidx.shape.size() - 1;
+  g.batch_ndim = cidx.shape().size() - 1;
   const std::size_t block_ndim = blocked(t.layout) ? 2 : 0;
-  if (val.shape.size() < g.batch_ndim + block_ndim + 1)
+  if (val.shape().size() < g.batch_ndim + block_ndim + 1)
     return make_error(errc::sparse_invalid, "values must have dimensionality > sum of batch and block dimensionalities");
-  const std::size_t dense_ndim = val.shape.size() - g.batch_ndim - block_ndim - 1;
-  if (t.shape.size() != g.batch_ndim + 2 + dense_ndim)
+  const std::size_t dense_ndim = val.shape().size() - g.batch_ndim - block_ndim - 1;
+  if (t.shape().size() != g.batch_ndim + 2 + dense_ndim)
     return make_error(errc::sparse_invalid, "tensor dimensionality must be sum of batch, base, and dense dimensionalities (=" +
                                                 std::to_string(g.batch_ndim + 2 + dense_ndim) + ") but got " +
-                                                std::to_string(t.shape.size()));
-  const auto batch = slice(t.shape, 0, g.batch_ndim);
-  if (slice(cidx.shape, 0, g.batch_ndim) != batch || slice(pidx.shape, 0, g.batch_ndim) != batch ||
-      slice(val.shape, 0, g.batch_ndim) != batch)
+                                                std::to_string(t.shape().size()));
+  const auto batch = slice(t.shape(), 0, g.batch_ndim);
+  if (slice(cidx.shape(), 0, g.batch_ndim) != batch || slice(pidx.shape(), 0, g.batch_ndim) != batch ||
+      slice(val.shape(), 0, g.batch_ndim) != batch)
     return make_error(errc::sparse_invalid, "all batch dimensions of " + cname + ", " + pname +
                                                 ", and values must be equal to tensor batch dimensions " + dims_text(batch));
   std::int64_t block[2] = {1, 1};
   if (block_ndim == 2) {
-    block[0] = std::max<std::int64_t>(1, val.shape[g.batch_ndim + 1]);
-    block[1] = std::max<std::int64_t>(1, val.shape[g.batch_ndim + 2]);
+    block[0] = std::max<std::int64_t>(1, val.shape()[g.batch_ndim + 1]);
+    block[1] = std::max<std::int64_t>(1, val.shape()[g.batch_ndim + 2]);
   }
   for (std::size_t i = 0; i < 2; ++i)
-    if (t.shape[g.batch_ndim + i] % block[i] != 0)
+    if (t.shape()[g.batch_ndim + i] % block[i] != 0)
       return make_error(errc::sparse_invalid, "tensor shape[" + std::to_string(g.batch_ndim + i) + "] (=" +
-                                                  std::to_string(t.shape[g.batch_ndim + i]) + ") must be divisible with blocksize[" +
+                                                  std::to_string(t.shape()[g.batch_ndim + i]) + ") must be divisible with blocksize[" +
                                                   std::to_string(i) + "] (=" + std::to_string(block[i]) + ")");
-  const std::int64_t nrows = t.shape[g.batch_ndim] / block[0], ncols = t.shape[g.batch_ndim + 1] / block[1];
+  const std::int64_t nrows = t.shape()[g.batch_ndim] / block[0], ncols = t.shape()[g.batch_ndim + 1] / block[1];
   g.compressed_dim = row ? nrows : ncols;
   g.plain_dim = row ? ncols : nrows;
-  g.nnz = val.shape[g.batch_ndim];
+  g.nnz = val.shape()[g.batch_ndim];
   const auto clen = checked_add<std::int64_t>(g.compressed_dim, 1);
-  if (!clen || cidx.shape.back() != *clen)
+  if (!clen || cidx.shape().back() != *clen)
     return make_error(errc::sparse_invalid, cname + ".shape[-1] must be equal to the number of " + (row ? "row" : "column") +
                                                 "s + 1 (=" + (clen ? std::to_string(*clen) : std::string("> 2^63")) + "), but got " +
-                                                std::to_string(cidx.shape.back()));
-  if (pidx.shape.back() != g.nnz)
+                                                std::to_string(cidx.shape().back()));
+  if (pidx.shape().back() != g.nnz)
     return make_error(errc::sparse_invalid, pname + ".shape[-1] must be equal to nnz (=" + std::to_string(g.nnz) +
                                                 ") as defined by values.shape[" + std::to_string(g.batch_ndim) + "], but got " +
-                                                std::to_string(pidx.shape.back()));
-  if (slice(val.shape, g.batch_ndim + 1 + block_ndim, dense_ndim) != slice(t.shape, g.batch_ndim + 2, dense_ndim))
+                                                std::to_string(pidx.shape().back()));
+  if (slice(val.shape(), g.batch_ndim + 1 + block_ndim, dense_ndim) != slice(t.shape(), g.batch_ndim + 2, dense_ndim))
     return make_error(errc::sparse_invalid, "values dense dimensions must equal the tensor's trailing dimensions " +
-                                                dims_text(slice(t.shape, g.batch_ndim + 2, dense_ndim)));
+                                                dims_text(slice(t.shape(), g.batch_ndim + 2, dense_ndim)));
   if (cidx.type == dtype::int32) {
     constexpr std::int64_t i32 = std::numeric_limits<std::int32_t>::max();
     if (g.compressed_dim > i32 || g.plain_dim > i32 || g.nnz > i32)
@@ -186,7 +186,7 @@ result<std::vector<std::int64_t>> read_indices(const checkpoint_state& st, const
   std::vector<std::byte> scratch;
   PTHSAFE_ASSIGN(auto bytes, storage_le_bytes(st, *t.storage, scratch, lim));
   out.reserve(static_cast<std::size_t>(t.numel));
-  const std::size_t nd = t.shape.size();
+  const std::size_t nd = t.shape().size();
   std::vector<std::int64_t> pos(nd, 0);
   std::uint64_t off = static_cast<std::uint64_t>(t.offset);
   for (std::uint64_t i = 0; i < t.numel; ++i) {
@@ -201,11 +201,11 @@ result<std::vector<std::int64_t>> read_indices(const checkpoint_state& st, const
       out.push_back(v);
     }
     for (std::size_t d = nd; d-- > 0;) {
-      if (++pos[d] < t.shape[d]) {
-        off += static_cast<std::uint64_t>(t.stride[d]);
+      if (++pos[d] < t.shape()[d]) {
+        off += static_cast<std::uint64_t>(t.stride()[d]);
         break;
       }
-      off -= static_cast<std::uint64_t>(t.stride[d]) * static_cast<std::uint64_t>(t.shape[d] - 1);
+      off -= static_cast<std::uint64_t>(t.stride()[d]) * static_cast<std::uint64_t>(t.shape()[d] - 1);
       pos[d] = 0;
     }
   }
@@ -214,15 +214,15 @@ result<std::vector<std::int64_t>> read_indices(const checkpoint_state& st, const
 
 result<void> check_coo_indices(const checkpoint_state& st, const tensor_record& t, const limits& lim) {
   PTHSAFE_ASSIGN(auto idx, read_indices(st, *t.extra->parts[0], "indices", lim));
-  const auto sparse_dim = static_cast<std::size_t>(t.extra->parts[0]->shape[0]);
-  const auto nnz = static_cast<std::size_t>(t.extra->parts[0]->shape[1]);
+  const auto sparse_dim = static_cast<std::size_t>(t.extra->parts[0]->shape()[0]);
+  const auto nnz = static_cast<std::size_t>(t.extra->parts[0]->shape()[1]);
   for (std::size_t d = 0; d < sparse_dim; ++d) {
     for (std::size_t j = 0; j < nnz; ++j) {
       const std::int64_t v = idx[d * nnz + j];
       if (v < 0) return make_error(errc::sparse_invalid, "found negative index " + std::to_string(v) + " for dim " + std::to_string(d));
-      if (v >= t.shape[d])
+      if (v >= t.shape()[d])
         return make_error(errc::sparse_invalid, "size is inconsistent with indices: for dim " + std::to_string(d) + ", size is " +
-                                                    std::to_string(t.shape[d]) + " but found index " + std::to_string(v));
+                                                    std::to_string(t.shape()[d]) + " but found index " + std::to_string(v));
     }
   }
   if (t.coalesced == 1) {
@@ -326,9 +326,9 @@ result<value*> torch_rebuilder::rebuild_sparse(value& args, bool csr_113) {
 result<void> torch_rebuilder::set_sparse_shape(tensor_record& t, const value& size) {
   std::vector<std::int64_t> dims;
   if (!int_sequence(size, dims)) return fail(errc::bad_rebuild_args, "sparse size must be a tuple of ints");
-  if (dims.size() > opts_.limits.max_dims)
-    return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(opts_.limits.max_dims) + ") exceeded");
-  t.shape = st_.copy_dims(dims);
+  if (dims.size() > dims_limit(opts_.limits))
+    return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(dims_limit(opts_.limits)) + ") exceeded");
+  st_.set_dims(t, dims, {});
   return {};
 }
 
@@ -336,17 +336,17 @@ result<void> torch_rebuilder::set_sparse_shape(tensor_record& t, const value& si
 result<void> torch_rebuilder::finish_sparse(tensor_record& t) {
   const tensor_record& values = *t.extra->parts[2];
   t.type = values.type;
-  t.device = values.device;
+  t.set_device(values.device());
   for (const auto* p : t.extra->parts)
-    if (p && p->device != t.device)
-      return fail(errc::sparse_invalid, "device of sparse indices (" + std::string(p->device) + ") must match device of values (" +
-                                            std::string(t.device) + ")");
+    if (p && p->device() != t.device())
+      return fail(errc::sparse_invalid, "device of sparse indices (" + std::string(p->device()) + ") must match device of values (" +
+                                            std::string(t.device()) + ")");
   // A sparse tensor's dense shape may be far larger than its data; only overflow is refused.
   tensor_record probe;
   probe.type = t.type;
-  probe.shape = t.shape;
-  std::vector<std::int64_t> zeros(t.shape.size(), 0);
-  probe.stride = zeros;
+  std::vector<std::int64_t> dims(t.shape().begin(), t.shape().end());
+  dims.resize(2 * dims.size(), 0);  // the shape, then zero strides
+  probe.set_dims(dims.data(), t.shape().size(), t.shape().size());
   if (auto r = validate_view(probe, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (sparse tensor size)");
   t.numel = probe.numel;
@@ -355,7 +355,7 @@ result<void> torch_rebuilder::finish_sparse(tensor_record& t) {
   } else if (auto g = check_compressed_shape(t); !g) {
     return fail(g.error_value().code, g.error_value().message);
   }
-  if (t.layout == tensor_layout::sparse_coo && t.coalesced < 0) t.coalesced = t.extra->parts[0]->shape[1] <= 1 ? 1 : 0;
+  if (t.layout == tensor_layout::sparse_coo && t.coalesced < 0) t.coalesced = t.extra->parts[0]->shape()[1] <= 1 ? 1 : 0;
   return {};
 }
 

@@ -8,9 +8,9 @@ namespace pthsafe::detail {
 result<std::span<const std::byte>> storage_le_bytes(const checkpoint_state& st, const storage_record& s,
                                                     std::vector<std::byte>& scratch, const limits& lim) {
   if (s.data) return std::span<const std::byte>(s.data, static_cast<std::size_t>(s.nbytes));
-  if (s.alias_of) {
-    PTHSAFE_ASSIGN(auto root, storage_le_bytes(st, *s.alias_of, scratch, lim));
-    return root.subspan(static_cast<std::size_t>(s.alias_offset), static_cast<std::size_t>(s.nbytes));
+  if (s.alias) {
+    PTHSAFE_ASSIGN(auto root, storage_le_bytes(st, *s.alias->of, scratch, lim));
+    return root.subspan(static_cast<std::size_t>(s.alias->offset), static_cast<std::size_t>(s.nbytes));
   }
   if (s.file_offset)  // legacy data is little-endian whatever the writer's host was
     return st.src.bytes().subspan(static_cast<std::size_t>(*s.file_offset), static_cast<std::size_t>(s.nbytes));

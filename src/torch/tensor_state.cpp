@@ -125,7 +125,7 @@ result<void> torch_rebuilder::set_tensor_attr(value& t, std::string_view name, c
     const tensor_record& src = *va::tensor(v);
     if (src.layout != tensor_layout::strided || rec->layout != tensor_layout::strided || !src.storage || !rec->storage ||
         src.qscheme != quant_scheme::none || rec->qscheme != quant_scheme::none || !src.extra->subclass.empty() ||
-        src.device != rec->device)
+        src.device() != rec->device())
       return fail(errc::tensor_state_refused, "state sets `data` to a tensor of another kind or device; not interpreted");
     if (rec->requires_grad && !can_require_grad(src.type))
       return fail(errc::bad_rebuild_args, "data set to a tensor that requires gradients must be floating point or complex dtype");

@@ -89,7 +89,7 @@ struct name_hash {
 // the external attributes, whatever the "made by" system. Extracting such an entry copies
 // nothing and still succeeds, so torch would hand out its unfilled (uninitialised) buffer.
 bool miniz_directory(const zip_entry& e) {
-  return (!e.name.empty() && e.name.back() == '/') || (e.external_attr & 0x10) != 0;
+  return (!e.name().empty() && e.name().back() == '/') || e.dos_directory;
 }
 
 bool ascii(std::string_view s) {
@@ -110,13 +110,13 @@ result<void> check_inflate_limits(const zip_entry& e, const limits& lim) {
   if (e.uncomp_size > lim.max_inflated_bytes)
     return make_error(errc::zip_inflate_limit,
                       "limit max_inflated_bytes (" + std::to_string(lim.max_inflated_bytes) + ") exceeded: record inflates to " +
-                          std::to_string(e.uncomp_size) + " bytes", std::string(e.name), 0);
+                          std::to_string(e.uncomp_size) + " bytes", std::string(e.name()), 0);
   // Ratio check in division form so that a zero compressed size cannot divide or overflow.
   if (e.uncomp_size > 4096 && e.uncomp_size / std::max<std::uint64_t>(e.comp_size, 1) > lim.max_compression_ratio)
     return make_error(errc::zip_inflate_limit,
                       "limit max_compression_ratio (" + std::to_string(lim.max_compression_ratio) + ") exceeded: " +
                           std::to_string(e.comp_size) + " bytes inflate to " + std::to_string(e.uncomp_size),
-                      std::string(e.name), 0);
+                      std::string(e.name()), 0);
   return {};
 }
 
@@ -159,20 +159,20 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   // "\u251c\u00e7"), and zipfile then reads one record where torch reads the other.
   int utf8_names = 0, cp437_names = 0;
   for (const auto& e : ents) {
-    if (ascii(e.name)) continue;
+    if (ascii(e.name())) continue;
     ((e.flags & 0x0800) ? utf8_names : cp437_names) = 1;
     if (utf8_names && cp437_names)
       return make_error(errc::zip_duplicate_name,
                         "non-ASCII entry names both with and without the UTF-8 flag: zipfile decodes them two ways, "
                         "so different names can read as one",
-                        std::string(e.name), e.central_offset);
+                        std::string(e.name()), e.central_offset(file));
   }
   for (const auto& e : ents)
     if (miniz_directory(e) && (e.comp_size != 0 || e.uncomp_size != 0))
       return make_error(errc::zip_bad_name,
                         "directory entry (name ends in '/' or DOS directory attribute) that holds data: torch's miniz "
                         "extracts nothing from it and reads uninitialised memory",
-                        std::string(e.name), e.central_offset);
+                        std::string(e.name()), e.central_offset(file));
   // One index over case-folded names: miniz finds records case-insensitively, so two names equal
   // after folding are one name to torch (and which of them it returns depends on its sort).
   // Names that fold to root/data/<n> (n a small decimal below the entry count: the storage
@@ -180,7 +180,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   // one is decided by the folded name alone, so names equal after folding meet in the same one.
   // root is the first entry's folder as torch finds it (checked after this loop, which reports
   // bad names first); without one, every name goes to by_name_.
-  const std::string_view first_name = ents.front().name;
+  const std::string_view first_name = ents.front().name();
   const std::size_t root_len = first_name.find('/') == std::string_view::npos ? 0 : first_name.find('/');
   const auto data_record = [&](std::string_view n) -> std::optional<std::size_t> {
     if (root_len == 0 || n.size() <= root_len + 6 || !equal_folded(n.substr(0, root_len), first_name.substr(0, root_len)) ||
@@ -190,42 +190,42 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   };
   a->data_records_ = dense_ids(ents.size());
   std::size_t hashed = 0;
-  for (const auto& e : ents) hashed += !data_record(e.name);
+  for (const auto& e : ents) hashed += !data_record(e.name());
   a->by_name_ = open_table(hashed);  // sized from the directory: never grows
   for (std::size_t i = 0; i < ents.size(); ++i) {
     const auto& e = ents[i];
-    if (!name_is_clean(e.name))
-      return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name), e.central_offset);
-    if (const auto n = data_record(e.name)) {
+    if (!name_is_clean(e.name()))
+      return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name()), e.central_offset(file));
+    if (const auto n = data_record(e.name())) {
       if (const auto other = a->data_records_.get(*n)) {
-        if (ents[*other].name == e.name)
-          return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
-        return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
+        if (ents[*other].name() == e.name())
+          return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name()), e.central_offset(file));
+        return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name()), e.central_offset(file));
       }
       a->data_records_.set(*n, static_cast<std::uint32_t>(i));
       continue;
     }
     name_hash h;
-    h.add(e.name, true);
+    h.add(e.name(), true);
     // Names equal after folding hash alike, so the one earlier name that folds to this one is
     // found here (there is at most one: a second would have been refused).
-    if (const auto other = a->by_name_.find(h.value(), [&](std::uint32_t j) { return equal_folded(ents[j].name, e.name); })) {
-      if (ents[*other].name == e.name)
-        return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name), e.central_offset);
-      return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name), e.central_offset);
+    if (const auto other = a->by_name_.find(h.value(), [&](std::uint32_t j) { return equal_folded(ents[j].name(), e.name()); })) {
+      if (ents[*other].name() == e.name())
+        return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name()), e.central_offset(file));
+      return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name()), e.central_offset(file));
     }
     a->by_name_.insert(h.value(), static_cast<std::uint32_t>(i));
   }
   // torch: the archive name is the first entry's name up to its first '/'.
-  const std::string_view first = ents.front().name;
+  const std::string_view first = ents.front().name();
   const auto slash = first.find('/');
   if (slash == std::string_view::npos || slash == 0)
-    return make_error(errc::zip_no_root_folder, "first entry is not inside a folder", std::string(first), ents.front().central_offset);
+    return make_error(errc::zip_no_root_folder, "first entry is not inside a folder", std::string(first), ents.front().central_offset(file));
   a->root_ = std::string(first.substr(0, slash));
   for (const auto& e : ents) {
-    if (e.name.size() <= slash || e.name.substr(0, slash + 1) != first.substr(0, slash + 1))
-      return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name),
-                        e.central_offset);
+    if (e.name().size() <= slash || e.name().substr(0, slash + 1) != first.substr(0, slash + 1))
+      return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name()),
+                        e.central_offset(file));
   }
   // libzip is the parser of record: it must open the same bytes and see the same entries, unless
   // every record is stored and the strict walk decides the archive exactly as libzip would.
@@ -275,19 +275,20 @@ result<std::unique_ptr<archive::libzip_handle>> archive::open_libzip(std::span<c
   if (n < 0 || static_cast<std::uint64_t>(n) != ents->size())
     return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
                                                      std::to_string(ents->size()));
-  for (std::size_t i = 0; i < ents->size(); ++i) PTHSAFE_TRY(libzip_entry_agrees(*h, i, (*ents)[i]));
+  for (std::size_t i = 0; i < ents->size(); ++i) PTHSAFE_TRY(libzip_entry_agrees(file, *h, i, (*ents)[i]));
   return h;
 }
 
-result<void> archive::libzip_entry_agrees(const libzip_handle& h, std::size_t i, const zip_entry& e) {
+result<void> archive::libzip_entry_agrees(std::span<const std::byte> file, const libzip_handle& h, std::size_t i,
+                                          const zip_entry& e) {
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_stat_index(h.z, i, ZIP_FL_ENC_RAW, &st) != 0)
-    return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(e.name));
-  if (!st.name || std::string_view(st.name) != e.name || st.size != e.uncomp_size ||
+    return make_error(errc::zip_parser_disagree, "libzip cannot stat entry " + std::to_string(i), std::string(e.name()));
+  if (!st.name || std::string_view(st.name) != e.name() || st.size != e.uncomp_size ||
       st.comp_size != e.comp_size || st.crc != e.crc || st.comp_method != static_cast<zip_int32_t>(e.method))
     return make_error(errc::zip_parser_disagree, "libzip and the directory walk disagree about entry " + std::to_string(i),
-                      std::string(e.name), e.central_offset);
+                      std::string(e.name()), e.central_offset(file));
   return {};
 }
 
@@ -318,10 +319,10 @@ result<void> archive::compare_with_libzip(std::span<const std::byte> file, const
   release_behind behind(file, release, std::uint64_t{1} << 20);
   const entry_visitor same = [&](std::size_t i, const zip_entry& e) -> result<void> {
     ++listed;
-    behind.passed(e.central_offset);
+    behind.passed(e.central_offset(file));
     if (n < 0 || i >= static_cast<std::uint64_t>(n))
       return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory more");
-    return libzip_entry_agrees(*h, i, e);
+    return libzip_entry_agrees(file, *h, i, e);
   };
   PTHSAFE_ASSIGN(const auto dir, read_directory(file, lim, same));
   (void)dir;
@@ -348,7 +349,7 @@ std::optional<std::size_t> archive::find(std::string_view rel) const {
   h.add("/", true);
   h.add(rel, true);
   const auto at = by_name_.find(h.value(), [&](std::uint32_t i) {
-    const std::string_view n = dir_.entries[i].name;
+    const std::string_view n = dir_.entries[i].name();
     return n.size() == root_.size() + 1 + rel.size() && equal_folded(n.substr(0, root_.size()), root_) &&
            n[root_.size()] == '/' && equal_folded(n.substr(root_.size() + 1), rel);
   });
@@ -358,8 +359,8 @@ std::optional<std::size_t> archive::find(std::string_view rel) const {
 
 bool archive::has_folder(std::string_view rel_folder) const {
   for (const auto& e : dir_.entries) {
-    if (e.name.size() <= root_.size() + 1) continue;
-    const std::string_view rel = e.name.substr(root_.size() + 1);
+    if (e.name().size() <= root_.size() + 1) continue;
+    const std::string_view rel = e.name().substr(root_.size() + 1);
     if (rel.size() >= rel_folder.size() && equal_folded(rel.substr(0, rel_folder.size()), rel_folder)) return true;
   }
   return false;
@@ -368,14 +369,14 @@ bool archive::has_folder(std::string_view rel_folder) const {
 std::optional<std::span<const std::byte>> archive::stored_bytes(std::size_t i) const noexcept {
   const auto& e = dir_.entries[i];
   if (e.method != 0) return std::nullopt;
-  return file_.subspan(e.data_offset, e.comp_size);
+  return file_.subspan(e.data_offset(), e.comp_size);
 }
 
 result<void> archive::extract(std::size_t i, std::byte* dst, const limits& lim) const {
   const auto& e = dir_.entries[i];
-  const std::string name(e.name);
+  const std::string name(e.name());
   if (e.method == 0) {
-    if (e.uncomp_size) std::memcpy(dst, file_.data() + e.data_offset, e.uncomp_size);
+    if (e.uncomp_size) std::memcpy(dst, file_.data() + e.data_offset(), e.uncomp_size);
     return {};
   }
   if (auto r = check_inflate_limits(e, lim); !r) return r;
@@ -414,7 +415,7 @@ result<void> archive::verify_crc(std::size_t i, const limits& lim) const {
     return extract(i, tmp.data(), lim);
   }
   uLong crc = crc32(0L, Z_NULL, 0);
-  const auto* p = reinterpret_cast<const Bytef*>(file_.data() + e.data_offset);
+  const auto* p = reinterpret_cast<const Bytef*>(file_.data() + e.data_offset());
   std::uint64_t left = e.comp_size;
   while (left) {
     const uInt chunk = left > (1u << 30) ? (1u << 30) : static_cast<uInt>(left);
@@ -425,7 +426,7 @@ result<void> archive::verify_crc(std::size_t i, const limits& lim) const {
   if (static_cast<std::uint32_t>(crc) != e.crc) {
     std::array<char, 64> buf{};
     std::snprintf(buf.data(), buf.size(), "CRC-32 %08x, directory says %08x", static_cast<unsigned>(crc), e.crc);
-    return make_error(errc::zip_crc_mismatch, buf.data(), std::string(e.name), 0);
+    return make_error(errc::zip_crc_mismatch, buf.data(), std::string(e.name()), 0);
   }
   return {};
 }

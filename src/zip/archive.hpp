@@ -64,7 +64,7 @@ class archive {
     return file_.subspan(static_cast<std::size_t>(dir_.cd_offset));
   }
   /// Full name of an entry.
-  std::string_view name(std::size_t i) const noexcept { return dir_.entries[i].name; }
+  std::string_view name(std::size_t i) const noexcept { return dir_.entries[i].name(); }
   /// Bytes of a stored record inside the file (zero-copy); nullopt for deflated records.
   std::optional<std::span<const std::byte>> stored_bytes(std::size_t i) const noexcept;
   /// Inflates a deflated record (or copies a stored one) into dst, which must hold exactly
@@ -104,7 +104,8 @@ class archive {
   // libzip_agrees without handing freed memory back.
   static result<void> compare_with_libzip(std::span<const std::byte> file, const limits& lim, const page_release& release);
   // libzip's entry i has e's name, sizes, CRC and method (or zip_parser_disagree).
-  static result<void> libzip_entry_agrees(const libzip_handle& h, std::size_t i, const zip_entry& e);
+  static result<void> libzip_entry_agrees(std::span<const std::byte> file, const libzip_handle& h, std::size_t i,
+                                          const zip_entry& e);
   std::unique_ptr<libzip_handle> zip_;
   bool libzip_checked_ = false;
   bool libzip_deferred_ = false;

@@ -170,6 +170,10 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
                 eocd);
   // Each central header is at least 46 bytes: a count the directory cannot hold is a lie.
   if (count > cd_size / 46) return zerr(errc::zip_bad_eocd, "entry count exceeds what the directory can hold", eocd);
+  // Entry indices are kept in 32 bits (storage_record::entry), whatever the limit allows (a
+  // directory of 197 GB).
+  if (count >= UINT32_MAX)
+    return zerr(errc::zip_too_many_entries, std::to_string(count) + " entries: more than 2^32 - 2", eocd);
 
   zip_directory dir;
   dir.cd_offset = cd_off;
@@ -192,15 +196,19 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
     if (cd_end - d.pos() < var)
       return zerr(errc::zip_bad_central_entry, "central directory entry " + std::to_string(i) + " overruns the directory", at);
     zip_entry e;
-    d.bytes(name_len, e.name);
+    std::string_view name;
+    d.bytes(name_len, name);
+    // name_data also locates the central header again (zip_entry::central_offset), so it is
+    // the address 46 bytes past the header's start even for an empty name.
+    e.name_data = reinterpret_cast<const char*>(f.data() + at + 46);
+    e.name_size = name_len;
     e.flags = flags;
     e.method = method;
-    e.external_attr = ext_attr;
+    e.dos_directory = (ext_attr & 0x10) != 0;
     e.crc = crc;
     e.comp_size = csize32;
     e.uncomp_size = usize32;
     e.local_offset = loc32;
-    e.central_offset = at;
     std::string_view extra;
     d.bytes(extra_len, extra);
     d.skip(comment_len2);
@@ -254,13 +262,13 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     if (e.flags & (flag_encrypted | flag_strong_encryption | flag_masked_header | flag_patched))
       return make_error(errc::zip_unsupported_flags, "encrypted, patched or masked entry (flags 0x" +
                         [&] { std::array<char, 8> b{}; std::snprintf(b.data(), b.size(), "%04x", e.flags); return std::string(b.data()); }() + ")",
-                        std::string(e.name), e.central_offset);
+                        std::string(e.name()), e.central_offset(f));
     if (e.method != 0 && e.method != 8)
-      return make_error(errc::zip_unsupported_method, "compression method " + std::to_string(e.method), std::string(e.name), e.central_offset);
+      return make_error(errc::zip_unsupported_method, "compression method " + std::to_string(e.method), std::string(e.name()), e.central_offset(f));
     if (e.method == 0 && e.comp_size != e.uncomp_size)
-      return make_error(errc::zip_bad_central_entry, "stored entry with different compressed and uncompressed sizes", std::string(e.name), e.central_offset);
+      return make_error(errc::zip_bad_central_entry, "stored entry with different compressed and uncompressed sizes", std::string(e.name()), e.central_offset(f));
     if (!range_fits(e.local_offset, 30, dir.cd_offset))
-      return make_error(errc::zip_out_of_bounds, "local header outside the file's record area", std::string(e.name), e.local_offset);
+      return make_error(errc::zip_out_of_bounds, "local header outside the file's record area", std::string(e.name()), e.local_offset);
     // The 30 fixed bytes (inside the record area, checked above), then the name and extra field
     // as far as the file goes: what a cursor over the whole file would read.
     cursor c(reads.bytes(e.local_offset, 30));
@@ -268,13 +276,13 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     std::uint16_t needed = 0, flags = 0, method = 0, mtime = 0, mdate = 0, name_len = 0, extra_len = 0;
     c.u32(sig); c.u16(needed); c.u16(flags); c.u16(method); c.u16(mtime); c.u16(mdate);
     c.u32(crc); c.u32(csize); c.u32(usize); c.u16(name_len); c.u16(extra_len);
-    if (sig != sig_local) return make_error(errc::zip_local_header, "no local header signature", std::string(e.name), e.local_offset);
+    if (sig != sig_local) return make_error(errc::zip_local_header, "no local header signature", std::string(e.name()), e.local_offset);
     cursor rest(reads.bytes(e.local_offset + 30, std::uint64_t{name_len} + extra_len));
     std::string_view lname;
-    if (!rest.bytes(name_len, lname) || lname != e.name)
-      return make_error(errc::zip_local_header, "local header names a different file", std::string(e.name), e.local_offset);
+    if (!rest.bytes(name_len, lname) || lname != e.name())
+      return make_error(errc::zip_local_header, "local header names a different file", std::string(e.name()), e.local_offset);
     if (method != e.method || flags != e.flags)
-      return make_error(errc::zip_local_header, "local header method or flags differ from the central directory", std::string(e.name), e.local_offset);
+      return make_error(errc::zip_local_header, "local header method or flags differ from the central directory", std::string(e.name()), e.local_offset);
     // With a data descriptor (bit 3) the local CRC/sizes may be zero; otherwise they must agree
     // (or be zip64 sentinels).
     const bool descriptor = (flags & 0x0008) != 0;
@@ -282,12 +290,12 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     if (!(descriptor && zeros)) {
       const bool sizes_ok = (csize == 0xffffffffu || csize == e.comp_size) && (usize == 0xffffffffu || usize == e.uncomp_size);
       if (crc != e.crc || !sizes_ok)
-        return make_error(errc::zip_local_header, "local header CRC or sizes differ from the central directory", std::string(e.name), e.local_offset);
+        return make_error(errc::zip_local_header, "local header CRC or sizes differ from the central directory", std::string(e.name()), e.local_offset);
     }
-    if (!rest.skip(extra_len)) return make_error(errc::zip_out_of_bounds, "local header overruns the file", std::string(e.name), e.local_offset);
-    e.data_offset = e.local_offset + 30 + rest.pos();
-    if (!range_fits(e.data_offset, e.comp_size, dir.cd_offset))
-      return make_error(errc::zip_out_of_bounds, "record data reaches past the start of the central directory", std::string(e.name), e.data_offset);
+    if (!rest.skip(extra_len)) return make_error(errc::zip_out_of_bounds, "local header overruns the file", std::string(e.name()), e.local_offset);
+    e.data_skip = static_cast<std::uint32_t>(30 + rest.pos());  // < 30 + 2 * 65,536
+    if (!range_fits(e.data_offset(), e.comp_size, dir.cd_offset))
+      return make_error(errc::zip_out_of_bounds, "record data reaches past the start of the central directory", std::string(e.name()), e.data_offset());
   }
   // Records must not share bytes: sort by local offset and compare neighbours.
   std::vector<const zip_entry*> order;
@@ -327,19 +335,19 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
   release_behind descriptors(f, release);
   for (std::size_t i = 0; i < order.size(); ++i) {
     const zip_entry& prev = *order[i];
-    const std::uint64_t end = prev.data_offset + prev.comp_size;
+    const std::uint64_t end = prev.data_offset() + prev.comp_size;
     descriptors.passed(end);
     const std::uint64_t next = i + 1 < order.size() ? order[i + 1]->local_offset : dir.cd_offset;
     if (end > next)
-      return make_error(errc::zip_overlap, "record overlaps " + std::string(prev.name),
-                        i + 1 < order.size() ? std::string(order[i + 1]->name) : std::string(), next);
+      return make_error(errc::zip_overlap, "record overlaps " + std::string(prev.name()),
+                        i + 1 < order.size() ? std::string(order[i + 1]->name()) : std::string(), next);
     const std::uint64_t gap = next - end;
     if (!descriptor_ok(prev, end, gap)) {
       const bool descriptor_shaped = (prev.flags & 0x0008) != 0 && (gap == 12 || gap == 16 || gap == 20 || gap == 24);
       if (descriptor_shaped)
         return make_error(errc::zip_local_header, "data descriptor disagrees with the central directory",
-                          std::string(prev.name), end);
-      return make_error(errc::zip_gap, std::to_string(gap) + " unaccounted bytes after the record", std::string(prev.name),
+                          std::string(prev.name()), end);
+      return make_error(errc::zip_gap, std::to_string(gap) + " unaccounted bytes after the record", std::string(prev.name()),
                         end);
     }
   }

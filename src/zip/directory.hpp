@@ -18,18 +18,32 @@ namespace pthsafe::detail {
 
 class local_reads;
 
+// 48 bytes (bench/NOTES.md 37): one per record, 100,000s in a checkpoint of many tensors. The
+// name is a view of the central header in the file (46 bytes after its start, which is how the
+// header's offset is found again) and the data offset is kept as its distance from the local
+// header.
 struct zip_entry {
-  std::string_view name;          // view into the file's bytes
-  std::uint16_t flags = 0;
-  std::uint16_t method = 0;
-  std::uint32_t external_attr = 0;  // miniz treats bit 0x10 (DOS directory) as "a directory"
-  std::uint32_t crc = 0;
   std::uint64_t comp_size = 0;
   std::uint64_t uncomp_size = 0;
   std::uint64_t local_offset = 0;
-  std::uint64_t central_offset = 0;  // where this entry's central header starts
-  std::uint64_t data_offset = 0;     // filled by the local-header check
+  std::uint32_t crc = 0;
+  std::uint32_t data_skip = 0;     // data_offset - local_offset (30 + local name and extra), set
+                                   // by the local-header check
+  const char* name_data = nullptr; // the central header's name bytes, in the file
+  std::uint16_t flags = 0;
+  std::uint16_t method = 0;
+  std::uint16_t name_size = 0;
+  bool dos_directory = false;      // DOS attribute bit 0x10, which miniz reads as "a directory"
+
+  std::string_view name() const noexcept { return {name_data, name_size}; }
+  /// Where this entry's central header starts in `file` (the span the walk read).
+  std::uint64_t central_offset(std::span<const std::byte> file) const noexcept {
+    return static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(name_data) - file.data()) - 46;
+  }
+  /// Where the record's bytes start (local_offset until the local-header check has run).
+  std::uint64_t data_offset() const noexcept { return local_offset + data_skip; }
 };
+static_assert(sizeof(zip_entry) <= 48);
 
 struct zip_directory {
   std::vector<zip_entry> entries;    // central directory order

@@ -46,7 +46,7 @@ extra_verdict parse_extra(std::string_view ef, std::uint32_t& zip64_len) {
 
 error rejected(const zip_entry& e, std::string msg, std::uint64_t off) {
   return make_error(errc::zip_libzip_rejected, "libzip (the parser of record) refuses this archive: " + std::move(msg),
-                    std::string(e.name), off);
+                    std::string(e.name()), off);
 }
 
 }  // namespace
@@ -66,10 +66,10 @@ result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_dire
     if (comment_len != 0) return false;
   }
   for (const zip_entry& e : dir.entries) {
-    if (e.method != 0 || !printable_ascii(e.name)) return false;
+    if (e.method != 0 || !printable_ascii(e.name())) return false;
     // The central header again (the strict walk keeps only what the load needs); its bounds were
     // checked by read_directory.
-    cursor c(f, e.central_offset + 6);
+    cursor c(f, e.central_offset(f) + 6);
     std::uint16_t c_needed = 0, c_mtime = 0, c_mdate = 0, name_len = 0, extra_len = 0, comment_len = 0, disk = 0;
     std::uint32_t c_csize = 0, c_usize = 0, c_local = 0;
     c.u16(c_needed);

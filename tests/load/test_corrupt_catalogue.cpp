@@ -224,6 +224,7 @@ enum class corruption {
   limit_container_items,
   limit_tensors,
   limit_dims,
+  limit_dims_record,
   limit_pickle_bytes,
   pickle_trailing_data,
   pickle_frame_past_stop,
@@ -520,6 +521,7 @@ constexpr case_def catalogue[] = {
     CASE(limit_container_items, limit_exceeded, scan::by_class, "max_container_items"),
     CASE(limit_tensors, limit_exceeded, scan::by_class, "max_tensors"),
     CASE(limit_dims, limit_exceeded, scan::by_class, "max_dims"),
+    CASE(limit_dims_record, limit_exceeded, scan::by_class, "max_dims"),
     CASE(limit_pickle_bytes, limit_exceeded, scan::by_class, "max_pickle_bytes"),
     CASE(pickle_trailing_data, pickle_trailing_data),
     CASE(pickle_frame_past_stop, pickle_stop_inside_frame),
@@ -1366,6 +1368,13 @@ built make(corruption c) {
       t.shape = {1, 2, 3};
       auto o = with_limits([](pthsafe::limits& l) { l.max_dims = 2; });
       return zip_case(torch_checkpoint(state_dict_pickle({t}), {{"0", float32_ramp(6)}}), o);
+    }
+    case C::limit_dims_record: {
+      // A record keeps its dim counts in 16 bits: max_dims above 65,535 acts as 65,535.
+      tensor_spec t = w_spec();
+      t.shape.assign(65536, 1);
+      auto o = with_limits([](pthsafe::limits& l) { l.max_dims = 100000; });
+      return zip_case(torch_checkpoint(state_dict_pickle({t}), {{"0", float32_ramp(1)}}), o);
     }
     case C::limit_pickle_bytes: return pickle_case(good_pickle(), with_limits([](pthsafe::limits& l) { l.max_pickle_bytes = 16; }));
     case C::pickle_trailing_data: {

@@ -44,9 +44,9 @@ layout layout_of(const std::vector<std::byte>& b) {
   REQUIRE(a.has_value());
   layout l;
   for (const auto& e : (*a)->entries()) {
-    l.names.emplace_back(e.name);
-    l.data_offset.push_back(e.data_offset);
-    l.central_offset.push_back(e.central_offset);
+    l.names.emplace_back(e.name());
+    l.data_offset.push_back(e.data_offset());
+    l.central_offset.push_back(e.central_offset(std::as_bytes(std::span(b))));
     l.size.push_back(e.uncomp_size);
   }
   return l;

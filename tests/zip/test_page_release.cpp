@@ -116,6 +116,26 @@ TEST_CASE("a file-backed load whose header pages were released reads every byte 
   CHECK(pthsafe::checkpoint::open(bad_path).code() == errc::zip_local_header);
 }
 
+TEST_CASE("copy placement in batches: more copied records than one batch of jobs, every byte in place") {
+  // place_storages makes and reads 8,192 jobs at a time, in directory order.
+  std::vector<storage_blob> blobs;
+  constexpr int count = 8192 * 2 + 17;
+  const bytes file = distinct_storages(count, 64, blobs).build();
+  pthsafe::load_options o;
+  o.mode = pthsafe::load_mode::copy;
+  o.limits.max_tree_bytes = std::uint64_t{1} << 30;
+  auto ck = pthsafe::checkpoint::open(write_tmp(file, "batches.pth"), o);
+  REQUIRE_MESSAGE(ck, ck.error_value().to_string());
+  REQUIRE(ck->tensor_count() == count);
+  for (int i = 0; i < count; ++i) {
+    CAPTURE(i);
+    auto t = ck->find_tensor("w" + std::to_string(i));
+    REQUIRE(t);
+    REQUIRE(t->nbytes() == 64);
+    CHECK(std::memcmp(t->data(), blobs[static_cast<std::size_t>(i)].data.data(), 64) == 0);
+  }
+}
+
 TEST_CASE("a load whose pickle and central directory pages go back reads names and bytes as a buffer load does") {
   // 20,000 tensors with 250-byte keys: a ~6.5 MB pickle (the machine hands it back behind
   // itself) and a directory of over 1 MiB (handed back before the pickle runs).
@@ -256,7 +276,7 @@ TEST_CASE("libzip opens a mapped file through a reader that hands back pages; wh
   REQUIRE((*with)->entries().size() == (*without)->entries().size());
   for (std::size_t i = 0; i < (*with)->entries().size(); ++i) {
     CHECK((*with)->name(i) == (*without)->name(i));
-    CHECK((*with)->entries()[i].data_offset == (*without)->entries()[i].data_offset);
+    CHECK((*with)->entries()[i].data_offset() == (*without)->entries()[i].data_offset());
   }
   // The deflated record is inflated through libzip after the open: the reader no longer
   // releases (`released` stays), and the bytes are the record's.
@@ -354,7 +374,7 @@ TEST_CASE("far-apart records: headers and descriptors read by pread decide as th
     CHECK(calls <= dir->entries.size() + 1);
     auto b = pthsafe::detail::archive::open(file, {}, pthsafe::detail::zip_check::strict_when_stored);
     REQUIRE(b);
-    for (std::size_t i = 0; i < (*a)->entries().size(); ++i) CHECK((*a)->entries()[i].data_offset == (*b)->entries()[i].data_offset);
+    for (std::size_t i = 0; i < (*a)->entries().size(); ++i) CHECK((*a)->entries()[i].data_offset() == (*b)->entries()[i].data_offset());
   }
   for (const auto mode : {pthsafe::load_mode::mmap, pthsafe::load_mode::copy}) {
     pthsafe::load_options o;
@@ -381,7 +401,7 @@ TEST_CASE("far-apart records: headers and descriptors read by pread decide as th
   REQUIRE(a7);
   const auto& entry7 = (*a7)->entries()[*(*a7)->find("data/7")];
   for (const damage& d : {damage{"local name", name_at + 13, errc::zip_local_header},
-                          damage{"descriptor CRC", entry7.data_offset + entry7.comp_size + 4, errc::zip_local_header},
+                          damage{"descriptor CRC", entry7.data_offset() + entry7.comp_size + 4, errc::zip_local_header},
                           damage{"local version needed", name_at - 26, errc::zip_libzip_rejected}}) {
     CAPTURE(d.what);
     bytes bad = file;
