@@ -55,7 +55,8 @@ struct limits {
   std::uint32_t max_nesting_depth = 1000;
   /// Most tensors in one checkpoint.
   std::uint64_t max_tensors = std::uint64_t{1} << 24;  // 16 Mi
-  /// Most dimensions of one tensor.
+  /// Most dimensions of one tensor. A checkpoint's tensors keep their dim counts in 16 bits:
+  /// values above 65,535 act as 65,535.
   std::uint32_t max_dims = 64;
   /// Most zip entries. Stops directory floods.
   std::uint64_t max_zip_entries = std::uint64_t{1} << 20;  // 1 Mi
