@@ -49,7 +49,7 @@ std::span<const std::string> checkpoint::warnings() const& { return state().warn
 
 std::uint64_t checkpoint::walk_budget() const {
   const auto& st = state();
-  const std::uint64_t created = st.tree_bytes / sizeof(value);  // values and slots the file created
+  const std::uint64_t created = st.tree_bytes / detail::charged_value_bytes;  // values and slots the file created
   const std::uint64_t proportional = created > (UINT64_MAX - 65536) / 16 ? UINT64_MAX : created * 16 + 65536;
   return std::min<std::uint64_t>(st.lim.max_walk_nodes, proportional);
 }

@@ -235,6 +235,16 @@ static_assert(sizeof(tensor_record) <= 64);
 static_assert(std::is_trivially_destructible_v<tensor_record>);
 static_assert(std::is_trivially_destructible_v<value> && sizeof(value) <= 56);
 
+// What max_tree_bytes is charged for a value node, a tensor record and a storage record: fixed
+// units (their sizes before bench/NOTES.md 37), not sizeof, so that no verdict near a limit (and
+// no walk budget, checkpoint::walk_budget) moves when a layout shrinks. Never below the sizes:
+// the charge bounds the memory.
+inline constexpr std::uint64_t charged_value_bytes = 64;
+inline constexpr std::uint64_t charged_tensor_record_bytes = 96;
+inline constexpr std::uint64_t charged_storage_record_bytes = 80;
+static_assert(charged_value_bytes >= sizeof(value) && charged_tensor_record_bytes >= sizeof(tensor_record) &&
+              charged_storage_record_bytes >= sizeof(storage_record));
+
 /// A value's attributes (value::attrs), in the arena.
 struct attr_list {
   value_attr* data = nullptr;

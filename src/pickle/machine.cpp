@@ -136,7 +136,7 @@ struct machine::impl {
   }
 
   result<value*> alloc(value_kind k) {
-    if (!m.st_.charge(sizeof(value))) return limit("max_tree_bytes", lim.max_tree_bytes);
+    if (!m.st_.charge(charged_value_bytes)) return limit("max_tree_bytes", lim.max_tree_bytes);
     return &m.st_.new_value(k);
   }
   result<void> push(value* v) {

@@ -74,7 +74,7 @@ result<storage_record*> torch_rebuilder::legacy_view(storage_record& root, const
       return fail(errc::bad_persistent_id, "storage view key '" + key + "' already names another storage");
     return v;
   }
-  if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
+  if (!st_.charge(charged_storage_record_bytes + 4 * key.size() + 160))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   if (same_spelling)
     return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +

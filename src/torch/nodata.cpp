@@ -34,13 +34,15 @@ result<value*> torch_rebuilder::rebuild_meta(value& args) {
   std::vector<std::int64_t> shape, stride;
   if (!int_sequence(*a[1], shape) || !int_sequence(*a[2], stride))
     return fail(errc::bad_rebuild_args, "meta tensor size and stride must be tuples of ints");
-  if (shape.size() > dims_limit(opts_.limits) || stride.size() > dims_limit(opts_.limits))
-    return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(dims_limit(opts_.limits)) + ") exceeded");
-  std::vector<std::int64_t> dims = shape;
-  dims.insert(dims.end(), stride.begin(), stride.end());
-  t.set_dims(dims.data(), shape.size(), stride.size());
   if (a[3]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "meta tensor requires_grad is not a bool");
   // No storage: only the geometry itself can be wrong (an unbounded "storage" checks overflow).
+  // The counts first, as validate_view checks them, so that the record can hold the dims.
+  std::vector<std::int64_t> dims;
+  if (auto r = check_dim_counts(shape.size(), stride.size(), opts_.limits); !r)
+    return fail(r.error_value().code, r.error_value().message + " (meta tensor)");
+  dims = shape;
+  dims.insert(dims.end(), stride.begin(), stride.end());
+  t.set_dims(dims.data(), shape.size(), stride.size());
   if (auto r = validate_view(t, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (meta tensor)");
   t.set_device("meta");
@@ -64,23 +66,24 @@ result<value*> torch_rebuilder::rebuild_wrapper_subclass(value& args) {
   std::vector<std::int64_t> shape, stride;
   if (!int_sequence(*a[2], shape) || !int_sequence(*a[3], stride))
     return fail(errc::bad_rebuild_args, "wrapper subclass size and stride must be tuples of ints");
-  if (shape.size() > dims_limit(opts_.limits) || stride.size() > dims_limit(opts_.limits))
-    return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(dims_limit(opts_.limits)) + ") exceeded");
-  std::vector<std::int64_t> dims = shape;
-  dims.insert(dims.end(), stride.begin(), stride.end());
-  t.set_dims(dims.data(), shape.size(), stride.size());
   if (a[4]->kind() != value_kind::integer || !a[4]->fits_int64())
     return fail(errc::bad_rebuild_args, "wrapper subclass storage_offset is not an int");
   t.offset = a[4]->as_int64();
   if (a[5]->kind() != value_kind::layout) return fail(errc::bad_rebuild_args, "wrapper subclass layout is not a layout");
   if (a[5]->text() != "torch.strided")
     return fail(errc::unsupported_feature, "wrapper subclass with layout " + std::string(a[5]->text()) + " is not read");
-  if ((a[6]->kind() == value_kind::device || a[6]->kind() == value_kind::string) && valid_device(a[6]->text()))
-    t.set_device(a[6]->text());
-  else return fail(errc::bad_device, "wrapper subclass device is not a device");
+  if (a[6]->kind() != value_kind::device && a[6]->kind() != value_kind::string)
+    return fail(errc::bad_device, "wrapper subclass device is not a device");
   if (a[7]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "wrapper subclass requires_grad is not a bool");
+  std::vector<std::int64_t> dims;
+  if (auto r = check_dim_counts(shape.size(), stride.size(), opts_.limits); !r)
+    return fail(r.error_value().code, r.error_value().message + " (wrapper subclass)");
+  dims = shape;
+  dims.insert(dims.end(), stride.begin(), stride.end());
+  t.set_dims(dims.data(), shape.size(), stride.size());
   if (auto r = validate_view(t, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (wrapper subclass)");
+  t.set_device(a[6]->text());  // checked last (below)
   t.requires_grad = a[7]->as_bool();
   tensor_extra e;
   e.subclass = cls.text();
@@ -88,6 +91,9 @@ result<value*> torch_rebuilder::rebuild_wrapper_subclass(value& args) {
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
   *rec = t;
   st_.own_dims(*rec);  // validated: at most max_dims, charged by new_tensor_record
+  // Last, so that whatever was refused before is refused with the same code: torch.device
+  // raises on these, and a record keeps a device of at most 65,535 bytes.
+  if (!valid_device(a[6]->text())) return fail(errc::bad_device, "wrapper subclass device is not a device torch accepts");
   return tensor_value(rec);
 }
 
@@ -104,10 +110,12 @@ result<value*> torch_rebuilder::rebuild_device_from_cpu(value& args) {
   if (type != src->type)
     return fail(errc::unsupported_feature, "device tensor saved as " + std::string(dtype_name(src->type)) + " for dtype " +
                                                std::string(dtype_name(type)) + ": dtype conversion on load is not done");
-  if ((a[2]->kind() != value_kind::string && a[2]->kind() != value_kind::device) || !valid_device(a[2]->text()))
+  if (a[2]->kind() != value_kind::string && a[2]->kind() != value_kind::device)
     return fail(errc::bad_device, "device tensor device is not a string");
   if (a[3]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "device tensor requires_grad is not a bool");
   PTHSAFE_ASSIGN(auto rec, new_tensor_record());
+  // After the checks above (codes as before): torch.device raises on these.
+  if (!valid_device(a[2]->text())) return fail(errc::bad_device, "device tensor device is not a device torch accepts");
   *rec = *src;
   st_.own_dims(*rec);
   rec->set_device(a[2]->text());

@@ -136,7 +136,7 @@ result<const tensor_record*> torch_rebuilder::qparam_tensor(const value& v, bool
   const dtype type = float_qparams ? dtype::float32 : scales ? dtype::float64 : dtype::int64;
   const std::uint64_t n = v.items().size();
   const auto nbytes = checked_mul<std::uint64_t>(n, itemsize(type));
-  if (!nbytes || !st_.charge(*nbytes + sizeof(storage_record)))
+  if (!nbytes || !st_.charge(*nbytes + charged_storage_record_bytes))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   st_.storages.emplace_back();
   storage_record& s = st_.storages.back();

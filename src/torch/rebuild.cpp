@@ -17,12 +17,17 @@ using va = value_access;
 
 }  // namespace
 
-result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim) {
-  if (t.shape().size() > dims_limit(lim))
+result<void> check_dim_counts(std::size_t shape_n, std::size_t stride_n, const limits& lim) {
+  if (shape_n > dims_limit(lim))
     return make_error(errc::limit_exceeded, "limit max_dims (" + std::to_string(dims_limit(lim)) + ") exceeded");
-  if (t.shape().size() != t.stride().size())
-    return make_error(errc::tensor_bad_geometry, "size has " + std::to_string(t.shape().size()) + " dims, stride " +
-                                                     std::to_string(t.stride().size()));
+  if (shape_n != stride_n)
+    return make_error(errc::tensor_bad_geometry, "size has " + std::to_string(shape_n) + " dims, stride " +
+                                                     std::to_string(stride_n));
+  return {};
+}
+
+result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim) {
+  PTHSAFE_TRY(check_dim_counts(t.shape().size(), t.stride().size(), lim));
   if (t.offset < 0) return make_error(errc::tensor_bad_geometry, "negative storage offset");
   std::uint64_t numel = 1;
   std::uint64_t span = 0;  // sum of (size_i - 1) * stride_i over non-empty dims
@@ -76,7 +81,7 @@ bool int_sequence(const value& v, std::vector<std::int64_t>& out) {
 result<tensor_record*> torch_rebuilder::new_tensor_record() {
   if (st_.tensor_count >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
-  if (!st_.charge(sizeof(tensor_record) + std::uint64_t{16} * opts_.limits.max_dims))
+  if (!st_.charge(charged_tensor_record_bytes + std::uint64_t{16} * opts_.limits.max_dims))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   return &st_.new_tensor();
 }
@@ -99,7 +104,7 @@ error torch_rebuilder::fail(errc code, std::string msg) const {
 }
 
 result<value*> torch_rebuilder::alloc(value_kind k) {
-  if (!st_.charge(sizeof(value)))
+  if (!st_.charge(charged_value_bytes))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   return &st_.new_value(k);
 }
@@ -145,7 +150,7 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     if (rec->type != type || rec->nbytes != *nbytes)
       return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
   } else {
-    if (!st_.charge(sizeof(storage_record) + 4 * key.size() + 160))
+    if (!st_.charge(charged_storage_record_bytes + 4 * key.size() + 160))
       return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
     if (same_spelling)
       return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
@@ -218,7 +223,7 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
     return fail(errc::bad_rebuild_args, "_rebuild_tensor_v3 needs an untyped storage");
   t.offset = offset.as_int64();
   // The record and its dims live in the arena: charged before they are made.
-  if (!st_.charge(sizeof(tensor_record) + sizeof(std::int64_t) * (size.items().size() + stride.items().size())))
+  if (!st_.charge(charged_tensor_record_bytes + sizeof(std::int64_t) * (size.items().size() + stride.items().size())))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   const std::size_t ns = size.items().size(), nt = stride.items().size();
   t.set_dims(st_.mem.make_array<std::int64_t>(ns + nt), ns, nt);
@@ -253,7 +258,7 @@ std::optional<std::string> torch_rebuilder::shown_storage_key(const value& key) 
 result<value*> torch_rebuilder::copy_tensor(const value& src, bool keep_attrs) {
   if (st_.tensor_count >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
-  std::uint64_t cost = sizeof(tensor_record) + 16 * value_access::tensor(src)->shape().size();
+  std::uint64_t cost = charged_tensor_record_bytes + 16 * value_access::tensor(src)->shape().size();
   if (keep_attrs)
     for (const auto& [k, v] : src.attrs()) cost += sizeof(src.attrs()[0]) + k.size();
   if (!st_.charge(cost))
@@ -389,7 +394,7 @@ result<value*> torch_rebuilder::call_empty_tensor(const call& c) {
     return fail(errc::unsupported_feature, std::string(c.callable.text()) + " with arguments is not supported");
   // torch.Tensor() / torch.FloatTensor(): an empty 1-D tensor (legacy files then BUILD it).
   if (st_.tensor_count >= opts_.limits.max_tensors) return fail(errc::limit_exceeded, "limit max_tensors exceeded");
-  if (!st_.charge(sizeof(tensor_record) + 16))
+  if (!st_.charge(charged_tensor_record_bytes + 16))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
   tensor_record& t = st_.new_tensor();
   t.type = c.g.id == global_id::tensor_class ? static_cast<dtype>(c.g.param) : dtype::float32;

@@ -174,6 +174,9 @@ bool neg_readable(dtype t) noexcept;
 /// types (quint4x2, quint2x4) hold several elements per byte: their extent is counted in
 /// elements and rounded up to bytes. Errors: tensor_bad_geometry, tensor_out_of_bounds.
 result<void> validate_view(tensor_record& t, std::uint64_t storage_nbytes, const limits& lim);
+/// validate_view's first checks: at most dims_limit sizes, as many strides as sizes (so that a
+/// record can hold them: tensor_record::set_dims). Errors: limit_exceeded, tensor_bad_geometry.
+result<void> check_dim_counts(std::size_t shape_n, std::size_t stride_n, const limits& lim);
 
 /// torch device strings: "<type>" or "<type>:<index>", type a lowercase identifier
 /// (scalars.cpp; also checks storage locations).
