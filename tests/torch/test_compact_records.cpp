@@ -17,8 +17,8 @@ using pthsafe::errc;
 namespace {
 
 // torch._utils._rebuild_device_tensor_from_cpu_tensor(<a float32 tensor of 2>, float32, device,
-// False) as the root of a zip checkpoint.
-bytes device_tensor_checkpoint(const std::string& device) {
+// requires_grad) as the root of a zip checkpoint; requires_grad None when `rg_none`.
+bytes device_tensor_checkpoint(const std::string& device, bool rg_none = false) {
   torch_pickler p;
   p.w.proto();
   p.global("torch._utils", "_rebuild_device_tensor_from_cpu_tensor");
@@ -29,12 +29,33 @@ bytes device_tensor_checkpoint(const std::string& device) {
   p.tensor(t);
   p.global("torch", "float32");
   p.w.binunicode(device);
-  p.w.newfalse();
+  if (rg_none) p.w.none(); else p.w.newfalse();
   p.w.tuple();
   p.w.reduce();
   p.w.stop();
   return torch_checkpoint(p.w.take(), {{"0", float32_ramp(2)}}).build();
 }
+
+// torch._utils._rebuild_meta_tensor_no_storage(float32, size, stride, requires_grad) as the root.
+bytes meta_tensor_checkpoint(const std::vector<std::int64_t>& size, const std::vector<std::int64_t>& stride, bool rg_none) {
+  torch_pickler p;
+  p.w.proto();
+  p.global("torch._utils", "_rebuild_meta_tensor_no_storage");
+  p.w.mark();
+  p.global("torch", "float32");
+  for (const auto* dims : {&size, &stride}) {
+    p.w.mark();
+    for (const auto d : *dims) p.w.integer(d);
+    p.w.tuple();
+  }
+  if (rg_none) p.w.none(); else p.w.newfalse();
+  p.w.tuple();
+  p.w.reduce();
+  p.w.stop();
+  return torch_checkpoint(p.w.take(), {}).build();
+}
+
+std::string first_message(const pthsafe::scan_report& r) { return r.findings.empty() ? std::string() : r.findings.front().message; }
 
 }  // namespace
 
@@ -76,5 +97,35 @@ TEST_CASE("shape and stride share one array: every dim of a many-dim tensor read
     CAPTURE(i);
     CHECK(v.shape()[i] == t.shape[i]);
     CHECK(v.strides()[i] == t.stride[i]);
+  }
+}
+
+TEST_CASE("refusals keep the codes they had before the records shrank: checks run in the old order") {
+  // requires_grad is checked before the device is judged a device torch accepts.
+  CHECK(pthsafe::checkpoint::open_buffer(device_tensor_checkpoint("not a device", true)).code() == errc::bad_rebuild_args);
+  // A meta tensor: requires_grad first, then the dim counts (size against max_dims, then as many
+  // strides as sizes), as validate_view decides them.
+  const std::vector<std::int64_t> two = {2, 3}, sixty_five(65, 1);
+  CHECK(pthsafe::checkpoint::open_buffer(meta_tensor_checkpoint(two, sixty_five, false)).code() == errc::tensor_bad_geometry);
+  CHECK(pthsafe::checkpoint::open_buffer(meta_tensor_checkpoint(two, sixty_five, true)).code() == errc::bad_rebuild_args);
+  CHECK(pthsafe::checkpoint::open_buffer(meta_tensor_checkpoint(sixty_five, sixty_five, true)).code() == errc::bad_rebuild_args);
+  CHECK(pthsafe::checkpoint::open_buffer(meta_tensor_checkpoint(sixty_five, sixty_five, false)).code() == errc::limit_exceeded);
+  auto ok = pthsafe::checkpoint::open_buffer(meta_tensor_checkpoint(two, {3, 1}, false));
+  REQUIRE_MESSAGE(ok, ok.error_value().to_string());
+  CHECK(ok->tensor(0).device() == "meta");
+}
+
+TEST_CASE("the walk budget is counted in fixed units: the same file gets the same budget") {
+  // max_tree_bytes is charged 64 bytes a value node whatever sizeof(value) is (charged_value_bytes),
+  // so the budgets of these hostile files are what they were with 64-byte nodes.
+  const std::string dir = std::string(PTHSAFE_FIXTURES) + "/../hostile/files/";
+  const std::pair<const char*, const char*> cases[] = {{"shared_tuple_dict_key.pkl", "(68032 values)"},
+                                                       {"memo_doubling_tuples.pkl", "(67936 values)"},
+                                                       {"memo_billion_laughs.pkl", "(66144 values)"}};
+  for (const auto& [file, budget] : cases) {
+    CAPTURE(file);
+    const auto r = pthsafe::scan_file(dir + file);
+    CHECK(r.verdict == pthsafe::verdict::malformed);
+    CHECK(first_message(r).find(budget) != std::string::npos);
   }
 }
