@@ -7,6 +7,7 @@
 //    XLA/MAIA/MTIA tensor saved through a CPU copy: the CPU tensor's data, the recorded device.
 // Geometry is checked as for any tensor (non-negative, no overflow); there is no storage bound.
 #include <limits>
+#include <vector>
 
 #include "model/state.hpp"
 #include "torch/rebuild.hpp"
@@ -24,6 +25,19 @@ bool tensor_dtype(const value& v, dtype& out) {
   return true;
 }
 
+// Gives t the dims and checks the view with no storage bound (only the geometry itself can be
+// wrong; an unbounded "storage" checks overflow). The counts first, as validate_view checks
+// them, so that the record can hold the dims; `dims` keeps the array until the record copies it.
+result<void> storageless_geometry(tensor_record& t, const std::vector<std::int64_t>& shape,
+                                  const std::vector<std::int64_t>& stride, std::vector<std::int64_t>& dims,
+                                  const limits& lim) {
+  PTHSAFE_TRY(check_dim_counts(shape.size(), stride.size(), lim));
+  dims = shape;
+  dims.insert(dims.end(), stride.begin(), stride.end());
+  t.set_dims(dims.data(), shape.size(), stride.size());
+  return validate_view(t, std::numeric_limits<std::uint64_t>::max(), lim);
+}
+
 }  // namespace
 
 result<value*> torch_rebuilder::rebuild_meta(value& args) {
@@ -35,15 +49,8 @@ result<value*> torch_rebuilder::rebuild_meta(value& args) {
   if (!int_sequence(*a[1], shape) || !int_sequence(*a[2], stride))
     return fail(errc::bad_rebuild_args, "meta tensor size and stride must be tuples of ints");
   if (a[3]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "meta tensor requires_grad is not a bool");
-  // No storage: only the geometry itself can be wrong (an unbounded "storage" checks overflow).
-  // The counts first, as validate_view checks them, so that the record can hold the dims.
   std::vector<std::int64_t> dims;
-  if (auto r = check_dim_counts(shape.size(), stride.size(), opts_.limits); !r)
-    return fail(r.error_value().code, r.error_value().message + " (meta tensor)");
-  dims = shape;
-  dims.insert(dims.end(), stride.begin(), stride.end());
-  t.set_dims(dims.data(), shape.size(), stride.size());
-  if (auto r = validate_view(t, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
+  if (auto r = storageless_geometry(t, shape, stride, dims, opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (meta tensor)");
   t.set_device("meta");
   t.requires_grad = a[3]->as_bool();
@@ -76,12 +83,7 @@ result<value*> torch_rebuilder::rebuild_wrapper_subclass(value& args) {
     return fail(errc::bad_device, "wrapper subclass device is not a device");
   if (a[7]->kind() != value_kind::boolean) return fail(errc::bad_rebuild_args, "wrapper subclass requires_grad is not a bool");
   std::vector<std::int64_t> dims;
-  if (auto r = check_dim_counts(shape.size(), stride.size(), opts_.limits); !r)
-    return fail(r.error_value().code, r.error_value().message + " (wrapper subclass)");
-  dims = shape;
-  dims.insert(dims.end(), stride.begin(), stride.end());
-  t.set_dims(dims.data(), shape.size(), stride.size());
-  if (auto r = validate_view(t, std::numeric_limits<std::uint64_t>::max(), opts_.limits); !r)
+  if (auto r = storageless_geometry(t, shape, stride, dims, opts_.limits); !r)
     return fail(r.error_value().code, r.error_value().message + " (wrapper subclass)");
   t.set_device(a[6]->text());  // checked last (below)
   t.requires_grad = a[7]->as_bool();
