@@ -239,7 +239,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     return a;
   }
   PTHSAFE_TRY(libzip_memory_fits(ents.size(), lim));
-  PTHSAFE_ASSIGN(a->zip_, open_libzip(file, &ents, release));
+  PTHSAFE_ASSIGN(a->zip_, open_libzip(file, &ents, release, /*check_local=*/true));
   a->libzip_checked_ = true;
   // libzip agreed; it is needed again only to inflate. An all-stored archive lets it go now, so
   // that its per-entry structures (~400 bytes an entry) are not held while the pickle runs: the
@@ -250,7 +250,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
 
 result<std::unique_ptr<archive::libzip_handle>> archive::open_libzip(std::span<const std::byte> file,
                                                                     const std::vector<zip_entry>* ents,
-                                                                    const page_release& release) {
+                                                                    const page_release& release, bool check_local) {
   zip_error_t zerr;
   zip_error_init(&zerr);
   // libzip's ZIP_CHECKCONS reads every local header again; its reader hands back the pages it
@@ -261,7 +261,7 @@ result<std::unique_ptr<archive::libzip_handle>> archive::open_libzip(std::span<c
     zip_error_fini(&zerr);
     return make_error(errc::zip_libzip_rejected, "libzip could not create a source");
   }
-  h->z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  h->z = zip_open_from_source(src, check_local ? ZIP_RDONLY | ZIP_CHECKCONS : ZIP_RDONLY, &zerr);
   h->reader.stop_releasing();
   if (!h->z) {
     std::string msg = std::string("libzip: ") + zip_error_strerror(&zerr);
@@ -292,7 +292,7 @@ result<void> archive::libzip_entry_agrees(std::span<const std::byte> file, const
   return {};
 }
 
-result<void> archive::libzip_agrees(std::span<const std::byte> file, const limits& lim, const page_release& release) {
+result<bool> archive::libzip_agrees(std::span<const std::byte> file, const limits& lim, const page_release& release) {
   auto agreed = compare_with_libzip(file, lim, release);
   // libzip's per-entry structures (~400 bytes an entry, in small blocks) are freed by now, but
   // glibc keeps freed small blocks in the process: 40 MB for 100,000 entries, resident through
@@ -303,15 +303,37 @@ result<void> archive::libzip_agrees(std::span<const std::byte> file, const limit
   return agreed;
 }
 
-result<void> archive::compare_with_libzip(std::span<const std::byte> file, const limits& lim, const page_release& release) {
+result<bool> archive::compare_with_libzip(std::span<const std::byte> file, const limits& lim, const page_release& release) {
   // libzip opens first; the directory walk then hands its entries over one at a time, so that
   // neither a second copy of the directory (72 bytes an entry) nor the loaded tree is held
   // beside libzip's own (bench/NOTES.md 33). Only agree / disagree matters here: on a
   // disagreement the gate judges the file again with libzip first, whose report it keeps.
+  //
+  // The first walk also asks whether the archive is plain (zip/libzip_parity.hpp): then every
+  // check ZIP_CHECKCONS adds (local headers against the directory) is one the strict walk made
+  // at open, with libzip's answer (fuzz_zip checks that claim on every input), and libzip opens
+  // without it. It still parses the end records and the whole directory itself, which this
+  // walk compares entry by entry; what it no longer does is keep every local extra field
+  // (torch's alignment padding: ~100 bytes an entry, a fifth of its memory) and convert every
+  // local time through mktime (docs/zip.md, bench/NOTES.md 39). A refused or non-plain entry
+  // keeps ZIP_CHECKCONS, so libzip gives its own answer there.
   std::uint64_t entries = 0;
-  PTHSAFE_TRY(read_directory(file, lim, [&](std::size_t, const zip_entry&) -> result<void> { ++entries; return {}; }));
+  bool plain = libzip_plain_ends(file);
+  {
+    release_behind behind(file, release);
+    local_reads reads(file, nullptr);
+    PTHSAFE_TRY(read_directory(file, lim, [&](std::size_t, const zip_entry& e) -> result<void> {
+      ++entries;
+      if (plain) {
+        behind.passed(e.local_offset);
+        auto p = libzip_plain_entry(file, e, reads);
+        plain = p && *p;
+      }
+      return {};
+    }));
+  }
   PTHSAFE_TRY(libzip_memory_fits(entries, lim));
-  PTHSAFE_ASSIGN(const auto h, open_libzip(file, nullptr, release));
+  PTHSAFE_ASSIGN(const auto h, open_libzip(file, nullptr, release, /*check_local=*/!plain));
   const zip_int64_t n = zip_get_num_entries(h->z, 0);
   zip_uint64_t listed = 0;
   // The directory's pages go back behind the walk too: libzip read them first, and they would
@@ -329,7 +351,7 @@ result<void> archive::compare_with_libzip(std::span<const std::byte> file, const
   if (n < 0 || static_cast<zip_uint64_t>(n) != listed)
     return make_error(errc::zip_parser_disagree, "libzip counts " + std::to_string(n) + " entries, the directory " +
                                                      std::to_string(listed));
-  return {};
+  return !plain;
 }
 
 std::optional<std::size_t> archive::find(std::string_view rel) const {

@@ -82,7 +82,10 @@ class archive {
   /// reader that hands back pages via `release`) and must list exactly the entries the
   /// directory walk lists. Errors: zip_libzip_rejected, zip_parser_disagree, and the directory
   /// walk's own (which open already passed for the same bytes and limits).
-  static result<void> libzip_agrees(std::span<const std::byte> file, const limits& lim, const page_release& release = {});
+  /// The value: whether libzip also checked the local headers (ZIP_CHECKCONS). It does unless
+  /// the archive is plain (zip/libzip_parity.hpp), where the strict walk at open made exactly
+  /// the checks ZIP_CHECKCONS adds, with libzip's answers (docs/zip.md).
+  static result<bool> libzip_agrees(std::span<const std::byte> file, const limits& lim, const page_release& release = {});
 
  private:
   archive() = default;
@@ -96,13 +99,13 @@ class archive {
   // torch's persistent ids name, found without hashing (find() asks here first).
   dense_ids data_records_;
   struct libzip_handle;
-  // libzip opened with ZIP_CHECKCONS over `file`, agreeing with `*ents` (or the error); with
-  // `ents` null, opened only (the caller compares, libzip_entry_agrees).
+  // libzip opened over `file` (with ZIP_CHECKCONS when `check_local`), agreeing with `*ents`
+  // (or the error); with `ents` null, opened only (the caller compares, libzip_entry_agrees).
   static result<std::unique_ptr<libzip_handle>> open_libzip(std::span<const std::byte> file,
                                                             const std::vector<zip_entry>* ents,
-                                                            const page_release& release);
+                                                            const page_release& release, bool check_local);
   // libzip_agrees without handing freed memory back.
-  static result<void> compare_with_libzip(std::span<const std::byte> file, const limits& lim, const page_release& release);
+  static result<bool> compare_with_libzip(std::span<const std::byte> file, const limits& lim, const page_release& release);
   // libzip's entry i has e's name, sizes, CRC and method (or zip_parser_disagree).
   static result<void> libzip_entry_agrees(std::span<const std::byte> file, const libzip_handle& h, std::size_t i,
                                           const zip_entry& e);

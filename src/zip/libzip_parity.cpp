@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "io/cursor.hpp"
+#include "util/try.hpp"
 #include "zip/local_reads.hpp"
 
 namespace pthsafe::detail {
@@ -51,79 +52,87 @@ error rejected(const zip_entry& e, std::string msg, std::uint64_t off) {
 
 }  // namespace
 
+bool libzip_plain_ends(std::span<const std::byte> f) {
+  // An archive comment moves the end record away from the end of the file, where libzip's search
+  // buffer (the last 64 KiB) starts 20 bytes in: left to libzip.
+  if (f.size() < 22) return false;
+  cursor t(f, f.size() - 2);
+  std::uint16_t comment_len = 1;
+  t.u16(comment_len);
+  return comment_len == 0;
+}
+
+result<bool> libzip_plain_entry(std::span<const std::byte> f, const zip_entry& e, local_reads& reads) {
+  if (e.method != 0 || !printable_ascii(e.name())) return false;
+  // The central header again (the strict walk keeps only what the load needs); its bounds were
+  // checked by read_directory.
+  cursor c(f, e.central_offset(f) + 6);
+  std::uint16_t c_needed = 0, c_mtime = 0, c_mdate = 0, name_len = 0, extra_len = 0, comment_len = 0, disk = 0;
+  std::uint32_t c_csize = 0, c_usize = 0, c_local = 0;
+  c.u16(c_needed);
+  c.skip(4);  // flags, method
+  c.u16(c_mtime); c.u16(c_mdate);
+  c.skip(4);  // crc
+  c.u32(c_csize); c.u32(c_usize); c.u16(name_len); c.u16(extra_len); c.u16(comment_len); c.u16(disk);
+  c.skip(6);  // internal and external attributes
+  c.u32(c_local);
+  std::string_view c_extra;
+  if (!c.skip(name_len) || !c.bytes(extra_len, c_extra)) return false;
+  // A comment is checked as UTF-8 when flag bit 11 is set; a disk number of 0xffff is read from
+  // the zip64 field: both left to libzip.
+  if (comment_len != 0 || disk != 0) return false;
+  std::uint32_t c_z64 = 0xffffffffu;
+  if (parse_extra(c_extra, c_z64) != extra_verdict::plain) return false;
+  // libzip refuses a zip64 field longer than the sentinels it replaces unless it is exactly
+  // 24 or 28 bytes and repeats the values; the strict walk reads only what it needs. Decided
+  // here only when the field is exactly as long as the sentinels need.
+  const std::uint32_t sentinels = (c_usize == 0xffffffffu) + (c_csize == 0xffffffffu) + (c_local == 0xffffffffu);
+  if (sentinels != 0 && c_z64 != 8 * sentinels) return false;
+
+  // The local header: its bounds, signature, name, flags, method, CRC and sizes were checked by
+  // check_local_headers.
+  cursor l(reads.bytes(e.local_offset + 4, 26));
+  std::uint16_t l_needed = 0, l_mtime = 0, l_mdate = 0, l_name_len = 0, l_extra_len = 0;
+  std::uint32_t l_csize = 0, l_usize = 0;
+  l.u16(l_needed);
+  l.skip(4);  // flags, method
+  l.u16(l_mtime); l.u16(l_mdate);
+  l.skip(4);  // crc
+  l.u32(l_csize); l.u32(l_usize); l.u16(l_name_len); l.u16(l_extra_len);
+  // The name and extra field as far as the file goes (what a cursor over the file would read);
+  // l_extra views the read buffer until the next read.
+  cursor rest(reads.bytes(e.local_offset + 30, std::uint64_t{l_name_len} + l_extra_len));
+  std::string_view l_extra;
+  if (!rest.skip(l_name_len) || !rest.bytes(l_extra_len, l_extra)) return false;
+  // libzip's _zip_headercomp.
+  if (l_needed > c_needed)
+    return rejected(e, "local header needs version " + std::to_string(l_needed) + ", the central directory " +
+                           std::to_string(c_needed), e.local_offset);
+  // libzip compares the times after mktime, which maps some different DOS times to one
+  // instant: equal bytes are equal for libzip, anything else is left to it.
+  if (l_mtime != c_mtime || l_mdate != c_mdate) return false;
+  // zip64 sizes in a local header come from its zip64 field, which the strict walk does not
+  // read (it accepts the sentinel): left to libzip.
+  if (l_csize == 0xffffffffu || l_usize == 0xffffffffu) return false;
+  std::uint32_t l_z64 = 0xffffffffu;
+  switch (parse_extra(l_extra, l_z64)) {
+    case extra_verdict::plain: break;
+    case extra_verdict::ask_libzip: return false;
+    case extra_verdict::refused: return rejected(e, "malformed local extra field", e.local_offset + 30 + l_name_len);
+  }
+  return true;
+}
+
 result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_directory& dir, const page_release& release,
                                     local_reads* shared) {
   release_behind behind(f, release);
   local_reads mapped(f, nullptr);
   local_reads& reads = shared ? *shared : mapped;
-  // An archive comment moves the end record away from the end of the file, where libzip's search
-  // buffer (the last 64 KiB) starts 20 bytes in: left to libzip.
-  if (f.size() < 22) return false;
-  {
-    cursor t(f, f.size() - 2);
-    std::uint16_t comment_len = 1;
-    t.u16(comment_len);
-    if (comment_len != 0) return false;
-  }
+  if (!libzip_plain_ends(f)) return false;
   for (const zip_entry& e : dir.entries) {
-    if (e.method != 0 || !printable_ascii(e.name())) return false;
-    // The central header again (the strict walk keeps only what the load needs); its bounds were
-    // checked by read_directory.
-    cursor c(f, e.central_offset(f) + 6);
-    std::uint16_t c_needed = 0, c_mtime = 0, c_mdate = 0, name_len = 0, extra_len = 0, comment_len = 0, disk = 0;
-    std::uint32_t c_csize = 0, c_usize = 0, c_local = 0;
-    c.u16(c_needed);
-    c.skip(4);  // flags, method
-    c.u16(c_mtime); c.u16(c_mdate);
-    c.skip(4);  // crc
-    c.u32(c_csize); c.u32(c_usize); c.u16(name_len); c.u16(extra_len); c.u16(comment_len); c.u16(disk);
-    c.skip(6);  // internal and external attributes
-    c.u32(c_local);
-    std::string_view c_extra;
-    if (!c.skip(name_len) || !c.bytes(extra_len, c_extra)) return false;
-    // A comment is checked as UTF-8 when flag bit 11 is set; a disk number of 0xffff is read from
-    // the zip64 field: both left to libzip.
-    if (comment_len != 0 || disk != 0) return false;
-    std::uint32_t c_z64 = 0xffffffffu;
-    if (parse_extra(c_extra, c_z64) != extra_verdict::plain) return false;
-    // libzip refuses a zip64 field longer than the sentinels it replaces unless it is exactly
-    // 24 or 28 bytes and repeats the values; the strict walk reads only what it needs. Decided
-    // here only when the field is exactly as long as the sentinels need.
-    const std::uint32_t sentinels = (c_usize == 0xffffffffu) + (c_csize == 0xffffffffu) + (c_local == 0xffffffffu);
-    if (sentinels != 0 && c_z64 != 8 * sentinels) return false;
-
-    // The local header: its bounds, signature, name, flags, method, CRC and sizes were checked by
-    // check_local_headers.
     behind.passed(e.local_offset);
-    cursor l(reads.bytes(e.local_offset + 4, 26));
-    std::uint16_t l_needed = 0, l_mtime = 0, l_mdate = 0, l_name_len = 0, l_extra_len = 0;
-    std::uint32_t l_csize = 0, l_usize = 0;
-    l.u16(l_needed);
-    l.skip(4);  // flags, method
-    l.u16(l_mtime); l.u16(l_mdate);
-    l.skip(4);  // crc
-    l.u32(l_csize); l.u32(l_usize); l.u16(l_name_len); l.u16(l_extra_len);
-    // The name and extra field as far as the file goes (what a cursor over the file would read);
-    // l_extra views the read buffer until the next read.
-    cursor rest(reads.bytes(e.local_offset + 30, std::uint64_t{l_name_len} + l_extra_len));
-    std::string_view l_extra;
-    if (!rest.skip(l_name_len) || !rest.bytes(l_extra_len, l_extra)) return false;
-    // libzip's _zip_headercomp.
-    if (l_needed > c_needed)
-      return rejected(e, "local header needs version " + std::to_string(l_needed) + ", the central directory " +
-                             std::to_string(c_needed), e.local_offset);
-    // libzip compares the times after mktime, which maps some different DOS times to one
-    // instant: equal bytes are equal for libzip, anything else is left to it.
-    if (l_mtime != c_mtime || l_mdate != c_mdate) return false;
-    // zip64 sizes in a local header come from its zip64 field, which the strict walk does not
-    // read (it accepts the sentinel): left to libzip.
-    if (l_csize == 0xffffffffu || l_usize == 0xffffffffu) return false;
-    std::uint32_t l_z64 = 0xffffffffu;
-    switch (parse_extra(l_extra, l_z64)) {
-      case extra_verdict::plain: break;
-      case extra_verdict::ask_libzip: return false;
-      case extra_verdict::refused: return rejected(e, "malformed local extra field", e.local_offset + 30 + l_name_len);
-    }
+    PTHSAFE_ASSIGN(const bool plain, libzip_plain_entry(f, e, reads));
+    if (!plain) return false;
   }
   return true;
 }

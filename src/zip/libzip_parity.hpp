@@ -23,4 +23,11 @@ namespace pthsafe::detail {
 result<bool> decided_without_libzip(std::span<const std::byte> file, const zip_directory& dir,
                                     const page_release& release = {}, local_reads* reads = nullptr);
 
+/// decided_without_libzip's two parts, for a walk that visits entries one at a time: the end
+/// records (no archive comment), and one entry (central header and local header, read through
+/// `reads`). Same answers and errors as decided_without_libzip gives for an archive whose ends
+/// are plain and whose other entries are all plain.
+bool libzip_plain_ends(std::span<const std::byte> file);
+result<bool> libzip_plain_entry(std::span<const std::byte> file, const zip_entry& e, local_reads& reads);
+
 }  // namespace pthsafe::detail

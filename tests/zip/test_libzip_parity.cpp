@@ -30,16 +30,24 @@ zip_builder plain_checkpoint() {
 struct verdict {
   std::optional<errc> refused;  // the common error code, when both refuse
   bool libzip_opened = false;   // by the load's check, when both accept
+  // Whether the gate's later libzip check (an all-stored archive both accept) opened libzip with
+  // ZIP_CHECKCONS; nullopt when there was no later check.
+  std::optional<bool> later_checkcons;
 };
 
 // The gate checks an all-stored archive with libzip after its load (zip_check::libzip_after_load
 // + archive::libzip_agrees): the same verdict and code as libzip at open, and the same report.
-void same_with_libzip_later(const bytes& file, const pthsafe::result<std::unique_ptr<archive>>& with) {
+std::optional<bool> same_with_libzip_later(const bytes& file, const pthsafe::result<std::unique_ptr<archive>>& with) {
   const auto later = archive::open(file, pthsafe::limits{}, zip_check::libzip_after_load);
   std::optional<errc> later_refused;
-  if (!later) later_refused = later.error_value().code;
-  else if ((*later)->libzip_deferred())
-    if (auto agreed = archive::libzip_agrees(file, pthsafe::limits{}); !agreed) later_refused = agreed.error_value().code;
+  std::optional<bool> checkcons;
+  if (!later) {
+    later_refused = later.error_value().code;
+  } else if ((*later)->libzip_deferred()) {
+    auto agreed = archive::libzip_agrees(file, pthsafe::limits{});
+    if (!agreed) later_refused = agreed.error_value().code;
+    else checkcons = *agreed;
+  }
   REQUIRE(static_cast<bool>(with) == !later_refused);
   if (!with) CHECK(with.error_value().code == *later_refused);
   const auto first = pthsafe::detail::scan_source(pthsafe::detail::source::from_buffer(file), {}, zip_check::libzip_always);
@@ -52,17 +60,18 @@ void same_with_libzip_later(const bytes& file, const pthsafe::result<std::unique
     CHECK(first.findings[i].offset == now.findings[i].offset);
     CHECK(first.findings[i].message == now.findings[i].message);
   }
+  return checkcons;
 }
 
 // Opens `file` both ways; the verdicts must agree (entries included), whatever they are.
 verdict both_ways(const bytes& file) {
   const auto with = archive::open(file, pthsafe::limits{}, zip_check::libzip_always);
   const auto without = archive::open(file, pthsafe::limits{}, zip_check::strict_when_stored);
-  same_with_libzip_later(file, with);
+  const auto later_checkcons = same_with_libzip_later(file, with);
   REQUIRE(static_cast<bool>(with) == static_cast<bool>(without));
   if (!with) {
     CHECK(with.error_value().code == without.error_value().code);
-    return {with.error_value().code, false};
+    return {with.error_value().code, false, std::nullopt};
   }
   CHECK((*with)->libzip_opened());
   const auto& a = (*with)->entries();
@@ -73,7 +82,9 @@ verdict both_ways(const bytes& file) {
     CHECK(a[i].data_offset() == b[i].data_offset());
     CHECK(a[i].comp_size == b[i].comp_size);
   }
-  return {std::nullopt, (*without)->libzip_opened()};
+  // The gate skips ZIP_CHECKCONS exactly where the load may skip libzip: on plain archives.
+  if (later_checkcons) CHECK(*later_checkcons == (*without)->libzip_opened());
+  return {std::nullopt, (*without)->libzip_opened(), later_checkcons};
 }
 
 void put_u16_at(bytes& b, std::uint64_t at, std::uint16_t v) {
@@ -94,6 +105,9 @@ TEST_CASE("a torch-style all-stored archive is decided without libzip") {
   const auto v = both_ways(plain_checkpoint().build());
   CHECK(!v.refused);
   CHECK(!v.libzip_opened);
+  // The gate still opens libzip on it, without ZIP_CHECKCONS.
+  REQUIRE(v.later_checkcons);
+  CHECK(!*v.later_checkcons);
 }
 
 TEST_CASE("a plain archive without zip64 end records or descriptors is decided without libzip") {
@@ -119,6 +133,9 @@ TEST_CASE("archives outside the plain set are handed to libzip") {
     const auto v = both_ways(z.build());
     CHECK(!v.refused);
     CHECK(v.libzip_opened);
+    // All stored: the gate's later libzip check keeps ZIP_CHECKCONS.
+    REQUIRE(v.later_checkcons);
+    CHECK(*v.later_checkcons);
   }
   SUBCASE("a Unicode path extra field (libzip may replace the name)") {
     auto z = plain_checkpoint();
