@@ -1,19 +1,23 @@
-// The end-of-central-directory search (zip/directory.cpp find_eocd) finds its candidates with
-// memmem. This compares it with the rule written as the byte-by-byte loop it replaced, on tails
-// full of signatures, truncated records and comments of every length.
+// The end-of-central-directory search (zip/directory.cpp find_eocd) finds its candidates 16
+// positions at a time (io/find_bytes.hpp). This compares it with the rule written as the
+// byte-by-byte loop it replaced, on tails full of signatures, truncated records and comments of
+// every length; and the occurrence search itself with a plain loop.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "support/pickle_builder.hpp"
 #include "support/zip_builder.hpp"
+#include "io/find_bytes.hpp"
 #include "zip/directory.hpp"
 
 using namespace pthsafe_test;
@@ -160,4 +164,34 @@ TEST_CASE("read_directory hands a visitor each entry it would list, in order, an
   REQUIRE(!stopped);
   CHECK(stopped.error_value().code == errc::zip_parser_disagree);
   CHECK(calls == 6);
+}
+
+TEST_CASE("for_each_occurrence finds every start of a 4-byte pattern, as a plain loop does") {
+  const std::array<unsigned char, 4> pat{'P', 'K', 5, 6};
+  std::mt19937_64 rng(11);
+  const auto plain = [&](const std::vector<unsigned char>& v) {
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i + 4 <= v.size(); ++i)
+      if (std::memcmp(v.data() + i, pat.data(), 4) == 0) at.push_back(i);
+    return at;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    // Lengths around the block size and its tail, bytes drawn from the pattern's own alphabet
+    // (so partial and overlapping matches are everywhere), patterns planted at every alignment.
+    std::vector<unsigned char> v(rng() % 80);
+    const unsigned char alphabet[] = {'P', 'K', 5, 6, 0};
+    for (auto& b : v) b = alphabet[rng() % 5];
+    for (std::size_t k = 0; k < 3 && v.size() >= 4; ++k) std::memcpy(v.data() + rng() % (v.size() - 3), pat.data(), 4);
+    std::vector<std::size_t> found;
+    pthsafe::detail::for_each_occurrence(std::as_bytes(std::span(v)), pat, [&](std::size_t at) { found.push_back(at); });
+    CAPTURE(round);
+    CHECK(found == plain(v));
+  }
+  // A signature in the last 4 bytes, and one straddling the 16-byte blocks.
+  std::vector<unsigned char> v(64, 0);
+  std::memcpy(v.data() + 60, pat.data(), 4);
+  std::memcpy(v.data() + 14, pat.data(), 4);
+  std::vector<std::size_t> found;
+  pthsafe::detail::for_each_occurrence(std::as_bytes(std::span(v)), pat, [&](std::size_t at) { found.push_back(at); });
+  CHECK(found == std::vector<std::size_t>{14, 60});
 }
