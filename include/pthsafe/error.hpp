@@ -18,8 +18,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <new>
+#include <type_traits>
 #include <utility>
-#include <variant>
 
 #include "pthsafe/export.hpp"
 
@@ -242,42 +243,80 @@ inline void require(bool ok, const char* rule) {
 template <class T>
 class [[nodiscard]] result {
  public:
-  result(T v) : v_(std::in_place_index<0>, std::move(v)) {}              // NOLINT: implicit
-  result(error e) : v_(std::in_place_index<1>, std::move(e)) {}          // NOLINT: implicit
-  bool has_value() const noexcept { return v_.index() == 0; }
+  result(T v) { ::new (static_cast<void*>(&v_)) T(std::move(v)); }         // NOLINT: implicit
+  result(error e) : e_(std::make_unique<error>(std::move(e))) {}           // NOLINT: implicit
+  result(const result& o) { construct_from(o); }
+  result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) { construct_from(std::move(o)); }
+  result& operator=(const result& o) {
+    if (this != &o) {
+      result copy(o);
+      destroy();
+      construct_from(std::move(copy));
+    }
+    return *this;
+  }
+  result& operator=(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if (this != &o) {
+      destroy();
+      construct_from(std::move(o));
+    }
+    return *this;
+  }
+  ~result() { destroy(); }
+  bool has_value() const noexcept { return !e_; }
   explicit operator bool() const noexcept { return has_value(); }
 
   /// The value; throws bad_result_access when this holds an error.
-  T& value() & { check_value(); return *std::get_if<0>(&v_); }
-  const T& value() const& { check_value(); return *std::get_if<0>(&v_); }
+  T& value() & { check_value(); return v_; }
+  const T& value() const& { check_value(); return v_; }
   /// Moves the value out (safe on a temporary: the caller owns what it gets).
-  T value() && { check_value(); return std::move(*std::get_if<0>(&v_)); }
+  T value() && { check_value(); return std::move(v_); }
   T value() const&& = delete;
 
   /// As value(); only on an lvalue (a pointer into a temporary result would dangle).
-  T* operator->() & { check_value(); return std::get_if<0>(&v_); }
-  const T* operator->() const& { check_value(); return std::get_if<0>(&v_); }
+  T* operator->() & { check_value(); return &v_; }
+  const T* operator->() const& { check_value(); return &v_; }
   T* operator->() && = delete;
   const T* operator->() const&& = delete;
-  T& operator*() & { check_value(); return *std::get_if<0>(&v_); }
-  const T& operator*() const& { check_value(); return *std::get_if<0>(&v_); }
+  T& operator*() & { check_value(); return v_; }
+  const T& operator*() const& { check_value(); return v_; }
   T& operator*() && = delete;
   const T& operator*() const&& = delete;
 
   /// The error; throws bad_result_access when this holds a value.
-  const error& error_value() const& { check_error(); return *std::get_if<1>(&v_); }
-  error error_value() && { check_error(); return std::move(*std::get_if<1>(&v_)); }
+  const error& error_value() const& { check_error(); return *e_; }
+  error error_value() && { check_error(); return std::move(*e_); }
   error error_value() const&& = delete;
-  errc code() const noexcept { return has_value() ? errc::ok : std::get_if<1>(&v_)->code; }
+  errc code() const noexcept { return e_ ? e_->code : errc::ok; }
 
  private:
   void check_value() const {
-    if (v_.index() != 0) [[unlikely]] detail::throw_bad_result_access(std::get_if<1>(&v_));
+    if (e_) [[unlikely]] detail::throw_bad_result_access(e_.get());
   }
   void check_error() const {
-    if (v_.index() != 1) [[unlikely]] detail::throw_bad_result_access(nullptr);
+    if (!e_) [[unlikely]] detail::throw_bad_result_access(nullptr);
   }
-  std::variant<T, error> v_;
+  // A result holds its T or, behind one pointer, its error: the success path (every step of a
+  // 3,000,000-opcode pickle) builds no variant and no error, and a result<value*> is two
+  // words (bench/NOTES.md 41). A moved-from result keeps its state, its T or error moved from.
+  void destroy() noexcept {
+    if (!e_) v_.~T();
+    e_.reset();
+  }
+  template <class R>
+  void construct_from(R&& o) {
+    if (o.e_) e_ = std::make_unique<error>(std::forward<R>(o).e_ref());
+    else ::new (static_cast<void*>(&v_)) T(std::forward<R>(o).v_ref());
+  }
+  const error& e_ref() const& { return *e_; }
+  error&& e_ref() && { return std::move(*e_); }
+  const T& v_ref() const& { return v_; }
+  T&& v_ref() && { return std::move(v_); }
+  template <class> friend class result;
+  union {
+    T v_;
+  };
+  std::unique_ptr<error> e_;
 };
 
 /// result<void>: success or an error. Success is a null pointer: the error lives on the heap

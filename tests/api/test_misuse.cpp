@@ -76,6 +76,51 @@ TEST_CASE("result: value on an error and error on a value throw bad_result_acces
   CHECK(failed.error_value().code == errc::not_found);
 }
 
+TEST_CASE("result<T>: copies, moves and assignments keep each side's value or error") {
+  using R = pthsafe::result<std::string>;
+  const std::string long_text(100, 'v');  // beyond the small-string buffer: a real heap move
+  R v = long_text;
+  R e = pthsafe::make_error(errc::not_found, "missing", "rec", 7);
+  // Copies.
+  R v2 = v;
+  R e2 = e;
+  REQUIRE(v2);
+  CHECK(*v2 == long_text);
+  CHECK(*v == long_text);
+  REQUIRE_FALSE(e2);
+  CHECK(e2.error_value().code == errc::not_found);
+  CHECK(e2.error_value().offset == 7);
+  CHECK(e.code() == errc::not_found);
+  // Moves: the source keeps its side (a moved-from value or error), never a broken state.
+  R v3 = std::move(v2);
+  R e3 = std::move(e2);
+  CHECK(*v3 == long_text);
+  CHECK(e3.error_value().record == "rec");
+  CHECK(v2.has_value());        // NOLINT(bugprone-use-after-move): the state a move leaves
+  CHECK_FALSE(e2.has_value());  // NOLINT(bugprone-use-after-move)
+  CHECK(e2.code() == errc::not_found);
+  CHECK_NOTHROW((void)e2.error_value());
+  // Assignments across sides, both ways, copy and move, and onto itself.
+  R a = long_text;
+  a = e;
+  REQUIRE_FALSE(a);
+  CHECK(a.error_value().message == "missing");
+  a = v;
+  REQUIRE(a);
+  CHECK(*a == long_text);
+  a = std::move(e3);
+  CHECK(a.code() == errc::not_found);
+  a = std::move(v3);
+  CHECK(*a == long_text);
+  const R& same = a;
+  a = same;
+  CHECK(*a == long_text);
+  // value() && moves the T out.
+  R m = long_text;
+  const std::string out = std::move(m).value();
+  CHECK(out == long_text);
+}
+
 TEST_CASE("checkpoint: tensor(i) and storage(i) out of range") {
   const checkpoint ck = load("state_dict.pth");
   REQUIRE(ck.tensor_count() == 9);
