@@ -9,6 +9,7 @@
 #include <malloc.h>
 #endif
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -239,8 +240,22 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     return a;
   }
   PTHSAFE_TRY(libzip_memory_fits(ents.size(), lim));
-  PTHSAFE_ASSIGN(a->zip_, open_libzip(file, &ents, release, /*check_local=*/true));
+  // ZIP_CHECKCONS compares modification times after mktime, whose answer for a clock time the
+  // zone repeats or skips changes from run to run (libzip_times_stable). An archive with such a
+  // time opens without it where the strict walk decides as libzip would (a plain archive: its
+  // checks are the strict walk's), and is refused otherwise: the same verdict on every run.
+  bool check_local = true;
+  if (auto unstable = first_unstable_time(file, a->dir_, release, reads)) {
+    bool plain = false;
+    if (check != zip_check::strict_when_stored) {
+      PTHSAFE_ASSIGN(plain, decided_without_libzip(file, a->dir_, release, &reads));
+    }
+    if (!plain) return std::move(*unstable);
+    check_local = false;
+  }
+  PTHSAFE_ASSIGN(a->zip_, open_libzip(file, &ents, release, check_local));
   a->libzip_checked_ = true;
+  a->libzip_checkcons_ = check_local;
   // libzip agreed; it is needed again only to inflate. An all-stored archive lets it go now, so
   // that its per-entry structures (~400 bytes an entry) are not held while the pickle runs: the
   // gate's peak is the larger of the two, not their sum (bench/NOTES.md 21).
@@ -317,21 +332,29 @@ result<bool> archive::compare_with_libzip(std::span<const std::byte> file, const
   // (torch's alignment padding: ~100 bytes an entry, a fifth of its memory) and convert every
   // local time through mktime (docs/zip.md, bench/NOTES.md 39). A refused or non-plain entry
   // keeps ZIP_CHECKCONS, so libzip gives its own answer there.
+  //
+  // Where ZIP_CHECKCONS stays, a modification time its mktime reads two ways is refused first
+  // (libzip_times_stable): libzip's answer there changes from run to run.
   std::uint64_t entries = 0;
   bool plain = libzip_plain_ends(file);
+  std::optional<error> unstable_time;
   {
     release_behind behind(file, release);
     local_reads reads(file, nullptr);
+    stable_clock_times zone;
     PTHSAFE_TRY(read_directory(file, lim, [&](std::size_t, const zip_entry& e) -> result<void> {
       ++entries;
+      behind.passed(e.local_offset);
       if (plain) {
-        behind.passed(e.local_offset);
         auto p = libzip_plain_entry(file, e, reads);
         plain = p && *p;
       }
+      if (!unstable_time)
+        if (auto t = libzip_times_stable(file, e, reads, zone); !t) unstable_time = std::move(t).error_value();
       return {};
     }));
   }
+  if (!plain && unstable_time) return std::move(*unstable_time);
   PTHSAFE_TRY(libzip_memory_fits(entries, lim));
   PTHSAFE_ASSIGN(const auto h, open_libzip(file, nullptr, release, /*check_local=*/!plain));
   const zip_int64_t n = zip_get_num_entries(h->z, 0);

@@ -76,6 +76,9 @@ class archive {
   /// Whether libzip opened the archive and agreed with the strict walk (false only under
   /// zip_check::strict_when_stored). Its handle is kept only while a record needs inflating.
   bool libzip_opened() const noexcept { return libzip_checked_; }
+  /// Whether that open used ZIP_CHECKCONS: always, except on a plain archive with a modification
+  /// time the process's zone repeats or skips (libzip_times_stable, docs/zip.md).
+  bool libzip_checked_local() const noexcept { return libzip_checked_ && libzip_checkcons_; }
   /// Whether open left libzip's check to the caller (zip_check::libzip_after_load).
   bool libzip_deferred() const noexcept { return libzip_deferred_; }
   /// The check open defers under zip_check::libzip_after_load: libzip opens `file` (through a
@@ -111,6 +114,7 @@ class archive {
                                           const zip_entry& e);
   std::unique_ptr<libzip_handle> zip_;
   bool libzip_checked_ = false;
+  bool libzip_checkcons_ = true;
   bool libzip_deferred_ = false;
 };
 

@@ -50,6 +50,14 @@ error rejected(const zip_entry& e, std::string msg, std::uint64_t off) {
                     std::string(e.name()), off);
 }
 
+std::string two_digits(int v) { return (v < 10 ? "0" : "") + std::to_string(v); }
+
+// The stamp's fields as stored (not normalised): what a reader of the header sees.
+std::string describe(dos_stamp s) {
+  return std::to_string(((s.date >> 9) & 127) + 1980) + "-" + two_digits((s.date >> 5) & 15) + "-" + two_digits(s.date & 31) +
+         " " + two_digits((s.time >> 11) & 31) + ":" + two_digits((s.time >> 5) & 63) + ":" + two_digits((s.time << 1) & 62);
+}
+
 }  // namespace
 
 bool libzip_plain_ends(std::span<const std::byte> f) {
@@ -135,6 +143,39 @@ result<bool> decided_without_libzip(std::span<const std::byte> f, const zip_dire
     if (!plain) return false;
   }
   return true;
+}
+
+}  // namespace pthsafe::detail
+
+namespace pthsafe::detail {
+
+result<void> libzip_times_stable(std::span<const std::byte> f, const zip_entry& e, local_reads& reads,
+                                 stable_clock_times& zone) {
+  dos_stamp central, local;
+  cursor c(f, e.central_offset(f) + 12);
+  c.u16(central.time); c.u16(central.date);
+  cursor l(reads.bytes(e.local_offset + 10, 4));
+  l.u16(local.time); l.u16(local.date);
+  const auto check = [&](dos_stamp s, const char* where, std::uint64_t off) -> result<void> {
+    if (zone.stable(s)) return {};
+    return rejected(e, std::string("the ") + where + " modification time " + describe(s) +
+                           " occurs twice or never in this process's time zone, where libzip's consistency check "
+                           "gives no stable answer (TZ=UTC decides it)",
+                    off);
+  };
+  PTHSAFE_TRY(check(central, "central", e.central_offset(f) + 12));
+  return check(local, "local", e.local_offset + 10);
+}
+
+std::optional<error> first_unstable_time(std::span<const std::byte> f, const zip_directory& dir, const page_release& release,
+                                         local_reads& reads) {
+  release_behind behind(f, release);
+  stable_clock_times zone;
+  for (const zip_entry& e : dir.entries) {
+    behind.passed(e.local_offset);
+    if (auto r = libzip_times_stable(f, e, reads, zone); !r) return std::move(r).error_value();
+  }
+  return std::nullopt;
 }
 
 }  // namespace pthsafe::detail

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <span>
 
 #include "pthsafe/error.hpp"
 #include "zip/directory.hpp"
+#include "zip/dos_time.hpp"
 
 namespace pthsafe::detail {
 
@@ -29,5 +31,21 @@ result<bool> decided_without_libzip(std::span<const std::byte> file, const zip_d
 /// are plain and whose other entries are all plain.
 bool libzip_plain_ends(std::span<const std::byte> file);
 result<bool> libzip_plain_entry(std::span<const std::byte> file, const zip_entry& e, local_reads& reads);
+
+/// For each entry of an archive that libzip is about to open with ZIP_CHECKCONS: libzip then
+/// compares the entry's local and central modification times after mktime, and where either is
+/// a clock time the process's zone repeats or skips, that comparison changes from run to run
+/// (zip/dos_time.hpp). Refused here instead, as zip_libzip_rejected (the code libzip's refusal
+/// has), naming the entry and the header: the verdict is then the same on every run. Plain
+/// archives never reach this (libzip opens them without ZIP_CHECKCONS, or not at all), so
+/// torch-written files are not affected. The local header is read through `reads` as far as the
+/// file goes; `zone` carries the last answer from entry to entry.
+result<void> libzip_times_stable(std::span<const std::byte> file, const zip_entry& e, local_reads& reads,
+                                 stable_clock_times& zone);
+
+/// libzip_times_stable over every entry: the first entry's refusal, or nothing when every time is
+/// stable. `release` as for check_local_headers.
+std::optional<error> first_unstable_time(std::span<const std::byte> file, const zip_directory& dir,
+                                         const page_release& release, local_reads& reads);
 
 }  // namespace pthsafe::detail
