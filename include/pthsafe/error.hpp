@@ -226,6 +226,10 @@ namespace detail {
 // Inline (not exported): the classes they throw carry the ABI.
 [[noreturn]] inline void throw_bad_result_access(const error* e) { throw bad_result_access(e ? *e : error{}); }
 [[noreturn]] inline void throw_precondition(const char* rule) { throw precondition_error(rule); }
+// Out of line and cold: a result's destructor is then one inline test of its pointer (with a
+// std::unique_ptr<error>, GCC called ~unique_ptr out of line on every result of the pickle
+// machine's success path: 32 M of many.pth's 1,300 M instructions, bench/NOTES.md 45).
+[[gnu::noinline, gnu::cold]] inline void delete_error(error* e) noexcept { delete e; }
 /// Checks a precondition: throws precondition_error(rule) when `ok` is false.
 inline void require(bool ok, const char* rule) {
   if (!ok) [[unlikely]] throw_precondition(rule);
@@ -244,7 +248,7 @@ template <class T>
 class [[nodiscard]] result {
  public:
   result(T v) { ::new (static_cast<void*>(&v_)) T(std::move(v)); }         // NOLINT: implicit
-  result(error e) : e_(std::make_unique<error>(std::move(e))) {}           // NOLINT: implicit
+  result(error e) : e_(new error(std::move(e))) {}                        // NOLINT: implicit
   result(const result& o) { construct_from(o); }
   result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) { construct_from(std::move(o)); }
   result& operator=(const result& o) {
@@ -291,7 +295,7 @@ class [[nodiscard]] result {
 
  private:
   void check_value() const {
-    if (e_) [[unlikely]] detail::throw_bad_result_access(e_.get());
+    if (e_) [[unlikely]] detail::throw_bad_result_access(e_);
   }
   void check_error() const {
     if (!e_) [[unlikely]] detail::throw_bad_result_access(nullptr);
@@ -301,11 +305,12 @@ class [[nodiscard]] result {
   // words (bench/NOTES.md 41). A moved-from result keeps its state, its T or error moved from.
   void destroy() noexcept {
     if (!e_) v_.~T();
-    e_.reset();
+    else [[unlikely]] detail::delete_error(e_);
+    e_ = nullptr;
   }
   template <class R>
   void construct_from(R&& o) {
-    if (o.e_) e_ = std::make_unique<error>(std::forward<R>(o).e_ref());
+    if (o.e_) e_ = new error(std::forward<R>(o).e_ref());
     else ::new (static_cast<void*>(&v_)) T(std::forward<R>(o).v_ref());
   }
   const error& e_ref() const& { return *e_; }
@@ -316,7 +321,7 @@ class [[nodiscard]] result {
   union {
     T v_;
   };
-  std::unique_ptr<error> e_;
+  error* e_ = nullptr;  // owned; a raw pointer so that ~result is one inline test (below)
 };
 
 /// result<void>: success or an error. Success is a null pointer: the error lives on the heap
@@ -326,20 +331,29 @@ template <>
 class [[nodiscard]] result<void> {
  public:
   result() = default;
-  result(error e) : e_(std::make_unique<error>(std::move(e))) {}  // NOLINT: implicit
-  result(const result& o) : e_(o.e_ ? std::make_unique<error>(*o.e_) : nullptr) {}
-  result(result&&) noexcept = default;
+  result(error e) : e_(new error(std::move(e))) {}  // NOLINT: implicit
+  result(const result& o) : e_(o.e_ ? new error(*o.e_) : nullptr) {}
+  result(result&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
   result& operator=(const result& o) {
-    if (this != &o) e_ = o.e_ ? std::make_unique<error>(*o.e_) : nullptr;
+    if (this != &o) {
+      error* copy = o.e_ ? new error(*o.e_) : nullptr;
+      reset(copy);
+    }
     return *this;
   }
-  result& operator=(result&&) noexcept = default;
-  ~result() = default;
+  result& operator=(result&& o) noexcept {
+    if (this != &o) {
+      reset(o.e_);
+      o.e_ = nullptr;
+    }
+    return *this;
+  }
+  ~result() { reset(nullptr); }
   bool has_value() const noexcept { return !e_; }
   explicit operator bool() const noexcept { return !e_; }
   /// Nothing to return; throws bad_result_access when this holds an error.
   void value() const {
-    if (e_) [[unlikely]] detail::throw_bad_result_access(e_.get());
+    if (e_) [[unlikely]] detail::throw_bad_result_access(e_);
   }
   /// The error; throws bad_result_access on success.
   const error& error_value() const& { check_error(); return *e_; }
@@ -351,7 +365,11 @@ class [[nodiscard]] result<void> {
   void check_error() const {
     if (!e_) [[unlikely]] detail::throw_bad_result_access(nullptr);
   }
-  std::unique_ptr<error> e_;
+  void reset(error* e) noexcept {
+    if (e_) [[unlikely]] detail::delete_error(e_);
+    e_ = e;
+  }
+  error* e_ = nullptr;  // owned; null on success
 };
 
 /// Builds an error value (convenience for implementations and tests).

@@ -16,6 +16,7 @@
 #include "pickle/memo_uses.hpp"
 #include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
+#include "pickle/value_stack.hpp"
 #include "util/keyed_hash.hpp"
 #include "util/open_table.hpp"
 #include "util/try.hpp"
@@ -66,7 +67,7 @@ struct machine::impl {
   machine& m;
   cursor c;
   std::span<const std::byte> all;  // the whole pickle c reads
-  std::vector<value*> stack;
+  value_stack<value*> stack;
   std::vector<std::size_t> marks;
   // The memo: dense indices (what picklers write: 0, 1, 2, ...) in a vector, scattered ones
   // (only hostile files write those) in a hash map.
@@ -199,7 +200,7 @@ struct machine::impl {
     const std::size_t at = marks.back();
     marks.pop_back();
     std::vector<value*> items(stack.begin() + static_cast<std::ptrdiff_t>(at), stack.end());
-    stack.resize(at);
+    stack.truncate(at);
     return items;
   }
 
@@ -434,9 +435,12 @@ struct machine::impl {
     return push(*v);
   }
 
-  // The slot holding index idx's value, or null (never stored, or stored as unread).
+  // The slot holding index idx's value, or null (never stored, or stored as unread). An index
+  // stored scattered stays in memo_sparse when later puts extend the dense run past it, so that
+  // map is asked whenever it holds anything (it is empty for every pickler's output).
   value** memo_slot(std::uint64_t idx) {
-    if (idx < dense_size) return idx < memo_dense.size() && memo_dense[idx] ? &memo_dense[idx] : nullptr;
+    if (idx < memo_dense.size() && memo_dense[idx]) return &memo_dense[idx];  // memo_dense.size() <= dense_size
+    if (memo_sparse.empty()) return nullptr;
     const auto it = memo_sparse.find(idx);
     return it == memo_sparse.end() ? nullptr : &it->second;
   }
@@ -451,7 +455,8 @@ struct machine::impl {
     // No pickler numbers its memo past the number of objects it memoised; _pickle sizes an array
     // by the index (MemoryError where pickle.py accepts), so such indices are refused.
     if (idx >= lim.max_memo_entries) return limit("max_memo_entries", lim.max_memo_entries);
-    if (idx < dense_size ? (unread ? unread_stored(idx) : memo_slot(idx) != nullptr) : memo_sparse.count(idx) != 0) {
+    if (idx < dense_size ? (unread ? unread_stored(idx) : memo_slot(idx) != nullptr)
+                         : !memo_sparse.empty() && memo_sparse.count(idx) != 0) {
       if (value** slot = memo_slot(idx)) *slot = *t;  // an unread entry keeps no pointer to replace
       return {};
     }
@@ -614,14 +619,14 @@ result<void> machine::impl::step(std::uint8_t code) {
       PTHSAFE_ASSIGN(auto v, make_container(code == op::TUPLE ? value_kind::tuple : value_kind::list,
                                        std::span<value* const>(stack).subspan(at)));
       marks.pop_back();
-      stack.resize(at);
+      stack.truncate(at);
       return push(v);
     }
     case op::TUPLE1: case op::TUPLE2: case op::TUPLE3: {
       const std::size_t n = code - op::TUPLE1 + 1;
       if (stack.size() < fence() + n) return fail(errc::pickle_stack_underflow, "tuple needs more items than the stack holds");
       PTHSAFE_ASSIGN(auto v, make_container(value_kind::tuple, std::span<value* const>(stack).last(n)));
-      stack.resize(stack.size() - n);
+      stack.truncate(stack.size() - n);
       return push(v);
     }
     case op::DICT: {
