@@ -9,12 +9,17 @@
 // Parity (docs/zip.md): archive::open without libzip (zip_check::strict_when_stored, what a load
 // uses) must give exactly the verdict of archive::open with libzip on every input: both accept
 // with the same entries and data offsets, or both refuse with the same error code.
+// Time zone (docs/zip.md): libzip's time check follows mktime's previous answer; archive::open
+// must not. Each input is opened after mktime answered for a July and for a January time (two
+// offsets in any zone with summer time; the replay runs under TZ=Europe/Berlin too) and the
+// verdicts must match.
 #include <zip.h>
 #include <zlib.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <span>
 #include <vector>
 
@@ -53,6 +58,17 @@ libzip_read read_with_libzip(zip_t* z, std::size_t i, std::uint64_t size) {
   return r;
 }
 
+// Leaves glibc's mktime guessing the offset in force at this local time of 2023.
+void mktime_last_answered(int month) {
+  std::tm tm{};
+  tm.tm_isdst = -1;
+  tm.tm_year = 123;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = 15;
+  tm.tm_hour = 12;
+  (void)std::mktime(&tm);
+}
+
 bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
 }
@@ -67,7 +83,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   pthsafe::limits lim;
   lim.max_inflated_bytes = 1u << 24;
   const std::span<const std::byte> file(reinterpret_cast<const std::byte*>(data), size);
+  mktime_last_answered(1);
   auto a = pthsafe::detail::archive::open(file, lim);
+  {
+    mktime_last_answered(7);
+    const auto summer = pthsafe::detail::archive::open(file, lim);
+    if (static_cast<bool>(a) != static_cast<bool>(summer)) __builtin_trap();
+    if (!a && a.error_value().code != summer.error_value().code) __builtin_trap();
+  }
   {
     auto fast = pthsafe::detail::archive::open(file, lim, pthsafe::detail::zip_check::strict_when_stored);
     if (static_cast<bool>(a) != static_cast<bool>(fast)) __builtin_trap();

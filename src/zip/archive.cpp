@@ -334,28 +334,33 @@ result<bool> archive::compare_with_libzip(std::span<const std::byte> file, const
   // keeps ZIP_CHECKCONS, so libzip gives its own answer there.
   //
   // Where ZIP_CHECKCONS stays, a modification time its mktime reads two ways is refused first
-  // (libzip_times_stable): libzip's answer there changes from run to run.
+  // (libzip_times_stable): libzip's answer there changes from run to run. Only then are the
+  // times read (a second walk): a plain archive, every torch file, pays nothing for it.
   std::uint64_t entries = 0;
   bool plain = libzip_plain_ends(file);
-  std::optional<error> unstable_time;
   {
+    release_behind behind(file, release);
+    local_reads reads(file, nullptr);
+    PTHSAFE_TRY(read_directory(file, lim, [&](std::size_t, const zip_entry& e) -> result<void> {
+      ++entries;
+      if (plain) {
+        behind.passed(e.local_offset);
+        auto p = libzip_plain_entry(file, e, reads);
+        plain = p && *p;
+      }
+      return {};
+    }));
+  }
+  PTHSAFE_TRY(libzip_memory_fits(entries, lim));
+  if (!plain) {
     release_behind behind(file, release);
     local_reads reads(file, nullptr);
     stable_clock_times zone;
     PTHSAFE_TRY(read_directory(file, lim, [&](std::size_t, const zip_entry& e) -> result<void> {
-      ++entries;
       behind.passed(e.local_offset);
-      if (plain) {
-        auto p = libzip_plain_entry(file, e, reads);
-        plain = p && *p;
-      }
-      if (!unstable_time)
-        if (auto t = libzip_times_stable(file, e, reads, zone); !t) unstable_time = std::move(t).error_value();
-      return {};
+      return libzip_times_stable(file, e, reads, zone);
     }));
   }
-  if (!plain && unstable_time) return std::move(*unstable_time);
-  PTHSAFE_TRY(libzip_memory_fits(entries, lim));
   PTHSAFE_ASSIGN(const auto h, open_libzip(file, nullptr, release, /*check_local=*/!plain));
   const zip_int64_t n = zip_get_num_entries(h->z, 0);
   zip_uint64_t listed = 0;

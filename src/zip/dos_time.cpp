@@ -7,7 +7,9 @@ namespace pthsafe::detail {
 namespace {
 
 // libzip's _zip_d2u_time reads the fields this way; timegm normalises them as mktime would
-// (month 0 is December of the year before, second 62 the next minute).
+// (month 0 is December of the year before, minute 63 the next hour). glibc's mktime looks up
+// a second above 59 as 59 and adds the rest afterwards (leap seconds), so 02:59:60 is looked
+// up as 02:59:59, not 03:00:00: the second is capped here too (red-team finding, NOTES 46).
 std::tm fields_of(dos_stamp s) {
   std::tm tm{};
   tm.tm_year = ((s.date >> 9) & 127) + 1980 - 1900;
@@ -15,7 +17,8 @@ std::tm fields_of(dos_stamp s) {
   tm.tm_mday = s.date & 31;
   tm.tm_hour = (s.time >> 11) & 31;
   tm.tm_min = (s.time >> 5) & 63;
-  tm.tm_sec = (s.time << 1) & 62;
+  const int sec = (s.time << 1) & 62;
+  tm.tm_sec = sec > 59 ? 59 : sec;
   return tm;
 }
 

@@ -127,6 +127,11 @@ TEST_CASE("clock times a zone repeats or skips are told apart from the rest") {
     // Out-of-range fields are normalised as mktime does: hour 26 of 28 October is 02:00 on the 29th.
     CHECK(!t.stable(stamp(2023, 10, 28, 26, 30)));
     CHECK(!t.stable(repeated));  // the remembered answer is the same answer
+    // mktime looks up seconds 60 and 62 as 59: 02:59:60 is in the repeated hour, 01:59:60
+    // (looked up as 01:59:59) is not.
+    CHECK(!t.stable(dos_stamp{static_cast<std::uint16_t>(stamp(2023, 10, 29, 2, 59).time | 30), repeated.date}));
+    CHECK(!t.stable(dos_stamp{static_cast<std::uint16_t>(stamp(2023, 10, 29, 2, 59).time | 31), repeated.date}));
+    CHECK(t.stable(dos_stamp{static_cast<std::uint16_t>(stamp(2023, 10, 29, 1, 59).time | 30), repeated.date}));
   }
   {
     zone ny("America/New_York");
