@@ -152,17 +152,6 @@ std::uint64_t key_hash(const value& v) noexcept {
   }
 }
 
-bool is_hashable(const value& v) noexcept {
-  switch (v.kind()) {
-    case value_kind::list: case value_kind::dict: case value_kind::ordered_dict: case value_kind::set:
-    case value_kind::ndarray:  // numpy arrays are unhashable
-      return false;
-    case value_kind::bytes: return (value_access::small(const_cast<value&>(v)) & flag_bytearray) == 0;
-    case value_kind::tuple: return (value_access::small(const_cast<value&>(v)) & flag_unhashable) == 0;
-    default: return true;  // size holds ints only; a frozenset's items were checked when added
-  }
-}
-
 namespace {
 // A frozenset's items as (key hash, item) pairs sorted by hash, kept in its otherwise unused
 // text_ when the machine builds it (charged then): comparing two frozensets is then one merge

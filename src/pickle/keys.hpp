@@ -10,8 +10,18 @@ namespace pthsafe::detail {
 
 /// Hashability and equality of dict keys / set items, as Python defines them for the kinds a
 /// checkpoint can hold (1 == 1.0 == True; tuples by items; tensors by identity).
-/// O(1): a tuple's hashability is fixed when it is built (flag_unhashable).
-bool is_hashable(const value& v) noexcept;
+/// O(1): a tuple's hashability is fixed when it is built (flag_unhashable). Inline: the machine
+/// asks it for every tuple item it builds.
+inline bool is_hashable(const value& v) noexcept {
+  switch (v.kind()) {
+    case value_kind::list: case value_kind::dict: case value_kind::ordered_dict: case value_kind::set:
+    case value_kind::ndarray:  // numpy arrays are unhashable
+      return false;
+    case value_kind::bytes: return (value_access::small(const_cast<value&>(v)) & flag_bytearray) == 0;
+    case value_kind::tuple: return (value_access::small(const_cast<value&>(v)) & flag_unhashable) == 0;
+    default: return true;  // size holds ints only; a frozenset's items were checked when added
+  }
+}
 /// Hash consistent with keys_equal (1, 1.0 and True hash alike; -0.0 as 0.0). Linear in the
 /// number of distinct nodes: tuple and frozenset hashes are cached in the node on first use, so
 /// shared subtrees ((t, t) nested 60 deep) are hashed once, not 2^60 times. Call it only while

@@ -179,7 +179,8 @@ struct machine::impl {
     if (v.kind() == value_kind::tuple) {
       const auto items = v.items();
       if (depth > 0)
-        for (const value* it : items) recycle(*const_cast<value*>(it), depth - 1);
+        for (const value* it : items)
+          if (va::small(*const_cast<value*>(it)) & flag_fresh) recycle(*const_cast<value*>(it), depth - 1);
       if (const value** slots = va::exact_items(v); slots && !items.empty() && items.size() <= checkpoint_state::max_reused_slots)
         m.st_.free_slots[items.size()].push_back(slots);
     }
@@ -240,8 +241,9 @@ struct machine::impl {
   }
 
   // BININT*: no py_int (two std::strings) per opcode.
-  result<void> push_small_int(std::int64_t x) {
+  PTHSAFE_HOT result<void> push_small_int(std::int64_t x) {
     if (x >= intern_lo && x < intern_hi) {
+      if (value* shared = int_nodes[static_cast<std::size_t>(x - intern_lo)]) [[likely]] return push(shared);
       PTHSAFE_ASSIGN(value* v, interned(int_nodes[static_cast<std::size_t>(x - intern_lo)], value_kind::integer, x, 0));
       return push(v);
     }
@@ -310,11 +312,16 @@ struct machine::impl {
     if (!v) return std::move(v).error_value();
     PTHSAFE_TRY_CHARGE(items.size() * slot_bytes);
     if (k == value_kind::tuple) {
-      if (auto r = set_height(**v, items); !r) return std::move(r).error_value();
-      for (const value* it : items)
-        if (!is_hashable(*it)) { va::small(**v) |= flag_unhashable; break; }
-    }
-    if (k == value_kind::tuple) {
+      // set_height and the hashability of the items in one pass over them.
+      std::int64_t h = 0;
+      bool hashable = true;
+      for (const value* it : items) {
+        h = std::max(h, hashable_height(it));
+        hashable = hashable && is_hashable(*it);
+      }
+      if (h + 1 > static_cast<std::int64_t>(lim.max_nesting_depth)) return limit("max_nesting_depth", lim.max_nesting_depth);
+      va::i(**v) = h + 1;
+      if (!hashable) va::small(**v) |= flag_unhashable;
       const value** slots = nullptr;
       if (!items.empty() && items.size() <= checkpoint_state::max_reused_slots && !m.st_.free_slots[items.size()].empty()) {
         slots = m.st_.free_slots[items.size()].back();
@@ -477,6 +484,27 @@ struct machine::impl {
     } else {
       PTHSAFE_TRY_CHARGE(64);
       memo_sparse.emplace(idx, *t);
+    }
+    return {};
+  }
+  // The put picklers write: the next dense index, with nothing stored scattered and the limits
+  // far. The general path's effects for that case, inline; everything else goes through memo_put.
+  PTHSAFE_HOT result<void> memo_put_next(std::uint64_t idx) {
+    if (idx != dense_size || !memo_sparse.empty() || idx >= lim.max_memo_entries || memo_count >= lim.max_memo_entries ||
+        stack.size() <= fence()) [[unlikely]]
+      return memo_put(idx);
+    value* const t = stack.back();
+    const bool unread = reads && !reads->read(idx);
+    if (!unread) clear_fresh(*t);
+    ++memo_count;
+    PTHSAFE_TRY_CHARGE(slot_bytes);
+    dense_size = idx + 1;
+    if (unread) {
+      if (idx / 64 >= dense_unread.size()) dense_unread.resize(static_cast<std::size_t>(idx / 64 + 1), 0);
+      dense_unread[idx / 64] |= std::uint64_t{1} << (idx % 64);
+    } else {
+      if (idx >= memo_dense.size()) memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
+      memo_dense[idx] = t;
     }
     return {};
   }
@@ -796,7 +824,7 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
           if (left < width) break;
           c.skip(width);
           const std::uint64_t idx = wide ? le32(p) : p[0];
-          PTHSAFE_TRY(code == op::BINPUT || code == op::LONG_BINPUT ? memo_put(idx) : memo_get(idx));
+          PTHSAFE_TRY(code == op::BINPUT || code == op::LONG_BINPUT ? memo_put_next(idx) : memo_get(idx));
           continue;
         }
         case op::BININT1:
@@ -806,6 +834,11 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
           continue;
         case op::MARK:
           PTHSAFE_TRY(push_mark());
+          continue;
+        // Operand-less torch opcodes: straight to their case, past the class and STOP checks.
+        case op::TUPLE: case op::TUPLE1: case op::TUPLE2: case op::TUPLE3: case op::EMPTY_TUPLE:
+        case op::NEWFALSE: case op::NEWTRUE: case op::REDUCE: case op::BINPERSID: case op::SETITEMS:
+          PTHSAFE_TRY(step(code));
           continue;
         case op::BINUNICODE: {  // a key, 'storage', a storage key, 'cpu'
           if (left < 4) break;

@@ -18,7 +18,7 @@ class value_stack {
   /// Precondition for back and pop_back: not empty (the machine checks its fence first).
   T& back() noexcept { return buf_[n_ - 1]; }
   void pop_back() noexcept { --n_; }
-  void push_back(T v) {
+  [[gnu::always_inline]] void push_back(T v) {
     if (n_ == buf_.size()) [[unlikely]] grow();
     buf_[n_++] = v;
   }

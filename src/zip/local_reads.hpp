@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -36,40 +38,75 @@ class local_reads {
     if (at >= file_.size()) return {};
     n = std::min<std::uint64_t>(n, file_.size() - at);
     if (!pread_) return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
+    // The walks go through the headers in directory order and come back to the same header:
+    // the block used last is tried before the search.
+    if (last_ < blocks_.size())
+      if (const auto v = inside(blocks_[last_], at, n)) return *v;
     // The block that starts at or before `at`, if it holds the whole range.
     auto it = std::upper_bound(blocks_.begin(), blocks_.end(), at, [](std::uint64_t x, const block& b) { return x < b.at; });
-    if (it != blocks_.begin()) {
-      const block& b = *std::prev(it);
-      if (at - b.at <= b.bytes.size() && n <= b.bytes.size() - (at - b.at))
-        return std::span<const std::byte>(b.bytes).subspan(static_cast<std::size_t>(at - b.at), static_cast<std::size_t>(n));
-    }
+    if (it != blocks_.begin())
+      if (const auto v = inside(*std::prev(it), at, n)) {
+        last_ = static_cast<std::size_t>(std::prev(it) - blocks_.begin());
+        return *v;
+      }
     // One read serves a header, its name and extra field, the data descriptor just before it
     // (the descriptor walk) and the same header again (the libzip-parity walk).
     const std::uint64_t from = at - std::min<std::uint64_t>(at, lead);
     const std::uint64_t len = std::min<std::uint64_t>(std::max<std::uint64_t>(n, min_read) + (at - from), file_.size() - from);
-    if (blocks_.size() >= max_blocks) blocks_.clear();  // bounded: the views of earlier calls may go
-    block b{from, std::vector<std::byte>(static_cast<std::size_t>(len))};
-    if (!(*pread_)(from, b.bytes)) return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));  // same bytes
+    if (blocks_.size() >= max_blocks) {  // bounded: the views of earlier calls may go
+      blocks_.clear();
+      chunks_.clear();
+      left_ = 0;
+    }
+    std::byte* dst = room(static_cast<std::size_t>(len));
+    if (!(*pread_)(from, std::span<std::byte>(dst, static_cast<std::size_t>(len))))
+      return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));  // same bytes
+    cur_ += len;
+    left_ -= static_cast<std::size_t>(len);
     it = std::upper_bound(blocks_.begin(), blocks_.end(), from, [](std::uint64_t x, const block& y) { return x < y.at; });
-    it = blocks_.insert(it, std::move(b));  // a block's bytes keep their address when blocks_ grows
-    return std::span<const std::byte>(it->bytes).subspan(static_cast<std::size_t>(at - from), static_cast<std::size_t>(n));
+    it = blocks_.insert(it, block{from, dst, len});
+    last_ = static_cast<std::size_t>(it - blocks_.begin());
+    return std::span<const std::byte>(dst + (at - from), static_cast<std::size_t>(n));
   }
 
  private:
+  // A block's bytes live in chunks_, which never move: blocks_ holds plain pointers into them,
+  // and one allocation serves ~80 headers (one per header cost ~800 instructions a read and
+  // a page fault every ~16 headers: bench/NOTES.md 47).
   struct block {
     std::uint64_t at;
-    std::vector<std::byte> bytes;
+    const std::byte* bytes;
+    std::uint64_t size;
   };
+  static std::optional<std::span<const std::byte>> inside(const block& b, std::uint64_t at, std::uint64_t n) {
+    if (at < b.at || at - b.at > b.size || n > b.size - (at - b.at)) return std::nullopt;
+    return std::span<const std::byte>(b.bytes + (at - b.at), static_cast<std::size_t>(n));
+  }
+  // Space for len bytes at cur_ (not yet taken: a failed read leaves it free).
+  std::byte* room(std::size_t len) {
+    if (len > left_) {
+      const std::size_t size = std::max(len, chunk_bytes);
+      chunks_.push_back(std::make_unique_for_overwrite<std::byte[]>(size));
+      cur_ = chunks_.back().get();
+      left_ = size;
+    }
+    return cur_;
+  }
   static constexpr std::uint64_t lead = 32;           // bytes read before a header: a data descriptor
   // Bytes read from a header on: its 30 fixed bytes, a name of up to ~100 bytes and torch's
   // alignment padding (an extra field of 4 + 0..63 bytes). A longer header costs a second read.
-  // Not more: every block is fresh heap, and each 4 KiB page of them faults once (5-10 us here)
-  // in a load that is ready in well under a millisecond (bench/NOTES.md 32).
+  // Not more: each 4 KiB page of fresh heap faults once (5-10 us here) in a load that is ready
+  // in well under a millisecond (bench/NOTES.md 32).
   static constexpr std::uint64_t min_read = 192;
   static constexpr std::size_t max_blocks = 4096;     // ~0.9 MB of headers at most
+  static constexpr std::size_t chunk_bytes = 16 << 10;
   std::span<const std::byte> file_;
   const file_pread* pread_;
   std::vector<block> blocks_;  // sorted by `at`
+  std::size_t last_ = SIZE_MAX;
+  std::vector<std::unique_ptr<std::byte[]>> chunks_;
+  std::byte* cur_ = nullptr;
+  std::size_t left_ = 0;
 };
 
 }  // namespace pthsafe::detail

@@ -349,6 +349,44 @@ TEST_CASE("local_reads: the bytes a cursor over the file would read, from the ma
   CHECK(std::memcmp(e.data(), file.data() + 7, 9) == 0);
 }
 
+TEST_CASE("local_reads by pread: 10,000 reads in any order, past the block bound, give the file's bytes") {
+  // More reads than max_blocks (4096), so the pool is dropped and refilled on the way; ranges
+  // near and past the end, longer than a chunk (16 KiB), and revisits served from earlier blocks.
+  bytes file(1 << 20);
+  for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<std::byte>((i * 131 + i / 251) % 253);
+  std::size_t calls = 0;
+  const pthsafe::detail::file_pread pread = [&](std::uint64_t off, std::span<std::byte> dst) {
+    ++calls;
+    if (off > file.size() || dst.size() > file.size() - off) return false;
+    std::memcpy(dst.data(), file.data() + off, dst.size());
+    return true;
+  };
+  pthsafe::detail::local_reads reads(file, &pread);
+  std::uint64_t state = 12345;
+  const auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  std::size_t checked = 0;
+  for (int i = 0; i < 10000; ++i) {
+    const std::uint64_t at = i % 7 == 0 ? file.size() - next() % 300 : next() % (file.size() + 64);
+    const std::uint64_t n = i % 97 == 0 ? 20000 + next() % 20000 : next() % 260;
+    const auto got = reads.bytes(at, n);
+    const std::uint64_t want = at >= file.size() ? 0 : std::min<std::uint64_t>(n, file.size() - at);
+    REQUIRE(got.size() == want);
+    if (want) REQUIRE(std::memcmp(got.data(), file.data() + at, want) == 0);
+    ++checked;
+    // The same range again: from a block, no new read.
+    const std::size_t before = calls;
+    const auto again = reads.bytes(at, n);
+    REQUIRE(again.size() == want);
+    if (want) REQUIRE(std::memcmp(again.data(), file.data() + at, want) == 0);
+    CHECK(calls == before);
+  }
+  CHECK(checked == 10000);
+  CHECK(calls > 4096);  // the bound was passed: blocks were dropped and read again
+}
+
 TEST_CASE("far-apart records: headers and descriptors read by pread decide as the mapping does") {
   // 12 storages of 96 KiB: records ~96 KiB apart, so the walks pread; the same file as a buffer
   // reads the mapping.
