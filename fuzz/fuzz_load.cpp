@@ -1,27 +1,84 @@
 // Full load from a memory buffer, copy and mmap paths, then the JSON walk over the result;
-// the JSON and the error line must be printable (output_checks.hpp).
+// the JSON and the error line must be printable (output_checks.hpp). The copy load runs twice,
+// with torch's per-tensor template (pickle/tensor_template.hpp) and without it: the two must
+// give the same checkpoint or the same error, or the harness traps. It runs on the input and,
+// for a zip of stored records, on a copy whose CRCs match the records' bytes, so that a
+// mutation inside data.pkl reaches the pickle machine instead of the CRC check.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <vector>
+
+#include <zlib.h>
 
 #include "output_checks.hpp"
+#include "pickle/tensor_template.hpp"
+#include "zip/archive.hpp"
 #include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
 
+namespace {
+
+std::string load_outcome(std::span<const std::byte> bytes, pthsafe::load_mode mode) {
+  pthsafe::load_options o;
+  o.mode = mode;
+  o.limits.max_tree_bytes = 64u << 20;
+  auto ck = pthsafe::checkpoint::open_buffer(bytes, o);
+  if (!ck) {
+    std::string line = ck.error_value().to_string();
+    pthsafe::fuzz::check_text(line);
+    return "error " + line;
+  }
+  std::string out;
+  if (auto doc = pthsafe::inspect_json(*ck)) {
+    pthsafe::fuzz::check_json(*doc);
+    out = *doc;
+  }
+  for (const auto& w : ck->warnings()) out += "\n" + w;
+  // The training summary reads any shape: no crash, and its text stays printable.
+  pthsafe::fuzz::check_lines(pthsafe::training_text(pthsafe::summarize_training(*ck)));
+  return out;
+}
+
+void put_le32(std::vector<std::byte>& b, std::uint64_t at, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + static_cast<std::uint64_t>(i)] = static_cast<std::byte>((v >> (8 * i)) & 0xff);
+}
+
+// The input with every stored record's CRC (local and central header) set to its bytes' CRC;
+// empty when it is no such zip (or a record has a data descriptor, which holds a third copy).
+std::vector<std::byte> with_matching_crcs(std::span<const std::byte> in) {
+  auto a = pthsafe::detail::archive::open(in, pthsafe::limits{}, pthsafe::detail::zip_check::strict_when_stored);
+  if (!a) return {};
+  std::vector<std::byte> out(in.begin(), in.end());
+  for (const auto& e : (*a)->entries()) {
+    if (e.method != 0 || (e.flags & 8) != 0 || e.data_offset() > in.size() || e.comp_size > in.size() - e.data_offset() ||
+        e.comp_size > (1u << 30))
+      return {};
+    const auto crc = static_cast<std::uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(in.data() + e.data_offset()),
+                                                      static_cast<uInt>(e.comp_size)));
+    put_le32(out, e.local_offset + 14, crc);
+    put_le32(out, e.central_offset(in) + 16, crc);
+  }
+  return out;
+}
+
+void compare_template(std::span<const std::byte> bytes) {
+  const std::string fused = load_outcome(bytes, pthsafe::load_mode::copy);
+  pthsafe::detail::set_tensor_template_enabled(false);
+  const std::string general = load_outcome(bytes, pthsafe::load_mode::copy);
+  pthsafe::detail::set_tensor_template_enabled(true);
+  if (fused != general) __builtin_trap();
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
-  for (auto mode : {pthsafe::load_mode::copy, pthsafe::load_mode::mmap}) {
-    pthsafe::load_options o;
-    o.mode = mode;
-    o.limits.max_tree_bytes = 64u << 20;
-    auto ck = pthsafe::checkpoint::open_buffer(bytes, o);
-    if (!ck) {
-      pthsafe::fuzz::check_text(ck.error_value().to_string());
-      continue;
-    }
-    if (auto doc = pthsafe::inspect_json(*ck)) pthsafe::fuzz::check_json(*doc);
-    // The training summary reads any shape: no crash, and its text stays printable.
-    pthsafe::fuzz::check_lines(pthsafe::training_text(pthsafe::summarize_training(*ck)));
-  }
+  compare_template(bytes);
+  (void)load_outcome(bytes, pthsafe::load_mode::mmap);
+  const std::vector<std::byte> fixed = with_matching_crcs(bytes);
+  if (!fixed.empty() && !std::equal(fixed.begin(), fixed.end(), bytes.begin())) compare_template(fixed);
   return 0;
 }

@@ -383,10 +383,12 @@ struct checkpoint_state {
 
   /// Charges n bytes of value-tree memory; false when the limit would be exceeded.
   bool charge(std::uint64_t n) {
-    if (n > lim.max_tree_bytes || tree_bytes > lim.max_tree_bytes - n) return false;
+    if (!can_charge(n)) return false;
     tree_bytes += n;
     return true;
   }
+  /// True when charge(n) would succeed (nothing is charged).
+  bool can_charge(std::uint64_t n) const noexcept { return n <= lim.max_tree_bytes && tree_bytes <= lim.max_tree_bytes - n; }
   storage_list storages{mem};
   // Bytes of copied (copy mode, deflated, unaligned) and synthetic storages: one buffer per large
   // storage, one pool for all small copied ones (place/placement.cpp).

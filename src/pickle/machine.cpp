@@ -15,6 +15,7 @@
 #include "util/numbers.hpp"
 #include "pickle/memo_uses.hpp"
 #include "pickle/opcodes.hpp"
+#include "pickle/tensor_template.hpp"
 #include "pickle/text.hpp"
 #include "pickle/value_stack.hpp"
 #include "util/keyed_hash.hpp"
@@ -493,7 +494,12 @@ struct machine::impl {
     if (idx != dense_size || !memo_sparse.empty() || idx >= lim.max_memo_entries || memo_count >= lim.max_memo_entries ||
         stack.size() <= fence()) [[unlikely]]
       return memo_put(idx);
-    value* const t = stack.back();
+    return memo_store_next(idx, stack.back());
+  }
+  // memo_put's effects for `t` under the next dense index. Precondition: idx == dense_size,
+  // memo_sparse empty, idx and memo_count below max_memo_entries. An unread entry keeps no
+  // pointer (the tensor template passes nodes that live only for its calls).
+  PTHSAFE_HOT result<void> memo_store_next(std::uint64_t idx, value* t) {
     const bool unread = reads && !reads->read(idx);
     if (!unread) clear_fresh(*t);
     ++memo_count;
@@ -513,6 +519,170 @@ struct machine::impl {
     if (!slot) return fail(errc::pickle_memo_missing, "memo index " + std::to_string(idx) + " was never stored");
     clear_fresh(**slot);  // memo_put cleared it already (the walk saw this read); kept as a second line
     return push(*slot);
+  }
+
+  // ---- torch's per-tensor opcodes in one step (pickle/tensor_template.hpp, NOTES 48) ----
+  // The nodes the template's gets name, all memoised before it.
+  struct template_nodes {
+    value* rebuild = nullptr;
+    value* storage = nullptr;
+    value* cls = nullptr;
+    value* key = nullptr;  // null: a new key (BINUNICODE)
+    value* location = nullptr;
+    value* hooks = nullptr;
+  };
+  std::uint64_t templates_used = 0;
+  // True when running the template's calls here gives exactly what its opcodes would: every put
+  // the next dense index and, but for the key's, never read back (so no temporary node is
+  // memoised); every get resolves; no limit can be reached on the way (the general way reports
+  // a limit at the opcode that reaches it); the target consumes what it is given.
+  bool template_fits(const tensor_template& t, template_nodes& n) {
+    if (!reads || !memo_sparse.empty()) return false;
+    const bool new_key = !t.key.is_get;
+    std::uint64_t next = dense_size;
+    if (new_key && t.key.put != next++) return false;
+    if (t.pid_put != next++) return false;
+    for (const tensor_template::dims* d : {&t.size, &t.stride})
+      if (d->put_present && (d->put != next++ || reads->read(d->put))) return false;
+    if (t.hooks_put != next++ || t.args_put != next++) return false;
+    if (next >= lim.max_memo_entries || memo_count + (next - dense_size) >= lim.max_memo_entries) return false;
+    if (reads->read(t.pid_put) || reads->read(t.hooks_put) || reads->read(t.args_put)) return false;
+    const auto node = [this](std::uint64_t idx) -> value* {
+      value** slot = memo_slot(idx);
+      if (!slot) return nullptr;
+      clear_fresh(**slot);  // as memo_get
+      return *slot;
+    };
+    n.rebuild = node(t.rebuild_get);
+    n.storage = node(t.storage_get);
+    n.cls = node(t.class_get);
+    n.location = node(t.location_get);
+    n.hooks = node(t.hooks_get);
+    if (!n.rebuild || !n.storage || !n.cls || !n.location || !n.hooks) return false;
+    if (!new_key && !(n.key = node(t.key.get))) return false;
+    if (n.rebuild->kind() != value_kind::global || global_of(*n.rebuild).id != global_id::rebuild_tensor_v2 ||
+        n.hooks->kind() != value_kind::global || global_of(*n.hooks).id != global_id::ordered_dict)
+      return false;
+    // The persistent id's tuple is one level above its items: a fetched tuple or frozenset
+    // there could reach max_nesting_depth at TUPLE, which the general way reports.
+    for (const value* v : {n.storage, n.cls, n.key, n.location})
+      if (v && hashable_height(v) != 0) return false;
+    // The general way's peak: 12 more stack items (8 dims pushed above the function, the
+    // storage and the offset), 3 more MARKs, tuples of 8 items and 2 levels.
+    if (stack.size() + 12 > lim.max_stack_items || marks.size() + 3 > lim.max_mark_depth ||
+        lim.max_container_items < tensor_template::max_dims || lim.max_nesting_depth < 2)
+      return false;
+    if (new_key && (t.key.text.size() > lim.max_string_bytes || !valid_utf8(t.key.text, true))) return false;
+    // Every charge on the way, bounded from above: the machine's nodes, slots and memo entries,
+    // persistent_load's storage record (4 bytes a key character + 160 + a node; a TorchScript
+    // prefix is a few characters more), OrderedDict()'s node, make_tensor's record and dims.
+    const std::uint64_t key_len = new_key ? t.key.text.size() : std::max<std::uint64_t>(n.key->text().size(), 32);
+    constexpr std::uint64_t dims = tensor_template::max_dims;
+    const std::uint64_t bound = key_len + charged_value_bytes + 6 * slot_bytes + (2 + 2 * dims) * charged_value_bytes +
+                                charged_value_bytes + 5 * slot_bytes + 2 * (charged_value_bytes + dims * slot_bytes) +
+                                3 * charged_value_bytes + charged_value_bytes + 6 * slot_bytes +
+                                charged_storage_record_bytes + 4 * (key_len + 64) + 160 + charged_value_bytes +
+                                charged_value_bytes + charged_tensor_record_bytes + 2 * dims * sizeof(std::int64_t) + charged_value_bytes + 1024;
+    if (!m.st_.can_charge(bound)) return false;
+    value no_args;
+    va::kind(no_args) = value_kind::tuple;
+    return m.target_.consumes_persistent_ids() && m.target_.consumes_reduce_args(*n.rebuild, no_args) &&
+           m.target_.consumes_reduce_args(*n.hooks, no_args);
+  }
+  // An int as BININT* pushes it: the shared node, or (outside the shared range) a node of its
+  // own, charged as one, which here is `tmp`: the call it goes into keeps no reference to it.
+  result<value*> template_int(std::int64_t x, value& tmp) {
+    if (x >= intern_lo && x < intern_hi)
+      return interned(int_nodes[static_cast<std::size_t>(x - intern_lo)], value_kind::integer, x, 0);
+    PTHSAFE_TRY_CHARGE(charged_value_bytes);
+    va::kind(tmp) = value_kind::integer;
+    va::i(tmp) = x;
+    return &tmp;
+  }
+  // Nodes that live only for the template's calls (the target keeps no reference to them):
+  // a tuple's node and slot array, and up to max_dims ints outside the shared range, built on
+  // this stack as they are needed (value is trivially destructible).
+  template <std::size_t N>
+  struct temp_tuple {
+    value node;
+    std::array<const value*, N> slots;  // set_items writes the ones used
+    value* make(arena& mem, std::span<const value* const> items, std::int64_t height) {
+      va::kind(node) = value_kind::tuple;
+      va::i(node) = height;
+      va::set_items(mem, node, items, slots.data());
+      return &node;
+    }
+  };
+  struct temp_ints {
+    alignas(value) std::array<std::byte, tensor_template::max_dims * sizeof(value)> raw;
+    std::size_t used = 0;
+    value& next() { return *::new (static_cast<void*>(raw.data() + sizeof(value) * used++)) value(); }
+  };
+  // A size or stride tuple, charged and memoised as TUPLE1-3/TUPLE and its put would be.
+  result<value*> template_dims(const tensor_template::dims& d, temp_tuple<tensor_template::max_dims>& tmp, temp_ints& ints) {
+    if (!d.put_present) return interned(empty_tuple_node, value_kind::tuple, 1, 0);  // EMPTY_TUPLE
+    std::array<const value*, tensor_template::max_dims> items;
+    for (std::size_t i = 0; i < d.n; ++i) {
+      const std::int64_t x = d.v[i];
+      if (x >= intern_lo && x < intern_hi) {
+        PTHSAFE_ASSIGN(items[i], interned(int_nodes[static_cast<std::size_t>(x - intern_lo)], value_kind::integer, x, 0));
+      } else {
+        PTHSAFE_ASSIGN(items[i], template_int(x, ints.next()));
+      }
+    }
+    PTHSAFE_TRY_CHARGE(charged_value_bytes + d.n * slot_bytes);
+    value* v = tmp.make(m.st_.mem, std::span<const value* const>(items.data(), d.n), 1);  // height: ints only
+    PTHSAFE_TRY(memo_store_next(d.put, v));
+    return v;
+  }
+  // The template's effects, in its opcodes' order: the key and its put, the persistent id's
+  // tuple and put, BINPERSID, the offset, size and stride, requires_grad, OrderedDict() and
+  // its put, the argument tuple and its put, and the rebuild REDUCE, whose tensor is pushed.
+  // Errors carry the offset of the opcode that raises them in the general way.
+  result<void> run_template(const tensor_template& t, const template_nodes& n) {
+    value* key = n.key;
+    if (!key) {
+      PTHSAFE_TRY_CHARGE(text_bytes(t.key.text.size()));
+      PTHSAFE_ASSIGN(key, alloc(value_kind::string));
+      va::set_text(m.st_.mem, *key, t.key.text);
+      va::small(*key) = flag_fresh;
+      PTHSAFE_TRY(memo_store_next(t.key.put, key));
+    }
+    value numel_tmp;
+    PTHSAFE_ASSIGN(value* numel, template_int(t.numel, numel_tmp));
+    PTHSAFE_TRY_CHARGE(charged_value_bytes + 5 * slot_bytes);
+    const std::array<const value*, 5> pid_items{n.storage, n.cls, key, n.location, numel};
+    temp_tuple<5> pid_tmp;
+    value* pid = pid_tmp.make(m.st_.mem, pid_items, 1);
+    PTHSAFE_TRY(memo_store_next(t.pid_put, pid));
+    m.op_pos_ = t.persid_at;
+    PTHSAFE_ASSIGN(value* storage, m.target_.persistent_load(*pid));
+    set_fresh(*storage);
+    recycle(*key, 0);  // as recycle(pid, 1): only a fresh (new, unread) key goes
+    value offset_tmp;
+    temp_tuple<tensor_template::max_dims> size_tmp, stride_tmp;
+    temp_ints size_ints, stride_ints;
+    PTHSAFE_ASSIGN(value* offset, template_int(t.offset, offset_tmp));
+    PTHSAFE_ASSIGN(value* size, template_dims(t.size, size_tmp, size_ints));
+    PTHSAFE_ASSIGN(value* stride, template_dims(t.stride, stride_tmp, stride_ints));
+    PTHSAFE_ASSIGN(value* grad, interned(bool_nodes[t.requires_grad], value_kind::boolean, 0, t.requires_grad));
+    PTHSAFE_ASSIGN(value* no_args, interned(empty_tuple_node, value_kind::tuple, 1, 0));
+    m.op_pos_ = t.hooks_reduce_at;
+    PTHSAFE_ASSIGN(value* hooks, m.target_.reduce(*n.hooks, *no_args));
+    set_fresh(*hooks);
+    PTHSAFE_TRY(memo_store_next(t.hooks_put, hooks));
+    PTHSAFE_TRY_CHARGE(charged_value_bytes + 6 * slot_bytes);
+    const std::array<const value*, 6> arg_items{storage, offset, size, stride, grad, hooks};
+    temp_tuple<6> args_tmp;
+    value* args = args_tmp.make(m.st_.mem, arg_items, 2);  // height: the size tuple's + 1
+    PTHSAFE_TRY(memo_store_next(t.args_put, args));
+    m.op_pos_ = t.reduce_at;
+    PTHSAFE_ASSIGN(value* tensor, m.target_.reduce(*n.rebuild, *args));
+    set_fresh(*tensor);
+    recycle(*storage, 0);  // as recycle(args, 2): the fresh storage node and OrderedDict go
+    recycle(*hooks, 0);
+    ++templates_used;
+    return push(tensor);
   }
 
   result<std::uint64_t> decimal_index(std::string_view line) {
@@ -802,6 +972,7 @@ result<void> machine::impl::step(std::uint8_t code) {
 }
 
 result<value*> machine::impl::run(std::uint64_t& stop_end) {
+  const bool templates = tensor_template_enabled();
   for (;;) {
     if (c.pos() >= next_release) release_to(c.pos());
     if (frame_end && c.pos() == frame_end) frame_end = 0;
@@ -822,8 +993,20 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
           const bool wide = code == op::LONG_BINPUT || code == op::LONG_BINGET;
           const std::uint64_t width = wide ? 4 : 1;
           if (left < width) break;
-          c.skip(width);
           const std::uint64_t idx = wide ? le32(p) : p[0];
+          // The rebuild function fetched and a MARK next: maybe torch's per-tensor opcodes.
+          if (templates && (code == op::BINGET || code == op::LONG_BINGET) && left > width && p[width] == op::MARK)
+            if (value** fn = memo_slot(idx); fn && (*fn)->kind() == value_kind::global &&
+                                             global_of(**fn).id == global_id::rebuild_tensor_v2)
+              if (const auto t = match_tensor_template(all, m.op_pos_)) {
+                template_nodes nodes;
+                if (template_fits(*t, nodes)) {
+                  PTHSAFE_TRY(run_template(*t, nodes));
+                  c.seek(t->end);
+                  continue;
+                }
+              }
+          c.skip(width);
           PTHSAFE_TRY(code == op::BINPUT || code == op::LONG_BINPUT ? memo_put_next(idx) : memo_get(idx));
           continue;
         }
@@ -949,6 +1132,7 @@ result<value*> machine::run(std::span<const std::byte> pickle, std::uint64_t& st
   run_state.start_releasing(release_);
   auto root = run_state.run(stop_end);
   run_state.release_to(run_state.c.pos());
+  count_tensor_template_uses(run_state.templates_used);
   return root;
 }
 

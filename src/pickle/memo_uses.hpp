@@ -20,7 +20,7 @@ class memo_reads {
   /// walk cannot be exact: an opcode it does not know, an operand past the end, a text GET, or
   /// an index at or past `max_index` (the machine refuses those anyway).
   static std::optional<memo_reads> of(std::span<const std::byte> pickle, std::uint64_t max_index);
-  bool read(std::uint64_t index) const noexcept {
+  [[gnu::always_inline]] bool read(std::uint64_t index) const noexcept {
     if (index >= bit_limit_) return std::binary_search(far_.begin(), far_.end(), index);
     return index / 64 < bits_.size() && ((bits_[index / 64] >> (index % 64)) & 1) != 0;
   }
