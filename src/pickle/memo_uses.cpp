@@ -30,8 +30,7 @@ namespace {
 // switch over 68 cases (the walk was 94 M instructions for a 100,000-tensor pickle; NOTES 41).
 enum class operand : std::uint8_t {
   unknown,    // no opcode the machine runs: the walk cannot be exact
-  none,       // no operand
-  fixed,      // n bytes
+  fixed,      // n bytes (0: no operand)
   sized,      // an n-byte little-endian length, then that many bytes
   line,       // text through '\n'
   two_lines,  // GLOBAL, INST
@@ -47,7 +46,7 @@ struct operand_shape {
 constexpr std::array<operand_shape, 256> make_shapes() {
   std::array<operand_shape, 256> t{};
   for (std::size_t c = 0; c < t.size(); ++c)
-    if (opcode_table[c].cls != op_class::unknown) t[c] = {operand::none, 0};
+    if (opcode_table[c].cls != op_class::unknown) t[c] = {operand::fixed, 0};  // no operand: 0 bytes
   t[op::STOP] = {operand::stop, 0};
   t[op::BINGET] = {operand::get, 1};
   t[op::LONG_BINGET] = {operand::get, 4};
@@ -93,8 +92,14 @@ std::optional<memo_reads> memo_reads::of(std::span<const std::byte> pickle, std:
   std::uint64_t at = 0;
   while (at < size) {
     const operand_shape s = shapes[static_cast<std::uint8_t>(p[at++])];
+    // Two of three opcodes in torch's pickles have no operand or a fixed one: one test, before
+    // the switch's indirect jump (which mispredicts on the mix; NOTES 48).
+    if (s.kind == operand::fixed) {
+      if (s.n > size - at) return std::nullopt;
+      at += s.n;
+      continue;
+    }
     switch (s.kind) {
-      case operand::none: continue;
       case operand::fixed:
         if (s.n > size - at) return std::nullopt;
         at += s.n;
