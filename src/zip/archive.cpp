@@ -19,6 +19,7 @@
 #include "zip/libzip_parity.hpp"
 #include "zip/libzip_source.hpp"
 #include "zip/local_reads.hpp"
+#include "util/crc32.hpp"
 
 namespace pthsafe::detail {
 
@@ -464,16 +465,8 @@ result<void> archive::verify_crc(std::size_t i, const limits& lim) const {
     if (e.uncomp_size > lim.max_inflated_bytes) return extract(i, nullptr, lim);
     return extract(i, tmp.data(), lim);
   }
-  uLong crc = crc32(0L, Z_NULL, 0);
-  const auto* p = reinterpret_cast<const Bytef*>(file_.data() + e.data_offset());
-  std::uint64_t left = e.comp_size;
-  while (left) {
-    const uInt chunk = left > (1u << 30) ? (1u << 30) : static_cast<uInt>(left);
-    crc = crc32(crc, p, chunk);
-    p += chunk;
-    left -= chunk;
-  }
-  if (static_cast<std::uint32_t>(crc) != e.crc) {
+  const std::uint32_t crc = crc32_update(0, file_.subspan(static_cast<std::size_t>(e.data_offset()), static_cast<std::size_t>(e.comp_size)));
+  if (crc != e.crc) {
     std::array<char, 64> buf{};
     std::snprintf(buf.data(), buf.size(), "CRC-32 %08x, directory says %08x", static_cast<unsigned>(crc), e.crc);
     return make_error(errc::zip_crc_mismatch, buf.data(), std::string(e.name()), 0);
