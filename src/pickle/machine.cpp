@@ -599,11 +599,19 @@ struct machine::impl {
                                 charged_storage_record_bytes + 4 * (key_len + 64) + 160 + charged_value_bytes +
                                 charged_value_bytes + charged_tensor_record_bytes + 2 * dims * sizeof(std::int64_t) + charged_value_bytes + 1024;
     if (!m.st_.can_charge(bound)) return false;
-    value no_args;
-    va::kind(no_args) = value_kind::tuple;
-    return m.target_.consumes_persistent_ids() && m.target_.consumes_reduce_args(*n.rebuild, no_args) &&
-           m.target_.consumes_reduce_args(*n.hooks, no_args);
+    // The target's answers for these two callables (the same nodes for every tensor of a
+    // pickle) are asked once: a target's answers do not change during a run.
+    if (n.rebuild != consumes_asked[0] || n.hooks != consumes_asked[1]) {
+      value no_args;
+      va::kind(no_args) = value_kind::tuple;
+      consumes_asked = {n.rebuild, n.hooks};
+      consumes_answer = m.target_.consumes_persistent_ids() && m.target_.consumes_reduce_args(*n.rebuild, no_args) &&
+                        m.target_.consumes_reduce_args(*n.hooks, no_args);
+    }
+    return consumes_answer;
   }
+  std::array<const value*, 2> consumes_asked{};
+  bool consumes_answer = false;
   // An int as BININT* pushes it: the shared node, or (outside the shared range) a node of its
   // own, charged as one, which here is `tmp`: the call it goes into keeps no reference to it.
   result<value*> template_int(std::int64_t x, value& tmp) {

@@ -36,7 +36,8 @@ class call_target {
   virtual std::optional<global_ref> resolve_global(std::string_view /*full*/) { return std::nullopt; }
   /// True when a successful reduce(callable, args) keeps no reference to `args` or anything in
   /// it (it copies what it needs) and returns a node of its own: the machine may then reuse the
-  /// argument nodes only it holds. The default (false) is always safe.
+  /// argument nodes only it holds. The default (false) is always safe. The answers for a given
+  /// callable node must not change while the machine runs (it may ask once per callable).
   virtual bool consumes_reduce_args(const value& /*callable*/, const value& /*args*/) const { return false; }
   /// The same for persistent_load(pid), whose result must moreover be a new node no one else
   /// holds.
