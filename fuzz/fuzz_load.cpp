@@ -1,7 +1,8 @@
 // Full load from a memory buffer, copy and mmap paths, then the JSON walk over the result;
 // the JSON and the error line must be printable (output_checks.hpp). The copy load runs twice,
 // with torch's per-tensor template (pickle/tensor_template.hpp) and without it: the two must
-// give the same checkpoint or the same error, or the harness traps. It runs on the input and,
+// give the same checkpoint or the same error (under default and under tight limits), and the
+// gate the same report, or the harness traps. It runs on the input and,
 // for a zip of stored records, on a copy whose CRCs match the records' bytes, so that a
 // mutation inside data.pkl reaches the pickle machine instead of the CRC check.
 #include <algorithm>
@@ -17,14 +18,16 @@
 #include "pickle/tensor_template.hpp"
 #include "zip/archive.hpp"
 #include "pthsafe/report.hpp"
+#include "pthsafe/scan.hpp"
 #include "pthsafe/pthsafe.hpp"
 
 namespace {
 
-std::string load_outcome(std::span<const std::byte> bytes, pthsafe::load_mode mode) {
+std::string load_outcome(std::span<const std::byte> bytes, pthsafe::load_mode mode, const pthsafe::limits* lim = nullptr) {
   pthsafe::load_options o;
   o.mode = mode;
   o.limits.max_tree_bytes = 64u << 20;
+  if (lim) o.limits = *lim;
   auto ck = pthsafe::checkpoint::open_buffer(bytes, o);
   if (!ck) {
     std::string line = ck.error_value().to_string();
@@ -64,10 +67,32 @@ std::vector<std::byte> with_matching_crcs(std::span<const std::byte> in) {
   return out;
 }
 
+// Limits near what a tensor needs, picked by the input's size, so that the fuzzer meets the
+// template's limit checks: tree bytes anywhere up to 64 KiB, a shallow stack, nesting 2, few
+// memo entries.
+pthsafe::limits tight_limits(std::size_t size) {
+  pthsafe::limits l;
+  switch (size % 4) {
+    case 0: l.max_tree_bytes = 1024 + (size * 7919) % 65536; break;
+    case 1: l.max_stack_items = 10 + size % 8; break;
+    case 2: l.max_nesting_depth = 2; break;
+    default: l.max_memo_entries = 16 + size % 32; break;
+  }
+  return l;
+}
+
+std::string scan_outcome(std::span<const std::byte> bytes) {
+  return pthsafe::scan_report_json("input", pthsafe::scan_buffer(bytes));
+}
+
+// The load (default and tight limits) and the gate's report, with the template and without.
 void compare_template(std::span<const std::byte> bytes) {
-  const std::string fused = load_outcome(bytes, pthsafe::load_mode::copy);
+  const pthsafe::limits tight = tight_limits(bytes.size());
+  const std::string fused = load_outcome(bytes, pthsafe::load_mode::copy) + "\n--\n" +
+                            load_outcome(bytes, pthsafe::load_mode::copy, &tight) + "\n--\n" + scan_outcome(bytes);
   pthsafe::detail::set_tensor_template_enabled(false);
-  const std::string general = load_outcome(bytes, pthsafe::load_mode::copy);
+  const std::string general = load_outcome(bytes, pthsafe::load_mode::copy) + "\n--\n" +
+                              load_outcome(bytes, pthsafe::load_mode::copy, &tight) + "\n--\n" + scan_outcome(bytes);
   pthsafe::detail::set_tensor_template_enabled(true);
   if (fused != general) __builtin_trap();
 }

@@ -545,6 +545,7 @@ struct machine::impl {
     value* key = nullptr;  // null: a new key (BINUNICODE)
     value* location = nullptr;
     value* hooks = nullptr;
+    std::uint64_t bound = 0;  // the charges the template may make, at most
   };
   std::uint64_t templates_used = 0;
   // True when running the template's calls here gives exactly what its opcodes would: every put
@@ -564,9 +565,7 @@ struct machine::impl {
     if (reads->read(t.pid_put) || reads->read(t.hooks_put) || reads->read(t.args_put)) return false;
     const auto node = [this](std::uint64_t idx) -> value* {
       value** slot = memo_slot(idx);
-      if (!slot) return nullptr;
-      clear_fresh(**slot);  // as memo_get
-      return *slot;
+      return slot ? *slot : nullptr;
     };
     n.rebuild = node(t.rebuild_get);
     n.storage = node(t.storage_get);
@@ -599,6 +598,7 @@ struct machine::impl {
                                 charged_storage_record_bytes + 4 * (key_len + 64) + 160 + charged_value_bytes +
                                 charged_value_bytes + charged_tensor_record_bytes + 2 * dims * sizeof(std::int64_t) + charged_value_bytes + 1024;
     if (!m.st_.can_charge(bound)) return false;
+    n.bound = bound;
     // The target's answers for these two callables (the same nodes for every tensor of a
     // pickle) are asked once: a target's answers do not change during a run.
     if (n.rebuild != consumes_asked[0] || n.hooks != consumes_asked[1]) {
@@ -663,6 +663,9 @@ struct machine::impl {
   // its put, the argument tuple and its put, and the rebuild REDUCE, whose tensor is pushed.
   // Errors carry the offset of the opcode that raises them in the general way.
   result<void> run_template(const tensor_template& t, const template_nodes& n) {
+    const std::uint64_t charged_before = m.st_.tree_bytes;
+    for (value* fetched : {n.rebuild, n.storage, n.cls, n.key, n.location, n.hooks})
+      if (fetched) clear_fresh(*fetched);  // as memo_get (a node read back is not fresh already)
     value* key = n.key;
     if (!key) {
       PTHSAFE_TRY_CHARGE(text_bytes(t.key.text.size()));
@@ -699,11 +702,18 @@ struct machine::impl {
     temp_tuple<6> args_tmp;
     value* args = args_tmp.make(m.st_.mem, arg_items, 2);  // height: the size tuple's + 1
     PTHSAFE_TRY(memo_store_next(t.args_put, args));
+    // template_fits asked the target about this callable with no arguments; a target whose
+    // answer depended on them could keep the temporaries: a programming error, stopped here.
+    require(m.target_.consumes_reduce_args(*n.rebuild, *args), "tensor template: the rebuild call must consume its arguments");
     m.op_pos_ = t.reduce_at;
     PTHSAFE_ASSIGN(value* tensor, m.target_.reduce(*n.rebuild, *args));
     set_fresh(*tensor);
     recycle(*storage, 0);  // as recycle(args, 2): the fresh storage node and OrderedDict go
     recycle(*hooks, 0);
+    // The bound let no limit trip inside, where error offsets would be this template's, not
+    // the opcode's: a charge that outgrew it (a constant changed in rebuild.cpp) stops here, in
+    // the tests that run every fixture through the template.
+    require(m.st_.tree_bytes - charged_before <= n.bound, "tensor template: charges exceeded the bound template_fits checked");
     ++templates_used;
     return push(tensor);
   }

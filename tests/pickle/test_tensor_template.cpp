@@ -15,6 +15,7 @@
 #include "pickle/tensor_template.hpp"
 #include "pthsafe/pthsafe.hpp"
 #include "pthsafe/report.hpp"
+#include "pthsafe/scan.hpp"
 #include "support/zip_builder.hpp"
 #include "zip/archive.hpp"
 
@@ -128,6 +129,12 @@ TEST_CASE("tensor template: torch's checkpoints load alike both ways, and the te
       CAPTURE(p);
       used += compare(z, z.records[z.pickle].second, profile(p));
     }
+    // The gate's report too (it runs the same machine under its own options).
+    const bytes file = z.with_pickle(z.records[z.pickle].second);
+    set_tensor_template_enabled(false);
+    const std::string general = pthsafe::scan_report_json(name, pthsafe::scan_buffer(file));
+    set_tensor_template_enabled(true);
+    CHECK(pthsafe::scan_report_json(name, pthsafe::scan_buffer(file)) == general);
   }
   CHECK(used >= 40);  // the fixtures' later tensors take it
 }
