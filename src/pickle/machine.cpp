@@ -470,6 +470,16 @@ struct machine::impl {
   bool unread_stored(std::uint64_t idx) const {
     return idx / 64 < dense_unread.size() && ((dense_unread[idx / 64] >> (idx % 64)) & 1) != 0;
   }
+  // A dense index's entry: a bit when never read back, else the node.
+  PTHSAFE_HOT void store_dense(std::uint64_t idx, value* t, bool unread) {
+    if (unread) {
+      if (idx / 64 >= dense_unread.size()) dense_unread.resize(static_cast<std::size_t>(idx / 64 + 1), 0);
+      dense_unread[idx / 64] |= std::uint64_t{1} << (idx % 64);
+    } else {
+      if (idx >= memo_dense.size()) memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
+      memo_dense[idx] = t;
+    }
+  }
   result<void> memo_put(std::uint64_t idx) {
     auto t = top();
     if (!t) return std::move(t).error_value();
@@ -490,13 +500,7 @@ struct machine::impl {
         PTHSAFE_TRY_CHARGE((idx + 1 - dense_size) * slot_bytes);
         dense_size = idx + 1;
       }
-      if (unread) {
-        if (idx / 64 >= dense_unread.size()) dense_unread.resize(static_cast<std::size_t>(idx / 64 + 1), 0);
-        dense_unread[idx / 64] |= std::uint64_t{1} << (idx % 64);
-      } else {
-        if (idx >= memo_dense.size()) memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
-        memo_dense[idx] = *t;
-      }
+      store_dense(idx, *t, unread);
     } else {
       PTHSAFE_TRY_CHARGE(64);
       memo_sparse.emplace(idx, *t);
@@ -520,13 +524,7 @@ struct machine::impl {
     ++memo_count;
     PTHSAFE_TRY_CHARGE(slot_bytes);
     dense_size = idx + 1;
-    if (unread) {
-      if (idx / 64 >= dense_unread.size()) dense_unread.resize(static_cast<std::size_t>(idx / 64 + 1), 0);
-      dense_unread[idx / 64] |= std::uint64_t{1} << (idx % 64);
-    } else {
-      if (idx >= memo_dense.size()) memo_dense.resize(static_cast<std::size_t>(idx + 1), nullptr);
-      memo_dense[idx] = t;
-    }
+    store_dense(idx, t, unread);
     return {};
   }
   PTHSAFE_HOT result<void> memo_get(std::uint64_t idx) {

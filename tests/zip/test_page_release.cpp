@@ -309,16 +309,23 @@ TEST_CASE("a scan of a mapped file (pages handed back) reports what a scan of th
   CHECK(late);
 }
 
-TEST_CASE("local_reads: the bytes a cursor over the file would read, from the mapping or by pread") {
-  bytes file(5000);
-  for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<std::byte>(i * 31 % 251);
-  std::size_t calls = 0;
-  const pthsafe::detail::file_pread pread = [&](std::uint64_t off, std::span<std::byte> dst) {
+namespace {
+// A pread over `file` that counts its calls.
+pthsafe::detail::file_pread counting_pread(const bytes& file, std::size_t& calls) {
+  return [&file, &calls](std::uint64_t off, std::span<std::byte> dst) {
     ++calls;
     if (off > file.size() || dst.size() > file.size() - off) return false;
     std::memcpy(dst.data(), file.data() + off, dst.size());
     return true;
   };
+}
+}  // namespace
+
+TEST_CASE("local_reads: the bytes a cursor over the file would read, from the mapping or by pread") {
+  bytes file(5000);
+  for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<std::byte>(i * 31 % 251);
+  std::size_t calls = 0;
+  const pthsafe::detail::file_pread pread = counting_pread(file, calls);
   for (const bool by_pread : {false, true}) {
     CAPTURE(by_pread);
     calls = 0;
@@ -355,12 +362,7 @@ TEST_CASE("local_reads by pread: 10,000 reads in any order, past the block bound
   bytes file(1 << 20);
   for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<std::byte>((i * 131 + i / 251) % 253);
   std::size_t calls = 0;
-  const pthsafe::detail::file_pread pread = [&](std::uint64_t off, std::span<std::byte> dst) {
-    ++calls;
-    if (off > file.size() || dst.size() > file.size() - off) return false;
-    std::memcpy(dst.data(), file.data() + off, dst.size());
-    return true;
-  };
+  const pthsafe::detail::file_pread pread = counting_pread(file, calls);
   pthsafe::detail::local_reads reads(file, &pread);
   std::uint64_t state = 12345;
   const auto next = [&state] {
