@@ -131,12 +131,18 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   // torch keys storages by the key as written (a dict key): 5 and '5' are two storages, both
   // read from data/5 in a zip (f"data/{key}"), and in a legacy stream only the one the key list
   // names receives bytes. The identity keeps them apart; their shared spelling is refused below.
-  auto shown = shown_storage_key(key_v);
-  if (!shown) return fail(errc::bad_persistent_id, "storage key is not a str or an int");
   const bool int_key = key_v.kind() != value_kind::string;
-  std::string key = std::move(*shown);
-  // TorchScript constants live in constants/<key>: their keys are kept distinct from data/<key>.
-  if (prefix_ != "data/") key = prefix_ + key;
+  if (int_key && !is_int(key_v)) return fail(errc::bad_persistent_id, "storage key is not a str or an int");
+  // torch's own keys are str under data/: the key node's text is the key, with no copy (a
+  // string per storage was ~4 % of a 100,000-tensor load: bench/NOTES.md 49).
+  const bool data_prefix = prefix_ == "data/";
+  std::string spelled;
+  if (int_key || !data_prefix) {
+    spelled = int_key ? std::to_string(key_v.as_int64()) : std::string(key_v.text());
+    // TorchScript constants live in constants/<key>: their keys are kept distinct from data/<key>.
+    if (!data_prefix) spelled = prefix_ + spelled;
+  }
+  const std::string_view key = int_key || !data_prefix ? std::string_view(spelled) : key_v.text();
   if (!is_text(loc) || !valid_device(loc.text())) return fail(errc::bad_device, "invalid storage location");
   if (!is_int(numel_v) || numel_v.as_int64() < 0) return fail(errc::bad_persistent_id, "storage numel is not a non-negative int");
   const auto nbytes = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(numel_v.as_int64()), itemsize(type));
@@ -146,14 +152,14 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
   storage_record* same_spelling = by_key_.find(key);
   if (same_spelling && same_spelling->int_key == int_key) {
     rec = same_spelling;
-    if (rec->alias) return fail(errc::bad_persistent_id, "storage key '" + key + "' already names a view of another storage");
+    if (rec->alias) return fail(errc::bad_persistent_id, "storage key '" + std::string(key) + "' already names a view of another storage");
     if (rec->type != type || rec->nbytes != *nbytes)
-      return fail(errc::storage_dtype_conflict, "storage '" + key + "' referenced with two different types or sizes");
+      return fail(errc::storage_dtype_conflict, "storage '" + std::string(key) + "' referenced with two different types or sizes");
   } else {
     if (!st_.charge(charged_storage_record_bytes + 4 * key.size() + 160))
       return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
     if (same_spelling)
-      return fail(errc::bad_persistent_id, "storage keys " + key + " (int) and '" + key +
+      return fail(errc::bad_persistent_id, "storage keys " + std::string(key) + " (int) and '" + std::string(key) +
                                                    "' (str) are two storages to torch but one name in pthsafe's output");
     if (!zip_ && placeholders_) {
       st_.storages.emplace_back();
@@ -173,9 +179,10 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
     std::string_view record;
     if (!legacy_) {  // legacy storages' bytes follow the pickles; read_legacy locates them
       if (!zip_) return fail(errc::missing_record, "persistent id in a pickle without an archive");
-      const std::string rel = prefix_ == "data/" ? "data/" + key : key;
-      entry = zip_->find(rel);
-      if (!entry) return fail(errc::missing_record, "record " + std::string(zip_->root()) + "/" + rel + " is missing");
+      entry = data_prefix ? zip_->find_data(key) : zip_->find(key);
+      if (!entry)
+        return fail(errc::missing_record,
+                    "record " + std::string(zip_->root()) + "/" + (data_prefix ? "data/" : "") + std::string(key) + " is missing");
       const auto& e = zip_->entries()[*entry];
       if (e.uncomp_size != *nbytes)
         return fail(errc::storage_size_mismatch, "record " + std::string(e.name()) + " has " + std::to_string(e.uncomp_size) +

@@ -153,35 +153,31 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   // One reader for the strict walk, its descriptor walk and the parity walk: for far-apart
   // records each header is read once, by pread (zip/local_reads.hpp).
   local_reads reads(file, reads_by_pread(pread, a->dir_) ? &pread : nullptr);
-  if (auto r = check_local_headers(file, a->dir_, release, &reads); !r) return std::move(r).error_value();
-  if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
-  // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
-  // both decodings are one-to-one, but mixing them lets two different byte strings decode to
-  // the same name (an unflagged "\xc3\x87" is cp437 "\u251c\u00e7", the UTF-8 of a flagged
-  // "\u251c\u00e7"), and zipfile then reads one record where torch reads the other.
-  int utf8_names = 0, cp437_names = 0;
-  for (const auto& e : ents) {
-    if (ascii(e.name())) continue;
-    ((e.flags & 0x0800) ? utf8_names : cp437_names) = 1;
-    if (utf8_names && cp437_names)
-      return make_error(errc::zip_duplicate_name,
-                        "non-ASCII entry names both with and without the UTF-8 flag: zipfile decodes them two ways, "
-                        "so different names can read as one",
-                        std::string(e.name()), e.central_offset(file));
+  // A load (strict_when_stored) asks afterwards whether the strict walk decides the archive as
+  // libzip would (decided_without_libzip); its per-entry part runs here, in the same walk, and
+  // its answer waits for the checks between (bench/NOTES.md 49). Same entries, same order, same
+  // first refusal: the answer is the one the separate walk gave.
+  struct plain_walk {
+    bool open = false;  // every entry so far plain: still asking
+    std::optional<error> refused;
+  } plain_so_far;
+  std::function<void(const zip_entry&)> also;
+  if (check == zip_check::strict_when_stored) {
+    plain_so_far.open = libzip_plain_ends(file);
+    also = [&](const zip_entry& e) {
+      if (!plain_so_far.open) return;
+      auto p = libzip_plain_entry(file, e, reads);
+      if (!p) plain_so_far.refused = std::move(p).error_value();
+      plain_so_far.open = p && *p;
+    };
   }
-  for (const auto& e : ents)
-    if (miniz_directory(e) && (e.comp_size != 0 || e.uncomp_size != 0))
-      return make_error(errc::zip_bad_name,
-                        "directory entry (name ends in '/' or DOS directory attribute) that holds data: torch's miniz "
-                        "extracts nothing from it and reads uninitialised memory",
-                        std::string(e.name()), e.central_offset(file));
-  // One index over case-folded names: miniz finds records case-insensitively, so two names equal
-  // after folding are one name to torch (and which of them it returns depends on its sort).
-  // Names that fold to root/data/<n> (n a small decimal below the entry count: the storage
-  // records torch writes) are indexed by n in data_records_, the rest by hash in by_name_; which
-  // one is decided by the folded name alone, so names equal after folding meet in the same one.
-  // root is the first entry's folder as torch finds it (checked after this loop, which reports
-  // bad names first); without one, every name goes to by_name_.
+  if (auto r = check_local_headers(file, a->dir_, release, &reads, also); !r) return std::move(r).error_value();
+  if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
+  // The name checks below take two passes over the entries (a 100,000-record directory is
+  // ~5 MB of entries and ~10 MB of names, streamed once per pass: five passes were 11 ms of a
+  // 0.19 s load, bench/NOTES.md 49). Each check still reports its first failing entry, and the
+  // checks report in the order they are listed: a later check's failure is kept aside until the
+  // earlier ones have passed every entry.
   const std::string_view first_name = ents.front().name();
   const std::size_t root_len = first_name.find('/') == std::string_view::npos ? 0 : first_name.find('/');
   const auto data_record = [&](std::string_view n) -> std::optional<std::size_t> {
@@ -190,14 +186,54 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       return std::nullopt;
     return small_decimal(n.substr(root_len + 6), ents.size());
   };
+  {
+    // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
+    // both decodings are one-to-one, but mixing them lets two different byte strings decode to
+    // the same name (an unflagged "\xc3\x87" is cp437 "\u251c\u00e7", the UTF-8 of a flagged
+    // "\u251c\u00e7"), and zipfile then reads one record where torch reads the other.
+    int utf8_names = 0, cp437_names = 0;
+    const zip_entry* mixed = nullptr;
+    const zip_entry* filled_directory = nullptr;
+    std::size_t hashed = 0;
+    for (const auto& e : ents) {
+      if (!mixed && !ascii(e.name())) {
+        ((e.flags & 0x0800) ? utf8_names : cp437_names) = 1;
+        if (utf8_names && cp437_names) mixed = &e;
+      }
+      if (!filled_directory && miniz_directory(e) && (e.comp_size != 0 || e.uncomp_size != 0)) filled_directory = &e;
+      hashed += !data_record(e.name());
+    }
+    if (mixed)
+      return make_error(errc::zip_duplicate_name,
+                        "non-ASCII entry names both with and without the UTF-8 flag: zipfile decodes them two ways, "
+                        "so different names can read as one",
+                        std::string(mixed->name()), mixed->central_offset(file));
+    if (filled_directory)
+      return make_error(errc::zip_bad_name,
+                        "directory entry (name ends in '/' or DOS directory attribute) that holds data: torch's miniz "
+                        "extracts nothing from it and reads uninitialised memory",
+                        std::string(filled_directory->name()), filled_directory->central_offset(file));
+    a->by_name_ = open_table(hashed);  // sized from the directory: never grows
+  }
+  // One index over case-folded names: miniz finds records case-insensitively, so two names equal
+  // after folding are one name to torch (and which of them it returns depends on its sort).
+  // Names that fold to root/data/<n> (n a small decimal below the entry count: the storage
+  // records torch writes) are indexed by n in data_records_, the rest by hash in by_name_; which
+  // one is decided by the folded name alone, so names equal after folding meet in the same one.
+  // root is the first entry's folder as torch finds it (checked after this loop, which reports
+  // bad names first); without one, every name goes to by_name_. The same pass notes the first
+  // entry outside that folder (torch: the archive name is the first entry's name up to its
+  // first '/'), reported only when every name is clean and unique.
   a->data_records_ = dense_ids(ents.size());
-  std::size_t hashed = 0;
-  for (const auto& e : ents) hashed += !data_record(e.name());
-  a->by_name_ = open_table(hashed);  // sized from the directory: never grows
+  const auto slash = first_name.find('/');
+  const bool has_root = slash != std::string_view::npos && slash != 0;
+  const std::string_view root_prefix = has_root ? first_name.substr(0, slash + 1) : std::string_view();
+  const zip_entry* outside = nullptr;
   for (std::size_t i = 0; i < ents.size(); ++i) {
     const auto& e = ents[i];
     if (!name_is_clean(e.name()))
       return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name()), e.central_offset(file));
+    if (has_root && !outside && (e.name().size() <= slash || e.name().substr(0, slash + 1) != root_prefix)) outside = &e;
     if (const auto n = data_record(e.name())) {
       if (const auto other = a->data_records_.get(*n)) {
         if (ents[*other].name() == e.name())
@@ -218,22 +254,17 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     }
     a->by_name_.insert(h.value(), static_cast<std::uint32_t>(i));
   }
-  // torch: the archive name is the first entry's name up to its first '/'.
-  const std::string_view first = ents.front().name();
-  const auto slash = first.find('/');
-  if (slash == std::string_view::npos || slash == 0)
-    return make_error(errc::zip_no_root_folder, "first entry is not inside a folder", std::string(first), ents.front().central_offset(file));
-  a->root_ = std::string(first.substr(0, slash));
-  for (const auto& e : ents) {
-    if (e.name().size() <= slash || e.name().substr(0, slash + 1) != first.substr(0, slash + 1))
-      return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(e.name()),
-                        e.central_offset(file));
-  }
+  if (!has_root)
+    return make_error(errc::zip_no_root_folder, "first entry is not inside a folder", std::string(first_name), ents.front().central_offset(file));
+  a->root_ = std::string(first_name.substr(0, slash));
+  if (outside)
+    return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(outside->name()),
+                      outside->central_offset(file));
   // libzip is the parser of record: it must open the same bytes and see the same entries, unless
   // every record is stored and the strict walk decides the archive exactly as libzip would.
   if (check == zip_check::strict_when_stored) {
-    PTHSAFE_ASSIGN(const bool decided, decided_without_libzip(file, a->dir_, release, &reads));
-    if (decided) return a;
+    if (plain_so_far.refused) return std::move(*plain_so_far.refused);
+    if (plain_so_far.open) return a;  // decided without libzip
   }
   const bool all_stored = std::all_of(ents.begin(), ents.end(), [](const zip_entry& e) { return e.method == 0; });
   if (check == zip_check::libzip_after_load && all_stored) {
@@ -406,6 +437,20 @@ std::optional<std::size_t> archive::find(std::string_view rel) const {
   });
   if (!at) return std::nullopt;
   return std::size_t{*at};
+}
+
+std::optional<std::size_t> archive::find_data(std::string_view key) const {
+  // find's own first answer, for the names torch writes: "data/" folds to itself.
+  if (!dir_.entries.empty() && !key.empty())
+    if (const auto n = small_decimal(key, data_records_.bound())) {
+      const auto id = data_records_.get(*n);
+      if (!id) return std::nullopt;
+      return std::size_t{*id};
+    }
+  std::string rel;
+  rel.reserve(5 + key.size());
+  rel.append("data/").append(key);
+  return find(rel);
 }
 
 bool archive::has_folder(std::string_view rel_folder) const {

@@ -56,6 +56,8 @@ class archive {
   /// Index of record `root/rel` as torch's reader finds it (miniz locate_file, flags 0: ASCII
   /// case-insensitive; names equal after folding are refused at open, so at most one matches).
   std::optional<std::size_t> find(std::string_view rel) const;
+  /// find("data/" + key) without building that string: a persistent id's record.
+  std::optional<std::size_t> find_data(std::string_view key) const;
   /// True when some record's name relative to the top folder starts with `rel_folder` (e.g.
   /// "code/"), compared as find() compares.
   bool has_folder(std::string_view rel_folder) const;

@@ -247,7 +247,7 @@ result<zip_directory> read_directory(std::span<const std::byte> f, const limits&
 }
 
 result<void> check_local_headers(std::span<const std::byte> f, zip_directory& dir, const page_release& release,
-                                 local_reads* shared) {
+                                 local_reads* shared, const std::function<void(const zip_entry&)>& also) {
   release_behind behind(f, release);
   local_reads mapped(f, nullptr);
   local_reads& reads = shared ? *shared : mapped;
@@ -290,6 +290,7 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
     e.data_skip = static_cast<std::uint32_t>(30 + rest.pos());  // < 30 + 2 * 65,536
     if (!range_fits(e.data_offset(), e.comp_size, dir.cd_offset))
       return make_error(errc::zip_out_of_bounds, "record data reaches past the start of the central directory", std::string(e.name()), e.data_offset());
+    if (also) also(e);
   }
   // Records must not share bytes: sort by local offset and compare neighbours.
   std::vector<const zip_entry*> order;

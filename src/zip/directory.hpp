@@ -71,7 +71,9 @@ result<zip_directory> read_directory(std::span<const std::byte> file, const limi
 /// zip_unsupported_method.
 /// `reads` (zip/local_reads.hpp; null: the mapping) lets a walk over far-apart records read each
 /// header by pread instead of faulting its pages in; the checks are the same either way.
+/// `also`, when set, is handed each entry whose local header passed, while that header is at
+/// hand, so that a further check of the same headers needs no walk of its own.
 result<void> check_local_headers(std::span<const std::byte> file, zip_directory& dir, const page_release& release = {},
-                                 local_reads* reads = nullptr);
+                                 local_reads* reads = nullptr, const std::function<void(const zip_entry&)>& also = {});
 
 }  // namespace pthsafe::detail

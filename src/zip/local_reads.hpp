@@ -39,11 +39,17 @@ class local_reads {
     n = std::min<std::uint64_t>(n, file_.size() - at);
     if (!pread_) return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
     // The walks go through the headers in directory order and come back to the same header:
-    // the block used last is tried before the search.
-    if (last_ < blocks_.size())
+    // the block used last and the one after it are tried before the search.
+    if (last_ < blocks_.size()) {
       if (const auto v = inside(blocks_[last_], at, n)) return *v;
+      if (last_ + 1 < blocks_.size())
+        if (const auto v = inside(blocks_[last_ + 1], at, n)) {
+          ++last_;
+          return *v;
+        }
+    }
     // The block that starts at or before `at`, if it holds the whole range.
-    auto it = std::upper_bound(blocks_.begin(), blocks_.end(), at, [](std::uint64_t x, const block& b) { return x < b.at; });
+    auto it = after(at);
     if (it != blocks_.begin())
       if (const auto v = inside(*std::prev(it), at, n)) {
         last_ = static_cast<std::size_t>(std::prev(it) - blocks_.begin());
@@ -63,7 +69,7 @@ class local_reads {
       return file_.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));  // same bytes
     cur_ += len;
     left_ -= static_cast<std::size_t>(len);
-    it = std::upper_bound(blocks_.begin(), blocks_.end(), from, [](std::uint64_t x, const block& y) { return x < y.at; });
+    it = after(from);
     it = blocks_.insert(it, block{from, dst, len});
     last_ = static_cast<std::size_t>(it - blocks_.begin());
     return std::span<const std::byte>(dst + (at - from), static_cast<std::size_t>(n));
@@ -78,6 +84,12 @@ class local_reads {
     const std::byte* bytes;
     std::uint64_t size;
   };
+  // The first block starting after `at`. Headers are met in file order, mostly past the last
+  // block read: that case needs no search.
+  std::vector<block>::iterator after(std::uint64_t at) {
+    if (blocks_.empty() || at >= blocks_.back().at) return blocks_.end();
+    return std::upper_bound(blocks_.begin(), blocks_.end(), at, [](std::uint64_t x, const block& b) { return x < b.at; });
+  }
   static std::optional<std::span<const std::byte>> inside(const block& b, std::uint64_t at, std::uint64_t n) {
     if (at < b.at || at - b.at > b.size || n > b.size - (at - b.at)) return std::nullopt;
     return std::span<const std::byte>(b.bytes + (at - b.at), static_cast<std::size_t>(n));
