@@ -175,17 +175,21 @@ TEST_CASE("for_each_occurrence finds every start of a 4-byte pattern, as a plain
       if (std::memcmp(v.data() + i, pat.data(), 4) == 0) at.push_back(i);
     return at;
   };
-  for (int round = 0; round < 3000; ++round) {
-    // Lengths around the block size and its tail, bytes drawn from the pattern's own alphabet
-    // (so partial and overlapping matches are everywhere), patterns planted at every alignment.
-    std::vector<unsigned char> v(rng() % 80);
+  for (int round = 0; round < 6000; ++round) {
+    // Lengths around both block sizes (16 and, on AVX2 hosts, 32) and their tails, bytes drawn
+    // from the pattern's own alphabet (so partial and overlapping matches are everywhere),
+    // patterns planted at every alignment; both widths.
+    std::vector<unsigned char> v(rng() % 160);
     const unsigned char alphabet[] = {'P', 'K', 5, 6, 0};
     for (auto& b : v) b = alphabet[rng() % 5];
     for (std::size_t k = 0; k < 3 && v.size() >= 4; ++k) std::memcpy(v.data() + rng() % (v.size() - 3), pat.data(), 4);
-    std::vector<std::size_t> found;
-    pthsafe::detail::for_each_occurrence(std::as_bytes(std::span(v)), pat, [&](std::size_t at) { found.push_back(at); });
-    CAPTURE(round);
-    CHECK(found == plain(v));
+    for (const bool wide : {true, false}) {
+      std::vector<std::size_t> found;
+      pthsafe::detail::for_each_occurrence(std::as_bytes(std::span(v)), pat, [&](std::size_t at) { found.push_back(at); }, wide);
+      CAPTURE(round);
+      CAPTURE(wide);
+      CHECK(found == plain(v));
+    }
   }
   // A signature in the last 4 bytes, and one straddling the 16-byte blocks.
   std::vector<unsigned char> v(64, 0);
