@@ -14,6 +14,7 @@
 #include "io/checked.hpp"
 #include "pickle/text.hpp"
 #include "pthsafe/save.hpp"
+#include "util/ascii.hpp"
 #include "util/try.hpp"
 #include "write/output_file.hpp"
 #include "write/pickle_writer.hpp"
@@ -363,8 +364,7 @@ std::string archive_name_for(const std::filesystem::path& path) {
     }
   }
   std::string name = full.substr(start, end - start);
-  const bool ascii = std::all_of(full.begin(), full.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  if (name.empty() || !ascii) return "archive";
+  if (name.empty() || !detail::is_ascii(full)) return "archive";
   return name;
 }
 

@@ -19,6 +19,7 @@
 #include "zip/libzip_parity.hpp"
 #include "zip/libzip_source.hpp"
 #include "zip/local_reads.hpp"
+#include "util/ascii.hpp"
 #include "util/crc32.hpp"
 
 namespace pthsafe::detail {
@@ -94,11 +95,6 @@ bool miniz_directory(const zip_entry& e) {
   return (!e.name().empty() && e.name().back() == '/') || e.dos_directory;
 }
 
-bool ascii(std::string_view s) {
-  for (char c : s)
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  return true;
-}
 
 bool equal_folded(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -196,7 +192,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     const zip_entry* filled_directory = nullptr;
     std::size_t hashed = 0;
     for (const auto& e : ents) {
-      if (!mixed && !ascii(e.name())) {
+      if (!mixed && !is_ascii(e.name())) {
         ((e.flags & 0x0800) ? utf8_names : cp437_names) = 1;
         if (utf8_names && cp437_names) mixed = &e;
       }

@@ -9,6 +9,7 @@
 
 #include "io/checked.hpp"
 #include "io/cursor.hpp"
+#include "util/ascii.hpp"
 #include "util/keyed_hash.hpp"
 #include "util/sha256.hpp"
 
@@ -80,6 +81,22 @@ TEST_CASE("SHA-256 matches the published examples") {
     left -= n;
   }
   CHECK(h.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST_CASE("is_ascii: one byte of 0x80 or above at any position of any length") {
+  using pthsafe::detail::is_ascii;
+  for (std::size_t len = 0; len <= 40; ++len) {
+    std::string s(len, 'a');
+    CHECK(is_ascii(s));
+    for (std::size_t at = 0; at < len; ++at)
+      for (const int b : {0x7f, 0x80, 0xc3, 0xff}) {
+        std::string t = s;
+        t[at] = static_cast<char>(b);
+        CAPTURE(len);
+        CAPTURE(at);
+        CHECK(is_ascii(t) == (b < 0x80));
+      }
+  }
 }
 
 TEST_CASE("keyed hash: streaming equals one-shot, tags separate domains") {
