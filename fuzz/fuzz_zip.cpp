@@ -8,7 +8,8 @@
 // empty record: tests/data/regress/zip_empty_stored_bad_crc.zip; pthsafe does.)
 // Parity (docs/zip.md): archive::open without libzip (zip_check::strict_when_stored, what a load
 // uses) must give exactly the verdict of archive::open with libzip on every input: both accept
-// with the same entries and data offsets, or both refuse with the same error code.
+// with the same entries and data offsets, or both refuse with the same error code; and the
+// load's answer to "may libzip be skipped" is decided_without_libzip's on the same directory.
 // Time zone (docs/zip.md): libzip's time check follows mktime's previous answer; archive::open
 // must not. Each input is opened after mktime answered for a July and for a January time (two
 // offsets in any zone with summer time; the replay runs under TZ=Europe/Berlin too) and the
@@ -24,6 +25,8 @@
 #include <vector>
 
 #include "zip/archive.hpp"
+#include "zip/directory.hpp"
+#include "zip/libzip_parity.hpp"
 
 namespace {
 
@@ -103,6 +106,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (ea[i].name() != ef[i].name() || ea[i].data_offset() != ef[i].data_offset() || ea[i].comp_size != ef[i].comp_size ||
             ea[i].crc != ef[i].crc)
           __builtin_trap();
+    }
+    // The load asks the libzip-parity question inside its local-header walk; the separate walk
+    // (decided_without_libzip) must give the same answer on the same directory.
+    if (fast) {
+      auto dir = pthsafe::detail::read_directory(file, lim);
+      if (!dir || !pthsafe::detail::check_local_headers(file, *dir)) __builtin_trap();
+      const auto decided = pthsafe::detail::decided_without_libzip(file, *dir);
+      if (!decided || *decided == (*fast)->libzip_opened()) __builtin_trap();
     }
   }
   if (!a) return 0;
