@@ -163,8 +163,12 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
     also = [&](const zip_entry& e) {
       if (!plain_so_far.open) return;
       auto p = libzip_plain_entry(file, e, reads);
-      if (!p) plain_so_far.refused = std::move(p).error_value();
-      plain_so_far.open = p && *p;
+      if (!p) {
+        plain_so_far.refused = std::move(p).error_value();
+        plain_so_far.open = false;
+        return;
+      }
+      plain_so_far.open = *p;
     };
   }
   if (auto r = check_local_headers(file, a->dir_, release, &reads, also); !r) return std::move(r).error_value();
