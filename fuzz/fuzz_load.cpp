@@ -2,9 +2,11 @@
 // the JSON and the error line must be printable (output_checks.hpp). The copy load runs twice,
 // with torch's per-tensor template (pickle/tensor_template.hpp) and without it: the two must
 // give the same checkpoint or the same error (under default and under tight limits), and the
-// gate the same report, or the harness traps. It runs on the input and,
-// for a zip of stored records, on a copy whose CRCs match the records' bytes, so that a
-// mutation inside data.pkl reaches the pickle machine instead of the CRC check.
+// gate the same report, or the harness traps. The first run also takes data.pkl's memo walk
+// from a second thread (pickle/memo_reads_ahead.hpp) and checks the local headers on another
+// beside the name checks (zip/archive.hpp); the second does both in line. It runs on the
+// input and, for a zip of stored records, on a copy whose CRCs match the records' bytes, so
+// that a mutation inside data.pkl reaches the pickle machine instead of the CRC check.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <zlib.h>
 
 #include "output_checks.hpp"
+#include "pickle/memo_reads_ahead.hpp"
 #include "pickle/tensor_template.hpp"
 #include "zip/archive.hpp"
 #include "pthsafe/report.hpp"
@@ -85,15 +88,24 @@ std::string scan_outcome(std::span<const std::byte> bytes) {
   return pthsafe::scan_report_json("input", pthsafe::scan_buffer(bytes));
 }
 
-// The load (default and tight limits) and the gate's report, with the template and without.
+// The load (default and tight limits) and the gate's report, with the template and data.pkl's
+// memo walk run ahead on a second thread (whatever the pickle's size), and with neither.
 void compare_template(std::span<const std::byte> bytes) {
   const pthsafe::limits tight = tight_limits(bytes.size());
+  const std::uint64_t ahead_default = pthsafe::detail::walk_ahead_min_bytes();
+  pthsafe::detail::set_walk_ahead_min_bytes(0);
+  const std::size_t parallel_default = pthsafe::detail::parallel_local_check_min_entries();
+  pthsafe::detail::set_parallel_local_check_min_entries(0);
   const std::string fused = load_outcome(bytes, pthsafe::load_mode::copy) + "\n--\n" +
                             load_outcome(bytes, pthsafe::load_mode::copy, &tight) + "\n--\n" + scan_outcome(bytes);
+  pthsafe::detail::set_walk_ahead_min_bytes(UINT64_MAX);
+  pthsafe::detail::set_parallel_local_check_min_entries(SIZE_MAX);
   pthsafe::detail::set_tensor_template_enabled(false);
   const std::string general = load_outcome(bytes, pthsafe::load_mode::copy) + "\n--\n" +
                               load_outcome(bytes, pthsafe::load_mode::copy, &tight) + "\n--\n" + scan_outcome(bytes);
   pthsafe::detail::set_tensor_template_enabled(true);
+  pthsafe::detail::set_walk_ahead_min_bytes(ahead_default);
+  pthsafe::detail::set_parallel_local_check_min_entries(parallel_default);
   if (fused != general) __builtin_trap();
 }
 

@@ -10,6 +10,8 @@
 // uses) must give exactly the verdict of archive::open with libzip on every input: both accept
 // with the same entries and data offsets, or both refuse with the same error code; and the
 // load's answer to "may libzip be skipped" is decided_without_libzip's on the same directory.
+// The local-header walk on a second thread (beside the name checks, as large directories get
+// it) must give exactly the in-line result.
 // Time zone (docs/zip.md): libzip's time check follows mktime's previous answer; archive::open
 // must not. Each input is opened after mktime answered for a July and for a January time (two
 // offsets in any zone with summer time; the replay runs under TZ=Europe/Berlin too) and the
@@ -114,6 +116,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!dir || !pthsafe::detail::check_local_headers(file, *dir)) __builtin_trap();
       const auto decided = pthsafe::detail::decided_without_libzip(file, *dir);
       if (!decided || *decided == (*fast)->libzip_opened()) __builtin_trap();
+    }
+  }
+  {
+    // On a large directory archive::open checks the local headers on a second thread beside
+    // the name checks. Forced here, it must give exactly the in-line result: the same error
+    // line, or the same entries, data offsets, top folder and libzip answer.
+    const std::size_t parallel_default = pthsafe::detail::parallel_local_check_min_entries();
+    pthsafe::detail::set_parallel_local_check_min_entries(0);
+    const auto beside = pthsafe::detail::archive::open(file, lim, pthsafe::detail::zip_check::strict_when_stored);
+    pthsafe::detail::set_parallel_local_check_min_entries(SIZE_MAX);
+    const auto in_line = pthsafe::detail::archive::open(file, lim, pthsafe::detail::zip_check::strict_when_stored);
+    pthsafe::detail::set_parallel_local_check_min_entries(parallel_default);
+    if (static_cast<bool>(beside) != static_cast<bool>(in_line)) __builtin_trap();
+    if (!beside && beside.error_value().to_string() != in_line.error_value().to_string()) __builtin_trap();
+    if (beside) {
+      const auto& eb = (*beside)->entries();
+      const auto& ei = (*in_line)->entries();
+      if (eb.size() != ei.size() || (*beside)->root() != (*in_line)->root() ||
+          (*beside)->libzip_opened() != (*in_line)->libzip_opened())
+        __builtin_trap();
+      for (std::size_t i = 0; i < eb.size(); ++i)
+        if (eb[i].data_offset() != ei[i].data_offset()) __builtin_trap();
     }
   }
   if (!a) return 0;

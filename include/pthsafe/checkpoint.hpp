@@ -41,6 +41,10 @@ class PTHSAFE_API checkpoint {
  public:
   /// Opens and loads `path`. The file is mapped read-only; in load_mode::mmap the mapping
   /// stays alive as long as this object. Errors: any errc (io_*, zip_*, pickle_*, ...).
+  /// Threads: open and open_buffer may start short-lived helper threads where a second CPU is
+  /// usable (copy-mode reads of large totals; for an archive of 4,096+ records or a data.pkl of
+  /// 1 MiB+, the local-header check and the pickle's memo walk); all are joined before they
+  /// return, and the result is the one-thread result.
   static result<checkpoint> open(const std::string& path, const load_options& opts = {});
   /// Loads from a caller's buffer, which must outlive the checkpoint in load_mode::mmap
   /// (views point into it) and must not change while open_buffer runs.

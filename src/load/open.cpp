@@ -10,6 +10,7 @@
 #include "load/container.hpp"
 #include "model/state.hpp"
 #include "pickle/machine.hpp"
+#include "pickle/memo_reads_ahead.hpp"
 #include "pickle/opcodes.hpp"
 #include "place/placement.hpp"
 #include "torch/legacy.hpp"
@@ -45,12 +46,13 @@ result<std::span<const std::byte>> record_bytes(const archive& zip, std::size_t 
 // `ran_to_stop` (when given) is set once the machine reached STOP, trailing bytes or not.
 result<value*> run_pickle(checkpoint_state& st, const archive* zip, std::span<const std::byte> bytes,
                           const std::string& record, const load_options& opts, const std::string& torchscript_prefix = {},
-                          bool* ran_to_stop = nullptr) {
+                          bool* ran_to_stop = nullptr, memo_reads_ahead* ahead = nullptr) {
   torch_rebuilder rebuilder(st, zip, opts);
   if (!torchscript_prefix.empty()) rebuilder.use_torchscript(torchscript_prefix);
   machine m(st, rebuilder, opts, record);
   const page_release release = [&st](std::span<const std::byte> b) { st.src.release_pages(b); };
   m.release_behind(release);
+  m.walk_ahead(ahead);
   rebuilder.attach(&m);
   std::uint64_t end = 0;
   PTHSAFE_ASSIGN(value* root, m.run(bytes, end));
@@ -68,7 +70,27 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   file_pread pread;
   if (st.src.has_descriptor())
     pread = [&st](std::uint64_t off, std::span<std::byte> dst) { return st.src.read_into(off, dst.data(), dst.size()).has_value(); };
-  PTHSAFE_ASSIGN(auto zip, archive::open(st.src.bytes(), opts.limits, st.zip_checked_by, release, pread));
+  // data.pkl's memo walk (pickle/memo_uses.hpp) starts on a second thread as soon as the
+  // directory says where torch's writer put the record, and runs beside the checks of every
+  // local header and name. The guess is the record named <first entry's folder>/data.pkl, read
+  // through its unchecked local header; the machine takes the walk's answer only if the record
+  // the checked archive hands it is exactly those bytes (pickle/memo_reads_ahead.hpp).
+  memo_reads_ahead ahead;
+  const auto walk_pickle_ahead = [&](const zip_directory& dir) {
+    const std::string_view first = dir.entries.empty() ? std::string_view() : dir.entries.front().name();
+    const auto slash = first.find('/');
+    if (slash == std::string_view::npos) return;
+    const std::string_view folder = first.substr(0, slash + 1);
+    for (const auto& e : dir.entries) {
+      const std::string_view n = e.name();
+      if (n.size() != folder.size() + 8 || n.substr(folder.size()) != "data.pkl" || n.substr(0, folder.size()) != folder)
+        continue;
+      if (const auto b = unchecked_stored_bytes(st.src.bytes(), dir, e); b && b->size() <= opts.limits.max_pickle_bytes)
+        ahead.start(*b, opts.limits.max_memo_entries);
+      return;
+    }
+  };
+  PTHSAFE_ASSIGN(auto zip, archive::open(st.src.bytes(), opts.limits, st.zip_checked_by, release, pread, walk_pickle_ahead));
   st.zip = std::move(zip);
   const archive& a = *st.zip;
   const std::string root(a.root());
@@ -134,7 +156,8 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
   // records by position), so a large directory's pages go back before the tree grows; whatever
   // reads a name later refaults its page (bench/NOTES.md 30).
   if (const auto dir = a.directory_bytes(); dir.size() >= (std::size_t{1} << 20)) release(dir);
-  PTHSAFE_ASSIGN(auto rootv, run_pickle(st, &a, bytes, root + "/data.pkl", opts, torchscript ? "data/" : "", &facts.main_pickle_ran));
+  PTHSAFE_ASSIGN(auto rootv, run_pickle(st, &a, bytes, root + "/data.pkl", opts, torchscript ? "data/" : "", &facts.main_pickle_ran,
+                                        &ahead));
   st.root = rootv;
   st.format = container_format::zip;
   if (torchscript) {  // load_options::allow_torchscript: constants.pkl too, never code/

@@ -13,6 +13,7 @@
 
 #include "io/cursor.hpp"
 #include "util/numbers.hpp"
+#include "pickle/memo_reads_ahead.hpp"
 #include "pickle/memo_uses.hpp"
 #include "pickle/opcodes.hpp"
 #include "pickle/tensor_template.hpp"
@@ -1159,7 +1160,8 @@ result<value*> machine::run(std::span<const std::byte> pickle, std::uint64_t& st
                       "limit max_pickle_bytes (" + std::to_string(opts_.limits.max_pickle_bytes) + ") exceeded", record_, 0);
   st_.key_budget = std::min<std::uint64_t>(opts_.limits.max_key_compare_nodes, 256 + std::min<std::uint64_t>(pickle.size(), UINT64_MAX / 8) * 4);
   impl run_state(*this, pickle);
-  run_state.reads = memo_reads::of(pickle, opts_.limits.max_memo_entries);
+  if (!ahead_ || !ahead_->take(pickle, opts_.limits.max_memo_entries, run_state.reads))
+    run_state.reads = memo_reads::of(pickle, opts_.limits.max_memo_entries);
   run_state.start_releasing(release_);
   auto root = run_state.run(stop_end);
   run_state.release_to(run_state.c.pos());

@@ -47,6 +47,8 @@ class call_target {
 /// The global_ref a value_kind::global node stands for.
 global_ref global_of(const value& v) noexcept;
 
+class memo_reads_ahead;
+
 class machine {
  public:
   machine(checkpoint_state& st, call_target& target, const load_options& opts, std::string record);
@@ -58,6 +60,9 @@ class machine {
   /// pickle (text is copied into the arena), and a 100,000-tensor pickle (10 MB) would otherwise
   /// stay resident through the peak of the load (bench/NOTES.md 30). `release` must outlive run().
   void release_behind(const page_release& release) noexcept { release_ = &release; }
+  /// Takes the memo walk from `ahead` (pickle/memo_reads_ahead.hpp) when it walked the same
+  /// bytes, instead of walking in line; `ahead` must outlive run().
+  void walk_ahead(memo_reads_ahead* ahead) noexcept { ahead_ = ahead; }
   /// Current opcode's offset (for errors raised by the call target).
   std::uint64_t opcode_offset() const noexcept { return op_pos_; }
   const std::string& record() const noexcept { return record_; }
@@ -70,6 +75,7 @@ class machine {
   std::string record_;
   std::uint64_t op_pos_ = 0;
   const page_release* release_ = nullptr;
+  memo_reads_ahead* ahead_ = nullptr;
 };
 
 }  // namespace pthsafe::detail

@@ -1,6 +1,5 @@
 #include "place/bulk_read.hpp"
 
-#include <sched.h>
 #include <sys/mman.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "io/release_behind.hpp"
+#include "util/cpus.hpp"
 
 namespace pthsafe::detail {
 namespace {
@@ -27,13 +27,6 @@ constexpr std::uint64_t chunk_bytes = std::uint64_t{16} << 20;
 constexpr unsigned max_threads = 8;
 constexpr std::uint64_t prefault_min = std::uint64_t{1} << 20;
 constexpr std::uint64_t small_record_max = std::uint64_t{64} << 10;
-
-unsigned usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 // Faults [p, p + n) in (whole pages inside the range only) with one MADV_POPULATE_WRITE call
 // before pread fills it: 20% faster than letting pread's copy fault page by page on this

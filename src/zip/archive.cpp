@@ -1,6 +1,7 @@
 #include "zip/archive.hpp"
 
 #include <array>
+#include <atomic>
 #include <zip.h>
 #include <zlib.h>
 
@@ -9,7 +10,10 @@
 #include <malloc.h>
 #endif
 #include <cstring>
+#include <exception>
 #include <optional>
+#include <system_error>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,7 @@
 #include "zip/libzip_source.hpp"
 #include "zip/local_reads.hpp"
 #include "util/ascii.hpp"
+#include "util/cpus.hpp"
 #include "util/crc32.hpp"
 
 namespace pthsafe::detail {
@@ -34,6 +39,13 @@ struct archive::libzip_handle {
 };
 
 archive::~archive() = default;
+
+namespace {
+std::atomic<std::size_t> parallel_min_entries{4096};
+}  // namespace
+
+std::size_t parallel_local_check_min_entries() noexcept { return parallel_min_entries.load(std::memory_order_relaxed); }
+void set_parallel_local_check_min_entries(std::size_t n) noexcept { parallel_min_entries.store(n, std::memory_order_relaxed); }
 
 namespace {
 
@@ -132,46 +144,8 @@ result<void> libzip_memory_fits(std::uint64_t entries, const limits& lim) {
 
 }  // namespace
 
-result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, const limits& lim, zip_check check,
-                                               const page_release& release, const file_pread& pread) {
-  std::unique_ptr<archive> a(new archive());
-  a->file_ = file;
-  auto dir = read_directory(file, lim);
-  if (!dir) return std::move(dir).error_value();
-  a->dir_ = std::move(*dir);
-  const auto& ents = a->dir_.entries;
-  // Deflate bombs are refused from the directory alone, before any byte is inflated (and before
-  // the local headers and descriptors, which a bomb's declared sizes contradict), so that a scan
-  // (which inflates nothing) sees them too.
-  for (const auto& e : ents)
-    if (e.method == 8)
-      if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
-  // One reader for the strict walk, its descriptor walk and the parity walk: for far-apart
-  // records each header is read once, by pread (zip/local_reads.hpp).
-  local_reads reads(file, reads_by_pread(pread, a->dir_) ? &pread : nullptr);
-  // A load (strict_when_stored) asks afterwards whether the strict walk decides the archive as
-  // libzip would (decided_without_libzip); its per-entry part runs here, in the same walk, and
-  // its answer waits for the checks between (bench/NOTES.md 49). Same entries, same order, same
-  // first refusal: the answer is the one the separate walk gave.
-  struct plain_walk {
-    bool open = false;  // every entry so far plain: still asking
-    std::optional<error> refused;
-  } plain_so_far;
-  std::function<void(const zip_entry&)> also;
-  if (check == zip_check::strict_when_stored) {
-    plain_so_far.open = libzip_plain_ends(file);
-    also = [&](const zip_entry& e) {
-      if (!plain_so_far.open) return;
-      auto p = libzip_plain_entry(file, e, reads);
-      if (!p) {
-        plain_so_far.refused = std::move(p).error_value();
-        plain_so_far.open = false;
-        return;
-      }
-      plain_so_far.open = *p;
-    };
-  }
-  if (auto r = check_local_headers(file, a->dir_, release, &reads, also); !r) return std::move(r).error_value();
+result<void> archive::check_names() {
+  const auto& ents = dir_.entries;
   if (ents.empty()) return make_error(errc::zip_no_root_folder, "archive has no entries");
   // The name checks below take two passes over the entries (a 100,000-record directory is
   // ~5 MB of entries and ~10 MB of names, streamed once per pass: five passes were 11 ms of a
@@ -207,13 +181,13 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
       return make_error(errc::zip_duplicate_name,
                         "non-ASCII entry names both with and without the UTF-8 flag: zipfile decodes them two ways, "
                         "so different names can read as one",
-                        std::string(mixed->name()), mixed->central_offset(file));
+                        std::string(mixed->name()), mixed->central_offset(file_));
     if (filled_directory)
       return make_error(errc::zip_bad_name,
                         "directory entry (name ends in '/' or DOS directory attribute) that holds data: torch's miniz "
                         "extracts nothing from it and reads uninitialised memory",
-                        std::string(filled_directory->name()), filled_directory->central_offset(file));
-    a->by_name_ = open_table(hashed);  // sized from the directory: never grows
+                        std::string(filled_directory->name()), filled_directory->central_offset(file_));
+    by_name_ = open_table(hashed);  // sized from the directory: never grows
   }
   // One index over case-folded names: miniz finds records case-insensitively, so two names equal
   // after folding are one name to torch (and which of them it returns depends on its sort).
@@ -224,7 +198,7 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   // bad names first); without one, every name goes to by_name_. The same pass notes the first
   // entry outside that folder (torch: the archive name is the first entry's name up to its
   // first '/'), reported only when every name is clean and unique.
-  a->data_records_ = dense_ids(ents.size());
+  data_records_ = dense_ids(ents.size());
   const auto slash = first_name.find('/');
   const bool has_root = slash != std::string_view::npos && slash != 0;
   const std::string_view root_prefix = has_root ? first_name.substr(0, slash + 1) : std::string_view();
@@ -232,34 +206,112 @@ result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, 
   for (std::size_t i = 0; i < ents.size(); ++i) {
     const auto& e = ents[i];
     if (!name_is_clean(e.name()))
-      return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name()), e.central_offset(file));
+      return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name()), e.central_offset(file_));
     if (has_root && !outside && (e.name().size() <= slash || e.name().substr(0, slash + 1) != root_prefix)) outside = &e;
     if (const auto n = data_record(e.name())) {
-      if (const auto other = a->data_records_.get(*n)) {
+      if (const auto other = data_records_.get(*n)) {
         if (ents[*other].name() == e.name())
-          return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name()), e.central_offset(file));
-        return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name()), e.central_offset(file));
+          return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name()), e.central_offset(file_));
+        return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name()), e.central_offset(file_));
       }
-      a->data_records_.set(*n, static_cast<std::uint32_t>(i));
+      data_records_.set(*n, static_cast<std::uint32_t>(i));
       continue;
     }
     name_hash h;
     h.add(e.name(), true);
     // Names equal after folding hash alike, so the one earlier name that folds to this one is
     // found here (there is at most one: a second would have been refused).
-    if (const auto other = a->by_name_.find(h.value(), [&](std::uint32_t j) { return equal_folded(ents[j].name(), e.name()); })) {
+    if (const auto other = by_name_.find(h.value(), [&](std::uint32_t j) { return equal_folded(ents[j].name(), e.name()); })) {
       if (ents[*other].name() == e.name())
-        return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name()), e.central_offset(file));
-      return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name()), e.central_offset(file));
+        return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name()), e.central_offset(file_));
+      return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name()), e.central_offset(file_));
     }
-    a->by_name_.insert(h.value(), static_cast<std::uint32_t>(i));
+    by_name_.insert(h.value(), static_cast<std::uint32_t>(i));
   }
   if (!has_root)
-    return make_error(errc::zip_no_root_folder, "first entry is not inside a folder", std::string(first_name), ents.front().central_offset(file));
-  a->root_ = std::string(first_name.substr(0, slash));
+    return make_error(errc::zip_no_root_folder, "first entry is not inside a folder", std::string(first_name), ents.front().central_offset(file_));
+  root_ = std::string(first_name.substr(0, slash));
   if (outside)
-    return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + a->root_ + "/'", std::string(outside->name()),
-                      outside->central_offset(file));
+    return make_error(errc::zip_multiple_roots, "entry outside the top folder '" + root_ + "/'", std::string(outside->name()),
+                      outside->central_offset(file_));
+  return {};
+}
+
+result<std::unique_ptr<archive>> archive::open(std::span<const std::byte> file, const limits& lim, zip_check check,
+                                               const page_release& release, const file_pread& pread,
+                                               const std::function<void(const zip_directory&)>& directory_read) {
+  std::unique_ptr<archive> a(new archive());
+  a->file_ = file;
+  auto dir = read_directory(file, lim);
+  if (!dir) return std::move(dir).error_value();
+  a->dir_ = std::move(*dir);
+  const auto& ents = a->dir_.entries;
+  // Deflate bombs are refused from the directory alone, before any byte is inflated (and before
+  // the local headers and descriptors, which a bomb's declared sizes contradict), so that a scan
+  // (which inflates nothing) sees them too.
+  for (const auto& e : ents)
+    if (e.method == 8)
+      if (auto r = check_inflate_limits(e, lim); !r) return std::move(r).error_value();
+  if (directory_read) directory_read(a->dir_);
+  // One reader for the strict walk, its descriptor walk and the parity walk: for far-apart
+  // records each header is read once, by pread (zip/local_reads.hpp).
+  local_reads reads(file, reads_by_pread(pread, a->dir_) ? &pread : nullptr);
+  // A load (strict_when_stored) asks afterwards whether the strict walk decides the archive as
+  // libzip would (decided_without_libzip); its per-entry part runs here, in the same walk, and
+  // its answer waits for the checks between (bench/NOTES.md 49). Same entries, same order, same
+  // first refusal: the answer is the one the separate walk gave.
+  struct plain_walk {
+    bool open = false;  // every entry so far plain: still asking
+    std::optional<error> refused;
+  } plain_so_far;
+  std::function<void(const zip_entry&)> also;
+  if (check == zip_check::strict_when_stored) {
+    plain_so_far.open = libzip_plain_ends(file);
+    also = [&](const zip_entry& e) {
+      if (!plain_so_far.open) return;
+      auto p = libzip_plain_entry(file, e, reads);
+      if (!p) {
+        plain_so_far.refused = std::move(p).error_value();
+        plain_so_far.open = false;
+        return;
+      }
+      plain_so_far.open = *p;
+    };
+  }
+  // On a directory of many records the local headers are checked on a second thread while
+  // this one checks the names: the two read disjoint fields of the entries (the walk writes only
+  // data_skip, which nothing here reads) and neither's answer depends on the other's. The
+  // verdict is the sequential one: the walk's refusal comes first, then the names', whichever
+  // finished first (bench/NOTES.md 50).
+  std::optional<result<void>> local;
+  std::exception_ptr local_threw;
+  const auto walk_local = [&] {
+    try {
+      local = check_local_headers(file, a->dir_, release, &reads, also);
+    } catch (...) {
+      local_threw = std::current_exception();
+    }
+  };
+  std::jthread beside;  // declared after what the walk uses: a thrown name check joins it first
+  if (ents.size() >= parallel_local_check_min_entries() && usable_cpus() >= 2) {
+    try {
+      beside = std::jthread(walk_local);
+    } catch (const std::system_error&) {
+      // No thread to be had: the walk runs in line below.
+    }
+  }
+  if (!beside.joinable()) {
+    walk_local();
+    if (local_threw) std::rethrow_exception(local_threw);
+    if (!*local) return std::move(*local).error_value();
+  }
+  auto names = a->check_names();
+  if (beside.joinable()) {
+    beside.join();
+    if (local_threw) std::rethrow_exception(local_threw);
+    if (!*local) return std::move(*local).error_value();
+  }
+  if (!names) return std::move(names).error_value();
   // libzip is the parser of record: it must open the same bytes and see the same entries, unless
   // every record is stored and the strict walk decides the archive exactly as libzip would.
   if (check == zip_check::strict_when_stored) {

@@ -351,4 +351,14 @@ result<void> check_local_headers(std::span<const std::byte> f, zip_directory& di
   return {};
 }
 
+std::optional<std::span<const std::byte>> unchecked_stored_bytes(std::span<const std::byte> f, const zip_directory& dir,
+                                                                 const zip_entry& e) noexcept {
+  if (e.method != 0 || dir.cd_offset > f.size() || !range_fits(e.local_offset, 30, dir.cd_offset)) return std::nullopt;
+  const std::byte* h = f.data() + e.local_offset;
+  if (load_u32(h) != sig_local) return std::nullopt;
+  const std::uint64_t data = e.local_offset + 30 + load_u16(h + 26) + load_u16(h + 28);
+  if (!range_fits(data, e.comp_size, dir.cd_offset)) return std::nullopt;
+  return f.subspan(static_cast<std::size_t>(data), static_cast<std::size_t>(e.comp_size));
+}
+
 }  // namespace pthsafe::detail

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -75,5 +76,13 @@ result<zip_directory> read_directory(std::span<const std::byte> file, const limi
 /// hand, so that a further check of the same headers needs no walk of its own.
 result<void> check_local_headers(std::span<const std::byte> file, zip_directory& dir, const page_release& release = {},
                                  local_reads* reads = nullptr, const std::function<void(const zip_entry&)>& also = {});
+
+/// Where entry `e` (stored) would have its bytes if its local header holds, read before
+/// check_local_headers has checked it: the header's signature, name and extra lengths as far
+/// as they go, and the data inside the record area. A guess for work that may start early and
+/// is used only if the checked record turns out to be exactly this span (pickle/memo_reads_ahead.hpp);
+/// nullopt when the entry is not stored or the header does not fit.
+std::optional<std::span<const std::byte>> unchecked_stored_bytes(std::span<const std::byte> file, const zip_directory& dir,
+                                                                 const zip_entry& e) noexcept;
 
 }  // namespace pthsafe::detail
