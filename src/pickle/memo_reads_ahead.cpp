@@ -14,7 +14,9 @@ std::atomic<std::uint64_t> uses{0};
 }  // namespace
 
 memo_reads_ahead::~memo_reads_ahead() {
-  if (worker_.joinable()) worker_.join();
+  if (!worker_.joinable()) return;
+  stop_.store(true, std::memory_order_relaxed);
+  worker_.join();
 }
 
 void memo_reads_ahead::start(std::span<const std::byte> pickle, std::uint64_t max_index) {
@@ -26,7 +28,7 @@ void memo_reads_ahead::start(std::span<const std::byte> pickle, std::uint64_t ma
       // memo_reads::of only allocates: out of memory here means the machine walks itself (and
       // meets the same shortage where the load always met it).
       try {
-        answer_ = memo_reads::of(pickle_, max_index_);
+        answer_ = memo_reads::of(pickle_, max_index_, &stop_);
       } catch (...) {
         failed_ = true;
       }

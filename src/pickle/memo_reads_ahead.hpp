@@ -8,6 +8,7 @@
 // so a wrong guess of where the pickle lies costs a wasted walk, never a different load.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -22,7 +23,8 @@ class memo_reads_ahead {
   memo_reads_ahead() = default;
   memo_reads_ahead(const memo_reads_ahead&) = delete;
   memo_reads_ahead& operator=(const memo_reads_ahead&) = delete;
-  /// Waits for a walk still running (bounded: one pass over the span).
+  /// Stops a walk still running (within 64 KiB of the pickle) and waits for it: a load refused
+  /// before its pickle pays for no walk over it.
   ~memo_reads_ahead();
 
   /// Starts the walk over `pickle` (bytes that stay readable and unchanged until take() or
@@ -39,6 +41,7 @@ class memo_reads_ahead {
   std::thread worker_;
   std::span<const std::byte> pickle_;
   std::uint64_t max_index_ = 0;
+  std::atomic<bool> stop_{false};
   std::optional<memo_reads> answer_;  // written by the worker, read after join()
   bool failed_ = false;               // the same
   bool taken_ = false;

@@ -66,7 +66,8 @@ constexpr std::array<operand_shape, 256> shapes = make_shapes();
 
 }  // namespace
 
-std::optional<memo_reads> memo_reads::of(std::span<const std::byte> pickle, std::uint64_t max_index) {
+std::optional<memo_reads> memo_reads::of(std::span<const std::byte> pickle, std::uint64_t max_index,
+                                         const std::atomic<bool>* stop) {
   memo_reads out;
   const std::byte* const p = pickle.data();
   const std::uint64_t size = pickle.size();
@@ -90,7 +91,13 @@ std::optional<memo_reads> memo_reads::of(std::span<const std::byte> pickle, std:
     return true;
   };
   std::uint64_t at = 0;
+  constexpr std::uint64_t stop_every = std::uint64_t{1} << 16;
+  std::uint64_t next_stop_check = stop ? stop_every : UINT64_MAX;
   while (at < size) {
+    if (at >= next_stop_check) {
+      if (stop->load(std::memory_order_relaxed)) return std::nullopt;
+      next_stop_check = at + stop_every;
+    }
     const operand_shape s = shapes[static_cast<std::uint8_t>(p[at++])];
     // Two of three opcodes in torch's pickles have no operand or a fixed one: one test, before
     // the switch's indirect jump (which mispredicts on the mix; NOTES 48).

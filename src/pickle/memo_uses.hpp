@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -18,8 +19,11 @@ class memo_reads {
  public:
   /// Walks `pickle` from its first opcode to STOP. nullopt (treat every index as read) when the
   /// walk cannot be exact: an opcode it does not know, an operand past the end, a text GET, or
-  /// an index at or past `max_index` (the machine refuses those anyway).
-  static std::optional<memo_reads> of(std::span<const std::byte> pickle, std::uint64_t max_index);
+  /// an index at or past `max_index` (the machine refuses those anyway). `stop`, when given, is
+  /// read every 64 KiB of the walk: once it is true the walk gives up (nullopt), so that a walk
+  /// started ahead of a load that has since been refused does not run on (memo_reads_ahead).
+  static std::optional<memo_reads> of(std::span<const std::byte> pickle, std::uint64_t max_index,
+                                      const std::atomic<bool>* stop = nullptr);
   [[gnu::always_inline]] bool read(std::uint64_t index) const noexcept {
     if (index >= bit_limit_) return std::binary_search(far_.begin(), far_.end(), index);
     return index / 64 < bits_.size() && ((bits_[index / 64] >> (index % 64)) & 1) != 0;

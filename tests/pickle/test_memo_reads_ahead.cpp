@@ -6,6 +6,7 @@
 
 #include <sched.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -136,6 +137,27 @@ TEST_CASE("memo walk ahead: the answer is memo_reads::of's, for exactly the byte
     memo_reads_ahead a;
     a.start(all, 100);
   }
+}
+
+TEST_CASE("memo walk ahead: a stop request ends the walk within 64 KiB") {
+  // PROTO 2, then 200,000 NONEs, a memo read, STOP: the read is past the first 64 KiB.
+  std::vector<std::byte> p(2 + 200000 + 3);
+  p[0] = std::byte{op::PROTO};
+  p[1] = std::byte{2};
+  for (std::size_t i = 2; i < 200002; ++i) p[i] = std::byte{op::NONE};
+  p[200002] = std::byte{op::BINGET};
+  p[200003] = std::byte{5};
+  p[200004] = std::byte{op::STOP};
+  std::atomic<bool> stop{false};
+  const auto walked = memo_reads::of(std::span<const std::byte>(p), 100, &stop);
+  REQUIRE(walked);
+  CHECK(walked->read(5));
+  CHECK_FALSE(walked->read(4));
+  stop = true;
+  CHECK_FALSE(memo_reads::of(std::span<const std::byte>(p), 100, &stop));
+  // A pickle shorter than 64 KiB is walked whole: the request is read only at 64 KiB steps.
+  const auto small = sample_pickle();
+  CHECK(memo_reads::of(std::span<const std::byte>(small), 100, &stop));
 }
 
 TEST_CASE("memo walk ahead: every fixture and hostile file loads and scans alike with and without it") {
