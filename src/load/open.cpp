@@ -85,8 +85,9 @@ result<void> read_zip(checkpoint_state& st, const load_options& opts, load_facts
       const std::string_view n = e.name();
       if (n.size() != folder.size() + 8 || n.substr(folder.size()) != "data.pkl" || n.substr(0, folder.size()) != folder)
         continue;
-      if (const auto b = unchecked_stored_bytes(st.src.bytes(), dir, e); b && b->size() <= opts.limits.max_pickle_bytes)
-        ahead.start(*b, opts.limits.max_memo_entries);
+      // Sizes first: a pickle the walk would not start for costs no read of its local header.
+      if (e.comp_size < walk_ahead_min_bytes() || e.comp_size > opts.limits.max_pickle_bytes) return;
+      if (const auto b = unchecked_stored_bytes(st.src.bytes(), dir, e)) ahead.start(*b, opts.limits.max_memo_entries);
       return;
     }
   };
