@@ -9,6 +9,8 @@
 #include <system_error>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "cli/commands.hpp"
 #include "pthsafe/report.hpp"
 #include "pthsafe/pthsafe.hpp"
@@ -69,8 +71,11 @@ int cmd_scan(const std::vector<std::string>& args) {
   if (paths.empty() || (json && sarif)) { std::fputs(help, stderr); return 2; }
   std::vector<std::string> files;
   for (const auto& p : paths) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(p, ec)) {
+    // stat, not std::filesystem::is_directory: scanning one file then runs none of libstdc++'s
+    // filesystem code, whose pages would count in the scan's peak RSS (bench/NOTES.md 51).
+    struct stat info {};
+    if (::stat(p.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+      std::error_code ec;
       if (!recursive) { std::fprintf(stderr, "pthsafe scan: %s is a directory (use -r)\n", shown(p).c_str()); return 2; }
       for (auto it = std::filesystem::recursive_directory_iterator(p, std::filesystem::directory_options::skip_permission_denied, ec);
            it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
