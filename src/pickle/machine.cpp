@@ -547,6 +547,7 @@ struct machine::impl {
     std::uint64_t bound = 0;  // the charges the template may make, at most
   };
   std::uint64_t templates_used = 0;
+  tensor_template matched;  // the last match, reused: no reset of its ~300 bytes a tensor
   // True when running the template's calls here gives exactly what its opcodes would: every put
   // the next dense index and, but for the key's, never read back (so no temporary node is
   // memoised); every get resolves; no limit can be reached on the way (the general way reports
@@ -562,10 +563,9 @@ struct machine::impl {
     if (t.hooks_put != next++ || t.args_put != next++) return false;
     if (next >= lim.max_memo_entries || memo_count + (next - dense_size) >= lim.max_memo_entries) return false;
     if (reads->read(t.pid_put) || reads->read(t.hooks_put) || reads->read(t.args_put)) return false;
-    const auto node = [this](std::uint64_t idx) -> value* {
-      value** slot = memo_slot(idx);
-      return slot ? *slot : nullptr;
-    };
+    // memo_slot's answer with nothing stored scattered (checked above), in line: five lookups
+    // a tensor were 110 instructions as calls (bench/NOTES.md 52).
+    const auto node = [this](std::uint64_t idx) -> value* { return idx < memo_dense.size() ? memo_dense[idx] : nullptr; };
     n.rebuild = node(t.rebuild_get);
     n.storage = node(t.storage_get);
     n.cls = node(t.class_get);
@@ -1030,11 +1030,11 @@ result<value*> machine::impl::run(std::uint64_t& stop_end) {
           if (templates && (code == op::BINGET || code == op::LONG_BINGET) && left > width && p[width] == op::MARK)
             if (value** fn = memo_slot(idx); fn && (*fn)->kind() == value_kind::global &&
                                              global_of(**fn).id == global_id::rebuild_tensor_v2)
-              if (const auto t = match_tensor_template(all, m.op_pos_)) {
+              if (match_tensor_template(all, m.op_pos_, matched)) {
                 template_nodes nodes;
-                if (template_fits(*t, nodes)) {
-                  PTHSAFE_TRY(run_template(*t, nodes));
-                  c.seek(t->end);
+                if (template_fits(matched, nodes)) {
+                  PTHSAFE_TRY(run_template(matched, nodes));
+                  c.seek(matched.end);
                   continue;
                 }
               }

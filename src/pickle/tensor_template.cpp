@@ -90,28 +90,42 @@ class reader {
 }  // namespace
 
 std::optional<tensor_template> match_tensor_template(std::span<const std::byte> pickle, std::uint64_t at) noexcept {
-  if (at > pickle.size()) return std::nullopt;
-  reader r(pickle, at);
   tensor_template t;
+  if (!match_tensor_template(pickle, at, t)) return std::nullopt;
+  return t;
+}
+
+bool match_tensor_template(std::span<const std::byte> pickle, std::uint64_t at, tensor_template& t) noexcept {
+  if (at > pickle.size()) return false;
+  reader r(pickle, at);
+  // What the match sets only on some paths starts over; the rest is written before it is read
+  // (dims values past n are never read). No 300-byte reset a tensor (bench/NOTES.md 52).
+  t.key.is_get = false;
+  t.requires_grad = false;
+  for (tensor_template::dims* d : {&t.size, &t.stride}) {
+    d->n = 0;
+    d->put_present = false;
+    d->mark = false;
+  }
   if (!r.get(t.rebuild_get) || !r.op(op::MARK) || !r.op(op::MARK) || !r.get(t.storage_get) || !r.get(t.class_get))
-    return std::nullopt;
+    return false;
   if (r.get(t.key.get)) {
     t.key.is_get = true;
   } else if (!r.unicode(t.key.text) || !r.put(t.key.put)) {
-    return std::nullopt;
+    return false;
   }
-  if (!r.get(t.location_get) || !r.small_int(t.numel) || !r.op(op::TUPLE) || !r.put(t.pid_put)) return std::nullopt;
+  if (!r.get(t.location_get) || !r.small_int(t.numel) || !r.op(op::TUPLE) || !r.put(t.pid_put)) return false;
   t.persid_at = r.pos();
-  if (!r.op(op::BINPERSID) || !r.small_int(t.offset) || !dims_at(r, t.size) || !dims_at(r, t.stride)) return std::nullopt;
+  if (!r.op(op::BINPERSID) || !r.small_int(t.offset) || !dims_at(r, t.size) || !dims_at(r, t.stride)) return false;
   if (r.op(op::NEWTRUE)) t.requires_grad = true;
-  else if (!r.op(op::NEWFALSE)) return std::nullopt;
-  if (!r.get(t.hooks_get) || !r.op(op::EMPTY_TUPLE)) return std::nullopt;
+  else if (!r.op(op::NEWFALSE)) return false;
+  if (!r.get(t.hooks_get) || !r.op(op::EMPTY_TUPLE)) return false;
   t.hooks_reduce_at = r.pos();
-  if (!r.op(op::REDUCE) || !r.put(t.hooks_put) || !r.op(op::TUPLE) || !r.put(t.args_put)) return std::nullopt;
+  if (!r.op(op::REDUCE) || !r.put(t.hooks_put) || !r.op(op::TUPLE) || !r.put(t.args_put)) return false;
   t.reduce_at = r.pos();
-  if (!r.op(op::REDUCE)) return std::nullopt;
+  if (!r.op(op::REDUCE)) return false;
   t.end = r.pos();
-  return t;
+  return true;
 }
 
 void set_tensor_template_enabled(bool on) noexcept { template_on.store(on, std::memory_order_relaxed); }

@@ -59,6 +59,9 @@ struct tensor_template {
 /// The template at `at` (the rebuild function's BINGET), or nullopt when the bytes differ from
 /// it anywhere. Reads only [at, end): never past the pickle.
 std::optional<tensor_template> match_tensor_template(std::span<const std::byte> pickle, std::uint64_t at) noexcept;
+/// The same match into `t`, which a machine keeps for its run: true when the bytes are the
+/// template (then every field the template names is set); false leaves `t` unspecified.
+bool match_tensor_template(std::span<const std::byte> pickle, std::uint64_t at, tensor_template& t) noexcept;
 
 /// Test and fuzzing hook: false sends every tensor the general way, so that the two can be
 /// compared on the same bytes. Process-wide; true by default.

@@ -22,6 +22,7 @@ constexpr std::string_view layouts[] = {"torch.strided", "torch.sparse_coo", "to
 
 // torch device strings: "<type>" or "<type>:<index>", type lowercase identifier.
 bool valid_device(std::string_view s) {
+  if (s == "cpu") return true;  // nearly every storage's location: the answer the loops below give
   const auto colon = s.find(':');
   const std::string_view type = s.substr(0, colon);
   if (type.empty() || type.size() > 64) return false;

@@ -21,7 +21,7 @@ for line in sections.splitlines():
 if hot is None:
     sys.exit(f"{binary}: no .text.pthsafe_load section (cmake/hot-text.ld not applied)")
 start, size = hot
-if size > 1 << 20:
+if size > 4 << 20:  # the plain build: ~310 KB; sanitizers: ~3x
     sys.exit(f".text.pthsafe_load holds {size} bytes: more than a load's functions")
 symbols = subprocess.run(["nm", "--defined-only", binary], check=True, capture_output=True, text=True).stdout
 want = ["_ZN7pthsafe10checkpoint4open", "_ZN7pthsafe6detail7archive4open", "_ZN7pthsafe6detail7machine3run",
