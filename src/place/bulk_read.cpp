@@ -94,7 +94,10 @@ result<void> read_all(const source& src, std::span<const read_job> jobs) {
     std::vector<const read_job*> order;
     order.reserve(jobs.size());
     for (const auto& j : jobs) order.push_back(&j);
-    std::stable_sort(order.begin(), order.end(), [](const read_job* a, const read_job* b) { return a->file_offset < b->file_offset; });
+    const auto by_offset = [](const read_job* a, const read_job* b) { return a->file_offset < b->file_offset; };
+    // What place_storages hands over is in directory order, file order for what torch writes:
+    // then there is nothing to sort (a stable sort allocates a buffer and copies either way).
+    if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::stable_sort(order.begin(), order.end(), by_offset);
     const page_release release = [&src](std::span<const std::byte> b) { src.release_pages(b); };
     release_behind behind(src.bytes(), release, std::uint64_t{1} << 20);
     for (const read_job* j : order) {
