@@ -79,7 +79,16 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
   // a pair per record) was 7 MB of a 100,000-tensor copy load. Now 4 bytes a record: its index
   // among the storages (bench/NOTES.md 37).
   if (st.storages.size() >= UINT32_MAX) return make_error(errc::limit_exceeded, "more than 2^32 - 2 storages");
+  // The copies go in directory order, which is file order for what torch writes (it files
+  // records by key as text, "0", "1", "10", ..., so storage order jumps about the file): each
+  // batch below then covers one stretch of the file, whose pages read_all hands back behind it.
+  // They are put in that order as they are found, by entry: slot e holds 1 + the index of the
+  // storage read from entry e (0: none), and one pass squeezes the empty slots out. A comparison
+  // sort through the storage records was 18 % of a 100,000-tensor copy load (bench/NOTES.md 54).
+  // Two storages can share a record (keys equal after miniz's case folding): the second goes to
+  // `shared`, and the order then comes from a sort.
   std::vector<std::uint32_t> copies;
+  std::vector<std::uint32_t> shared;
   std::uint64_t pool_bytes = 0;
   for (std::size_t i = 0; i < st.storages.size(); ++i) {
     storage_record& s = st.storages[i];
@@ -105,8 +114,10 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
                                                                          : "record not aligned for its element type");
     s.mapped = false;
     if (stored) {
-      if (copies.empty()) copies.reserve(st.storages.size() - i);
-      copies.push_back(static_cast<std::uint32_t>(i));
+      if (copies.empty()) copies.assign(st.zip->entries().size(), 0);
+      std::uint32_t& slot = copies[entry];
+      if (slot == 0) slot = static_cast<std::uint32_t>(i + 1);
+      else shared.push_back(static_cast<std::uint32_t>(i));
       if (s.nbytes <= pooled_max) {
         // Distinct storages are distinct records of the file: the sum stays below its size plus
         // the alignment padding; checked all the same.
@@ -121,11 +132,15 @@ result<void> place_storages(checkpoint_state& st, const load_options& opts) {
       s.data = dst;
     }
   }
-  // Directory order, which is file order for what torch writes (it files records by key as
-  // text, "0", "1", "10", ..., so storage order jumps about the file): each batch then covers
-  // one stretch of the file, whose pages read_all hands back behind it. Distinct records: no ties.
-  std::sort(copies.begin(), copies.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return *st.storages[a].entry < *st.storages[b].entry; });
+  std::size_t n_copies = 0;
+  for (const std::uint32_t slot : copies)
+    if (slot != 0) copies[n_copies++] = slot - 1;  // n_copies <= the slot read: in place
+  copies.resize(n_copies);
+  if (!shared.empty()) {
+    copies.insert(copies.end(), shared.begin(), shared.end());
+    std::stable_sort(copies.begin(), copies.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return *st.storages[a].entry < *st.storages[b].entry; });
+  }
   std::byte* pool = pool_bytes ? st.own(static_cast<std::size_t>(pool_bytes)) : nullptr;
   const std::byte* const base = st.src.bytes().data();
   constexpr std::size_t batch = 8192;

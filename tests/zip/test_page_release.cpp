@@ -3,6 +3,7 @@
 // see exactly what a buffer load sees, and the walk's results must not change.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -133,6 +134,58 @@ TEST_CASE("copy placement in batches: more copied records than one batch of jobs
     REQUIRE(t);
     REQUIRE(t->nbytes() == 64);
     CHECK(std::memcmp(t->data(), blobs[static_cast<std::size_t>(i)].data.data(), 64) == 0);
+  }
+}
+
+TEST_CASE("copy placement: records in torch's key-text order and two storages on one record land in place") {
+  // torch files data/<key> records sorted by key as text ("0", "1", "10", ...): the copies are
+  // put in directory order, not storage order. Two keys equal after miniz's case folding name one
+  // record: both storages receive its bytes.
+  std::vector<storage_blob> blobs;
+  constexpr int count = 8192 + 300;
+  distinct_storages(count, 64, blobs);  // the blobs: each storage's bytes its own
+  std::vector<tensor_spec> specs;
+  for (int i = 0; i < count; ++i) {
+    tensor_spec t;
+    t.key = "w" + std::to_string(i);
+    t.storage_key = std::to_string(i);
+    t.shape = {16};
+    specs.push_back(t);
+  }
+  for (const char* key : {"a", "A"}) {
+    tensor_spec t;
+    t.key = std::string("case_") + key;
+    t.storage_key = key;
+    t.shape = {16};
+    specs.push_back(t);
+  }
+  std::vector<storage_blob> in_text_order = blobs;
+  std::sort(in_text_order.begin(), in_text_order.end(), [](const storage_blob& x, const storage_blob& y) { return x.key < y.key; });
+  bytes shared = float32_ramp(16);
+  shared[0] = std::byte{0xab};
+  in_text_order.push_back({"a", shared});
+  const bytes file = torch_checkpoint(state_dict_pickle(specs), in_text_order).build();
+  pthsafe::load_options o;
+  o.mode = pthsafe::load_mode::copy;
+  o.limits.max_tree_bytes = std::uint64_t{1} << 30;
+  auto ck = pthsafe::checkpoint::open(write_tmp(file, "text_order.pth"), o);
+  REQUIRE_MESSAGE(ck, ck.error_value().to_string());
+  REQUIRE(ck->tensor_count() == count + 2);
+  for (int i = 0; i < count; ++i) {
+    CAPTURE(i);
+    auto t = ck->find_tensor("w" + std::to_string(i));
+    REQUIRE(t);
+    REQUIRE(t->nbytes() == 64);
+    REQUIRE(t->data() != nullptr);
+    CHECK(std::memcmp(t->data(), blobs[static_cast<std::size_t>(i)].data.data(), 64) == 0);
+  }
+  for (const char* key : {"case_a", "case_A"}) {
+    CAPTURE(key);
+    auto t = ck->find_tensor(key);
+    REQUIRE(t);
+    REQUIRE(t->nbytes() == 64);
+    REQUIRE(t->data() != nullptr);
+    CHECK(std::memcmp(t->data(), shared.data(), 64) == 0);
   }
 }
 
