@@ -21,6 +21,8 @@ std::string_view container_format_name(container_format f) noexcept {
   return "unknown";
 }
 
+const detail::checkpoint_state& detail::checkpoint_state::of(const checkpoint& c) { return c.state(); }
+
 checkpoint detail::checkpoint_state::make_checkpoint(std::unique_ptr<checkpoint_state> s) {
   checkpoint c;
   c.s_ = std::move(s);

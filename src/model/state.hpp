@@ -453,6 +453,8 @@ struct checkpoint_state {
   /// A record's dims as their own copy (so that no two records share them).
   void own_dims(tensor_record& t) { set_dims(t, t.shape(), t.stride()); }
   static checkpoint make_checkpoint(std::unique_ptr<checkpoint_state> s);
+  /// The state behind a checkpoint (tests compare what two ways of loading charged).
+  static const checkpoint_state& of(const checkpoint& c);
 };
 
 }  // namespace pthsafe::detail

@@ -54,6 +54,12 @@ global_ref global_of(const value& v) noexcept {
   return {static_cast<global_id>(i & 0xff), static_cast<std::uint8_t>((i >> 8) & 0xff), ((i >> 16) & 1) != 0};
 }
 
+// Asked only of a target whose rebuilds_tensor_v2_typed() says it has its own.
+result<value*> call_target::rebuild_tensor_v2(value& /*storage*/, std::int64_t /*offset*/, std::span<const std::int64_t> /*size*/,
+                                              std::span<const std::int64_t> /*stride*/, bool /*requires_grad*/) {
+  throw_precondition("call_target::rebuild_tensor_v2 called on a target without one");
+}
+
 machine::machine(checkpoint_state& st, call_target& target, const load_options& opts, std::string record)
     : st_(st), target_(target), opts_(opts), record_(std::move(record)) {}
 
@@ -207,6 +213,12 @@ struct machine::impl {
     return items;
   }
 
+  // interned() for its effect alone: the node made on first use (and charged), else nothing.
+  PTHSAFE_HOT result<void> intern_once(value*& slot, value_kind k, std::int64_t i, std::uint8_t small) {
+    if (slot) [[likely]] return {};
+    PTHSAFE_TRY(interned(slot, k, i, small));
+    return {};
+  }
   result<value*> interned(value*& slot, value_kind k, std::int64_t i, std::uint8_t small) {
     if (!slot) {
       auto v = alloc(k);
@@ -605,7 +617,7 @@ struct machine::impl {
       va::kind(no_args) = value_kind::tuple;
       consumes_asked = {n.rebuild, n.hooks};
       consumes_answer = m.target_.consumes_persistent_ids() && m.target_.consumes_reduce_args(*n.rebuild, no_args) &&
-                        m.target_.consumes_reduce_args(*n.hooks, no_args);
+                        m.target_.consumes_reduce_args(*n.hooks, no_args) && m.target_.rebuilds_tensor_v2_typed();
     }
     return consumes_answer;
   }
@@ -621,6 +633,12 @@ struct machine::impl {
     va::i(tmp) = x;
     return &tmp;
   }
+  // template_int for its effect alone (the typed call takes the int itself).
+  PTHSAFE_HOT result<void> template_int_effect(std::int64_t x) {
+    if (x >= intern_lo && x < intern_hi) return intern_once(int_nodes[static_cast<std::size_t>(x - intern_lo)], value_kind::integer, x, 0);
+    PTHSAFE_TRY_CHARGE(charged_value_bytes);
+    return {};
+  }
   // Nodes that live only for the template's calls (the target keeps no reference to them):
   // a tuple's node and slot array, and up to max_dims ints outside the shared range, built on
   // this stack as they are needed (value is trivially destructible).
@@ -635,31 +653,30 @@ struct machine::impl {
       return &node;
     }
   };
-  struct temp_ints {
-    alignas(value) std::array<std::byte, tensor_template::max_dims * sizeof(value)> raw;
-    std::size_t used = 0;
-    value& next() { return *::new (static_cast<void*>(raw.data() + sizeof(value) * used++)) value(); }
-  };
-  // A size or stride tuple, charged and memoised as TUPLE1-3/TUPLE and its put would be.
-  result<value*> template_dims(const tensor_template::dims& d, temp_tuple<tensor_template::max_dims>& tmp, temp_ints& ints) {
-    if (!d.put_present) return interned(empty_tuple_node, value_kind::tuple, 1, 0);  // EMPTY_TUPLE
-    std::array<const value*, tensor_template::max_dims> items;
-    for (std::size_t i = 0; i < d.n; ++i) {
-      const std::int64_t x = d.v[i];
-      if (x >= intern_lo && x < intern_hi) {
-        PTHSAFE_ASSIGN(items[i], interned(int_nodes[static_cast<std::size_t>(x - intern_lo)], value_kind::integer, x, 0));
-      } else {
-        PTHSAFE_ASSIGN(items[i], template_int(x, ints.next()));
-      }
+  // A size or stride tuple as TUPLE1-3/TUPLE and its put leave the machine: its ints interned
+  // or charged as nodes of their own, the tuple charged, the put's memo entry (never read back:
+  // template_fits) taken. No node is made: the typed rebuild call reads the ints themselves.
+  result<void> template_dims(const tensor_template::dims& d) {
+    if (!d.put_present) {  // EMPTY_TUPLE
+      return intern_once(empty_tuple_node, value_kind::tuple, 1, 0);
     }
+    for (std::size_t i = 0; i < d.n; ++i) PTHSAFE_TRY(template_int_effect(d.v[i]));
     PTHSAFE_TRY_CHARGE(charged_value_bytes + d.n * slot_bytes);
-    value* v = tmp.make(m.st_.mem, std::span<const value* const>(items.data(), d.n), 1);  // height: ints only
-    PTHSAFE_TRY(memo_store_next(d.put, v));
-    return v;
+    return memo_store_unread(d.put);
+  }
+  // memo_store_next for an entry template_fits found no read of: a slot and nothing kept.
+  result<void> memo_store_unread(std::uint64_t idx) {
+    ++memo_count;
+    PTHSAFE_TRY_CHARGE(slot_bytes);
+    dense_size = idx + 1;
+    store_dense(idx, nullptr, true);
+    return {};
   }
   // The template's effects, in its opcodes' order: the key and its put, the persistent id's
   // tuple and put, BINPERSID, the offset, size and stride, requires_grad, OrderedDict() and
   // its put, the argument tuple and its put, and the rebuild REDUCE, whose tensor is pushed.
+  // Nodes nothing reads back are not made (their charges and memo slots are): the size, stride
+  // and argument tuples, whose values go to the target's typed rebuild call.
   // Errors carry the offset of the opcode that raises them in the general way.
   result<void> run_template(const tensor_template& t, const template_nodes& n) {
     const std::uint64_t charged_before = m.st_.tree_bytes;
@@ -684,31 +701,21 @@ struct machine::impl {
     PTHSAFE_ASSIGN(value* storage, m.target_.persistent_load(*pid));
     set_fresh(*storage);
     recycle(*key, 0);  // as recycle(pid, 1): only a fresh (new, unread) key goes
-    value offset_tmp;
-    temp_tuple<tensor_template::max_dims> size_tmp, stride_tmp;
-    temp_ints size_ints, stride_ints;
-    PTHSAFE_ASSIGN(value* offset, template_int(t.offset, offset_tmp));
-    PTHSAFE_ASSIGN(value* size, template_dims(t.size, size_tmp, size_ints));
-    PTHSAFE_ASSIGN(value* stride, template_dims(t.stride, stride_tmp, stride_ints));
-    PTHSAFE_ASSIGN(value* grad, interned(bool_nodes[t.requires_grad], value_kind::boolean, 0, t.requires_grad));
-    PTHSAFE_ASSIGN(value* no_args, interned(empty_tuple_node, value_kind::tuple, 1, 0));
-    m.op_pos_ = t.hooks_reduce_at;
-    PTHSAFE_ASSIGN(value* hooks, m.target_.reduce(*n.hooks, *no_args));
-    set_fresh(*hooks);
-    PTHSAFE_TRY(memo_store_next(t.hooks_put, hooks));
-    PTHSAFE_TRY_CHARGE(charged_value_bytes + 6 * slot_bytes);
-    const std::array<const value*, 6> arg_items{storage, offset, size, stride, grad, hooks};
-    temp_tuple<6> args_tmp;
-    value* args = args_tmp.make(m.st_.mem, arg_items, 2);  // height: the size tuple's + 1
-    PTHSAFE_TRY(memo_store_next(t.args_put, args));
-    // template_fits asked the target about this callable with no arguments; a target whose
-    // answer depended on them could keep the temporaries: a programming error, stopped here.
-    require(m.target_.consumes_reduce_args(*n.rebuild, *args), "tensor template: the rebuild call must consume its arguments");
+    PTHSAFE_TRY(template_int_effect(t.offset));
+    PTHSAFE_TRY(template_dims(t.size));
+    PTHSAFE_TRY(template_dims(t.stride));
+    PTHSAFE_TRY(intern_once(bool_nodes[t.requires_grad], value_kind::boolean, 0, t.requires_grad));
+    PTHSAFE_TRY(intern_once(empty_tuple_node, value_kind::tuple, 1, 0));  // OrderedDict's ()
+    // OrderedDict() is made (and charged) by the typed call below, which stands for it too: its
+    // memo entry and the argument tuple's are never read back (template_fits).
+    PTHSAFE_TRY(memo_store_unread(t.hooks_put));
+    PTHSAFE_TRY_CHARGE(charged_value_bytes + 6 * slot_bytes);  // the argument tuple
+    PTHSAFE_TRY(memo_store_unread(t.args_put));
     m.op_pos_ = t.reduce_at;
-    PTHSAFE_ASSIGN(value* tensor, m.target_.reduce(*n.rebuild, *args));
+    PTHSAFE_ASSIGN(value* tensor, m.target_.rebuild_tensor_v2(*storage, t.offset, std::span<const std::int64_t>(t.size.v.data(), t.size.n),
+                                                              std::span<const std::int64_t>(t.stride.v.data(), t.stride.n), t.requires_grad));
     set_fresh(*tensor);
-    recycle(*storage, 0);  // as recycle(args, 2): the fresh storage node and OrderedDict go
-    recycle(*hooks, 0);
+    recycle(*storage, 0);  // as recycle(args, 2): the fresh storage node goes
     // The bound let no limit trip inside, where error offsets would be this template's, not
     // the opcode's: a charge that outgrew it (a constant changed in rebuild.cpp) stops here, in
     // the tests that run every fixture through the template.

@@ -42,6 +42,17 @@ class call_target {
   /// The same for persistent_load(pid), whose result must moreover be a new node no one else
   /// holds.
   virtual bool consumes_persistent_ids() const { return false; }
+  /// True when rebuild_tensor_v2 below is this target's reduce() on a _rebuild_tensor_v2 global,
+  /// for the arguments it lists. The machine asks once per run; the default is false, and then
+  /// the tensor template (pickle/tensor_template.hpp) is not used.
+  virtual bool rebuilds_tensor_v2_typed() const { return false; }
+  /// reduce(o, ()) for o the collections.OrderedDict global, then reduce(g, (storage, offset,
+  /// size, stride, requires_grad, that OrderedDict)) for g a torch._utils._rebuild_tensor_v2
+  /// global, an int offset and size and stride tuples of ints: the same checks in the same
+  /// order, the same charges, errors and result, without the dict or the argument tuples.
+  /// `storage` is not kept.
+  virtual result<value*> rebuild_tensor_v2(value& storage, std::int64_t offset, std::span<const std::int64_t> size,
+                                           std::span<const std::int64_t> stride, bool requires_grad);
 };
 
 /// The global_ref a value_kind::global node stands for.

@@ -216,32 +216,41 @@ result<value*> torch_rebuilder::persistent_load(value& pid) {
 result<value*> torch_rebuilder::make_tensor(const value& storage, const value& offset, const value& size,
                                             const value& stride, bool has_dtype, dtype type) {
   if (storage.kind() != value_kind::storage) return fail(errc::bad_rebuild_args, "tensor storage is not a storage");
-  storage_record* rec = va::storage(storage);
   if (!is_int(offset)) return fail(errc::bad_rebuild_args, "storage offset is not an int");
   if (!(is_seq(size) || size.kind() == value_kind::size) || !(is_seq(stride) || stride.kind() == value_kind::size))
     return fail(errc::bad_rebuild_args, "size and stride must be tuples");
+  return tensor_of(storage, offset.as_int64(), size.items().size(), stride.items().size(), has_dtype, type,
+                   [&](std::span<std::int64_t> shape, std::span<std::int64_t> strides) -> result<void> {
+                     for (std::size_t i = 0; i < shape.size(); ++i) {
+                       if (!is_int(*size.items()[i])) return fail(errc::bad_rebuild_args, "size item is not an int");
+                       shape[i] = size.items()[i]->as_int64();
+                     }
+                     for (std::size_t i = 0; i < strides.size(); ++i) {
+                       if (!is_int(*stride.items()[i])) return fail(errc::bad_rebuild_args, "stride item is not an int");
+                       strides[i] = stride.items()[i]->as_int64();
+                     }
+                     return {};
+                   });
+}
+
+template <class Fill>
+result<value*> torch_rebuilder::tensor_of(const value& storage, std::int64_t offset, std::size_t ns, std::size_t nt, bool has_dtype,
+                                          dtype type, Fill&& fill) {
+  storage_record* rec = va::storage(storage);
   if (st_.tensor_count >= opts_.limits.max_tensors)
     return fail(errc::limit_exceeded, "limit max_tensors (" + std::to_string(opts_.limits.max_tensors) + ") exceeded");
-  if (size.items().size() > dims_limit(opts_.limits) || stride.items().size() > dims_limit(opts_.limits))
+  if (ns > dims_limit(opts_.limits) || nt > dims_limit(opts_.limits))
     return fail(errc::limit_exceeded, "limit max_dims (" + std::to_string(dims_limit(opts_.limits)) + ") exceeded");
   tensor_record t;
   t.type = has_dtype ? type : rec->type;
   if (has_dtype && rec->type != dtype::uint8)
     return fail(errc::bad_rebuild_args, "_rebuild_tensor_v3 needs an untyped storage");
-  t.offset = offset.as_int64();
+  t.offset = offset;
   // The record and its dims live in the arena: charged before they are made.
-  if (!st_.charge(charged_tensor_record_bytes + sizeof(std::int64_t) * (size.items().size() + stride.items().size())))
+  if (!st_.charge(charged_tensor_record_bytes + sizeof(std::int64_t) * (ns + nt)))
     return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
-  const std::size_t ns = size.items().size(), nt = stride.items().size();
   t.set_dims(st_.mem.make_array<std::int64_t>(ns + nt), ns, nt);
-  for (std::size_t i = 0; i < ns; ++i) {
-    if (!is_int(*size.items()[i])) return fail(errc::bad_rebuild_args, "size item is not an int");
-    t.shape()[i] = size.items()[i]->as_int64();
-  }
-  for (std::size_t i = 0; i < nt; ++i) {
-    if (!is_int(*stride.items()[i])) return fail(errc::bad_rebuild_args, "stride item is not an int");
-    t.stride()[i] = stride.items()[i]->as_int64();
-  }
+  PTHSAFE_TRY(fill(t.shape(), t.stride()));
   t.set_device(storage.text());  // the storage value's text, in the arena
   t.storage = rec;
   if (auto r = validate_view(t, rec->nbytes, opts_.limits); !r) {
@@ -254,6 +263,27 @@ result<value*> torch_rebuilder::make_tensor(const value& storage, const value& o
   if (!v) return v;
   va::tensor(**v) = &out;
   return *v;
+}
+
+// The tensor template's calls: OrderedDict() (call_mapping: a new node, charged; here only the
+// charge, as the dict would be dropped once the tensor is made), then call_rebuild_tensor_v2 with
+// six arguments, the hooks that empty dict, and make_tensor past its arguments' kinds (ints by
+// construction).
+result<value*> torch_rebuilder::rebuild_tensor_v2(value& storage, std::int64_t offset, std::span<const std::int64_t> size,
+                                                  std::span<const std::int64_t> stride, bool requires_grad) {
+  if (!st_.charge(charged_value_bytes))
+    return fail(errc::limit_exceeded, "limit max_tree_bytes (" + std::to_string(opts_.limits.max_tree_bytes) + ") exceeded");
+  if (storage.kind() != value_kind::storage) return fail(errc::bad_rebuild_args, "tensor storage is not a storage");
+  PTHSAFE_ASSIGN(value* t, tensor_of(storage, offset, size.size(), stride.size(), false, dtype::uint8,
+                                     [&](std::span<std::int64_t> shape, std::span<std::int64_t> strides) -> result<void> {
+                                       std::copy(size.begin(), size.end(), shape.begin());
+                                       std::copy(stride.begin(), stride.end(), strides.begin());
+                                       return {};
+                                     }));
+  auto* rec = const_cast<tensor_record*>(va::tensor(*t));
+  PTHSAFE_TRY(check_requires_grad(*rec, requires_grad));
+  rec->requires_grad = requires_grad;
+  return t;
 }
 
 std::optional<std::string> torch_rebuilder::shown_storage_key(const value& key) {

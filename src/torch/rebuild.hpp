@@ -68,12 +68,20 @@ class torch_rebuilder final : public call_target {
   result<void> build(value& inst, value& state) override;
   result<value*> persistent_load(value& pid) override;
   std::optional<global_ref> resolve_global(std::string_view full) override;
+  bool rebuilds_tensor_v2_typed() const override { return true; }
+  result<value*> rebuild_tensor_v2(value& storage, std::int64_t offset, std::span<const std::int64_t> size,
+                                   std::span<const std::int64_t> stride, bool requires_grad) override;
 
  private:
   error fail(errc code, std::string msg) const;
   result<value*> alloc(value_kind k);
   result<value*> make_tensor(const value& storage, const value& offset, const value& size, const value& stride,
                              bool has_dtype, dtype type);
+  // make_tensor from the tensor-count limit on, for `storage` a storage node: `fill(shape,
+  // strides)` writes the dims (and may refuse them) once they are charged and made.
+  template <class Fill>
+  result<value*> tensor_of(const value& storage, std::int64_t offset, std::size_t ns, std::size_t nt, bool has_dtype, dtype type,
+                           Fill&& fill);
   // as_subclass / Parameter(): a new tensor object over the same data; `keep_attrs` copies the
   // Python attributes (a new object made by as_subclass starts without them).
   result<value*> copy_tensor(const value& t, bool keep_attrs = true);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "model/state.hpp"
 #include "pickle/opcodes.hpp"
 #include "pickle/tensor_template.hpp"
 #include "pthsafe/pthsafe.hpp"
@@ -89,6 +90,8 @@ std::string outcome(const bytes& file, bool template_on, const pthsafe::limits& 
   if (!ck) return "error " + ck.error_value().to_string();
   auto doc = pthsafe::inspect_json(*ck);
   std::string out = doc ? *doc : "json error " + doc.error_value().to_string();
+  // What the load charged against max_tree_bytes: the template makes fewer nodes, never other charges.
+  out += "\ncharged " + std::to_string(pthsafe::detail::checkpoint_state::of(*ck).tree_bytes);
   for (const auto& w : ck->warnings()) out += "\nwarning " + w;
   return out;
 }
