@@ -61,17 +61,22 @@ namespace {
 // target folder, and on POSIX "s:42" is a plain folder name.
 bool name_is_clean(std::string_view n) {
   if (n.empty() || n.front() == '/') return false;
-  if (n.find('\\') != std::string_view::npos || n.find('\0') != std::string_view::npos) return false;
   const bool ascii_letter = (n[0] | 0x20) >= 'a' && (n[0] | 0x20) <= 'z';
   if (n.size() >= 2 && ascii_letter && n[1] == ':' && (n.size() == 2 || n[2] == '/')) return false;  // "C:/..."
+  // One pass over the bytes (a 100,000-record directory is checked name by name): no backslash
+  // or NUL anywhere, and no component "." or "..", nor an empty one before a '/' ("a//b"; the
+  // last may be empty: "a/" is a directory).
   std::size_t start = 0;
-  while (start <= n.size()) {
-    const std::size_t slash = n.find('/', start);
-    const std::string_view comp = n.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (comp == ".." || comp == ".") return false;
-    if (comp.empty() && slash != std::string_view::npos) return false;  // "a//b"
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
+  for (std::size_t i = 0; i <= n.size(); ++i) {
+    if (i < n.size()) {
+      const char ch = n[i];
+      if (ch == '\\' || ch == '\0') return false;
+      if (ch != '/') continue;
+    }
+    const std::size_t len = i - start;
+    if (len == 0 && i < n.size()) return false;
+    if (len <= 2 && len >= 1 && n[start] == '.' && (len == 1 || n[start + 1] == '.')) return false;
+    start = i + 1;
   }
   return true;
 }
@@ -160,6 +165,8 @@ result<void> archive::check_names() {
       return std::nullopt;
     return small_decimal(n.substr(root_len + 6), ents.size());
   };
+  std::vector<bool> is_data;                // entry i is a storage record (indexed in data_records_)
+  const zip_entry* repeated_data = nullptr;  // the first storage record whose number an earlier one has
   {
     // CPython's zipfile decodes a name as UTF-8 when flag bit 11 is set and as cp437 otherwise;
     // both decodings are one-to-one, but mixing them lets two different byte strings decode to
@@ -169,13 +176,24 @@ result<void> archive::check_names() {
     const zip_entry* mixed = nullptr;
     const zip_entry* filled_directory = nullptr;
     std::size_t hashed = 0;
-    for (const auto& e : ents) {
+    // The storage records are filed here, in the same pass (the second one reads is_data), and
+    // the first that repeats an earlier number is kept for the second pass to report in turn.
+    data_records_ = dense_ids(ents.size());
+    is_data.assign(ents.size(), false);
+    for (std::size_t i = 0; i < ents.size(); ++i) {
+      const auto& e = ents[i];
       if (!mixed && !is_ascii(e.name())) {
         ((e.flags & 0x0800) ? utf8_names : cp437_names) = 1;
         if (utf8_names && cp437_names) mixed = &e;
       }
       if (!filled_directory && miniz_directory(e) && (e.comp_size != 0 || e.uncomp_size != 0)) filled_directory = &e;
-      hashed += !data_record(e.name());
+      if (const auto n = data_record(e.name())) {
+        is_data[i] = true;
+        if (!data_records_.get(*n)) data_records_.set(*n, static_cast<std::uint32_t>(i));
+        else if (!repeated_data) repeated_data = &e;
+      } else {
+        ++hashed;
+      }
     }
     if (mixed)
       return make_error(errc::zip_duplicate_name,
@@ -192,13 +210,13 @@ result<void> archive::check_names() {
   // One index over case-folded names: miniz finds records case-insensitively, so two names equal
   // after folding are one name to torch (and which of them it returns depends on its sort).
   // Names that fold to root/data/<n> (n a small decimal below the entry count: the storage
-  // records torch writes) are indexed by n in data_records_, the rest by hash in by_name_; which
-  // one is decided by the folded name alone, so names equal after folding meet in the same one.
+  // records torch writes) are indexed by n in data_records_ (in the pass above), the rest by hash
+  // in by_name_; which one is decided by the folded name alone, so names equal after folding
+  // meet in the same one.
   // root is the first entry's folder as torch finds it (checked after this loop, which reports
   // bad names first); without one, every name goes to by_name_. The same pass notes the first
   // entry outside that folder (torch: the archive name is the first entry's name up to its
   // first '/'), reported only when every name is clean and unique.
-  data_records_ = dense_ids(ents.size());
   const auto slash = first_name.find('/');
   const bool has_root = slash != std::string_view::npos && slash != 0;
   const std::string_view root_prefix = has_root ? first_name.substr(0, slash + 1) : std::string_view();
@@ -208,13 +226,13 @@ result<void> archive::check_names() {
     if (!name_is_clean(e.name()))
       return make_error(errc::zip_bad_name, "unsafe entry name", std::string(e.name()), e.central_offset(file_));
     if (has_root && !outside && (e.name().size() <= slash || e.name().substr(0, slash + 1) != root_prefix)) outside = &e;
-    if (const auto n = data_record(e.name())) {
-      if (const auto other = data_records_.get(*n)) {
+    if (is_data[i]) {
+      if (&e == repeated_data) {
+        const auto other = data_records_.get(*data_record(e.name()));  // the earlier record filed there
         if (ents[*other].name() == e.name())
           return make_error(errc::zip_duplicate_name, "duplicate entry name", std::string(e.name()), e.central_offset(file_));
         return make_error(errc::zip_duplicate_name, "entry names differ only in case", std::string(e.name()), e.central_offset(file_));
       }
-      data_records_.set(*n, static_cast<std::uint32_t>(i));
       continue;
     }
     name_hash h;
@@ -509,7 +527,10 @@ bool archive::has_folder(std::string_view rel_folder) const {
   for (const auto& e : dir_.entries) {
     if (e.name().size() <= root_.size() + 1) continue;
     const std::string_view rel = e.name().substr(root_.size() + 1);
-    if (rel.size() >= rel_folder.size() && equal_folded(rel.substr(0, rel_folder.size()), rel_folder)) return true;
+    // The first byte first: most names differ there ("data/..."), and equal_folded is a call.
+    if (rel.size() >= rel_folder.size() && !rel_folder.empty() && fold(rel[0]) == fold(rel_folder[0]) &&
+        equal_folded(rel.substr(0, rel_folder.size()), rel_folder))
+      return true;
   }
   return false;
 }
