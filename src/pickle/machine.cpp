@@ -665,7 +665,7 @@ struct machine::impl {
     return memo_store_unread(d.put);
   }
   // memo_store_next for an entry template_fits found no read of: a slot and nothing kept.
-  result<void> memo_store_unread(std::uint64_t idx) {
+  PTHSAFE_HOT result<void> memo_store_unread(std::uint64_t idx) {
     ++memo_count;
     PTHSAFE_TRY_CHARGE(slot_bytes);
     dense_size = idx + 1;
