@@ -53,8 +53,10 @@ class cursor {
   const unsigned char* here() const noexcept { return data_ + pos_; }
 
  private:
+  // Always inline: a header walk reads a dozen fields an entry, and as calls they were a tenth
+  // of a 100,000-record walk (bench/NOTES.md 58).
   template <class T>
-  bool le(T& v) noexcept {
+  [[gnu::always_inline]] bool le(T& v) noexcept {
     std::array<unsigned char, sizeof(T)> b{};
     v = 0;
     if (!fixed(b.data(), b.size())) return false;
@@ -63,7 +65,7 @@ class cursor {
     v = r;
     return true;
   }
-  bool fixed(void* dst, std::size_t n) noexcept {
+  [[gnu::always_inline]] bool fixed(void* dst, std::size_t n) noexcept {
     if (n > remaining()) return false;
     std::memcpy(dst, data_ + pos_, n);
     pos_ += n;
