@@ -29,10 +29,10 @@ class cursor {
   }
   // Integer reads store 0 when the bytes are missing, so a value is never left indeterminate
   // (callers that bound the whole header first read several fields before testing one result).
-  bool u8(std::uint8_t& v) noexcept { return le(v); }
-  bool u16(std::uint16_t& v) noexcept { return le(v); }
-  bool u32(std::uint32_t& v) noexcept { return le(v); }
-  bool u64(std::uint64_t& v) noexcept { return le(v); }
+  [[gnu::always_inline]] bool u8(std::uint8_t& v) noexcept { return le(v); }
+  [[gnu::always_inline]] bool u16(std::uint16_t& v) noexcept { return le(v); }
+  [[gnu::always_inline]] bool u32(std::uint32_t& v) noexcept { return le(v); }
+  [[gnu::always_inline]] bool u64(std::uint64_t& v) noexcept { return le(v); }
   /// n bytes as a view into the buffer (no copy).
   bool bytes(std::uint64_t n, std::string_view& out) noexcept {
     if (n > remaining()) return false;
