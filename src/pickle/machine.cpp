@@ -356,6 +356,14 @@ struct machine::impl {
 
   // Position of key `k` among a dict's keys (even item slots), or npos. The index of a large
   // container costs open_table::slot_bytes (8) a slot, charged to max_tree_bytes before it grows.
+  // Where a find_key that found nothing in an indexed container would file the key: note_insert
+  // takes it (the index unchanged between), so that a new key costs one probe and one hash.
+  struct key_slot {
+    const value* container = nullptr;
+    std::uint64_t hash = 0;
+    std::size_t empty_at = SIZE_MAX;
+  };
+  key_slot last_miss;
   result<std::size_t> find_key(value& d, const value& k) {
     const auto items = d.items();
     const std::size_t step = (d.kind() == value_kind::dict || d.kind() == value_kind::ordered_dict) ? 2 : 1;
@@ -374,8 +382,12 @@ struct machine::impl {
       last_indexed = &d;
       last_index = table;
     }
-    const auto pos = table->find(key_hash(k), [&](std::uint32_t p) { return keys_equal(*items[p], k, key_budget); });
-    return pos ? std::size_t{*pos} : std::string::npos;
+    const std::uint64_t h = key_hash(k);
+    std::size_t empty_at = SIZE_MAX;
+    const auto pos = table->find(h, [&](std::uint32_t p) { return keys_equal(*items[p], k, key_budget); }, empty_at);
+    if (pos) return std::size_t{*pos};
+    last_miss = {&d, h, empty_at};
+    return std::string::npos;
   }
   // The key index of container d, or null. The last answer is kept: SETITEMS inserts a
   // state_dict's keys one after another into one dict (the map lookup was ~3 % of a load).
@@ -394,6 +406,13 @@ struct machine::impl {
     open_table* table = index_of(d);
     if (!table) return {};
     PTHSAFE_TRY_CHARGE(table->growth_bytes());  // the old slots are freed as it grows
+    // The key was looked up just before (set_item, set_add: no other change to the index
+    // between): its hash and slot are kept.
+    if (last_miss.container == &d) {
+      table->insert_at(last_miss.hash, static_cast<std::uint32_t>(pos), last_miss.empty_at);
+      last_miss = {};
+      return {};
+    }
     table->insert(key_hash(*d.items()[pos]), static_cast<std::uint32_t>(pos));
     return {};
   }

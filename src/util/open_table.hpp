@@ -41,12 +41,32 @@ class open_table {
   /// The first id filed under `h` for which eq(id) holds.
   template <class Eq>
   std::optional<std::uint32_t> find(std::uint64_t h, Eq&& eq) const {
+    std::size_t unused = 0;
+    return find(h, eq, unused);
+  }
+  /// The same; when nothing matches, `empty_at` is where insert_at files `h`, as long as the
+  /// table has not changed since.
+  template <class Eq>
+  std::optional<std::uint32_t> find(std::uint64_t h, Eq&& eq, std::size_t& empty_at) const {
+    empty_at = SIZE_MAX;
     if (slots_.empty()) return std::nullopt;
     const std::size_t mask = slots_.size() - 1;
     const std::uint32_t t = tag(h);
-    for (std::size_t i = t & mask; slots_[i].id1; i = (i + 1) & mask)
+    std::size_t i = t & mask;
+    for (; slots_[i].id1; i = (i + 1) & mask)
       if (slots_[i].tag == t && eq(slots_[i].id1 - 1)) return slots_[i].id1 - 1;
+    empty_at = i;
     return std::nullopt;
+  }
+  /// insert(h, id) in the slot a find of `h` with no match gave (the table unchanged since; a
+  /// table that must grow first files it afresh): one probe for a find and insert of one key.
+  void insert_at(std::uint64_t h, std::uint32_t id, std::size_t empty_at) {
+    if (needs_growth() || empty_at >= slots_.size() || slots_[empty_at].id1) {
+      insert(h, id);
+      return;
+    }
+    slots_[empty_at] = {tag(h), id + 1};
+    ++count_;
   }
 
  private:
