@@ -142,12 +142,18 @@ class arena {
   static constexpr std::size_t populated_block = std::size_t{256} << 10;
   static std::uintptr_t addr(const char* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
   void make_ready(char* p) noexcept {
-    // From the page that holds p (its first bytes may precede the block: they are this
-    // allocation's own pages, already resident), or from where the last call stopped.
-    char* from = p - (addr(p) & (page - 1));
-    if (addr(from) < ready_) from += ready_ - addr(from);
+    // From the first page boundary after p (the page p starts in is written by its caller
+    // anyway), or from where the last call stopped; never outside the block.
+    std::size_t skip = (page - (addr(p) & (page - 1))) & (page - 1);
+    if (addr(p) + skip < ready_) skip = static_cast<std::size_t>(ready_ - addr(p));
+    if (skip >= static_cast<std::size_t>(end_ - p)) {
+      ready_ = addr(end_);
+      return;
+    }
+    char* from = p + skip;
     const auto left = static_cast<std::size_t>(end_ - from);
-    std::size_t len = std::min(left, static_cast<std::size_t>(cur_ - from) + window);
+    const std::size_t used = cur_ > from ? static_cast<std::size_t>(cur_ - from) : 0;
+    std::size_t len = std::min(left, used + window);
     len -= len % page;
     if (len != 0) ::madvise(from, len, MADV_POPULATE_WRITE);
     ready_ = addr(len != 0 && len < left ? from + len : end_);
